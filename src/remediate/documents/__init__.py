@@ -1,0 +1,1 @@
+"""Text → validated documents: strict YAML with line marks, layered schema checks."""

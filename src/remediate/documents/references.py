@@ -1,0 +1,200 @@
+"""Layer 3: checks across documents and inside strings the schemas cannot see.
+
+A request's action type must exist and its parameters satisfy that type's
+schema; names are unique per kind; cron expressions, time zones and durations
+parse. Checks are a table by kind: adding a kind's check is adding a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from remediate.core.document import Document
+from remediate.core.duration import parse_duration
+from remediate.documents import schemas
+from remediate.errors import Problem
+
+
+@dataclass
+class Index:
+    """The documents by kind and name, and compiled parameter schemas."""
+
+    by_kind: dict[str, dict[str, Document]] = field(default_factory=dict)
+    parameter_validators: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, kind: str, name: str) -> Document | None:
+        return self.by_kind.get(kind, {}).get(name)
+
+
+Check = Callable[[Document, Index], Iterable[Problem]]
+
+
+def check_references(documents: list[Document]) -> list[Problem]:
+    """Every cross-document problem among already schema-valid documents."""
+    problems: list[Problem] = []
+    index = Index()
+    for doc in documents:
+        seen = index.by_kind.setdefault(doc.kind, {})
+        first = seen.get(doc.name)
+        if first is not None:
+            problems.append(_p(doc, "metadata.name", f"duplicate {doc.kind} name {doc.name!r} "
+                               f"(first defined at {first.file}:{first.line('metadata.name')})"))
+            continue
+        seen[doc.name] = doc
+    settings = list(index.by_kind.get("Settings", {}).values())
+    for extra in settings[1:]:
+        problems.append(_p(extra, "kind", f"only one Settings document is allowed "
+                           f"(first is {settings[0].file}:{settings[0].line()})"))
+    for doc in index.by_kind.get("ActionType", {}).values():
+        problems.extend(_check_action_type(doc, index))
+    for kind, checks in CHECKS.items():
+        for doc in index.by_kind.get(kind, {}).values():
+            for check in checks:
+                problems.extend(check(doc, index))
+    return problems
+
+
+def _p(doc: Document, path: str, message: str, severity: str = "error") -> Problem:
+    return Problem(doc.file, doc.line(path), path, message, severity)
+
+
+def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
+    spec = doc.spec
+    try:
+        index.parameter_validators[doc.name] = schemas.compile_user_schema(
+            spec.get("parameters", {"type": "object"})
+        )
+    except ValueError as exc:
+        yield _p(doc, "spec.parameters", f"not a valid JSON Schema: {exc}")
+    for key in ("timeout", "retries.backoff"):
+        yield from _duration(doc, f"spec.{key}", _dig(spec, key))
+    plugin = spec["executor"].get("plugin")
+    if plugin is not None:
+        from remediate.executors.registry import plugin_names
+
+        if plugin["name"] not in plugin_names():
+            yield _p(doc, "spec.executor.plugin.name",
+                     f"no executor plugin named {plugin['name']!r} is installed", "warning")
+
+
+def check_request_spec(doc: Document, index: Index, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]:
+    """A request spec (in a request, a schedule job or a policy test case) names a real action."""
+    action = spec["action"]
+    type_name = action["type"]
+    action_type = index.get("ActionType", type_name)
+    if action_type is None:
+        known = ", ".join(sorted(index.by_kind.get("ActionType", {}))) or "none defined"
+        yield _p(doc, f"{prefix}.action.type", f"unknown action type {type_name!r} (known: {known})")
+        return
+    validator = index.parameter_validators.get(type_name)
+    if validator is None:
+        return  # the ActionType's own schema error is reported there
+    parameters = action.get("parameters", {})
+    base = f"{prefix}.action.parameters"
+    if validator.is_valid(parameters):
+        return
+    lines = doc.lines.subtree(base)
+    for err in schemas.errors_of(validator, parameters, lines, action_type.spec.get("parameters", {})):
+        path = f"{base}.{err.path}" if err.path and not err.path.startswith("[") else base + err.path
+        yield Problem(doc.file, err.line or doc.line(base), path,
+                      f"{err.message} (parameters of action type {type_name!r})")
+
+
+def _check_request(doc: Document, index: Index) -> Iterable[Problem]:
+    yield from check_request_spec(doc, index, "spec", doc.spec)
+
+
+def _check_schedule(doc: Document, index: Index) -> Iterable[Problem]:
+    yield from _cron(doc, "spec", doc.spec)
+    job = doc.spec["job"]
+    if "remediation" in job:
+        yield from check_request_spec(doc, index, "spec.job.remediation", job["remediation"])
+
+
+def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
+    spec = doc.spec
+    for i, window in enumerate(spec.get("changeWindows", [])):
+        yield from _cron(doc, f"spec.changeWindows[{i}]", window)
+        yield from _duration(doc, f"spec.changeWindows[{i}].duration", window["duration"])
+    if "rateLimit" in spec:
+        yield from _duration(doc, "spec.rateLimit.per", spec["rateLimit"]["per"])
+    names: dict[str, int] = {}
+    for i, rule in enumerate(spec.get("rules", [])):
+        if rule["name"] in names:
+            yield _p(doc, f"spec.rules[{i}].name",
+                     f"duplicate rule name {rule['name']!r} (first at spec.rules[{names[rule['name']]}])")
+        names.setdefault(rule["name"], i)
+        if rule.get("overridable") and rule["effect"] != "deny":
+            yield _p(doc, f"spec.rules[{i}].overridable", "only a deny rule can be overridable")
+
+
+def _check_policy_test(doc: Document, index: Index) -> Iterable[Problem]:
+    for name in doc.spec.get("policies", []):
+        if index.get("GuardrailPolicy", name) is None:
+            yield _p(doc, "spec.policies", f"unknown policy {name!r}")
+    for i, case in enumerate(doc.spec["cases"]):
+        yield from check_request_spec(doc, index, f"spec.cases[{i}].request", case["request"])
+
+
+def _cron(doc: Document, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]:
+    problem = cron_problem(spec["cron"])
+    if problem:
+        yield _p(doc, f"{prefix}.cron", problem)
+    if not timezone_known(spec["timezone"]):
+        yield _p(doc, f"{prefix}.timezone", f"unknown time zone {spec['timezone']!r} (expected an IANA name such as Europe/Berlin)")
+
+
+def _duration(doc: Document, path: str, value: Any) -> Iterable[Problem]:
+    if value is None:
+        return
+    try:
+        if parse_duration(value).total_seconds() <= 0:
+            yield _p(doc, path, "must be longer than zero")
+    except ValueError as exc:
+        yield _p(doc, path, str(exc))
+
+
+def cron_problem(expr: str) -> str | None:
+    """Why a five-field cron expression is invalid, or None."""
+    from datetime import datetime, timezone
+
+    from cronsim import CronSim, CronSimError
+
+    if len(expr.split()) != 5:
+        return f"{expr!r} is not a five-field cron expression (minute hour day-of-month month day-of-week)"
+    try:
+        CronSim(expr, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    except CronSimError as exc:
+        return f"{expr!r} is not a valid cron expression: {exc}"
+    return None
+
+
+@cache
+def timezone_known(name: str) -> bool:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _dig(data: dict[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict):
+            return None
+        node = node.get(part)
+    return node
+
+
+CHECKS: dict[str, list[Check]] = {
+    "RemediationRequest": [_check_request],
+    "Schedule": [_check_schedule],
+    "GuardrailPolicy": [_check_policy],
+    "PolicyTest": [_check_policy_test],
+}

@@ -1,0 +1,1 @@
+"""Executors: the code that carries out an action."""

@@ -1,0 +1,1 @@
+"""Use cases over the core and the adapters; no click, no sys.exit."""
