@@ -132,6 +132,8 @@ def parse(text: str) -> list[ParsedDocument]:
                 continue
             lines: dict[str, int] = {"": node.start_mark.line + 1}
             data = _Walk(lines).value(node, "", 0)
+            if data is None:
+                continue  # an empty document (`---` alone)
             docs.append(ParsedDocument(data, LineMap(lines), index))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -218,7 +220,9 @@ class _Walk:
         out: list[Any] = []
         for i, item in enumerate(node.value):
             child = f"{path}[{i}]"
-            self.lines[child] = item.start_mark.line + 1
+            # an aliased item's mark is its anchor's; the sequence's own line is the best we know
+            seen = id(item) in self.seen
+            self.lines[child] = self.lines.get(path, 0) if seen else item.start_mark.line + 1
             out.append(self.value(item, child, depth + 1))
         return out
 

@@ -12,6 +12,10 @@ from remediate.documents.references import check_references
 from remediate.errors import DocumentsInvalid, Problem, UsageError
 
 
+# What named files are checked against: the kinds other documents refer to.
+CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
+
+
 @dataclass(frozen=True)
 class ValidationReport:
     files: int
@@ -43,9 +47,10 @@ def validate(root: Path, paths: Sequence[str] = ()) -> ValidationReport:
     check_root(root)
     files, problems = discover(root, paths)
     if paths:
-        context, context_problems = discover(root)
+        where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
+        context, context_problems = discover(root, where) if where else ([], [])
         named = set(files)
-        files += [f for f in context if f not in named and not f.startswith("remediations/")]
+        files += [f for f in context if f not in named]
         problems += [p for p in context_problems if p not in problems]
     loaded = load_files(root, files)
     problems = problems + loaded.problems + check_references(loaded.documents)
