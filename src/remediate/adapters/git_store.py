@@ -6,9 +6,12 @@ measured 3x faster than GitPython's index API on this machine class.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from remediate.errors import UsageError
+from remediate.errors import UsageError, UserError
 
 
 def open_repo(root: Path):  # type: ignore[no-untyped-def]
@@ -33,3 +36,266 @@ def changed_files(root: Path, base: str) -> list[str]:
     untracked = repo.git.ls_files("--others", "--exclude-standard")
     names = {line for line in (out + "\n" + untracked).splitlines() if line}
     return sorted(names)
+
+
+# --- write-back: the runner's commits, pushes and claim refs ----------------------------
+
+CLAIMS_PREFIX = "refs/claims/"
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class AuditCommit:
+    sha: str
+    committer: str  # e-mail
+    author: str  # e-mail
+    changes: tuple[tuple[str, str], ...]  # (status letter, path)
+
+
+class PushOutcome:
+    OK = "ok"
+    REJECTED = "rejected"  # the remote moved on: fetch, rebuild, retry
+    AMBIGUOUS = "ambiguous"  # the reply was lost: the ref may have moved
+
+
+class GitStore:
+    """Reads the audit at a commit, writes commits without touching the work tree, pushes.
+
+    Commits are built in a temporary index on top of the remote tip, so a
+    person's checkout, index and unstaged edits are never touched; the local
+    branch is fast-forwarded afterwards when it can be.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.repo = open_repo(root)
+        self.git = self.repo.git
+        self._blobs: dict[str, str] = {}
+        self.branch, self.remote, self.remote_branch = self._upstream()
+
+    # -- where to read and write --------------------------------------------------------
+    def _run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+        status, out, err = self.git.execute(
+            ["git", *args], with_extended_output=True, with_exceptions=False, env=env
+        )
+        return int(status), str(out), str(err)
+
+    def _upstream(self) -> tuple[str | None, str | None, str | None]:
+        code, branch, _ = self._run("symbolic-ref", "--quiet", "--short", "HEAD")
+        if code != 0:
+            return None, None, None
+        _, remote, _ = self._run("config", f"branch.{branch}.remote")
+        _, merge, _ = self._run("config", f"branch.{branch}.merge")
+        if not remote or not merge.startswith("refs/heads/") or remote == ".":
+            return branch, None, None
+        return branch, remote, merge[len("refs/heads/") :]
+
+    @property
+    def has_upstream(self) -> bool:
+        return self.remote is not None
+
+    def head(self) -> str | None:
+        code, out, _ = self._run("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+        return out if code == 0 else None
+
+    def fetch(self) -> str | None:
+        """The tip to build on: the upstream branch after a fetch, or HEAD without one."""
+        if self.remote is None or self.remote_branch is None:
+            return self.head()
+        tracking = f"refs/remotes/{self.remote}/{self.remote_branch}"
+        code, _, err = self._run(
+            "fetch", "--quiet", "--no-tags", self.remote,
+            f"+refs/heads/{self.remote_branch}:{tracking}",
+        )
+        if code != 0:
+            raise UserError(f"git fetch {self.remote}: {_last_line(err)}")
+        code, out, _ = self._run("rev-parse", "--verify", "--quiet", tracking)
+        return out if code == 0 else None
+
+    # -- reading -------------------------------------------------------------------------
+    def read_tree_files(self, rev: str | None, prefix: str) -> dict[str, str]:
+        """Every file under `prefix` at `rev` (path → text); blobs are cached by hash."""
+        if rev is None:
+            return {}
+        out = self.git.ls_tree("-r", "--full-tree", rev, "--", prefix)
+        files: dict[str, str] = {}
+        for line in out.splitlines():
+            meta, _, path = line.partition("\t")
+            blob = meta.split()[2]
+            text = self._blobs.get(blob)
+            if text is None:
+                text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
+                self._blobs[blob] = text
+            files[path] = text
+        return files
+
+    def show(self, rev: str, path: str) -> str | None:
+        code, out, _ = self._run("show", f"{rev}:{path}")
+        return out if code == 0 else None
+
+    def requesters(self, prefix: str = "remediations") -> dict[str, str]:
+        """File → e-mail of the author of the commit that (last) added it, from HEAD's history."""
+        if self.head() is None:
+            return {}
+        out = self.git.log(
+            "--diff-filter=A", "--no-renames", "--format=%x00%ae", "--name-only", "HEAD",
+            "--", prefix,
+        )
+        found: dict[str, str] = {}
+        for chunk in out.split("\x00")[1:]:
+            email, *paths = chunk.strip("\n").split("\n")
+            for path in paths:
+                if path:
+                    found.setdefault(path, email.strip())
+        return found
+
+    def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]:
+        """Every commit reachable from `rev` that touched `prefix`, with its changes."""
+        if rev is None:
+            return []
+        out = self.git.log(
+            "--format=%x00%H%x09%ce%x09%ae", "--name-status", "--no-renames",
+            "--diff-merges=first-parent", rev, "--", prefix,
+        )
+        commits: list[AuditCommit] = []
+        for chunk in out.split("\x00")[1:]:
+            header, *lines = chunk.strip("\n").split("\n")
+            sha, committer, author = header.split("\t")
+            changes = tuple(
+                (line.split("\t")[0][:1], line.split("\t")[-1]) for line in lines if "\t" in line
+            )
+            commits.append(AuditCommit(sha, committer, author, changes))
+        return commits
+
+    def user_email(self) -> str | None:
+        code, out, _ = self._run("config", "user.email")
+        return out.strip() or None if code == 0 else None
+
+    # -- writing -------------------------------------------------------------------------
+    def make_commit(
+        self,
+        parent: str | None,
+        files: dict[str, str],
+        message: str,
+        author: Person,
+        committer: Person,
+    ) -> str:
+        """A commit of `parent`'s tree plus `files`, built in a temporary index."""
+        with tempfile.TemporaryDirectory(prefix="remediate-") as tmp:
+            env = {
+                "GIT_INDEX_FILE": os.path.join(tmp, "index"),
+                "GIT_AUTHOR_NAME": author.name,
+                "GIT_AUTHOR_EMAIL": author.email,
+                "GIT_COMMITTER_NAME": committer.name,
+                "GIT_COMMITTER_EMAIL": committer.email,
+            }
+            if parent is not None:
+                self.git.execute(["git", "read-tree", parent], env=env)
+            paths = []
+            for i, text in enumerate(files.values()):
+                path = os.path.join(tmp, f"f{i}")
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+                paths.append(path)
+            blobs = str(self.git.execute(["git", "hash-object", "-w", "--", *paths])).split()
+            args: list[str] = []
+            for name, blob in zip(files, blobs, strict=True):
+                args += ["--cacheinfo", f"100644,{blob},{name}"]
+            self.git.execute(["git", "update-index", "--add", *args], env=env)
+            tree = str(self.git.execute(["git", "write-tree"], env=env))
+            msg_path = os.path.join(tmp, "message")
+            with open(msg_path, "w", encoding="utf-8") as handle:
+                handle.write(message)
+            parents = ["-p", parent] if parent is not None else []
+            return str(
+                self.git.execute(["git", "commit-tree", tree, *parents, "-F", msg_path], env=env)
+            )
+
+    def push_branch(self, sha: str) -> tuple[str, str]:
+        """Push `sha` to the upstream branch, never forced: (outcome, git's message)."""
+        assert self.remote is not None and self.remote_branch is not None
+        code, out, err = self._run(
+            "push", "--porcelain", "--quiet", self.remote, f"{sha}:refs/heads/{self.remote_branch}"
+        )
+        if code == 0:
+            return PushOutcome.OK, ""
+        text = out + "\n" + err
+        if any(w in text for w in ("[rejected]", "non-fast-forward", "fetch first", "stale info")):
+            return PushOutcome.REJECTED, _last_line(err)
+        return PushOutcome.AMBIGUOUS, _last_line(err)
+
+    def claim_refs(self, prefix: str = CLAIMS_PREFIX) -> dict[str, str] | None:
+        """Claim refs on the remote (ref → sha); None when the remote cannot be read."""
+        if self.remote is None:
+            return {}
+        code, out, _ = self._run("ls-remote", "--refs", self.remote, f"{prefix}*")
+        if code != 0:
+            return None
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            refs[ref] = sha
+        return refs
+
+    def push_claims(self, claims: dict[str, str]) -> dict[str, str]:
+        """Create each claim ref only if it does not exist (compare-and-swap on the remote).
+
+        Returns ref → "won", "lost" or "unknown" (the reply was lost; ask the remote).
+        """
+        if not claims:
+            return {}
+        if self.remote is None:
+            return self._claim_locally(claims)
+        args: list[str] = []
+        for ref, sha in claims.items():
+            args += [f"--force-with-lease={ref}:", f"{sha}:{ref}"]
+        code, out, err = self._run("push", "--porcelain", self.remote, *args)
+        results: dict[str, str] = {}
+        for line in out.splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2 and ":" in parts[1]:
+                ref = parts[1].split(":", 1)[1]
+                if ref in claims:
+                    results[ref] = "won" if parts[0].strip() in ("*", "+", " ") else "lost"
+        for ref in claims:
+            results.setdefault(ref, "unknown")
+        del code, err
+        return results
+
+    def _claim_locally(self, claims: dict[str, str]) -> dict[str, str]:
+        results: dict[str, str] = {}
+        for ref, sha in claims.items():
+            code, _, _ = self._run("update-ref", ref, sha, "")
+            results[ref] = "won" if code == 0 else "lost"
+        return results
+
+    def fetch_refs(self, refs: list[str]) -> None:
+        """Fetch the objects of some remote refs (claim commits of other runners)."""
+        if self.remote is None or not refs:
+            return
+        self._run("fetch", "--quiet", "--no-tags", self.remote, *refs)
+
+    def fast_forward(self, sha: str) -> bool:
+        """Move the checked-out branch (and work tree) to `sha` when that is a fast-forward."""
+        head = self.head()
+        if head == sha:
+            return True
+        if head is not None:
+            code, _, _ = self._run("merge-base", "--is-ancestor", head, sha)
+            if code != 0:
+                return False
+        if head is None:
+            code, _, _ = self._run("reset", "--quiet", "--keep", sha)
+        else:
+            code, _, _ = self._run("merge", "--ff-only", "--quiet", sha)
+        return code == 0
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "failed"

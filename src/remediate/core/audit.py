@@ -1,0 +1,345 @@
+"""The audit log, event-sourced: events, their hash chain, the fold to state, verification.
+
+Each event records one status change of one request and carries `prev`, the
+hash of the previous event of the same request, so that editing, deleting or
+reordering an event breaks a chain, while events of different requests never
+depend on each other (concurrent runners do not conflict). The state of every
+request is a fold over its chain; `check_chains` reports what a fold cannot
+trust. Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from remediate.core import lifecycle
+from remediate.core.decision import Approval, Execution
+
+FIELDS = (
+    "id",
+    "at",
+    "requestId",
+    "incidentId",
+    "actionType",
+    "serviceName",
+    "environment",
+    "from",
+    "to",
+    "actor",
+    "details",
+    "error",
+    "prev",
+)
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    at: str  # ISO 8601 UTC with milliseconds
+    request_id: str
+    from_: str
+    to: str
+    actor: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    prev: str | None = None
+    incident_id: str | None = None
+    action_type: str | None = None
+    service_name: str | None = None
+    environment: str | None = None
+
+    @property
+    def verb(self) -> str:
+        return str(self.details.get("verb", ""))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "requestId": self.request_id,
+            "incidentId": self.incident_id,
+            "actionType": self.action_type,
+            "serviceName": self.service_name,
+            "environment": self.environment,
+            "from": self.from_,
+            "to": self.to,
+            "actor": self.actor,
+            "details": dict(self.details),
+            "error": self.error,
+            "prev": self.prev,
+        }
+
+    @property
+    def hash(self) -> str:
+        return event_hash(self.as_json())
+
+    @classmethod
+    def from_json(cls, data: Any) -> Event:
+        """An event from its JSON object; ValueError names what is wrong."""
+        if not isinstance(data, dict):
+            raise ValueError("an event must be a JSON object")
+        missing = [k for k in FIELDS if k not in data]
+        if missing:
+            raise ValueError(f"event lacks {', '.join(missing)}")
+        for key in ("id", "at", "requestId", "from", "to", "actor"):
+            if not isinstance(data[key], str):
+                raise ValueError(f"event field {key} must be a string")
+        if not isinstance(data["details"], dict):
+            raise ValueError("event field details must be an object")
+        for key in ("incidentId", "actionType", "serviceName", "environment", "error", "prev"):
+            if data[key] is not None and not isinstance(data[key], str):
+                raise ValueError(f"event field {key} must be a string or null")
+        return cls(
+            id=data["id"],
+            at=data["at"],
+            request_id=data["requestId"],
+            from_=data["from"],
+            to=data["to"],
+            actor=data["actor"],
+            details=data["details"],
+            error=data["error"],
+            prev=data["prev"],
+            incident_id=data["incidentId"],
+            action_type=data["actionType"],
+            service_name=data["serviceName"],
+            environment=data["environment"],
+        )
+
+
+def canonical(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(data: Mapping[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(canonical(data).encode()).hexdigest()
+
+
+def to_line(event: Event) -> str:
+    """One JSON Lines record (keys in the contract's order)."""
+    return json.dumps(event.as_json(), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class RequestState:
+    """What the audit says about one request."""
+
+    request_id: str
+    status: str = lifecycle.NEW
+    content_hash: str | None = None
+    attempt: int = 0  # incremented each time the request enters QUEUED
+    approvals: tuple[Approval, ...] = ()
+    executions: tuple[Execution, ...] = ()
+    claimed_at: datetime | None = None
+    retry_at: datetime | None = None  # a re-queued retry waits for its backoff
+    failures: int = 0
+    head: str | None = None  # hash of the last event of the chain
+    created_at: str | None = None
+    updated_at: str | None = None
+    action_type: str | None = None
+    environment: str | None = None
+    service_name: str | None = None
+    incident_id: str | None = None
+    detail: str = ""
+    error: str | None = None
+    performed_by: str | None = None
+    events: int = 0
+
+    @property
+    def started(self) -> bool:
+        return self.status not in lifecycle.NOT_STARTED
+
+    def approvals_for(self, content_hash: str) -> tuple[Approval, ...]:
+        """Approvals given for this content; earlier ones are stale (the request changed)."""
+        return tuple(a for a in self.approvals if a.content_hash == content_hash)
+
+
+def order_chain(events: Iterable[Event]) -> list[Event]:
+    """One request's events in chain order (forks and orphans last, by time and id)."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.hash, event)
+    children: dict[str | None, list[Event]] = {}
+    for h, event in unique.items():
+        parent = event.prev if event.prev in unique or event.prev is None else "<orphan>"
+        children.setdefault(parent, []).append(event)
+        del h
+    ordered: list[Event] = []
+    stack = sorted(children.get(None, []), key=_key, reverse=True)
+    while stack:
+        event = stack.pop()
+        ordered.append(event)
+        stack.extend(sorted(children.get(event.hash, []), key=_key, reverse=True))
+    seen = {e.hash for e in ordered}
+    rest = [e for e in unique.values() if e.hash not in seen]
+    return ordered + sorted(rest, key=_key)
+
+
+def _key(event: Event) -> tuple[str, str]:
+    return (event.at, event.id)
+
+
+def apply_event(state: RequestState, event: Event) -> RequestState:
+    """The state after `event`; an event the lifecycle table forbids changes nothing."""
+    base = replace(
+        state,
+        head=event.hash,
+        events=state.events + 1,
+        created_at=state.created_at or event.at,
+        action_type=event.action_type or state.action_type,
+        environment=event.environment or state.environment,
+        service_name=event.service_name or state.service_name,
+        incident_id=event.incident_id or state.incident_id,
+    )
+    if event.from_ != state.status or not lifecycle.allowed(state.status, event.verb, event.to):
+        return base
+    details = event.details
+    at = parse_time(event.at)
+    changes: dict[str, Any] = {
+        "status": event.to,
+        "updated_at": event.at,
+        "performed_by": event.actor,
+        "detail": str(details.get("detail", state.detail if event.to == state.status else "")),
+        "error": event.error,
+    }
+    if "contentHash" in details:
+        changes["content_hash"] = details["contentHash"]
+    approval = details.get("approval")
+    if isinstance(approval, dict):
+        changes["approvals"] = (*state.approvals, _approval(approval, at))
+    if event.to == lifecycle.QUEUED and state.status != lifecycle.QUEUED:
+        changes["attempt"] = state.attempt + 1
+        retry_at = details.get("retryAt")
+        changes["retry_at"] = parse_time(retry_at) if isinstance(retry_at, str) else None
+    if event.verb == "claim":
+        changes["claimed_at"] = at
+        changes["executions"] = (
+            *state.executions,
+            Execution(
+                at=at,
+                request_id=state.request_id,
+                service_name=event.service_name,
+                environment=event.environment,
+                action_type=event.action_type,
+                incident_id=event.incident_id,
+                severity=details.get("severity"),
+            ),
+        )
+    if event.to == lifecycle.FAILED:
+        changes["failures"] = state.failures + 1
+    return replace(base, **changes)
+
+
+def _approval(data: Mapping[str, Any], at: datetime) -> Approval:
+    return Approval(
+        by=str(data.get("by", "")),
+        content_hash=data.get("contentHash"),
+        at=at,
+        reason=data.get("reason"),
+        override=bool(data.get("override", False)),
+    )
+
+
+def fold(events: Iterable[Event]) -> dict[str, RequestState]:
+    """The state of every request the events name."""
+    by_request: dict[str, list[Event]] = {}
+    for event in events:
+        by_request.setdefault(event.request_id, []).append(event)
+    states: dict[str, RequestState] = {}
+    for request_id, chain in by_request.items():
+        state = RequestState(request_id)
+        for event in order_chain(chain):
+            state = apply_event(state, event)
+        states[request_id] = state
+    return states
+
+
+def ordered(events: Iterable[Event]) -> list[Event]:
+    """Every event in causal order: by request chain, requests interleaved by time."""
+    by_request: dict[str, list[Event]] = {}
+    for event in events:
+        by_request.setdefault(event.request_id, []).append(event)
+    indexed: list[tuple[str, int, str, Event]] = []
+    for chain in by_request.values():
+        for i, event in enumerate(order_chain(chain)):
+            indexed.append((event.at, i, event.id, event))
+    indexed.sort(key=lambda t: (t[0], t[1], t[2]))
+    return [t[3] for t in indexed]
+
+
+def newest_first(events: Iterable[Event]) -> list[Event]:
+    """Newest first; events at the same instant keep their causal order."""
+    causal = ordered(events)
+    position = {id(e): i for i, e in enumerate(causal)}
+    return sorted(causal, key=lambda e: (_negate(e.at), position[id(e)]))
+
+
+def _negate(at: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in at)
+
+
+def check_chains(events: Iterable[Event]) -> list[str]:
+    """Problems that show tampering: broken links, forks, duplicate ids, forbidden transitions."""
+    problems: list[str] = []
+    by_id: dict[str, Event] = {}
+    by_request: dict[str, list[Event]] = {}
+    for event in events:
+        other = by_id.get(event.id)
+        if other is not None:
+            if other.hash != event.hash:
+                problems.append(f"event {event.id} appears twice with different content")
+            else:
+                problems.append(f"event {event.id} appears twice")
+            continue
+        by_id[event.id] = event
+        by_request.setdefault(event.request_id, []).append(event)
+    for request_id, chain in sorted(by_request.items()):
+        problems += _check_chain(request_id, chain)
+    return problems
+
+
+def _check_chain(request_id: str, chain: list[Event]) -> list[str]:
+    problems: list[str] = []
+    hashes = {e.hash for e in chain}
+    follows: dict[str | None, list[str]] = {}
+    for event in chain:
+        if event.prev is not None and event.prev not in hashes:
+            problems.append(
+                f"request {request_id}: event {event.id} follows {event.prev[:19]}…, "
+                "which is no event of this request (an event was edited, deleted or forged)"
+            )
+        follows.setdefault(event.prev, []).append(event.id)
+    for prev, ids in follows.items():
+        if len(ids) > 1:
+            where = "the start" if prev is None else f"{prev[:19]}…"
+            problems.append(
+                f"request {request_id}: events {', '.join(sorted(ids))} all follow {where} "
+                "(the chain forks: an event was inserted or forged)"
+            )
+    state = RequestState(request_id)
+    for event in order_chain(chain):
+        if event.from_ != state.status:
+            problems.append(
+                f"request {request_id}: event {event.id} moves from {event.from_}, "
+                f"but the request was {state.status}"
+            )
+        elif not lifecycle.allowed(state.status, event.verb, event.to):
+            problems.append(
+                f"request {request_id}: event {event.id}: {event.from_} → {event.to} "
+                f"by {event.verb or 'no verb'} is not a lifecycle transition"
+            )
+        state = apply_event(state, event)
+    return problems
+
+
+def retry_time(at: datetime, backoff: timedelta, failures: int) -> datetime:
+    """Exponential backoff: backoff, 2×backoff, 4×backoff… after the nth failure."""
+    return at + backoff * (1 << max(0, failures - 1))
