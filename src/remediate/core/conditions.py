@@ -1,0 +1,252 @@
+"""CEL conditions: compile once, bound at validate time, evaluate with memoisation.
+
+The CEL library (`common-expression-language`, Rust) has no cost limit and no
+timeout, segfaults on very long flat operator chains and lets nested
+comprehensions grow without bound, so every expression is checked against
+`bound_problems` before it is compiled. Evaluation cost is dominated by the
+conversion of Python values into CEL values (about 3 µs per string), so a
+condition receives only the fields it reads, and its result is memoised on
+the tuple of those values: requests that agree on them share one evaluation.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+# Bounds a hostile or careless expression cannot exceed (see docs/policy.md).
+MAX_LENGTH = 2000
+MAX_DEPTH = 32
+MAX_MACROS = 3
+ROOTS = ("request", "now", "context")
+MACROS = ("all", "exists", "exists_one", "map", "filter")
+CACHE_LIMIT = 200_000
+
+_STR = re.compile(
+    r"""[rRbB]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')"""
+)
+_INDEX = re.compile(
+    r"""\b(request|context)\s*\[\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)')\s*\]"""
+)
+_DYNAMIC_INDEX = re.compile(r"(?<![\w.])(request|context)\s*\[")
+_DOT = re.compile(r"(?<![\w.])(request|context)\s*\.\s*([A-Za-z_]\w*)")
+_MACRO = re.compile(r"\.\s*(all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_ROOT_USE = re.compile(r"(?<![\w.])(request|context)\b")
+_FIELD_USE = re.compile(r"\s*(?:\.\s*[A-Za-z_]\w*(?!\w|\s*\()|\[\s*\")")
+_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+
+class ConditionError(ValueError):
+    """A condition that does not compile or breaks a bound; `line` is 1-based within it."""
+
+    def __init__(self, message: str, line: int = 1) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def load_cel() -> Any:
+    """Import the CEL library without its command line (typer, rich: ~250 ms)."""
+    if "cel" not in sys.modules:
+        sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+    import cel
+
+    return cel
+
+
+def _masked(source: str) -> str:
+    """The source with string literals blanked, so their content is not read as code."""
+    return _STR.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', source)
+
+
+def _depth(masked: str) -> int:
+    depth = deepest = 0
+    for ch in masked:
+        if ch in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _macro_spans(masked: str) -> list[tuple[int, int]]:
+    """(start, end) of the argument text of each comprehension macro call."""
+    spans = []
+    for m in _MACRO.finditer(masked):
+        depth, pos = 1, m.end()
+        while pos < len(masked) and depth:
+            if masked[pos] == "(":
+                depth += 1
+            elif masked[pos] == ")":
+                depth -= 1
+            pos += 1
+        spans.append((m.start(), pos))
+    return spans
+
+
+def bound_problems(source: str) -> list[str]:
+    """Why `source` is too costly or too dynamic to evaluate safely (empty: fine)."""
+    problems = []
+    if len(source) > MAX_LENGTH:
+        problems.append(f"expression is {len(source)} characters long; the limit is {MAX_LENGTH}")
+        return problems
+    masked = _masked(source)
+    depth = _depth(masked)
+    if depth > MAX_DEPTH:
+        problems.append(f"expression nests brackets {depth} deep; the limit is {MAX_DEPTH}")
+    spans = _macro_spans(masked)
+    if len(spans) > MAX_MACROS:
+        problems.append(
+            f"expression uses {len(spans)} comprehensions (all, exists, exists_one, map, filter); "
+            f"the limit is {MAX_MACROS}"
+        )
+    for i, (start, end) in enumerate(spans):
+        if any(start < s < end for s, _ in spans[i + 1 :]):
+            problems.append("a comprehension inside another comprehension is not allowed")
+            break
+    for m in _MACRO.finditer(masked):
+        if m.group(2) in ROOTS:
+            problems.append(
+                f"comprehension variable {m.group(2)!r} would hide the input of that name"
+            )
+    for m in _DYNAMIC_INDEX.finditer(masked):
+        if not masked[m.end() :].lstrip().startswith('"'):
+            problems.append(
+                f"fields of {m.group(1)} must be named literally "
+                f'({m.group(1)}.x or {m.group(1)}["x"])'
+            )
+            break
+    return problems
+
+
+def whole_roots(source: str) -> frozenset[str]:
+    """Roots used other than through a named field (`"x" in request`, `request.size()`)."""
+    masked = _masked(source)
+    return frozenset(
+        m.group(1) for m in _ROOT_USE.finditer(masked) if not _FIELD_USE.match(masked, m.end())
+    )
+
+
+def referenced_fields(source: str) -> dict[str, frozenset[str]]:
+    """First-level fields of `request` and `context` that `source` reads."""
+    out: dict[str, set[str]] = {}
+    for m in _INDEX.finditer(source):
+        out.setdefault(m.group(1), set()).add(m.group(2) if m.group(2) is not None else m.group(3))
+    for m in _DOT.finditer(_masked(source)):
+        out.setdefault(m.group(1), set()).add(m.group(2))
+    return {root: frozenset(names) for root, names in out.items()}
+
+
+@dataclass
+class Condition:
+    """A compiled condition and the inputs it reads (`None`: the whole input)."""
+
+    source: str
+    program: Any
+    request_fields: tuple[str, ...] | None
+    context_fields: tuple[str, ...] | None
+    uses_request: bool
+    uses_context: bool
+    uses_now: bool
+    cache: dict[tuple[Any, ...], bool | str] = field(default_factory=dict, repr=False)
+
+    def evaluate(
+        self, request: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+    ) -> bool | str:
+        """True/False, or the error text when evaluation failed (the caller fails closed)."""
+        key = (
+            _key(request, self.request_fields) if self.uses_request else None,
+            _key(context, self.context_fields) if self.uses_context else None,
+            now if self.uses_now else None,
+        )
+        found = self.cache.get(key)
+        if found is not None:
+            return found
+        result = self._run(request, context, now)
+        if len(self.cache) >= CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[key] = result
+        return result
+
+    def _run(
+        self, request: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+    ) -> bool | str:
+        variables: dict[str, Any] = {}
+        if self.uses_request:
+            variables["request"] = _cut(request, self.request_fields)
+        if self.uses_context:
+            variables["context"] = _cut(context, self.context_fields)
+        if self.uses_now:
+            variables["now"] = now
+        try:
+            value = self.program.execute(variables)
+        except Exception as exc:  # the library raises plain builtins; every one fails closed
+            return f"{type(exc).__name__}: {exc}"
+        if not isinstance(value, bool):
+            return f"the condition gave {type(value).__name__} {value!r}, not true or false"
+        return value
+
+
+def _key(data: Mapping[str, Any], fields: tuple[str, ...] | None) -> Any:
+    if fields is None:
+        return _hashable(dict(data))
+    return tuple(_hashable(data.get(f)) for f in fields)
+
+
+def _cut(data: Mapping[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
+    if fields is None:
+        return dict(data)
+    return {f: data[f] for f in fields if f in data}
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def compile_condition(source: str) -> Condition:
+    """Check the bounds, compile, and check the names the expression uses."""
+    problems = bound_problems(source)
+    if problems:
+        raise ConditionError("; ".join(problems))
+    cel = load_cel()
+    try:
+        program = cel.compile(source)
+    except Exception as exc:  # ValueError with `<input>:line:col: message`
+        raise _compile_error(source, str(exc)) from None
+    comprehension_vars = {m.group(2) for m in _MACRO.finditer(_masked(source))}
+    unknown = sorted(set(program.variables()) - set(ROOTS) - comprehension_vars)
+    if unknown:
+        raise ConditionError(
+            f"unknown variable {unknown[0]!r} (a condition can read request, now and context)"
+        )
+    fields = referenced_fields(source)
+    whole = whole_roots(source)
+    used = set(program.variables())
+    return Condition(
+        source=source,
+        program=program,
+        request_fields=None if "request" in whole else tuple(sorted(fields.get("request", ()))),
+        context_fields=None if "context" in whole else tuple(sorted(fields.get("context", ()))),
+        uses_request="request" in used,
+        uses_context="context" in used,
+        uses_now="now" in used,
+    )
+
+
+def _compile_error(source: str, text: str) -> ConditionError:
+    found = _POSITION.search(text)
+    if found is None:
+        return ConditionError(f"not a valid CEL expression: {text.splitlines()[0][:300]}")
+    line, column, message = int(found.group(1)), int(found.group(2)), found.group(3)
+    return ConditionError(
+        f"not a valid CEL expression: line {line} column {column}: {message.strip()}", line
+    )

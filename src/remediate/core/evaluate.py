@@ -1,0 +1,319 @@
+"""Decide one request against a `PolicySet`: pure, no I/O, no clock.
+
+Order of business (docs/policy.md): the matching policies (minus those an
+unexpired exception exempts the request from); for each, blockedEnvironments,
+its rules, its rate limit and its change windows; `Settings.defaultDecision`
+when no rule yielded an effect; then overrides lift overridable violations,
+approvals are counted per require_approval rule, and the status follows:
+any violation left → POLICY_VIOLATION, else any rule short of approvals →
+PENDING_APPROVAL, else QUEUED (deferred to `not_before` outside a window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from remediate.core import approvals as approvals_mod
+from remediate.core.decision import Context, Decision, Violation
+from remediate.core.duration import format_duration
+from remediate.core.matching import normalize_name
+from remediate.core.model import Request
+from remediate.core.policy import Policy, PolicySet, Rule
+from remediate.core.sentences import describe
+from remediate.core.windows import next_open_all
+
+SETTINGS = "settings"
+DEFAULT_RULE = "defaultDecision"
+
+
+@dataclass
+class Findings:
+    """What the matching policies said about one request, before approvals count."""
+
+    policies: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    needs: list[tuple[str, str, int, tuple[str, ...], str]] = field(default_factory=list)
+    allowed_by: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    windowed: list[Policy] = field(default_factory=list)
+    effect: bool = False
+
+
+def cel_request(request: Request) -> dict[str, Any]:
+    """The `request` a condition sees: the spec with environment and service normalized."""
+    spec = request.spec
+    view: dict[str, Any] = {k: _plain(v) for k, v in spec.items()}
+    view["name"] = request.name
+    view["environment"] = normalize_name(request.environment)
+    view["serviceName"] = normalize_name(request.service_name)
+    view["labels"] = {**request.labels, **spec.get("labels", {})}
+    return view
+
+
+def _plain(value: Any) -> Any:
+    """Values CEL can take: dates become ISO strings, containers are walked."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def evaluate(request: Request, policies: PolicySet, context: Context) -> Decision:
+    """The decision for `request` under `policies` as of `context.now`."""
+    now = context.now.astimezone(UTC)
+    environment = normalize_name(request.environment)
+    service = normalize_name(request.service_name)
+    labels = {**request.labels, **request.spec.get("labels", {})}
+    matched = policies.matching(environment, request.action_type, service, request.severity, labels)
+    found = Findings()
+    view: dict[str, Any] | None = None
+    cel_context: dict[str, Any] = {
+        "requester": context.requester or "",
+        "approvers": [a.by for a in context.approvals],
+    }
+    for policy in matched:
+        exempt = _exemption(policy, request.name, service, environment, now)
+        if exempt:
+            found.notes.append(exempt)
+            continue
+        found.policies.append(policy.name)
+        _blocked(policy, request.environment, environment, found)
+        if policy.rules:
+            if view is None:
+                view = cel_request(request)
+            for rule in policy.rules:
+                _rule(policy, rule, view, cel_context, now, found)
+        if policy.rate_limit is not None:
+            _rate_limit(policy, request, policies, context, now, found)
+        if policy.windows:
+            found.windowed.append(policy)
+    if not found.effect:
+        _default(context, found)
+    return _decide(request, policies, context, now, found)
+
+
+def _exemption(
+    policy: Policy, name: str, service: str, environment: str, now: datetime
+) -> str | None:
+    for exc in policy.exceptions:
+        if now < exc.expires and exc.covers(name, service, environment):
+            return (
+                f"Exempt from policy {policy.name} by exception {exc.name} "
+                f"(owner {exc.owner}, expires {_iso(exc.expires)}): {exc.reason.strip()}"
+            )
+    return None
+
+
+def _blocked(policy: Policy, shown: str, environment: str, found: Findings) -> None:
+    if environment in policy.blocked:
+        found.rules.append(f"{policy.name}/blockedEnvironments")
+        found.violations.append(
+            Violation(
+                policy.name,
+                "blockedEnvironments",
+                f"Environment {shown} is blocked from automated remediation. "
+                f"Policy match: {policy.name} blockedEnvironments includes {environment}.",
+                overridable=True,
+            )
+        )
+
+
+def _rule(
+    policy: Policy,
+    rule: Rule,
+    view: Mapping[str, Any],
+    cel_context: Mapping[str, Any],
+    now: datetime,
+    found: Findings,
+) -> None:
+    if rule.condition is None:
+        fires = True
+    else:
+        result = rule.condition.evaluate(view, cel_context, now)
+        if isinstance(result, str):
+            # Fail closed: a broken condition denies or demands approval, never allows.
+            fires = rule.effect != "allow"
+            found.errors.append(
+                f"The condition of {policy.name} rule {rule.name} "
+                f"could not be evaluated ({result}); "
+                f"failing closed, the rule is treated as {'matching' if fires else 'not matching'}."
+            )
+        else:
+            fires = result
+    if not fires:
+        return
+    found.effect = True
+    ref = f"{policy.name}/{rule.name}"
+    found.rules.append(ref)
+    if rule.effect == "deny":
+        said = rule.message.strip().rstrip(".") or f"Denied by rule {rule.name}"
+        found.violations.append(
+            Violation(
+                policy.name,
+                rule.name,
+                f"{said}. Policy match: {policy.name} rule {rule.name}"
+                + (" (overridable by an operator with a reason)." if rule.overridable else "."),
+                rule.overridable,
+            )
+        )
+    elif rule.effect == "require_approval":
+        found.needs.append((policy.name, rule.name, rule.min, rule.principals, rule.message))
+    else:
+        found.allowed_by.append(ref)
+
+
+def _rate_limit(
+    policy: Policy,
+    request: Request,
+    policies: PolicySet,
+    context: Context,
+    now: datetime,
+    found: Findings,
+) -> None:
+    limit = policy.rate_limit
+    assert limit is not None
+    cached = policies.rate_counts.get((policy.name, now))
+    if cached is None or cached[0] is not context.executions:
+        counts: dict[tuple[str, ...], int] = {}
+        since = now - limit.per
+        for e in context.executions:
+            at = e.at.astimezone(UTC)
+            if since < at <= now and policy.match.matches_fields(
+                None if e.environment is None else normalize_name(e.environment),
+                e.action_type,
+                None if e.service_name is None else normalize_name(e.service_name),
+                e.severity,
+            ):
+                key = tuple(_key_value(getattr(e, _ATTR[k])) for k in limit.by)
+                counts[key] = counts.get(key, 0) + 1
+        cached = (context.executions, counts)
+        policies.rate_counts[(policy.name, now)] = cached
+    values = {
+        "serviceName": request.service_name,
+        "environment": request.environment,
+        "actionType": request.action_type,
+        "incidentId": request.incident_id,
+        "severity": request.severity,
+    }
+    key = tuple(_key_value(values[k]) for k in limit.by)
+    count = cached[1].get(key, 0)
+    if count < limit.max:
+        return
+    scope = ", ".join(f"{k}={values[k]}" for k in limit.by) or "all matching requests"
+    found.rules.append(f"{policy.name}/rateLimit")
+    found.violations.append(
+        Violation(
+            policy.name,
+            "rateLimit",
+            f"Rate limit reached: {count} of {limit.max} executions for {scope} "
+            f"in the last {format_duration(limit.per)}. "
+            f"Policy match: {policy.name} rateLimit allows {limit.max} "
+            f"per {format_duration(limit.per)}.",
+            overridable=True,
+        )
+    )
+
+
+_ATTR = {
+    "serviceName": "service_name",
+    "environment": "environment",
+    "actionType": "action_type",
+    "incidentId": "incident_id",
+    "severity": "severity",
+}
+
+
+def _key_value(value: str | None) -> str:
+    return "" if value is None else normalize_name(value)
+
+
+def _default(context: Context, found: Findings) -> None:
+    ref = f"{SETTINGS}/{DEFAULT_RULE}"
+    if context.default_decision == "deny":
+        found.rules.append(ref)
+        found.violations.append(
+            Violation(
+                SETTINGS,
+                DEFAULT_RULE,
+                "No policy rule decided this request and Settings defaultDecision is deny.",
+                overridable=False,
+            )
+        )
+    elif context.default_decision == "require_approval":
+        found.rules.append(ref)
+        spec = context.default_approvals
+        found.needs.append(
+            (
+                SETTINGS,
+                DEFAULT_RULE,
+                int(spec.get("min", 1)),
+                tuple(spec.get("from", ())),
+                "No policy rule decided this request; Settings defaultDecision requires approval",
+            )
+        )
+    else:
+        found.allowed_by.append(ref)
+
+
+def _decide(
+    request: Request, policies: PolicySet, context: Context, now: datetime, found: Findings
+) -> Decision:
+    screened = approvals_mod.screen(context.approvals, request.content_hash, context)
+    overridden: tuple[Violation, ...] = ()
+    violations = tuple(found.violations)
+    if screened.overrides and any(v.overridable for v in violations):
+        overridden = tuple(v for v in violations if v.overridable)
+        violations = tuple(v for v in violations if not v.overridable)
+    needs = tuple(
+        approvals_mod.need(policy, rule, minimum, principals, screened, context)
+        for policy, rule, minimum, principals, _ in found.needs
+    )
+    if violations:
+        status = "POLICY_VIOLATION"
+    elif any(n.missing for n in needs):
+        status = "PENDING_APPROVAL"
+    else:
+        status = "QUEUED"
+    not_before = None
+    if status == "QUEUED" and found.windowed:
+        not_before = _windows(policies, found.windowed, now)
+    messages = {(p, r): m for p, r, _, _, m in found.needs}
+    detail = describe(
+        status, violations, overridden, needs, messages, found, screened.overrides, not_before, now
+    )
+    return Decision(
+        request_id=request.name,
+        status=status,
+        detail=detail,
+        violations=violations,
+        policies=tuple(found.policies),
+        rules=tuple(found.rules),
+        needs=needs,
+        not_before=not_before,
+        overridden=overridden,
+        errors=tuple(found.errors),
+    )
+
+
+def _windows(policies: PolicySet, windowed: list[Policy], now: datetime) -> datetime | None:
+    """`None` when every window is open now; else the first time they all are."""
+    key = (tuple(p.name for p in windowed), now)
+    if key not in policies.windows_cache:
+        first = next_open_all([p.windows for p in windowed], now)
+        policies.windows_cache[key] = None if first == now else (first or _NEVER)
+    return policies.windows_cache[key]
+
+
+_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,86 @@
+"""Change windows: a cron expression in an IANA time zone opens a window of a duration.
+
+The cron expression is read in the window's own zone (cronsim, with zoneinfo,
+so 09:00 Europe/Berlin stays 09:00 local across DST changes, and a 02:30 fire
+on spring-forward night fires once, like cronie); the duration is elapsed
+time from each opening. A window is open at `now` when the latest opening at
+or before `now` is less than `duration` ago. All times here are aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# How far ahead to look for a time when every policy's windows are open together.
+SEARCH_STEPS = 500
+
+
+@dataclass(frozen=True)
+class ChangeWindow:
+    cron: str
+    duration: timedelta
+    timezone: str
+
+    def describe(self) -> str:
+        from remediate.core.duration import format_duration
+
+        return f"{self.cron} for {format_duration(self.duration)} ({self.timezone})"
+
+    def _zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def last_opening(self, now: datetime) -> datetime | None:
+        """The latest opening at or before `now`."""
+        from cronsim import CronSim, CronSimError
+
+        local = now.astimezone(self._zone()).replace(second=0, microsecond=0) + timedelta(minutes=1)
+        try:
+            return next(iter(CronSim(self.cron, local, reverse=True))).astimezone(UTC)
+        except (StopIteration, CronSimError):
+            return None
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """The first opening strictly after `now`."""
+        from cronsim import CronSim, CronSimError
+
+        try:
+            return next(iter(CronSim(self.cron, now.astimezone(self._zone())))).astimezone(UTC)
+        except (StopIteration, CronSimError):
+            return None
+
+    def is_open(self, now: datetime) -> bool:
+        opened = self.last_opening(now)
+        return opened is not None and now < opened + self.duration
+
+    def next_open(self, now: datetime) -> datetime | None:
+        """`now` when open, else the next opening (None: never opens again)."""
+        return now if self.is_open(now) else self.next_opening(now)
+
+
+def next_open(windows: Sequence[ChangeWindow], now: datetime) -> datetime | None:
+    """The earliest time at or after `now` when any of `windows` is open."""
+    found = [t for t in (w.next_open(now) for w in windows) if t is not None]
+    return min(found) if found else None
+
+
+def next_open_all(groups: Sequence[Sequence[ChangeWindow]], now: datetime) -> datetime | None:
+    """The earliest time at or after `now` when every group has an open window.
+
+    Each group is one policy's windows (any of them will do); every policy
+    must agree. Jumping to the latest of the groups' next openings and
+    checking again converges on the first common time, or gives up after
+    `SEARCH_STEPS` jumps (None: no common time found).
+    """
+    moment = now
+    for _ in range(SEARCH_STEPS):
+        candidates = [next_open(group, moment) for group in groups]
+        if any(c is None for c in candidates):
+            return None
+        latest = max(c for c in candidates if c is not None)
+        if latest == moment:
+            return moment
+        moment = latest
+    return None
