@@ -21,6 +21,9 @@ from remediate import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("init", "init", "Scaffold a remediation repository."),
     "validate": ("validate", "validate", "Check every document: schema, references, lines."),
+    "plan": ("plan", "plan", "Decide requests that have not started, with no side effects."),
+    "explain": ("explain", "explain", "Why a request is in its state, and what would change it."),
+    "policy": ("policy", "policy", "Guardrail policies: run their tests (policy test)."),
 }
 
 EXIT_BUG = 70

@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from remediate.core import approvals as approvals_mod
-from remediate.core.decision import Context, Decision, Violation
+from remediate.core.compiled import Policy, PolicySet, Rule
+from remediate.core.decision import Context, Decision, Execution, Violation
 from remediate.core.duration import format_duration
 from remediate.core.matching import normalize_name
 from remediate.core.model import Request
-from remediate.core.policy import Policy, PolicySet, Rule
 from remediate.core.sentences import describe
 from remediate.core.windows import next_open_all
 
@@ -183,27 +183,14 @@ def _rate_limit(
     cached = policies.rate_counts.get((policy.name, now))
     if cached is None or cached[0] is not context.executions:
         counts: dict[tuple[str, ...], int] = {}
-        since = now - limit.per
         for e in context.executions:
-            at = e.at.astimezone(UTC)
-            if since < at <= now and policy.match.matches_fields(
-                None if e.environment is None else normalize_name(e.environment),
-                e.action_type,
-                None if e.service_name is None else normalize_name(e.service_name),
-                e.severity,
-            ):
-                key = tuple(_key_value(getattr(e, _ATTR[k])) for k in limit.by)
+            if counts_toward(policy, e, now):
+                key = execution_key(e, limit.by)
                 counts[key] = counts.get(key, 0) + 1
         cached = (context.executions, counts)
         policies.rate_counts[(policy.name, now)] = cached
-    values = {
-        "serviceName": request.service_name,
-        "environment": request.environment,
-        "actionType": request.action_type,
-        "incidentId": request.incident_id,
-        "severity": request.severity,
-    }
-    key = tuple(_key_value(values[k]) for k in limit.by)
+    values = dict(zip(limit.by, request_key(request, limit.by), strict=True))
+    key = tuple(key_value(v) for v in values.values())
     count = cached[1].get(key, 0)
     if count < limit.max:
         return
@@ -231,7 +218,35 @@ _ATTR = {
 }
 
 
-def _key_value(value: str | None) -> str:
+def counts_toward(policy: Policy, e: Execution, now: datetime) -> bool:
+    """Did execution `e` start inside `policy`'s rate-limit window and match the policy?"""
+    assert policy.rate_limit is not None
+    at = e.at.astimezone(UTC)
+    return now - policy.rate_limit.per < at <= now and policy.match.matches_fields(
+        None if e.environment is None else normalize_name(e.environment),
+        e.action_type,
+        None if e.service_name is None else normalize_name(e.service_name),
+        e.severity,
+    )
+
+
+def request_key(request: Request, by: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The request's values of the rate-limit key fields `by`, as written."""
+    values = {
+        "serviceName": request.service_name,
+        "environment": request.environment,
+        "actionType": request.action_type,
+        "incidentId": request.incident_id,
+        "severity": request.severity,
+    }
+    return tuple(values[k] for k in by)
+
+
+def execution_key(e: Execution, by: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(key_value(getattr(e, _ATTR[k])) for k in by)
+
+
+def key_value(value: str | None) -> str:
     return "" if value is None else normalize_name(value)
 
 

@@ -1,0 +1,76 @@
+"""`remediate plan`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from remediate.cli import format_option, repo_option, resolve_format
+from remediate.errors import UsageError
+
+FORMATS = ("text", "markdown", "json")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def now_option(func: F) -> F:
+    """`--now T`: decide as if the time were T (RFC 3339; default: the current time)."""
+    return click.option(
+        "--now",
+        "now",
+        default=None,
+        metavar="T",
+        help="Decide as of T, e.g. 2026-11-23T10:00:00Z (default: now).",
+    )(func)
+
+
+def resolve_now(text: str | None) -> datetime:
+    """The moment to decide at: `--now`, else the wall clock (read here, never in core)."""
+    if text is None:
+        return datetime.now(UTC)
+    from remediate.core.policy import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise UsageError(
+            f"--now {text}: not an RFC 3339 time with an offset (e.g. 2026-11-23T10:00:00Z)"
+        ) from None
+
+
+@click.command()
+@click.option(
+    "--base", default=None, metavar="REF", help="Only requests added or changed since REF."
+)
+@now_option
+@repo_option
+@format_option(*FORMATS)
+def plan(base: str | None, now: str | None, repo: str, output_format: str | None) -> int:
+    """Decide every request that has not started, with no side effects.
+
+    With --base REF, only requests added or changed since REF (a pull
+    request's view). With --now T, as if the time were T ("would this run at
+    10:00 on Monday?"). Requests already started show their recorded status.
+    --format markdown gives the body of a pull-request comment. Exit 0, or 1
+    when any document is invalid (nothing is decided then).
+    """
+    from remediate.service.plan import plan as run_plan
+    from remediate.service.render import render_markdown, render_text
+    from remediate.service.state_bridge import history_for
+
+    root = Path(repo)
+    report = run_plan(root, resolve_now(now), base, history_for(root))
+    chosen = resolve_format(output_format, FORMATS)
+    if chosen == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    elif chosen == "markdown":
+        click.echo(render_markdown(report), nl=False)
+    else:
+        click.echo(render_text(report))
+    return 0

@@ -1,0 +1,48 @@
+"""`remediate policy test`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli.plan import now_option, resolve_now
+
+FORMATS = ("text", "json")
+
+
+@click.group()
+def policy() -> None:
+    """Guardrail policies: run their tests."""
+
+
+@policy.command("test")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@now_option
+@repo_option
+@format_option(*FORMATS)
+def test(paths: tuple[str, ...], now: str | None, repo: str, output_format: str | None) -> int:
+    """Run PolicyTest cases and show expected vs actual decisions.
+
+    With PATHs, only the PolicyTest documents under them. Cases without a
+    `now` in their context are decided as of --now (default: the current
+    time). Exit 0 when every case passes, 1 on any mismatch or invalid
+    document.
+    """
+    from remediate.service.policytest import run_tests
+
+    report = run_tests(Path(repo), paths, resolve_now(now))
+    if resolve_format(output_format, FORMATS) == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        for case in report.cases:
+            mark = "ok  " if case.ok else "FAIL"
+            click.echo(f"{mark} {case.test}: {case.name}")
+            if not case.ok:
+                for mismatch in case.mismatches:
+                    click.echo(f"     {mismatch}")
+                click.echo(f"     {case.actual['detail']}")
+        click.echo(f"{report.passed} passed, {report.failed} failed")
+    return 0 if report.failed == 0 else 1

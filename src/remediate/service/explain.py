@@ -1,0 +1,139 @@
+"""`explain ID`: why a request is in its state, and what would change it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from remediate.core.decision import Decision
+from remediate.core.evaluate import counts_toward, execution_key, key_value, request_key
+from remediate.core.model import Repository, Request, build_repository
+from remediate.core.policy import PolicySet
+from remediate.core.sentences import local_time, plural, utc, who
+from remediate.service.plan import History, compile_repository, decide_all, find_request
+from remediate.service.validate import load_valid
+
+
+@dataclass(frozen=True)
+class Explanation:
+    request: Request
+    decision: Decision
+    recorded: bool
+    steps: tuple[str, ...]  # what would change the outcome, one sentence each
+
+    def as_json(self) -> dict[str, object]:
+        body = self.decision.as_json()
+        body.update(
+            {
+                "recorded": self.recorded,
+                "file": self.request.file,
+                "errors": list(self.decision.errors),
+                "overridden": [v.message for v in self.decision.overridden],
+                "approvals": [
+                    {
+                        "policy": n.policy,
+                        "rule": n.rule,
+                        "min": n.min,
+                        "from": list(n.principals),
+                        "counted": list(n.counted),
+                        "ignored": [{"by": b, "why": w} for b, w in n.ignored],
+                    }
+                    for n in self.decision.needs
+                ],
+                "whatWouldChangeIt": list(self.steps),
+            }
+        )
+        return body
+
+
+def explain(
+    root: Path, request_id: str, now: datetime, history: History | None = None
+) -> Explanation:
+    repo = build_repository(load_valid(root))
+    request = find_request(repo, request_id)
+    policies = compile_repository(repo)
+    history = history or History()
+    (entry,) = decide_all(repo, policies, now, history, [request])
+    steps = (
+        ()
+        if entry.recorded
+        else what_would_change(entry.decision, repo, policies, request, history, now)
+    )
+    return Explanation(request, entry.decision, entry.recorded, tuple(steps))
+
+
+def what_would_change(
+    decision: Decision,
+    repo: Repository,
+    policies: PolicySet,
+    request: Request,
+    history: History,
+    now: datetime,
+) -> list[str]:
+    """Sentences in the style of `needs 1 more approval from team:sre`."""
+    steps = []
+    for v in decision.violations:
+        if v.rule == "rateLimit":
+            steps.append(_rate_limit_step(v.policy, policies, request, history, decision, now))
+        elif v.overridable:
+            steps.append(
+                f"{v.policy} {v.rule} is overridable: an operator can approve with a reason "
+                f"(remediate approve {request.name} --reason ...)."
+            )
+        else:
+            steps.append(
+                f"{v.policy} {v.rule} cannot be overridden: change the request or the policy."
+            )
+    for need in decision.needs:
+        if need.missing:
+            counted = f"; counted so far: {', '.join(need.counted)}" if need.counted else ""
+            steps.append(
+                f"needs {plural(need.missing, 'more approval')} from {who(need.principals)} "
+                f"({need.policy} {need.rule}{counted})."
+            )
+        for by, why in need.ignored:
+            steps.append(f"the approval by {by} does not count: {why}.")
+    if decision.not_before is not None and decision.status == "QUEUED":
+        zone = _zone_of(policies, decision)
+        steps.append(
+            f"blocked until the change window opens at {local_time(decision.not_before, zone)} "
+            f"({utc(decision.not_before)})."
+        )
+    steps.extend(f"{e}" for e in decision.errors)
+    return steps
+
+
+def _zone_of(policies: PolicySet, decision: Decision) -> str:
+    for name in decision.policies:
+        policy = policies.get(name)
+        if policy is not None and policy.windows:
+            return policy.windows[0].timezone
+    return "UTC"
+
+
+def _rate_limit_step(
+    name: str,
+    policies: PolicySet,
+    request: Request,
+    history: History,
+    decision: Decision,
+    now: datetime,
+) -> str:
+    message = next(v.message for v in decision.violations if v.policy == name)
+    head = message.split(". Policy match")[0]
+    policy = policies.get(name)
+    hint = ""
+    if policy is not None and policy.rate_limit is not None:
+        limit = policy.rate_limit
+        key = tuple(key_value(v) for v in request_key(request, limit.by))
+        window = sorted(
+            e.at.astimezone(UTC)
+            for e in history.executions
+            if counts_toward(policy, e, now) and execution_key(e, limit.by) == key
+        )
+        if len(window) >= limit.max:
+            hint = f"; a slot frees up at {utc(window[len(window) - limit.max] + limit.per)}"
+    return (
+        f"rate limit: {head[0].lower() + head[1:]}{hint}; or an operator overrides with a reason."
+    )

@@ -1,0 +1,190 @@
+"""`plan`: fresh decisions for requests that have not started, with no side effects.
+
+The history a decision depends on besides the documents (recorded statuses,
+approvals, prior executions, requesters) comes from the audit; it arrives
+here as a `History`, so this service never reads the audit itself and the
+caller decides where it comes from (`history_from_states` turns the audit
+fold of `remediate.core.audit` into one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from remediate.core.decision import Approval, Context, Decision, Execution
+from remediate.core.document import Document
+from remediate.core.identity import Directory
+from remediate.core.lifecycle import NOT_STARTED
+from remediate.core.model import Repository, Request, build_repository
+from remediate.core.policy import PolicyError, PolicySet, compile_policies, evaluate
+from remediate.errors import DocumentsInvalid, Problem, UserError
+from remediate.service.validate import check_root, load_valid
+
+if TYPE_CHECKING:
+    from remediate.core.audit import RequestState
+
+# What a partial load is checked against: the kinds requests and tests refer to.
+CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class History:
+    """What the audit knows, by request id; empty means nothing is recorded yet."""
+
+    statuses: Mapping[str, str] = field(default_factory=dict)
+    approvals: Mapping[str, tuple[Approval, ...]] = field(default_factory=dict)
+    executions: tuple[Execution, ...] = ()
+    requesters: Mapping[str, str] = field(default_factory=dict)  # by request id or file
+
+
+def history_from_states(
+    states: Mapping[str, RequestState], requesters: Mapping[str, str] | None = None
+) -> History:
+    """A `History` from the audit fold (`remediate.core.audit.fold`)."""
+    return History(
+        statuses={rid: s.status for rid, s in states.items()},
+        approvals={rid: s.approvals for rid, s in states.items() if s.approvals},
+        executions=tuple(e for s in states.values() for e in s.executions),
+        requesters=dict(requesters or {}),
+    )
+
+
+@dataclass(frozen=True)
+class Planned:
+    decision: Decision
+    request: Request
+    recorded: bool = False  # already started: the status is the audit's, not re-decided
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    now: datetime
+    base: str | None
+    entries: tuple[Planned, ...]
+
+    @property
+    def decisions(self) -> tuple[Decision, ...]:
+        return tuple(e.decision for e in self.entries)
+
+    def as_json(self) -> dict[str, object]:
+        return {"decisions": [d.as_json() for d in self.decisions]}
+
+
+def load_for_plan(root: Path, base: str | None) -> list[Document]:
+    """The documents to plan from: the whole repository, or what changed since `base`.
+
+    With `base`, only the changed documents are loaded and checked, together
+    with the repository's settings, action types and policies (fail closed on
+    any error among them), so a one-request change stays fast in a big repo.
+    """
+    if base is None:
+        return load_valid(root)
+    from remediate.adapters.git_store import changed_files
+
+    changed = [f for f in changed_files(root, base) if f.endswith(YAML_SUFFIXES)]
+    documents = load_valid_paths(root, [str(root / f) for f in changed if (root / f).exists()])
+    changed_set = set(changed)
+    return [d for d in documents if d.kind != "RemediationRequest" or d.file in changed_set]
+
+
+def load_valid_paths(root: Path, paths: Sequence[str]) -> list[Document]:
+    """The documents under `paths` and the repository's settings, action types and policies.
+
+    Fails closed (`DocumentsInvalid`) on any problem among them; requests
+    elsewhere in the repository are neither loaded nor checked.
+    """
+    from remediate.documents.loader import discover, load_files
+    from remediate.documents.references import check_references
+
+    check_root(root)
+    files, problems = discover(root, paths) if paths else ([], [])
+    context = [str(root / name) for name in CONTEXT if (root / name).exists()]
+    if context:
+        more, more_problems = discover(root, context)
+        files = sorted(set(files) | set(more))
+        problems += [p for p in more_problems if p not in problems]
+    loaded = load_files(root, files)
+    problems += loaded.problems + check_references(loaded.documents)
+    errors = sorted(p for p in problems if p.severity == "error")
+    if errors:
+        raise DocumentsInvalid(errors)
+    return loaded.documents
+
+
+def compile_repository(repo: Repository) -> PolicySet:
+    """The repository's policies, compiled; a condition error is a user error (fail closed)."""
+    try:
+        return compile_policies(repo.policies)
+    except PolicyError as exc:
+        raise DocumentsInvalid([Problem(exc.file, exc.line, exc.path, exc.message)]) from None
+
+
+def context_for(
+    repo: Repository, directory: Directory, history: History, request: Request, now: datetime
+) -> Context:
+    requester = history.requesters.get(request.name)
+    if requester is None and request.file is not None:
+        requester = history.requesters.get(request.file)
+    return Context(
+        now=now,
+        directory=directory,
+        requester=requester,
+        approvals=history.approvals.get(request.name, ()),
+        executions=history.executions,
+        default_decision=repo.settings.default_decision,
+        default_approvals=repo.settings.default_approvals,
+    )
+
+
+def decide_all(
+    repo: Repository,
+    policies: PolicySet,
+    now: datetime,
+    history: History,
+    requests: Iterable[Request] | None = None,
+) -> tuple[Planned, ...]:
+    """Decide every request (recorded status for those already started), by name."""
+    directory = Directory.from_settings(repo.settings)
+    chosen: Sequence[Request] = sorted(
+        repo.requests.values() if requests is None else requests, key=lambda r: r.name
+    )
+    out = []
+    for request in chosen:
+        recorded = history.statuses.get(request.name)
+        if recorded is not None and recorded not in NOT_STARTED:
+            out.append(Planned(_recorded(request, recorded), request, recorded=True))
+            continue
+        context = context_for(repo, directory, history, request, now)
+        out.append(Planned(evaluate(request, policies, context), request))
+    return tuple(out)
+
+
+def _recorded(request: Request, status: str) -> Decision:
+    return Decision(
+        request_id=request.name,
+        status=status,
+        detail=f"Already started: the audit records {status}; plan does not decide it again.",
+    )
+
+
+def plan(
+    root: Path, now: datetime, base: str | None = None, history: History | None = None
+) -> PlanReport:
+    """Decisions for all requests, or those added or changed since `base`, as of `now`."""
+    documents = load_for_plan(root, base)
+    repo = build_repository(documents)
+    policies = compile_repository(repo)
+    entries = decide_all(repo, policies, now, history or History())
+    return PlanReport(now, base, entries)
+
+
+def find_request(repo: Repository, request_id: str) -> Request:
+    request = repo.requests.get(request_id)
+    if request is None:
+        raise UserError(f"no request named {request_id!r} in remediations/")
+    return request

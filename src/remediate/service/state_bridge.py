@@ -1,0 +1,28 @@
+"""Where `plan` and `explain` get the audit's history from.
+
+The runner's audit reader (`remediate.service.state.request_states`) folds
+`audit/` at HEAD into request states; requesters are the authors of the
+commits that added each request file. Outside a git repository (or before
+the first commit) nothing is recorded: every request is NEW, with no
+approvals and no prior executions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from remediate.errors import RemediateError
+from remediate.service.plan import History, history_from_states
+
+
+def history_for(root: Path) -> History:
+    """The recorded statuses, approvals, executions and requesters of the repository."""
+    if not (root / ".git").exists():
+        return History()
+    from remediate.adapters.git_store import GitStore
+    from remediate.service.state import request_states
+
+    try:
+        return history_from_states(request_states(root), GitStore(root).requesters())
+    except RemediateError:
+        return History()
