@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from importlib import import_module
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -21,6 +22,14 @@ from remediate import __version__
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("init", "init", "Scaffold a remediation repository."),
     "validate": ("validate", "validate", "Check every document: schema, references, lines."),
+    "apply": ("apply", "apply", "Record decisions, execute QUEUED requests, write the audit."),
+    "approve": ("approve", "approve", "Approve (or, with a reason, override) a request."),
+    "reject": ("reject", "reject", "Reject a PENDING_APPROVAL request."),
+    "cancel": ("cancel", "cancel", "Cancel a request that has not started."),
+    "status": ("status", "status", "Current status of every request, or of one."),
+    "history": ("history", "history", "Audit events of one incident, newest first."),
+    "actions": ("actions", "actions", "Audit events, newest first, filtered."),
+    "audit": ("audit", "audit", "The audit log: verify its hash chains and authorship."),
     "plan": ("plan", "plan", "Decide requests that have not started, with no side effects."),
     "explain": ("explain", "explain", "Why a request is in its state, and what would change it."),
     "policy": ("policy", "policy", "Guardrail policies: run their tests (policy test)."),
@@ -83,7 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def repo_option(func: Any) -> Any:
+F = TypeVar("F", bound=Any)
+
+
+def repo_option(func: F) -> F:
     """`--repo PATH`, taken by every command."""
     return click.option(
         "--repo",
@@ -95,10 +107,10 @@ def repo_option(func: Any) -> Any:
     )(func)
 
 
-def format_option(*choices: str, default: str = "text") -> Any:
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     """`--format`, defaulting to github annotations inside GitHub Actions when offered."""
 
-    def decorate(func: Any) -> Any:
+    def decorate(func: F) -> F:
         return click.option(
             "--format",
             "output_format",

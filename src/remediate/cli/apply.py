@@ -1,0 +1,62 @@
+"""`remediate apply`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from remediate.cli import format_option, repo_option, resolve_format
+from remediate.errors import UsageError
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would happen; record and run nothing.")
+@click.option("--max", "max_actions", type=int, default=None, help="Execute at most N actions.")
+@click.option(
+    "--concurrency",
+    type=int,
+    default=4,
+    show_default=True,
+    help="Actions on different targets that may run at once.",
+)
+@repo_option
+@format_option("text", "json")
+def apply(
+    dry_run: bool, max_actions: int | None, concurrency: int, repo: str, output_format: str | None
+) -> int:
+    """Record decisions for new requests, execute QUEUED ones, write the audit, commit, push.
+
+    Each request attempt is claimed on the shared remote before it runs, so
+    racing runners execute it once. Exit 0 when every executed action
+    completed, 1 when one failed or a document is invalid (then nothing runs).
+    """
+    from remediate.adapters.environment import github_actor
+    from remediate.adapters.git_store import GitStore
+    from remediate.service.apply import apply as run_apply
+
+    if max_actions is not None and max_actions < 0:
+        raise UsageError("--max must be 0 or more")
+    if concurrency < 1:
+        raise UsageError("--concurrency must be 1 or more")
+    root = Path(repo)
+    actor = github_actor() or (GitStore(root).user_email() if root.is_dir() else None)
+    report = run_apply(root, actor, dry_run, max_actions, concurrency)
+    if resolve_format(output_format) == "json":
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        prefix = "would record" if dry_run else "recorded"
+        for name, status in report.decided:
+            click.echo(f"{name}: {prefix} {status}")
+        for name, status in report.recovered:
+            click.echo(f"{name}: recovered → {status}")
+        for name, status in report.executed:
+            click.echo(f"{name}: executed → {status}")
+        for name, why in report.skipped:
+            click.echo(f"{name}: skipped ({why})")
+        click.echo(
+            f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
+            f"{report.stats.pushes} push(es)"
+        )
+    return 1 if report.failed else 0

@@ -1,0 +1,21 @@
+"""`remediate cancel`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from remediate.cli import format_option, repo_option
+from remediate.cli.verb_output import show
+
+
+@click.command()
+@click.argument("request_id")
+@repo_option
+@format_option("text", "json")
+def cancel(request_id: str, repo: str, output_format: str | None) -> int:
+    """Cancel a request that has not started (the requester or an operator)."""
+    from remediate.service.verbs import cancel as run
+
+    return show(run(Path(repo), request_id), output_format)

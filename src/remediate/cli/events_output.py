@@ -1,0 +1,21 @@
+"""Shared output of `history` and `actions`: audit events."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from remediate.cli import resolve_format
+
+
+def show_events(events: list[object], output_format: str | None) -> None:
+    from remediate.core.audit import Event
+
+    listed = [e for e in events if isinstance(e, Event)]
+    if resolve_format(output_format) == "json":
+        click.echo(json.dumps({"events": [e.as_json() for e in listed]}, indent=2))
+        return
+    for e in listed:
+        line = f"{e.at}\t{e.request_id}\t{e.from_} → {e.to}\t{e.actor}"
+        click.echo(line + (f"\terror: {e.error}" if e.error else ""))

@@ -1,0 +1,31 @@
+"""`remediate status`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from remediate.cli import format_option, repo_option, resolve_format
+
+
+@click.command()
+@click.argument("request_id", required=False)
+@repo_option
+@format_option("text", "json")
+def status(request_id: str | None, repo: str, output_format: str | None) -> int:
+    """The current status of every request, or of one."""
+    from remediate.service.query import status as run
+
+    rows = run(Path(repo), request_id)
+    if resolve_format(output_format) == "json":
+        body = rows[0].as_json() if request_id else {"requests": [r.as_json() for r in rows]}
+        click.echo(json.dumps(body, indent=2))
+    else:
+        for row in rows:
+            click.echo(
+                f"{row.request_id}\t{row.status}\t{row.environment or '-'}\t"
+                f"{row.service_name or '-'}\t{row.updated_at or '-'}"
+            )
+    return 0

@@ -1,0 +1,121 @@
+"""What every executor receives and returns, templating and redaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from remediate.core.model import ActionType, Request
+
+MAX_RENDERED = 64 * 1024  # one rendered string
+MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
+REDACTED = "[REDACTED]"
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
+
+
+class ExecutorError(Exception):
+    """The action could not be carried out as configured (a template, a missing secret)."""
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    request: Request
+    action: ActionType
+    environment: Mapping[str, str]  # the runner's environment; executors pick by allow-list
+    allowed_environment: tuple[str, ...]  # Settings.executor_environment
+    root: Path
+    idempotency_key: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    ok: bool
+    details: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    outcome_unknown: bool = False
+
+
+class Executor(Protocol):
+    def run(self, context: ExecutionContext) -> ExecutionResult: ...
+
+
+class Redactor:
+    """Replaces every secret value, longest first, by [REDACTED]."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def output(self, data: bytes) -> str:
+        """Decoded, redacted, then truncated to its last MAX_OUTPUT characters."""
+        text = self(data.decode("utf-8", "replace"))
+        if len(text) > MAX_OUTPUT:
+            text = f"[… {len(text) - MAX_OUTPUT} characters cut …]" + text[-MAX_OUTPUT:]
+        return text
+
+
+def ambient_secrets(environment: Mapping[str, str]) -> list[str]:
+    """Values of the runner's variables whose names look secret: redacted wherever they show."""
+    return [v for k, v in environment.items() if SECRET_NAME.search(k) and len(v) >= 6]
+
+
+def template_data(request: Request) -> dict[str, Any]:
+    """What a template may read: the request's own data (as data, never as templates)."""
+    return {
+        "parameters": request.parameters,
+        "request": {
+            "name": request.name,
+            "actionType": request.action_type,
+            "serviceName": request.service_name,
+            "environment": request.environment,
+            "severity": request.severity,
+            "incidentId": request.incident_id,
+            "findingId": request.spec.get("findingId"),
+            "assetId": request.spec.get("assetId"),
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Any:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+
+@lru_cache(maxsize=4096)
+def _compile(source: str) -> Any:
+    return _environment().from_string(source)
+
+
+def render(value: Any, data: Mapping[str, Any]) -> Any:
+    """Render every string inside `value` (an executor's config) from `data`."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value:
+            return value
+        import jinja2
+
+        try:
+            text = str(_compile(value).render(data))
+        except jinja2.TemplateError as exc:
+            raise ExecutorError(f"template {value!r}: {exc}") from None
+        if len(text) > MAX_RENDERED:
+            raise ExecutorError(
+                f"template {value!r} renders {len(text)} characters (max {MAX_RENDERED})"
+            )
+        return text
+    if isinstance(value, list):
+        return [render(v, data) for v in value]
+    if isinstance(value, dict):
+        return {k: render(v, data) for k, v in value.items()}
+    return value

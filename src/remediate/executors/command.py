@@ -1,0 +1,71 @@
+"""The `command` executor: argv only, an allow-listed environment, a group-killing timeout."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from remediate.adapters import process
+from remediate.executors.base import (
+    ExecutionContext,
+    ExecutionResult,
+    ExecutorError,
+    Redactor,
+    ambient_secrets,
+    render,
+    template_data,
+)
+
+
+class CommandExecutor:
+    """Runs `argv` directly (never through a shell unless argv names one)."""
+
+    def run(self, context: ExecutionContext) -> ExecutionResult:
+        config: dict[str, Any] = dict(context.action.config)
+        data = template_data(context.request)
+        try:
+            argv = [str(a) for a in render(list(config["argv"]), data)]
+            extra = {str(k): str(v) for k, v in render(dict(config.get("env", {})), data).items()}
+            cwd = self._cwd(context, config.get("workingDir"))
+        except ExecutorError as exc:
+            return ExecutionResult(False, {}, str(exc))
+        env, secrets = self._environment(context, list(config.get("passEnv", [])))
+        env.update(extra)
+        redact = Redactor(secrets)
+        timeout = context.action.timeout.total_seconds()
+        done = process.run(argv, env, cwd, timeout)
+        details = {
+            "argv": [redact(a) for a in argv],
+            "exitCode": done.returncode,
+            "stdout": redact.output(done.stdout),
+            "stderr": redact.output(done.stderr),
+        }
+        if done.error:
+            return ExecutionResult(False, details, redact(done.error))
+        if done.timed_out:
+            return ExecutionResult(
+                False, details, f"timed out after {timeout:g}s; its process group was killed"
+            )
+        if done.returncode != 0:
+            return ExecutionResult(False, details, f"exited with status {done.returncode}")
+        return ExecutionResult(True, details)
+
+    @staticmethod
+    def _environment(
+        context: ExecutionContext, pass_env: list[str]
+    ) -> tuple[dict[str, str], list[str]]:
+        source = context.environment
+        env = {k: source[k] for k in context.allowed_environment if k in source}
+        passed = {k: source[k] for k in pass_env if k in source}
+        env.update(passed)
+        return env, [*passed.values(), *ambient_secrets(source)]
+
+    @staticmethod
+    def _cwd(context: ExecutionContext, working_dir: Any) -> str:
+        root = context.root.resolve()
+        if not working_dir:
+            return str(root)
+        target = (root / str(working_dir)).resolve()
+        if target != root and root not in target.parents:
+            raise ExecutorError(f"workingDir {working_dir!r} leaves the repository")
+        return os.fspath(target)

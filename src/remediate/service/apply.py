@@ -1,0 +1,475 @@
+"""`apply`: record decisions, recover abandoned executions, claim, execute, record outcomes.
+
+Exactly once: a request attempt runs only after this runner created its claim
+ref `refs/claims/<request>/<attempt>` on the remote with a compare-and-swap
+push (a ref that must not exist yet); losers skip it quietly. A claim whose
+event never reached the branch (the runner died) is adopted from the claim
+commit by the next run, so an abandoned action is seen as EXECUTING and never
+re-run blindly: past its timeout it becomes FAILED with the outcome unknown,
+and only an idempotent action with retries left is queued again.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from remediate.adapters import environment
+from remediate.adapters.git_store import CLAIMS_PREFIX, Person
+from remediate.core import lifecycle as lc
+from remediate.core.audit import Event, RequestState, retry_time, to_line
+from remediate.core.decision import Execution, iso
+from remediate.core.model import ActionType, Request
+from remediate.executors.base import ExecutionContext, ExecutionResult
+from remediate.service.runtime import Runtime, decision_details, load
+from remediate.service.state import AuditSnapshot, parse_files
+from remediate.service.writeback import Batch, Chain, PushStats, draft, write
+
+ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
+
+
+@dataclass
+class ApplyReport:
+    decided: list[tuple[str, str]] = field(default_factory=list)  # (request, status)
+    executed: list[tuple[str, str]] = field(default_factory=list)  # (request, outcome)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (request, why)
+    recovered: list[tuple[str, str]] = field(default_factory=list)
+    stats: PushStats = field(default_factory=PushStats)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return any(outcome != lc.COMPLETED for _, outcome in self.executed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "decided": [{"requestId": r, "status": s} for r, s in self.decided],
+            "executed": [{"requestId": r, "status": s} for r, s in self.executed],
+            "skipped": [{"requestId": r, "reason": w} for r, w in self.skipped],
+            "recovered": [{"requestId": r, "status": s} for r, s in self.recovered],
+            "commits": self.stats.commits,
+            "pushes": self.stats.pushes,
+            "rejectedPushes": self.stats.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    request: Request
+    action: ActionType | None
+    attempt: int
+    claim: Event  # the event that leaves QUEUED: a claim, or a re-decision after an edit
+    execute: bool = True
+
+
+def apply(
+    root: Path,
+    actor: str | None,
+    dry_run: bool = False,
+    max_actions: int | None = None,
+    concurrency: int = 4,
+) -> ApplyReport:
+    rt = load(root)
+    report = ApplyReport(dry_run=dry_run)
+    runner = rt.runner
+    author = _person(actor) if actor else runner
+    claims = rt.store.claim_refs() or {}
+    snap = (
+        write(
+            rt.store,
+            lambda s: _decide_batch(rt, s, claims, report, dry_run),
+            rt.now,
+            author,
+            runner,
+            report.stats,
+        )
+        if not dry_run
+        else _dry(rt, claims, report)
+    )
+    jobs = _select(rt, snap, report, max_actions)
+    if dry_run:
+        report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
+        return report
+    jobs = _claim(rt, snap, jobs, report)
+    if not jobs:
+        return report
+    write(rt.store, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
+    jobs = [j for j in jobs if j.execute]
+    if not jobs:
+        return report
+    results = _execute(rt, jobs, concurrency)
+    finished = environment.now()
+    write(
+        rt.store,
+        lambda s: _outcome_batch(rt, s, jobs, results, finished, report),
+        finished,
+        author,
+        runner,
+        report.stats,
+    )
+    return report
+
+
+def _person(identity: str) -> Person:
+    from remediate.service.runtime import person
+
+    return person(identity)
+
+
+def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnapshot:
+    from remediate.service.state import read_audit
+
+    snap = read_audit(rt.store, rt.store.fetch())
+    _decide_batch(rt, snap, claims, report, True)
+    return snap
+
+
+# -- phase 1: decisions, adoption of orphan claims, recovery ------------------------------
+
+
+def _decide_batch(
+    rt: Runtime, snap: AuditSnapshot, claims: dict[str, str], report: ApplyReport, dry: bool
+) -> Batch | None:
+    report.decided.clear()
+    report.recovered.clear()
+    chain = Chain(snap)
+    actor = rt.runner.email
+    for name in sorted(rt.repository.requests):
+        request = rt.repository.requests[name]
+        state = chain.state(name)
+        if state.status == lc.QUEUED:
+            _adopt(rt, chain, state, claims)
+            state = chain.state(name)
+        if state.status == lc.EXECUTING:
+            _recover(rt, chain, request, state, actor, report)
+            continue
+        edited = state.content_hash not in (None, request.content_hash)
+        if state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
+            decision = rt.evaluate(
+                request, rt.context(request, state, executions=snap.executions())
+            )
+            if state.status == decision.status and not edited:
+                continue
+            details = decision_details(
+                decision, request.content_hash, "decide", rt.requester(request)
+            )
+            if edited:
+                details["reason"] = "the request was edited: earlier approvals are void"
+            chain.add(
+                draft(name, state.status, decision.status, actor, rt.now, details, request=request)
+            )
+            report.decided.append((name, decision.status))
+    if dry:
+        return None
+    return Batch(chain.events, f"remediate apply: {len(chain.events)} transition(s)")
+
+
+def _adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> None:
+    """A claim ref for the current attempt whose event is not on the branch: take its event."""
+    ref = claim_ref(state.request_id, state.attempt)
+    sha = claims.get(ref)
+    if sha is None:
+        return
+    rt.store.fetch_refs([ref])
+    text = rt.store.show(sha, CLAIM_FILE)
+    if text is None:
+        return
+    events, _ = parse_files({CLAIM_FILE: text})
+    for event in events:
+        if (
+            event.request_id == state.request_id
+            and event.verb in ("claim", "cancel", "decide")
+            and event.details.get("attempt") == state.attempt
+        ):
+            chain.add(event)
+
+
+def _recover(
+    rt: Runtime,
+    chain: Chain,
+    request: Request,
+    state: RequestState,
+    actor: str,
+    report: ApplyReport,
+) -> None:
+    action = rt.repository.action_types.get(request.action_type)
+    timeout = action.timeout if action else timedelta(seconds=300)
+    if state.claimed_at is None or rt.now < state.claimed_at + timeout + ABANDON_GRACE:
+        return
+    error = (
+        f"the runner stopped while the action was executing (claimed {iso(state.claimed_at)}); "
+        "the outcome is unknown"
+    )
+    chain.add(
+        draft(
+            request.name,
+            lc.EXECUTING,
+            lc.FAILED,
+            actor,
+            rt.now,
+            {"verb": "abandon", "attempt": state.attempt, "outcomeUnknown": True},
+            state=state,
+            error=error,
+        )
+    )
+    report.recovered.append((request.name, lc.FAILED))
+    _maybe_retry(chain, request, action, actor, rt.now, report.recovered)
+
+
+def _maybe_retry(
+    chain: Chain,
+    request: Request,
+    action: ActionType | None,
+    actor: str,
+    now: datetime,
+    log: list[tuple[str, str]],
+) -> None:
+    state = chain.state(request.name)
+    if action is None or not action.idempotent or state.failures > action.retries:
+        return
+    at = retry_time(now, action.backoff, state.failures)
+    chain.add(
+        draft(
+            request.name,
+            lc.FAILED,
+            lc.QUEUED,
+            actor,
+            now,
+            {"verb": "retry", "retryAt": iso(at), "retry": state.failures, "of": action.retries},
+            state=state,
+        )
+    )
+    log.append((request.name, lc.QUEUED))
+
+
+# -- phase 2: select and claim -------------------------------------------------------------
+
+
+def _select(
+    rt: Runtime, snap: AuditSnapshot, report: ApplyReport, max_actions: int | None
+) -> list[Job]:
+    jobs: list[Job] = []
+    executions = list(snap.executions())
+    for name in sorted(rt.repository.requests):
+        request = rt.repository.requests[name]
+        state = snap.state(name)
+        if state.status != lc.QUEUED:
+            continue
+        if max_actions is not None and sum(j.execute for j in jobs) >= max_actions:
+            report.skipped.append((name, f"--max {max_actions} reached"))
+            continue
+        if state.content_hash not in (None, request.content_hash):
+            # leaving QUEUED needs the attempt's claim, like an execution does
+            decision = rt.evaluate(
+                request, rt.context(request, state, executions=tuple(executions))
+            )
+            details = decision_details(
+                decision, request.content_hash, "decide", rt.requester(request)
+            )
+            details["reason"] = "the request was edited: earlier approvals are void"
+            details["attempt"] = state.attempt
+            event = draft(
+                name, lc.QUEUED, decision.status, rt.runner.email, rt.now, details, request=request
+            )
+            jobs.append(
+                Job(
+                    request,
+                    rt.repository.action_types.get(request.action_type),
+                    state.attempt,
+                    event,
+                    execute=False,
+                )
+            )
+            report.decided.append((name, decision.status))
+            continue
+        if state.retry_at is not None and rt.now < state.retry_at:
+            report.skipped.append((name, f"retry waits until {iso(state.retry_at)}"))
+            continue
+        action = rt.repository.action_types.get(request.action_type)
+        if action is None:
+            report.skipped.append((name, f"action type {request.action_type} is not defined"))
+            continue
+        decision = rt.evaluate(request, rt.context(request, state, executions=tuple(executions)))
+        if decision.deferred:
+            report.skipped.append((name, f"deferred until {iso(decision.not_before)}"))
+            continue
+        if decision.status != lc.QUEUED:
+            report.skipped.append((name, f"now {decision.status}: {decision.detail}"))
+            continue
+        claim = draft(
+            name,
+            lc.QUEUED,
+            lc.EXECUTING,
+            rt.runner.email,
+            rt.now,
+            {"verb": "claim", "attempt": state.attempt, "severity": request.severity},
+            request=request,
+        )
+        jobs.append(Job(request, action, state.attempt, claim))
+        executions.append(
+            Execution(
+                at=rt.now,
+                request_id=name,
+                service_name=request.service_name,
+                environment=request.environment,
+                action_type=request.action_type,
+            )
+        )
+    return jobs
+
+
+CLAIM_FILE = "claims.jsonl"
+
+
+def claim_ref(request_id: str, attempt: int) -> str:
+    return f"{CLAIMS_PREFIX}{request_id}/{attempt}"
+
+
+def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:
+    """Create every job's claim ref in one push; keep the jobs this runner won."""
+    linked = []
+    for job in jobs:
+        state = snap.state(job.request.name)
+        linked.append(to_line(apply_claim(job.claim, state)) + "\n")
+    sha = rt.store.make_commit(
+        None, {CLAIM_FILE: "".join(linked)}, "remediate claims\n", rt.runner, rt.runner
+    )
+    refs = {claim_ref(j.request.name, j.attempt): sha for j in jobs}
+    results = rt.store.push_claims(refs)
+    if "unknown" in results.values():  # the reply was lost: the remote knows who won
+        remote = rt.store.claim_refs() or {}
+        results = {
+            ref: ("won" if remote.get(ref) == sha else "lost") if r == "unknown" else r
+            for ref, r in results.items()
+        }
+    won = []
+    for job in jobs:
+        if results.get(claim_ref(job.request.name, job.attempt)) == "won":
+            won.append(job)
+        else:
+            report.skipped.append((job.request.name, "claimed by another runner"))
+    return won
+
+
+def apply_claim(claim: Event, state: RequestState) -> Event:
+    from dataclasses import replace
+
+    return replace(claim, prev=state.head)
+
+
+def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
+    chain = Chain(snap)
+    for job in jobs:
+        if chain.state(job.request.name).status == lc.QUEUED:
+            chain.add(job.claim)
+    return Batch(chain.events, f"remediate apply: claim {len(chain.events)} request(s)")
+
+
+# -- phase 3: execute, one target at a time ------------------------------------------------
+
+
+def _execute(rt: Runtime, jobs: list[Job], concurrency: int) -> dict[str, ExecutionResult]:
+    groups: dict[tuple[str, str], list[Job]] = {}
+    for job in jobs:
+        groups.setdefault((job.request.environment, job.request.service_name), []).append(job)
+    variables = environment.variables()
+    results: dict[str, ExecutionResult] = {}
+
+    def run_group(group: list[Job]) -> None:
+        for job in group:  # a per-target lock: one action per service and environment at a time
+            results[job.request.name] = run_one(rt, job, variables)
+
+    workers = max(1, min(concurrency, len(groups)))
+    if workers == 1:
+        for group in groups.values():
+            run_group(group)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run_group, groups.values()))
+    return results
+
+
+def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:
+    from remediate.executors import registry
+
+    action = job.action
+    assert action is not None
+    try:
+        plugin = action.config.get("name") if action.executor == "plugin" else None
+        executor = registry.load(action.executor, plugin)()
+        context = ExecutionContext(
+            request=job.request,
+            action=action,
+            environment=variables,
+            allowed_environment=rt.repository.settings.executor_environment,
+            root=rt.root,
+            idempotency_key=f"{job.request.name}/{job.attempt}",
+            attempt=job.attempt,
+        )
+        result: ExecutionResult = executor.run(context)
+        return result
+    except LookupError as exc:
+        return ExecutionResult(False, {}, str(exc))
+    except Exception as exc:  # an executor's bug must not lose the outcome
+        return ExecutionResult(
+            False, {}, f"executor {action.executor} crashed: {type(exc).__name__}"
+        )
+
+
+# -- phase 4: outcomes ---------------------------------------------------------------------
+
+
+def _outcome_batch(
+    rt: Runtime,
+    snap: AuditSnapshot,
+    jobs: list[Job],
+    results: dict[str, ExecutionResult],
+    now: datetime,
+    report: ApplyReport,
+) -> Batch:
+    chain = Chain(snap)
+    report.executed.clear()
+    for job in jobs:
+        name = job.request.name
+        result = results[name]
+        to = lc.COMPLETED if result.ok else lc.FAILED
+        report.executed.append((name, to))
+        state = chain.state(name)
+        if state.status != lc.EXECUTING or state.attempt != job.attempt:
+            continue  # already recorded (an earlier push of this batch landed)
+        details: dict[str, Any] = {
+            "verb": "complete" if result.ok else "fail",
+            "attempt": job.attempt,
+            **json_safe(result.details),
+        }
+        if result.outcome_unknown:
+            details["outcomeUnknown"] = True
+        chain.add(
+            draft(
+                name,
+                lc.EXECUTING,
+                to,
+                rt.runner.email,
+                now,
+                details,
+                request=job.request,
+                error=result.error,
+                event_id=_outcome_id(job),
+            )
+        )
+        if not result.ok and not result.outcome_unknown:
+            _maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
+    return Batch(chain.events, f"remediate apply: {len(jobs)} action(s) executed")
+
+
+def _outcome_id(job: Job) -> str:
+    return job.claim.id + "-outcome"
+
+
+def json_safe(value: Any) -> dict[str, Any]:
+    return dict(json.loads(json.dumps(value, default=str)))

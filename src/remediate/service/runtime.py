@@ -1,0 +1,131 @@
+"""What every state-changing command starts from: documents, policies, identities, the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from remediate.adapters import environment
+from remediate.adapters.git_store import GitStore, Person
+from remediate.core.audit import RequestState
+from remediate.core.decision import Context, Decision
+from remediate.core.identity import Directory
+from remediate.core.model import Repository, Request, build_repository
+from remediate.errors import UserError
+from remediate.service.validate import load_valid
+
+
+@dataclass
+class Runtime:
+    root: Path
+    repository: Repository
+    policies: Any  # core.policy.PolicySet
+    directory: Directory
+    store: GitStore
+    requesters: dict[str, str]  # file → e-mail of the author who added it
+    now: datetime
+
+    @property
+    def runner(self) -> Person:
+        s = self.repository.settings
+        return Person(s.runner_name, s.runner_email)
+
+    def requester(self, request: Request) -> str | None:
+        return self.requesters.get(request.file) if request.file else None
+
+    def context(
+        self,
+        request: Request,
+        state: RequestState,
+        extra: tuple[Any, ...] = (),
+        executions: tuple[Any, ...] | None = None,
+    ) -> Context:
+        settings = self.repository.settings
+        return Context(
+            now=self.now,
+            directory=self.directory,
+            requester=self.requester(request),
+            approvals=(*state.approvals_for(request.content_hash), *extra),
+            executions=executions if executions is not None else (),
+            default_decision=settings.default_decision,
+            default_approvals=settings.default_approvals,
+        )
+
+    def evaluate(self, request: Request, context: Context) -> Decision:
+        from remediate.core.policy import evaluate
+
+        decision: Decision = evaluate(request, self.policies, context)
+        return decision
+
+    def request(self, request_id: str) -> Request:
+        found = self.repository.requests.get(request_id)
+        if found is None:
+            raise UserError(f"no request named {request_id!r} in this repository")
+        return found
+
+
+def load(root: Path) -> Runtime:
+    """Documents (fail closed), policies, the directory and the git store of `root`."""
+    from remediate.core.policy import compile_policies
+
+    if not root.is_dir():
+        from remediate.errors import UsageError
+
+        raise UsageError(f"--repo {root}: not a directory")
+    repository = build_repository(load_valid(root))
+    store = GitStore(root)
+    return Runtime(
+        root=root,
+        repository=repository,
+        policies=_compile(compile_policies, repository),
+        directory=Directory.from_settings(repository.settings),
+        store=store,
+        requesters=store.requesters(),
+        now=environment.now(),
+    )
+
+
+def _compile(compile_policies: Any, repository: Repository) -> Any:
+    try:
+        return compile_policies(repository.policies)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def acting_identity(store: GitStore) -> str:
+    """Who acts: the GitHub event's user inside Actions, else `git config user.email`."""
+    found = environment.github_actor() or store.user_email()
+    if not found:
+        raise UserError(
+            "no acting identity: set `git config user.email` (inside GitHub Actions the "
+            "event's user is used)"
+        )
+    return found
+
+
+def person(identity: str) -> Person:
+    return Person(
+        identity.split("@")[0] or identity,
+        identity if "@" in identity else f"{identity}@users.noreply.github.com",
+    )
+
+
+def decision_details(
+    decision: Decision, content_hash: str, verb: str, requester: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "verb": verb,
+        "contentHash": content_hash,
+        "detail": decision.detail,
+        "violations": [v.message for v in decision.violations],
+        "policies": list(decision.policies),
+        "rules": list(decision.rules),
+        "approvalsRequired": decision.approvals_required,
+    }
+    if decision.overridden:
+        body["overridden"] = [v.message for v in decision.overridden]
+    if requester:
+        body["requester"] = requester
+    return body

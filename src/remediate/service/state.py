@@ -1,0 +1,73 @@
+"""The audit as read from git: events, their files, and the state of every request.
+
+`request_states(root)` is what `plan` and `explain` use for requests that have
+already started (their recorded status, approvals and prior executions).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from remediate.adapters.git_store import GitStore
+from remediate.core.audit import Event, RequestState, fold
+from remediate.core.decision import Execution
+
+AUDIT_DIR = "audit"
+
+
+@dataclass
+class AuditSnapshot:
+    rev: str | None
+    events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # unreadable lines
+    files: int = 0
+    states: dict[str, RequestState] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+
+    def state(self, request_id: str) -> RequestState:
+        return self.states.get(request_id) or RequestState(request_id)
+
+    def executions(self) -> tuple[Execution, ...]:
+        return tuple(x for s in self.states.values() for x in s.executions)
+
+
+def parse_files(files: dict[str, str]) -> tuple[list[Event], list[str]]:
+    events: list[Event] = []
+    problems: list[str] = []
+    for path in sorted(files):
+        for number, line in enumerate(files[path].splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                events.append(Event.from_json(json.loads(line)))
+            except ValueError as exc:
+                problems.append(f"{path}:{number}: not an audit event: {exc}")
+    return events, problems
+
+
+def snapshot(
+    events: Iterable[Event], rev: str | None, problems: list[str], files: int
+) -> AuditSnapshot:
+    listed = list(events)
+    return AuditSnapshot(rev, listed, problems, files, fold(listed), {e.id for e in listed})
+
+
+def read_audit(store: GitStore, rev: str | None) -> AuditSnapshot:
+    files = store.read_tree_files(rev, AUDIT_DIR)
+    events, problems = parse_files(files)
+    return snapshot(events, rev, problems, len(files))
+
+
+def request_states(root: Path) -> dict[str, RequestState]:
+    """Each request's recorded state (status, approvals, executions) as of HEAD."""
+    store = GitStore(root)
+    return read_audit(store, store.head()).states
+
+
+def prior_executions(root: Path) -> tuple[Execution, ...]:
+    """Every recorded execution start, for rate limits."""
+    store = GitStore(root)
+    return read_audit(store, store.head()).executions()

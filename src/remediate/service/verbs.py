@@ -1,0 +1,198 @@
+"""The lifecycle verbs a person runs: approve, reject, cancel.
+
+Each is rebuilt from the latest audit on every push attempt, so two people
+approving at once both count, and a verb never acts on a stale status. An
+approval or rejection that does not count (the requester, a non-operator, a
+changed request) raises UserError saying why: exit 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remediate.core import lifecycle as lc
+from remediate.core.audit import RequestState, to_line
+from remediate.core.decision import Approval, Decision
+from remediate.core.model import Request
+from remediate.errors import UserError
+from remediate.service.runtime import Runtime, acting_identity, decision_details, load, person
+from remediate.service.state import AuditSnapshot
+from remediate.service.writeback import Batch, Chain, draft, write
+
+
+@dataclass
+class VerbResult:
+    status: str
+    detail: str = ""
+    violations: list[str] = field(default_factory=list)
+    recorded: bool = False
+    counted: bool = True  # False: nothing changed and the user must act (exit 1)
+
+    def as_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status}
+        if self.violations:
+            body["violations"] = self.violations
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+def _start(root: Path, request_id: str) -> tuple[Runtime, Request, str]:
+    rt = load(root)
+    request = rt.request(request_id)
+    return rt, request, acting_identity(rt.store)
+
+
+def _check_current(state: RequestState, request: Request, verb: str) -> None:
+    if (
+        state.content_hash is not None
+        and state.content_hash != request.content_hash
+        and not state.started
+    ):
+        raise UserError(
+            f"{request.name} changed since it was evaluated; its approvals are void and a "
+            f"{verb} now would be stale. Run `remediate apply` to re-evaluate it, "
+            f"then {verb} again."
+        )
+
+
+def _check_operator(rt: Runtime, request: Request, actor: str, verb: str) -> None:
+    if rt.directory.same_person(actor, rt.requester(request)):
+        raise UserError(
+            f"{actor} requested {request.name} and cannot {verb} it: the requester never counts"
+        )
+    if not rt.directory.is_operator(actor):
+        raise UserError(f"{actor} is not an operator (Settings rbac) and cannot {verb} requests")
+
+
+def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
+    rt, request, actor = _start(root, request_id)
+    result = VerbResult(lc.NEW)
+
+    def build(snap: AuditSnapshot) -> Batch | None:
+        chain = Chain(snap)
+        state = chain.state(request.name)
+        result.status, result.recorded, result.counted = state.status, False, True
+        result.detail, result.violations = "", []
+        if state.status not in (lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
+            if state.status == lc.NEW:
+                raise UserError(f"{request.name} has no decision yet: run `remediate apply` first")
+            return None  # approving anything else returns its current status
+        _check_current(state, request, "approve")
+        _check_operator(rt, request, actor, "approve")
+        before = _decide(rt, request, state, ())
+        override = bool(reason) and bool(before.violations)
+        approval = Approval(actor, request.content_hash, rt.now, reason, override)
+        decision = _decide(rt, request, state, (approval,))
+        if decision.status == lc.POLICY_VIOLATION and not decision.overridden:
+            result.status, result.detail = lc.POLICY_VIOLATION, decision.detail
+            result.violations = [v.message for v in decision.violations]
+            result.counted = False
+            if reason:
+                result.detail += " These violations cannot be overridden."
+            return None
+        details = decision_details(decision, request.content_hash, "approve")
+        details["approval"] = {
+            "by": actor,
+            "contentHash": request.content_hash,
+            "reason": reason,
+            "override": override,
+        }
+        if override:
+            details["overrideReason"] = reason
+            details["violations"] = [v.message for v in before.violations]
+        chain.add(
+            draft(
+                request.name, state.status, decision.status, actor, rt.now, details, request=request
+            )
+        )
+        result.status, result.detail, result.recorded = decision.status, decision.detail, True
+        return Batch(chain.events, f"remediate approve {request.name} by {actor}")
+
+    write(rt.store, build, rt.now, person(actor), rt.runner)
+    return result
+
+
+def _decide(
+    rt: Runtime, request: Request, state: RequestState, extra: tuple[Approval, ...]
+) -> Decision:
+    return rt.evaluate(request, rt.context(request, state, extra))
+
+
+def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
+    rt, request, actor = _start(root, request_id)
+    result = VerbResult(lc.REJECTED)
+
+    def build(snap: AuditSnapshot) -> Batch | None:
+        chain = Chain(snap)
+        state = chain.state(request.name)
+        message = lc.reject_error(state.status)
+        if message:
+            raise UserError(message)
+        _check_current(state, request, "reject")
+        _check_operator(rt, request, actor, "reject")
+        details = {
+            "verb": "reject",
+            "reason": reason,
+            "contentHash": request.content_hash,
+            "detail": state.detail,
+            "priorDetail": state.detail,
+        }
+        chain.add(
+            draft(request.name, state.status, lc.REJECTED, actor, rt.now, details, request=request)
+        )
+        result.recorded = True
+        return Batch(chain.events, f"remediate reject {request.name} by {actor}")
+
+    write(rt.store, build, rt.now, person(actor), rt.runner)
+    return result
+
+
+def cancel(root: Path, request_id: str) -> VerbResult:
+    """The requester or an operator may cancel a request that has not started."""
+    from remediate.service.apply import CLAIM_FILE, claim_ref
+    from remediate.service.state import read_audit
+
+    rt, request, actor = _start(root, request_id)
+    state = read_audit(rt.store, rt.store.fetch()).state(request.name)
+    if state.status not in lc.NOT_STARTED:
+        raise UserError(
+            f'Cannot cancel action in "{state.status}" status — only actions that have not '
+            "started can be cancelled."
+        )
+    if not (
+        rt.directory.same_person(actor, rt.requester(request)) or rt.directory.is_operator(actor)
+    ):
+        raise UserError(f"{actor} is neither the requester of {request.name} nor an operator")
+    details: dict[str, Any] = {"verb": "cancel", "attempt": state.attempt}
+    event = draft(request.name, state.status, lc.CANCELLED, actor, rt.now, details, request=request)
+    if state.status == lc.QUEUED:  # leaving QUEUED needs the attempt's claim, as a run does
+        from dataclasses import replace
+
+        sha = rt.store.make_commit(
+            None,
+            {CLAIM_FILE: to_line(replace(event, prev=state.head)) + "\n"},
+            "remediate cancel\n",
+            rt.runner,
+            rt.runner,
+        )
+        ref = claim_ref(request.name, state.attempt)
+        if rt.store.push_claims({ref: sha}).get(ref) != "won":
+            raise UserError(
+                f"{request.name} was just claimed by a runner; it can no longer be cancelled"
+            )
+
+    def build(snap: AuditSnapshot) -> Batch | None:
+        chain = Chain(snap)
+        current = chain.state(request.name)
+        if current.status != state.status or current.attempt != state.attempt:
+            if event.id in snap.ids:
+                return None
+            raise UserError(f"{request.name} changed to {current.status} meanwhile; not cancelled")
+        chain.add(event)
+        return Batch(chain.events, f"remediate cancel {request.name} by {actor}")
+
+    write(rt.store, build, rt.now, person(actor), rt.runner)
+    return VerbResult(lc.CANCELLED, recorded=True)

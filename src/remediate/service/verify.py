@@ -1,0 +1,62 @@
+"""`audit verify`: every chain intact, and git history shows only the runner adding files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from remediate.adapters.git_store import GitStore
+from remediate.core.audit import check_chains
+from remediate.core.model import build_repository
+from remediate.service.state import AUDIT_DIR, read_audit
+from remediate.service.validate import validate
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    files: int = 0
+    commits: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "files": self.files,
+            "commits": self.commits,
+            "problems": self.problems,
+        }
+
+
+def verify(root: Path) -> VerifyReport:
+    if not root.is_dir():
+        from remediate.errors import UsageError
+
+        raise UsageError(f"--repo {root}: not a directory")
+    store = GitStore(root)
+    runner = build_repository(validate(root).documents).settings.runner_email
+    rev = store.head()
+    snap = read_audit(store, rev)
+    report = VerifyReport(len(snap.events), snap.files, problems=list(snap.problems))
+    report.problems += check_chains(snap.events)
+    history = store.audit_history(rev, AUDIT_DIR)
+    report.commits = len(history)
+    for commit in history:
+        if commit.committer.casefold() != runner.casefold():
+            report.problems.append(
+                f"commit {commit.sha[:12]} changed {AUDIT_DIR}/ but was committed by "
+                f"{commit.committer}, not the runner ({runner})"
+            )
+        for letter, path in commit.changes:
+            if letter != "A":
+                verb = {"D": "deleted", "M": "modified"}.get(letter, f"changed ({letter})")
+                report.problems.append(
+                    f"commit {commit.sha[:12]} {verb} {path}: audit files are only ever added"
+                )
+    return report

@@ -1,0 +1,180 @@
+"""Real git for runner tests: a bare remote, clones, request files, and the CLI as a process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = "2026-11-23T10:00:00Z"
+RUNNER = "remediate-bot@example.com"
+OPERATOR = "ops@example.com"
+OPERATOR2 = "ops2@example.com"
+REQUESTER = "dev@example.com"
+
+SETTINGS = f"""\
+apiVersion: remediate/v1
+kind: Settings
+metadata: {{name: test-org}}
+spec:
+  organization: Test
+  forge: {{type: local}}
+  defaultDecision: @DECISION@
+  defaultApprovals: {{min: 1, from: ["team:sre"]}}
+  rbac:
+    admins: [admin@example.com]
+    operators: ["team:sre"]
+    viewers: ["*"]
+  teams:
+    sre: [{OPERATOR}, {OPERATOR2}]
+  runner: {{name: remediate-bot, email: {RUNNER}}}
+"""
+
+
+def action_yaml(
+    name: str,
+    argv: list[str],
+    *,
+    timeout: str = "30s",
+    idempotent: bool = False,
+    retries: int = 0,
+    backoff: str = "30s",
+    extra: str = "",
+) -> str:
+    return f"""\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {{name: {name}}}
+spec:
+  parameters: {{type: object}}
+  executor:
+    command:
+      argv: {json.dumps(argv)}
+{extra}  timeout: {timeout}
+  idempotent: {str(idempotent).lower()}
+  retries: {{max: {retries}, backoff: {backoff}}}
+"""
+
+
+def request_yaml(
+    name: str,
+    action: str = "noop",
+    service: str = "api",
+    env: str = "staging",
+    incident: str | None = None,
+    note: str = "",
+) -> str:
+    incident_line = f"  incidentId: {incident}\n" if incident else ""
+    notes = f"  notes: {json.dumps(note)}\n" if note else ""
+    return f"""\
+apiVersion: remediate/v1
+kind: RemediationRequest
+metadata: {{name: {name}}}
+spec:
+  action: {{type: {action}, parameters: {{}}}}
+  serviceName: {service}
+  environment: {env}
+  severity: LOW
+{incident_line}{notes}"""
+
+
+def git(cwd: Path, *args: str, email: str = REQUESTER, check: bool = True) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": email.split("@")[0],
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": email.split("@")[0],
+        "GIT_COMMITTER_EMAIL": email,
+    }
+    done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)}: {done.stderr}")
+    return done.stdout.strip()
+
+
+def make_remote(
+    tmp: Path,
+    decision: str = "allow",
+    actions: dict[str, str] | None = None,
+    requests: dict[str, str] | None = None,
+) -> Path:
+    """A bare remote holding settings, action types and requests (added by REQUESTER)."""
+    bare = tmp / "remote.git"
+    git(tmp, "init", "--quiet", "--bare", "-b", "main", str(bare))
+    seed = tmp / "seed"
+    git(tmp, "clone", "--quiet", str(bare), str(seed))
+    (seed / "remediate.yaml").write_text(SETTINGS.replace("@DECISION@", decision))
+    for name, text in (actions or {}).items():
+        (seed / "actions").mkdir(exist_ok=True)
+        (seed / "actions" / f"{name}.yaml").write_text(text)
+    write_requests(seed, requests or {})
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "seed")
+    git(seed, "push", "--quiet", "origin", "HEAD:main")
+    return bare
+
+
+def write_requests(clone: Path, requests: dict[str, str]) -> None:
+    (clone / "remediations").mkdir(exist_ok=True)
+    for name, text in requests.items():
+        (clone / "remediations" / f"{name}.yaml").write_text(text)
+
+
+def clone(tmp: Path, bare: Path, name: str, email: str = OPERATOR) -> Path:
+    target = tmp / name
+    git(tmp, "clone", "--quiet", str(bare), str(target))
+    git(target, "config", "user.email", email)
+    git(target, "config", "user.name", email.split("@")[0])
+    return target
+
+
+def cli_env(now: str = NOW, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GIT_"))}
+    env.update({"REMEDIATE_NOW": now, "PYTHONDONTWRITEBYTECODE": "1", **extra})
+    return env
+
+
+def remediate(
+    cwd: Path, *args: str, now: str = NOW, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "remediate", *args, "--repo", str(cwd)],
+        cwd=cwd,
+        env=env or cli_env(now),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start(
+    cwd: Path, *args: str, now: str = NOW, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "remediate", *args, "--repo", str(cwd)],
+        cwd=cwd,
+        env=env or cli_env(now),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def remote_events(tmp: Path, bare: Path) -> list[dict[str, Any]]:
+    """Every audit event on the remote's main branch (from a fresh clone)."""
+    check = tmp / f"check-{len(list(tmp.iterdir()))}"
+    git(tmp, "clone", "--quiet", str(bare), str(check))
+    events = []
+    for path in sorted((check / "audit").rglob("*.jsonl")) if (check / "audit").exists() else []:
+        events += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return events
+
+
+def json_out(done: subprocess.CompletedProcess[str]) -> Any:
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
