@@ -1,0 +1,149 @@
+"""Change windows (DST, midnight, several policies) and rate limits (boundaries, keys)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from remediate.core.decision import Approval, Execution
+from remediate.core.windows import ChangeWindow, next_open_all
+from tests.policy_helpers import NOW, context, decide, policies, policy, request
+
+BUSINESS = {"cron": "0 9 * * 1-5", "duration": "8h", "timezone": "Europe/Berlin"}
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def business() -> ChangeWindow:
+    return ChangeWindow("0 9 * * 1-5", timedelta(hours=8), "Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        ("2026-11-23T08:00:00Z", "2026-11-23T08:00:00+00:00"),  # opens exactly now (09:00 CET)
+        ("2026-11-23T07:59:59Z", "2026-11-23T08:00:00+00:00"),
+        ("2026-11-23T16:00:00Z", "2026-11-24T08:00:00+00:00"),  # closes at 17:00 CET
+        ("2026-11-21T12:00:00Z", "2026-11-23T08:00:00+00:00"),  # Saturday → Monday
+        # Friday evening before spring-forward: Monday 09:00 CEST is 07:00 UTC
+        ("2026-03-27T16:30:00Z", "2026-03-30T07:00:00+00:00"),
+        # Friday evening before fall-back: Monday 09:00 CET is 08:00 UTC
+        ("2026-10-23T15:30:00Z", "2026-10-26T08:00:00+00:00"),
+    ],
+)
+def test_next_open_business_hours_across_dst(now: str, expected: str) -> None:
+    assert business().next_open(at(now)) == datetime.fromisoformat(expected)
+
+
+def test_window_across_midnight() -> None:
+    night = ChangeWindow("0 22 * * *", timedelta(hours=4), "Europe/Berlin")
+    assert night.is_open(at("2026-11-24T00:59:00Z"))  # 01:59 CET, opened 22:00 CET
+    assert not night.is_open(at("2026-11-24T01:00:00Z"))  # 02:00 CET: closed
+    assert night.next_open(at("2026-11-24T01:00:00Z")) == at("2026-11-24T21:00:00Z")
+
+
+def test_a_0230_window_opens_once_on_dst_nights() -> None:
+    w = ChangeWindow("30 2 * * *", timedelta(hours=1), "Europe/Berlin")
+    spring = w.next_open(at("2026-03-28T12:00:00Z"))
+    assert spring == at("2026-03-29T01:00:00Z")  # 02:30 does not exist: 03:00 CEST
+    assert w.next_opening(spring) == at("2026-03-30T00:30:00Z")
+    fall = w.next_open(at("2026-10-24T12:00:00Z"))
+    assert fall == at("2026-10-25T00:30:00Z")  # first 02:30 (CEST)
+    assert w.next_opening(fall) == at("2026-10-26T01:30:00Z")  # not again at 02:30 CET
+
+
+def test_all_policies_must_agree_on_a_window() -> None:
+    berlin = business()
+    new_york = ChangeWindow("0 9 * * 1-5", timedelta(hours=8), "America/New_York")
+    # Monday 06:00 UTC: Berlin opens 08:00 UTC (till 16:00), New York opens 14:00 UTC
+    assert next_open_all([[berlin], [new_york]], at("2026-11-23T06:00:00Z")) == at(
+        "2026-11-23T14:00:00Z"
+    )
+    never = ChangeWindow("0 9 * * 6", timedelta(hours=1), "UTC")
+    monday_only = ChangeWindow("0 9 * * 1", timedelta(hours=1), "UTC")
+    assert next_open_all([[never], [monday_only]], NOW) is None
+
+
+def test_outside_the_window_an_allowed_request_is_queued_but_deferred() -> None:
+    ps = policies(
+        policy("office", changeWindows=[BUSINESS], rules=[{"name": "ok", "effect": "allow"}])
+    )
+    d = decide(request(), ps, context(now=at("2026-11-21T12:00:00Z")))
+    assert d.status == "QUEUED"
+    assert d.deferred
+    assert d.as_json()["notBefore"] == "2026-11-23T08:00:00.000Z"
+    assert d.detail == (
+        "Allowed. Policy match: office rule ok. Deferred: outside the change window of office; "
+        "not before 2026-11-23 09:00 Europe/Berlin (2026-11-23T08:00:00Z)."
+    )
+    inside = decide(request(), ps, context(now=at("2026-11-23T10:00:00Z")))
+    assert inside.not_before is None
+    assert inside.as_json()["notBefore"] is None
+
+
+def test_windows_do_not_defer_pending_or_violating_requests() -> None:
+    ps = policies(
+        policy("office", changeWindows=[BUSINESS], rules=[{"name": "d", "effect": "deny"}])
+    )
+    d = decide(request(), ps, context(now=at("2026-11-21T12:00:00Z")))
+    assert d.status == "POLICY_VIOLATION"
+    assert d.not_before is None
+
+
+def restarts(*minutes_ago: float, service: str = "api-gateway", action: str = "restart-service"):  # type: ignore[no-untyped-def]
+    return tuple(
+        Execution(
+            at=NOW - timedelta(minutes=m),
+            service_name=service,
+            environment="production",
+            action_type=action,
+        )
+        for m in minutes_ago
+    )
+
+
+LIMIT = policy(
+    "restart-rate-limit",
+    match={"actionTypes": ["restart-*"]},
+    rateLimit={"max": 5, "per": "1h", "by": ["serviceName", "environment"]},
+)
+
+
+def test_rate_limit_boundaries() -> None:
+    ps = policies(LIMIT)
+    assert decide(request(), ps, context(executions=restarts(1, 2, 3, 4))).status == "QUEUED"
+    five = decide(request(), ps, context(executions=restarts(0, 2, 3, 4, 59.99)))
+    assert five.status == "POLICY_VIOLATION"
+    assert five.detail == (
+        "Rate limit reached: 5 of 5 executions for serviceName=api-gateway, "
+        "environment=production in the last 1h. "
+        "Policy match: restart-rate-limit rateLimit allows 5 per 1h."
+    )
+    assert five.rules == ("restart-rate-limit/rateLimit",)
+    # exactly one `per` ago is outside the trailing window
+    assert decide(request(), ps, context(executions=restarts(1, 2, 3, 4, 60))).status == "QUEUED"
+    # in the future (clock skew) does not count either
+    assert decide(request(), ps, context(executions=restarts(1, 2, 3, 4, -1))).status == "QUEUED"
+
+
+def test_rate_limit_counts_per_key_and_only_matching_actions() -> None:
+    ps = policies(LIMIT)
+    other_service = restarts(1, 2, 3, 4, 5, service="billing")
+    assert decide(request(), ps, context(executions=other_service)).status == "QUEUED"
+    other_action = restarts(1, 2, 3, 4, 5, action="flush-cache")
+    assert decide(request(), ps, context(executions=other_action)).status == "QUEUED"
+    # service names compare like environments: case and normal form do not split the count
+    shouted = restarts(1, 2, 3, 4, 5, service="API-Gateway")
+    assert decide(request(), ps, context(executions=shouted)).status == "POLICY_VIOLATION"
+
+
+def test_rate_limit_is_overridable_with_a_reason() -> None:
+    ps = policies(LIMIT)
+    override = Approval("carol@example.com", reason="the fix needs one more restart", override=True)
+    ctx = context(executions=restarts(1, 2, 3, 4, 5), approvals=(override,))
+    d = decide(request(), ps, ctx)
+    assert d.status == "QUEUED"
+    assert [v.rule for v in d.overridden] == ["rateLimit"]
