@@ -16,7 +16,7 @@ from remediate.core.decision import iso
 from remediate.service.plan import PlanReport
 
 MARKER = "<!-- remediate:plan -->"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)")
 _WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
 _JOINER = "\u2060"  # WORD JOINER: invisible, breaks mentions and autolinks
