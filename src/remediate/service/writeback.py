@@ -100,6 +100,8 @@ def write(
         snap = read_audit(store, tip)
         batch = build(snap)
         if batch is None or not batch.events:
+            if tip is not None:
+                store.fast_forward(tip)  # the checkout shows what the remote knows
             return snap
         text = "".join(to_line(e) + "\n" for e in batch.events)
         sha = store.make_commit(

@@ -1,0 +1,237 @@
+"""Exactly once under races, crashes, rejected pushes and lost push replies (real git, real processes)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.runner_support import (
+    NOW,
+    action_yaml,
+    clone,
+    git,
+    json_out,
+    make_remote,
+    remediate,
+    remote_events,
+    request_yaml,
+    start,
+)
+
+LATER = "2026-11-23T12:00:00Z"
+MUCH_LATER = "2026-11-23T18:00:00Z"
+
+
+def recorder(log: Path, extra: str = "") -> list[str]:
+    """An action that appends the request's name to `log` (atomic small appends)."""
+    return ["/bin/sh", "-c", f'echo "$1" >> {log}{extra}', "sh", "{{ request.name }}"]
+
+
+def executions(log: Path) -> Counter[str]:
+    return Counter(log.read_text().split()) if log.exists() else Counter()
+
+
+def assert_clean(tmp: Path, bare: Path) -> list[dict[str, object]]:
+    events = remote_events(tmp, bare)
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids)), "an event was written twice"
+    check = clone(tmp, bare, f"verify-{time.monotonic_ns()}")
+    done = remediate(check, "audit", "verify", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return events
+
+
+def test_racing_runners_execute_each_action_exactly_once(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    names = [f"rem-{i:02d}" for i in range(24)]
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={n: request_yaml(n, service=f"svc-{i % 5}") for i, n in enumerate(names)},
+    )
+    clones = [clone(tmp_path, bare, f"runner-{i}") for i in range(4)]
+    procs = [start(c, "apply", "--format", "json") for c in clones]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, err
+    assert executions(log) == Counter(names)  # each exactly once
+    events = assert_clean(tmp_path, bare)
+    by_request = Counter((e["requestId"], e["to"]) for e in events)
+    for name in names:  # every event of every request reached the remote, once
+        assert by_request[(name, "QUEUED")] == 1
+        assert by_request[(name, "EXECUTING")] == 1
+        assert by_request[(name, "COMPLETED")] == 1
+    executed = sum(len(json.loads(out)["executed"]) for out, _ in outputs)
+    assert executed == len(names)
+
+
+def test_kill_9_mid_action_is_never_rerun_blindly(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    argv = recorder(log, "; sleep 60")
+    bare = make_remote(
+        tmp_path,
+        actions={"slow": action_yaml("slow", argv, timeout="20s")},
+        requests={"rem-crash": request_yaml("rem-crash", action="slow")},
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    proc = start(first, "apply")
+    deadline = time.monotonic() + 60
+    while not executions(log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert executions(log)["rem-crash"] == 1
+    os.kill(proc.pid, signal.SIGKILL)  # the runner dies mid-action
+    proc.wait()
+    # the action's own process group (still sleeping) must not outlive the test
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(_action_group(proc.pid), signal.SIGKILL)
+
+    done = remediate(second, "apply", "--format", "json")  # within the timeout: still running
+    assert done.returncode == 0, done.stderr
+    assert executions(log)["rem-crash"] == 1
+    status = json_out(remediate(second, "status", "rem-crash", "--format", "json"))
+    assert status["status"] == "EXECUTING"
+
+    done = remediate(second, "apply", "--format", "json", now=LATER)  # past the timeout
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["recovered"] == [{"requestId": "rem-crash", "status": "FAILED"}]
+    remediate(second, "apply", now=MUCH_LATER)
+    assert executions(log)["rem-crash"] == 1  # not idempotent: never re-run
+    status = json_out(remediate(second, "status", "rem-crash", "--format", "json"))
+    assert status["status"] == "FAILED"
+    events = assert_clean(tmp_path, bare)
+    failed = [e for e in events if e["to"] == "FAILED"]
+    assert len(failed) == 1 and "outcome is unknown" in str(failed[0]["error"])
+
+
+def _action_group(runner_pid: int) -> int:
+    """The process group of the runner's action child (it runs in its own session)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) in (runner_pid, 1) and "sleep" in (entry / "cmdline").read_text():
+                return int(fields[2])
+    raise ProcessLookupError
+
+
+def test_idempotent_action_abandoned_by_a_crash_is_retried_after_backoff(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    marker = tmp_path / "hang-once"
+    marker.write_text("")
+    # the first run hangs (and is killed); later runs finish at once
+    argv = [
+        "/bin/sh",
+        "-c",
+        f'echo "$1" >> {log}; if [ -e {marker} ]; then rm {marker}; sleep 60; fi',
+        "sh",
+        "{{ request.name }}",
+    ]
+    bare = make_remote(
+        tmp_path,
+        actions={
+            "flaky": action_yaml(
+                "flaky", argv, timeout="20s", idempotent=True, retries=1, backoff="1h"
+            )
+        },
+        requests={"rem-retry": request_yaml("rem-retry", action="flaky")},
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    proc = start(first, "apply")
+    deadline = time.monotonic() + 60
+    while not executions(log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(_action_group(proc.pid), signal.SIGKILL)
+    report = json_out(remediate(second, "apply", "--format", "json", now=LATER))
+    assert report["recovered"] == [
+        {"requestId": "rem-retry", "status": "FAILED"},
+        {"requestId": "rem-retry", "status": "QUEUED"},
+    ]
+    assert report["executed"] == []  # backoff: 1h after the failure
+    assert executions(log)["rem-retry"] == 1
+    report = json_out(remediate(second, "apply", "--format", "json", now=MUCH_LATER))
+    assert report["executed"] == [{"requestId": "rem-retry", "status": "COMPLETED"}]
+    assert executions(log)["rem-retry"] == 2
+    assert_clean(tmp_path, bare)
+
+
+def test_push_rejected_mid_run_is_rebuilt_on_the_new_tip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remediate.adapters.git_store import GitStore
+    from remediate.service.apply import apply
+
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={"rem-a": request_yaml("rem-a"), "rem-b": request_yaml("rem-b")},
+    )
+    other = clone(tmp_path, bare, "other", email="someone@example.com")
+    runner = clone(tmp_path, bare, "runner")
+    real_push = GitStore.push_branch
+    landed: list[str] = []
+    calls: list[str] = []
+
+    def push_after_someone_else(self: GitStore, sha: str) -> tuple[str, str]:
+        calls.append(sha)
+        if len(calls) % 2 == 0:  # every first push of a phase, not its retry
+            return real_push(self, sha)
+        # between this runner's fetch and its push, another writer lands a commit
+        git(other, "pull", "-q", "--rebase", "origin", "main")
+        (other / f"notes-{len(landed)}.txt").write_text("meanwhile\n")
+        git(other, "add", ".")
+        git(other, "commit", "-qm", "meanwhile", email="someone@example.com")
+        git(other, "push", "-q", "origin", "HEAD:main")
+        landed.append(sha)
+        return real_push(self, sha)
+
+    monkeypatch.setattr(GitStore, "push_branch", push_after_someone_else)
+    monkeypatch.setenv("REMEDIATE_NOW", NOW)
+    report = apply(runner, "ops@example.com")
+    monkeypatch.undo()
+    assert sorted(report.executed) == [("rem-a", "COMPLETED"), ("rem-b", "COMPLETED")]
+    assert report.stats.rejected >= 3  # every phase's first push was rejected, then rebuilt
+    assert executions(log) == Counter(["rem-a", "rem-b"])
+    events = assert_clean(tmp_path, bare)
+    assert sorted(e["requestId"] for e in events if e["to"] == "COMPLETED") == ["rem-a", "rem-b"]
+    assert git(runner, "show", "origin/main:notes-0.txt") == "meanwhile"  # nothing overwritten
+
+
+def test_push_whose_reply_is_lost_after_the_ref_moved_writes_no_duplicate(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={"rem-x": request_yaml("rem-x"), "rem-y": request_yaml("rem-y")},
+    )
+    hook = bare / "hooks" / "reference-transaction"
+    # after the branch moved, kill receive-pack: the client sees a hang-up, not the result
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        f"if grep -q ' refs/heads/main$' && [ ! -e {tmp_path}/lost-once ]; then\n"
+        f"  touch {tmp_path}/lost-once; kill -9 $PPID\n"
+        "fi\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    runner = clone(tmp_path, bare, "runner")
+    done = remediate(runner, "apply", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lost-once").exists()  # the fault was injected
+    assert executions(log) == Counter(["rem-x", "rem-y"])
+    events = assert_clean(tmp_path, bare)
+    decided = [e for e in events if e["to"] == "QUEUED"]
+    assert sorted(e["requestId"] for e in decided) == ["rem-x", "rem-y"]  # not written twice
