@@ -55,10 +55,30 @@ def test_bounded_worst_case_compiles_and_runs_quickly() -> None:
 
 def test_strings_do_not_count_as_field_reads() -> None:
     c = compile_condition('request.notes.contains("request.fake") && request["severity"] == "x"')
-    assert c.request_fields == ("notes", "severity")
+    assert c.request_paths == (("notes",), ("severity",))
     assert not c.uses_now
     whole = compile_condition('"severity" in request')
-    assert whole.request_fields is None
+    assert whole.request_paths is None
+    nested = compile_condition(
+        "has(request.action.parameters.replicas) && request.action.parameters.replicas > 50"
+        " && request.labels.exists(k, k == 'team') && request.action.size() > 0"
+    )
+    assert nested.request_paths == (("action",), ("labels",))
+    deep = compile_condition(
+        "request.action.parameters.replicas > 50 && request.labels.team == 'x'"
+    )
+    assert deep.request_paths == (("action", "parameters", "replicas"), ("labels", "team"))
+    assert deep.evaluate(
+        {"action": {"parameters": {"replicas": 51}}, "labels": {"team": "x"}}, {}, NOW
+    )
+    assert deep.evaluate({"action": {"parameters": {}}, "labels": {"team": "x"}}, {}, NOW) == (
+        "KeyError: 'replicas'"
+    )
+    guarded = compile_condition("has(request.action.parameters.replicas)")
+    assert guarded.evaluate({"action": {"parameters": {}}}, {}, NOW) is False
+    assert guarded.evaluate({"action": {"parameters": {"replicas": 1}}}, {}, NOW) is True
+    assert isinstance(guarded.evaluate({}, {}, NOW), str)  # no action at all: an error
+    assert len(guarded.cache) == 3
 
 
 def test_evaluation_error_fails_closed_for_each_effect() -> None:

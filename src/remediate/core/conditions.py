@@ -16,7 +16,7 @@ import sys
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 # Bounds a hostile or careless expression cannot exceed (see docs/policy.md).
@@ -34,7 +34,7 @@ _INDEX = re.compile(
     r"""\b(request|context)\s*\[\s*(?:"((?:\\.|[^"\\])*)"|'((?:\\.|[^'\\])*)')\s*\]"""
 )
 _DYNAMIC_INDEX = re.compile(r"(?<![\w.])(request|context)\s*\[")
-_DOT = re.compile(r"(?<![\w.])(request|context)\s*\.\s*([A-Za-z_]\w*)")
+_DOT = re.compile(r"(?<![\w.])(request|context)((?:\s*\.\s*[A-Za-z_]\w*)+)(\s*\()?")
 _MACRO = re.compile(r"\.\s*(all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
 _ROOT_USE = re.compile(r"(?<![\w.])(request|context)\b")
 _FIELD_USE = re.compile(r"\s*(?:\.\s*[A-Za-z_]\w*(?!\w|\s*\()|\[\s*\")")
@@ -132,14 +132,28 @@ def whole_roots(source: str) -> frozenset[str]:
     )
 
 
-def referenced_fields(source: str) -> dict[str, frozenset[str]]:
-    """First-level fields of `request` and `context` that `source` reads."""
-    out: dict[str, set[str]] = {}
+def referenced_paths(source: str) -> dict[str, frozenset[tuple[str, ...]]]:
+    """Field paths under `request` and `context` that `source` reads.
+
+    `request.action.parameters.replicas` reads that path only; a method call
+    ends a path (`request.severity.startsWith(...)` reads `severity`), and
+    `request["x"]` reads `x`. A root used bare reads everything (`whole_roots`).
+    """
+    out: dict[str, set[tuple[str, ...]]] = {}
     for m in _INDEX.finditer(source):
-        out.setdefault(m.group(1), set()).add(m.group(2) if m.group(2) is not None else m.group(3))
+        key = m.group(2) if m.group(2) is not None else m.group(3)
+        out.setdefault(m.group(1), set()).add((key,))
     for m in _DOT.finditer(_masked(source)):
-        out.setdefault(m.group(1), set()).add(m.group(2))
-    return {root: frozenset(names) for root, names in out.items()}
+        path = tuple(part.strip() for part in m.group(2).split(".")[1:])
+        if m.group(3):  # the last name is a method called on the path before it
+            path = path[:-1]
+        out.setdefault(m.group(1), set()).add(path)
+    return {root: frozenset(_minimal(paths)) for root, paths in out.items()}
+
+
+def _minimal(paths: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
+    """Drop paths under another path (reading `a` covers `a.b`); `()` is everything."""
+    return {p for p in paths if not any(q != p and p[: len(q)] == q for q in paths)}
 
 
 @dataclass
@@ -148,8 +162,8 @@ class Condition:
 
     source: str
     program: Any
-    request_fields: tuple[str, ...] | None
-    context_fields: tuple[str, ...] | None
+    request_paths: tuple[tuple[str, ...], ...] | None
+    context_paths: tuple[tuple[str, ...], ...] | None
     uses_request: bool
     uses_context: bool
     uses_now: bool
@@ -160,8 +174,8 @@ class Condition:
     ) -> bool | str:
         """True/False, or the error text when evaluation failed (the caller fails closed)."""
         key = (
-            _key(request, self.request_fields) if self.uses_request else None,
-            _key(context, self.context_fields) if self.uses_context else None,
+            _key(request, self.request_paths) if self.uses_request else None,
+            _key(context, self.context_paths) if self.uses_context else None,
             now if self.uses_now else None,
         )
         found = self.cache.get(key)
@@ -178,9 +192,9 @@ class Condition:
     ) -> bool | str:
         variables: dict[str, Any] = {}
         if self.uses_request:
-            variables["request"] = _cut(request, self.request_fields)
+            variables["request"] = _cut(request, self.request_paths)
         if self.uses_context:
-            variables["context"] = _cut(context, self.context_fields)
+            variables["context"] = _cut(context, self.context_paths)
         if self.uses_now:
             variables["now"] = now
         try:
@@ -192,16 +206,71 @@ class Condition:
         return value
 
 
-def _key(data: Mapping[str, Any], fields: tuple[str, ...] | None) -> Any:
-    if fields is None:
+class _Missing:
+    """A path that stops at `depth`: part of a memo key, never a CEL value."""
+
+    __slots__ = ("depth",)
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Missing) and other.depth == self.depth
+
+    def __hash__(self) -> int:
+        return hash(("missing", self.depth))
+
+
+def _at(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    node: Any = data
+    for depth, part in enumerate(path):
+        if not isinstance(node, Mapping) or part not in node:
+            return _Missing(depth)
+        node = node[part]
+    return node
+
+
+def _key(data: Mapping[str, Any], paths: tuple[tuple[str, ...], ...] | None) -> Any:
+    if paths is None:
         return _hashable(dict(data))
-    return tuple(_hashable(data.get(f)) for f in fields)
+    return tuple(_hashable(_at(data, p)) for p in paths)
 
 
-def _cut(data: Mapping[str, Any], fields: tuple[str, ...] | None) -> dict[str, Any]:
-    if fields is None:
-        return dict(data)
-    return {f: data[f] for f in fields if f in data}
+def _cut(data: Mapping[str, Any], paths: tuple[tuple[str, ...], ...] | None) -> Any:
+    """Only the values at `paths`, nested as in `data`, converted for CEL.
+
+    Maps along a path are kept even when the path stops early, so `has()`
+    and missing keys behave exactly as they would on the whole input.
+    """
+    if paths is None or () in paths:
+        return _plain(data)
+    out: dict[str, Any] = {}
+    for path in paths:
+        source: Any = data
+        target = out
+        for i, part in enumerate(path):
+            if not isinstance(source, Mapping) or part not in source:
+                break
+            value = source[part]
+            if i == len(path) - 1 or not isinstance(value, Mapping):
+                target[part] = _plain(value)
+                break
+            source = value
+            target = target.setdefault(part, {})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Values CEL can take: dates become ISO strings, containers are walked."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
 
 
 def _hashable(value: Any) -> Any:
@@ -228,14 +297,14 @@ def compile_condition(source: str) -> Condition:
         raise ConditionError(
             f"unknown variable {unknown[0]!r} (a condition can read request, now and context)"
         )
-    fields = referenced_fields(source)
+    paths = referenced_paths(source)
     whole = whole_roots(source)
     used = set(program.variables())
     return Condition(
         source=source,
         program=program,
-        request_fields=None if "request" in whole else tuple(sorted(fields.get("request", ()))),
-        context_fields=None if "context" in whole else tuple(sorted(fields.get("context", ()))),
+        request_paths=None if "request" in whole else tuple(sorted(paths.get("request", ()))),
+        context_paths=None if "context" in whole else tuple(sorted(paths.get("context", ()))),
         uses_request="request" in used,
         uses_context="context" in used,
         uses_now="now" in used,

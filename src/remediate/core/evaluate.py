@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from remediate.core import approvals as approvals_mod
@@ -45,25 +45,17 @@ class Findings:
 
 
 def cel_request(request: Request) -> dict[str, Any]:
-    """The `request` a condition sees: the spec with environment and service normalized."""
+    """The `request` a condition sees: the spec with environment and service normalized.
+
+    A shallow view; conditions convert only the values they read (`core.conditions`).
+    """
     spec = request.spec
-    view: dict[str, Any] = {k: _plain(v) for k, v in spec.items()}
+    view: dict[str, Any] = dict(spec)
     view["name"] = request.name
     view["environment"] = normalize_name(request.environment)
     view["serviceName"] = normalize_name(request.service_name)
     view["labels"] = {**request.labels, **spec.get("labels", {})}
     return view
-
-
-def _plain(value: Any) -> Any:
-    """Values CEL can take: dates become ISO strings, containers are walked."""
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def evaluate(request: Request, policies: PolicySet, context: Context) -> Decision:
