@@ -62,13 +62,20 @@ def test_quickstart_carries_the_baseline_policies_unchanged() -> None:
         assert filecmp.cmp(ROOT / "policies" / rel, copied / rel, shallow=False), rel
 
 
-def test_init_scaffolds_a_repository_that_validates(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
+def test_init_scaffolds_a_repository_that_validates(
+    tmp_path: Path, run_cli: Callable[..., Result]
+) -> None:
     target = tmp_path / "new"
     result = run_cli("init", str(target))
     assert result.code == 0
-    for rel in ("remediate.yaml", "actions/restart-service.yaml", "policies/production-safety.yaml",
-                "policies/tests/baseline.yaml", "schedules/weekly-cert-check.yaml",
-                ".github/workflows/remediate.yml"):
+    for rel in (
+        "remediate.yaml",
+        "actions/restart-service.yaml",
+        "policies/production-safety.yaml",
+        "policies/tests/baseline.yaml",
+        "schedules/weekly-cert-check.yaml",
+        ".github/workflows/remediate.yml",
+    ):
         assert f"created {target / rel}" in result.out
         assert (target / rel).is_file()
     check = run_cli("validate", "--repo", str(target))
@@ -79,7 +86,10 @@ def test_init_refuses_to_overwrite(tmp_path: Path, run_cli: Callable[..., Result
     (tmp_path / "remediate.yaml").write_text("mine\n")
     result = run_cli("init", str(tmp_path))
     assert result.code == 1
-    assert result.err == f"remediate: {tmp_path}: would overwrite remediate.yaml (use --force to overwrite)\n"
+    assert (
+        result.err
+        == f"remediate: {tmp_path}: would overwrite remediate.yaml (use --force to overwrite)\n"
+    )
     assert (tmp_path / "remediate.yaml").read_text() == "mine\n"
     assert not (tmp_path / "actions").exists()
 

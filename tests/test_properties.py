@@ -37,18 +37,26 @@ def mutate(seed: bytes, edits: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.binary(max_size=400))
 def test_random_bytes_never_crash(tmp_path_factory, data: bytes) -> None:  # type: ignore[no-untyped-def]
     repo = _repo(tmp_path_factory)
     check(repo, data)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     st.sampled_from([SEED, SEED_POLICY]),
     st.lists(
-        st.tuples(st.integers(0, 2000), st.integers(0, 6), st.sampled_from(YAML_BITS) | st.binary(max_size=4)),
+        st.tuples(
+            st.integers(0, 2000),
+            st.integers(0, 6),
+            st.sampled_from(YAML_BITS) | st.binary(max_size=4),
+        ),
         min_size=1,
         max_size=6,
     ),
@@ -58,7 +66,9 @@ def test_mutated_documents_never_crash(tmp_path_factory, seed: bytes, edits) -> 
     check(repo, mutate(seed, edits))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -68,7 +78,12 @@ def test_any_structure_under_spec_never_crashes(tmp_path_factory, value) -> None
     import json
 
     repo = _repo(tmp_path_factory)
-    doc = {"apiVersion": "remediate/v1", "kind": "RemediationRequest", "metadata": {"name": "x"}, "spec": value}
+    doc = {
+        "apiVersion": "remediate/v1",
+        "kind": "RemediationRequest",
+        "metadata": {"name": "x"},
+        "spec": value,
+    }
     check(repo, json.dumps(doc).encode())
 
 
@@ -77,10 +92,10 @@ _REPOS: dict[int, Path] = {}
 
 def _context() -> list:  # type: ignore[type-arg]
     """The quickstart's documents, so references (action types, parameters) are exercised."""
-    from remediate.service.validate import validate
+    from remediate.service.validate import load_valid
 
     if not _CONTEXT:
-        _CONTEXT.extend(validate(QUICKSTART).documents)
+        _CONTEXT.extend(load_valid(QUICKSTART))
     return list(_CONTEXT)
 
 

@@ -45,7 +45,10 @@ def test_json_format(quickstart: Path, run_cli: Callable[..., Result]) -> None:
 
 
 def test_github_format_is_automatic_in_actions(
-    quickstart: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    quickstart: Path,
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
@@ -55,7 +58,7 @@ def test_github_format_is_automatic_in_actions(
     result = run_cli("validate", "--repo", str(quickstart))
     assert result.code == 1
     assert result.out.splitlines()[0] == (
-        f"::error file={REQUEST},line=12::spec.severity: \"URGENT\" is not one of: LOW, MEDIUM, HIGH, CRITICAL"
+        f'::error file={REQUEST},line=12::spec.severity: "URGENT" is not one of: LOW, MEDIUM, HIGH, CRITICAL'
     )
     assert "| `remediations/2026/rem-2026-0042.yaml` | 12 | spec.severity |" in summary.read_text()
 
@@ -70,11 +73,17 @@ def test_github_annotation_escaping() -> None:
 
 def test_usage_errors_exit_2(tmp_path: Path, run_cli: Callable[..., Result]) -> None:
     missing = run_cli("validate", "--repo", str(tmp_path / "nope"))
-    assert (missing.code, missing.err) == (2, f"remediate: --repo {tmp_path / 'nope'}: not a directory\n")
+    assert (missing.code, missing.err) == (
+        2,
+        f"remediate: --repo {tmp_path / 'nope'}: not a directory\n",
+    )
     bad_flag = run_cli("validate", "--format", "xml")
     assert bad_flag.code == 2 and "Invalid value for '--format'" in bad_flag.err
     no_file = run_cli("validate", "--repo", str(tmp_path), str(tmp_path / "missing.yaml"))
-    assert (no_file.code, no_file.err) == (2, f"remediate: {tmp_path / 'missing.yaml'}: no such file or directory\n")
+    assert (no_file.code, no_file.err) == (
+        2,
+        f"remediate: {tmp_path / 'missing.yaml'}: no such file or directory\n",
+    )
     unknown = run_cli("frobnicate")
     assert unknown.code == 2 and "No such command 'frobnicate'" in unknown.err
 
@@ -100,7 +109,9 @@ def test_duplicate_names_across_files(quickstart: Path, run_cli: Callable[..., R
     )
 
 
-def test_schedule_cron_and_timezone_are_checked(quickstart: Path, run_cli: Callable[..., Result]) -> None:
+def test_schedule_cron_and_timezone_are_checked(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
     rel = "schedules/nightly-cache-flush.yaml"
     rewrite(quickstart, rel, lambda d: d["spec"].update(cron="61 2 * * *", timezone="Mars/Olympus"))
     result = run_cli("validate", "--repo", str(quickstart))
@@ -119,11 +130,15 @@ def test_action_type_with_two_executors(quickstart: Path, run_cli: Callable[...,
     )
 
 
-def test_action_type_with_an_invalid_parameter_schema(quickstart: Path, run_cli: Callable[..., Result]) -> None:
+def test_action_type_with_an_invalid_parameter_schema(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
     rel = "actions/flush-cache.yaml"
     rewrite(quickstart, rel, lambda d: d["spec"]["parameters"].update(type="objekt"))
     result = run_cli("validate", "--repo", str(quickstart))
-    assert result.err.splitlines()[0].startswith(f"{rel}:7: spec.parameters: not a valid JSON Schema: ")
+    assert result.err.splitlines()[0].startswith(
+        f"{rel}:7: spec.parameters: not a valid JSON Schema: "
+    )
 
 
 def test_second_settings_document(quickstart: Path, run_cli: Callable[..., Result]) -> None:
@@ -139,28 +154,38 @@ def test_empty_file_is_a_warning(quickstart: Path, run_cli: Callable[..., Result
     (quickstart / "remediations" / "empty.yaml").write_text("# nothing yet\n")
     result = run_cli("validate", "--repo", str(quickstart))
     assert result.code == 0
-    assert result.out.splitlines()[0] == "remediations/empty.yaml: warning: file contains no documents"
+    assert (
+        result.out.splitlines()[0] == "remediations/empty.yaml: warning: file contains no documents"
+    )
 
 
 # Wrong types in every field of a request: (key path, value, expected message)
 WRONG_TYPES = [
     ("apiVersion", 1, "apiVersion: apiVersion 1 is not supported (expected remediate/v1)"),
-    ("metadata.name", 42, "metadata.name: 42 is not of type \"string\""),
-    ("metadata.labels", ["a"], "metadata.labels: [\"a\"] is not of type \"object\""),
-    ("spec", "restart", "spec: \"restart\" is not of type \"object\""),
-    ("spec.action", "restart-service", "spec.action: \"restart-service\" is not of type \"object\""),
-    ("spec.action.type", ["restart-service"], "spec.action.type: [\"restart-service\"] is not of type \"string\""),
-    ("spec.action.parameters", "api-gateway", "spec.action.parameters: \"api-gateway\" is not of type \"object\""),
-    ("spec.serviceName", True, "spec.serviceName: true is not of type \"string\""),
-    ("spec.environment", 3, "spec.environment: 3 is not of type \"string\""),
+    ("metadata.name", 42, 'metadata.name: 42 is not of type "string"'),
+    ("metadata.labels", ["a"], 'metadata.labels: ["a"] is not of type "object"'),
+    ("spec", "restart", 'spec: "restart" is not of type "object"'),
+    ("spec.action", "restart-service", 'spec.action: "restart-service" is not of type "object"'),
+    (
+        "spec.action.type",
+        ["restart-service"],
+        'spec.action.type: ["restart-service"] is not of type "string"',
+    ),
+    (
+        "spec.action.parameters",
+        "api-gateway",
+        'spec.action.parameters: "api-gateway" is not of type "object"',
+    ),
+    ("spec.serviceName", True, 'spec.serviceName: true is not of type "string"'),
+    ("spec.environment", 3, 'spec.environment: 3 is not of type "string"'),
     ("spec.severity", 3, "spec.severity: 3 is not one of: LOW, MEDIUM, HIGH, CRITICAL"),
-    ("spec.incidentId", {"id": 1}, "spec.incidentId: {\"id\":1} is not of types \"null\", \"string\""),
-    ("spec.findingId", 12, "spec.findingId: 12 is not of types \"null\", \"string\""),
-    ("spec.assetId", [1], "spec.assetId: [1] is not of types \"null\", \"string\""),
-    ("spec.owner", 7, "spec.owner: 7 is not of types \"null\", \"string\""),
-    ("spec.notes", ["x"], "spec.notes: [\"x\"] is not of types \"null\", \"string\""),
-    ("spec.targetDate", 20261201, "spec.targetDate: 20261201 is not of types \"null\", \"string\""),
-    ("spec.labels", "team=sre", "spec.labels: \"team=sre\" is not of type \"object\""),
+    ("spec.incidentId", {"id": 1}, 'spec.incidentId: {"id":1} is not of types "null", "string"'),
+    ("spec.findingId", 12, 'spec.findingId: 12 is not of types "null", "string"'),
+    ("spec.assetId", [1], 'spec.assetId: [1] is not of types "null", "string"'),
+    ("spec.owner", 7, 'spec.owner: 7 is not of types "null", "string"'),
+    ("spec.notes", ["x"], 'spec.notes: ["x"] is not of types "null", "string"'),
+    ("spec.targetDate", 20261201, 'spec.targetDate: 20261201 is not of types "null", "string"'),
+    ("spec.labels", "team=sre", 'spec.labels: "team=sre" is not of type "object"'),
 ]
 
 

@@ -109,7 +109,10 @@ def test_anchor_on_a_scalar_used_twice() -> None:
 def test_tags_beyond_the_core_schema_are_refused(text: str, shown: str) -> None:
     line, path, message = problem(text)
     assert (line, path) == (1, "a")
-    assert message == f"tag {shown} is not allowed (only !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)"
+    assert (
+        message
+        == f"tag {shown} is not allowed (only !!str, !!int, !!float, !!bool, !!null, !!seq, !!map)"
+    )
 
 
 def test_explicit_core_tag_with_a_wrong_value() -> None:
@@ -125,14 +128,27 @@ def test_complex_keys_are_refused() -> None:
     [
         (b"a: b\x00c\n", (1, "", "forbidden character: NUL")),
         (b"a: 1\nb: \xff\xfe\n", (2, "", "file is not valid UTF-8 (byte 0xff at offset 8)")),
-        (b"\xff\xfea\x00:\x00", (1, "", "file starts with a UTF-16 byte-order mark; save it as UTF-8")),
-        ("a: 1\nb: x\u202ey\n".encode(), (2, "", "forbidden character: bidirectional control U+202E")),
+        (
+            b"\xff\xfea\x00:\x00",
+            (1, "", "file starts with a UTF-16 byte-order mark; save it as UTF-8"),
+        ),
+        (
+            "a: 1\nb: x\u202ey\n".encode(),
+            (2, "", "forbidden character: bidirectional control U+202E"),
+        ),
         ("a: \u2066x\n".encode(), (1, "", "forbidden character: bidirectional control U+2066")),
-        ("a: x\u200fy\n".encode(), (1, "", "forbidden character: right-to-left mark (bidirectional control)")),
+        (
+            "a: x\u200fy\n".encode(),
+            (1, "", "forbidden character: right-to-left mark (bidirectional control)"),
+        ),
         (b"a: x\x1by\n", (1, "", "forbidden character: control character U+001B")),
         (
             "a: 1\nb: x\ufeff\n".encode(),
-            (2, "", "forbidden character: zero-width no-break space (a byte-order mark inside the file)"),
+            (
+                2,
+                "",
+                "forbidden character: zero-width no-break space (a byte-order mark inside the file)",
+            ),
         ),
     ],
 )
@@ -158,14 +174,22 @@ def test_deep_flow_nesting_is_refused_without_recursion() -> None:
 
 
 def test_deep_block_nesting_is_refused() -> None:
-    text = "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 5)) + "  " * (MAX_DEPTH + 5) + "v\n"
+    text = (
+        "".join("  " * i + f"k{i}:\n" for i in range(MAX_DEPTH + 5))
+        + "  " * (MAX_DEPTH + 5)
+        + "v\n"
+    )
     line, path, message = problem(text)
     assert message == f"nesting is deeper than {MAX_DEPTH} levels"
     assert line == MAX_DEPTH + 2 and path.startswith("k0.k1.")
 
 
 def test_syntax_error_has_the_line() -> None:
-    assert problem("a: b\n c: d\n") == (2, "", "YAML syntax error: mapping values are not allowed in this context")
+    assert problem("a: b\n c: d\n") == (
+        2,
+        "",
+        "YAML syntax error: mapping values are not allowed in this context",
+    )
 
 
 def test_empty_stream_has_no_documents() -> None:

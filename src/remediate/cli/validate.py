@@ -28,7 +28,7 @@ def validate(paths: tuple[str, ...], repo: str, output_format: str | None) -> in
     types, policies and settings). Exit 0 when valid, 1 when any document is
     invalid, 2 on misuse.
     """
-    report = run_validate(Path(repo), paths)
+    report = run_validate(Path(repo), paths, keep_documents=False)
     RENDERERS[resolve_format(output_format, FORMATS)](report)
     return 0 if report.valid else 1
 
@@ -36,7 +36,7 @@ def validate(paths: tuple[str, ...], repo: str, output_format: str | None) -> in
 def _text(report: ValidationReport) -> None:
     for problem in report.problems:
         click.echo(str(problem), err=problem.severity == "error")
-    documents = len(report.documents)
+    documents = report.count
     if report.valid:
         click.echo(f"{documents} documents in {report.files} files: valid")
     else:
@@ -82,7 +82,7 @@ def _escape_property(text: str) -> str:
 
 def _summary(report: ValidationReport) -> str:
     if report.valid:
-        return f"### remediate validate\n\n{len(report.documents)} documents: valid\n"
+        return f"### remediate validate\n\n{report.count} documents: valid\n"
     rows = "".join(
         f"| `{p.file}` | {p.line} | {_cell(p.path)} | {_cell(p.message)} |\n" for p in report.errors
     )

@@ -8,7 +8,7 @@ runner (`service.apply`, the lifecycle verbs) and the outputs (`plan`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from remediate.core.identity import Directory
@@ -20,9 +20,8 @@ def iso(moment: datetime | None) -> str | None:
     """ISO 8601 UTC with milliseconds: 2026-11-23T09:00:00.000Z."""
     if moment is None:
         return None
-    from datetime import timezone
 
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)

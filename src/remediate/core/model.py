@@ -95,7 +95,7 @@ class ActionType:
     @classmethod
     def from_document(cls, doc: Document) -> ActionType:
         spec = doc.spec
-        (executor, config), = spec["executor"].items()
+        ((executor, config),) = spec["executor"].items()
         retries = spec.get("retries", {})
         return cls(
             name=doc.name,
@@ -147,7 +147,11 @@ class Request:
 
     @classmethod
     def from_spec(
-        cls, name: str, spec: dict[str, Any], file: str | None = None, labels: dict[str, str] | None = None
+        cls,
+        name: str,
+        spec: dict[str, Any],
+        file: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> Request:
         return cls(name, spec, content_hash(name, spec), file, dict(labels or {}))
 
@@ -185,7 +189,9 @@ def build_repository(documents: list[Document]) -> Repository:
         by_kind.setdefault(doc.kind, []).append(doc)
     settings_docs = by_kind.get("Settings", [])
     settings = (
-        Settings.from_spec(settings_docs[0].name, settings_docs[0].spec) if settings_docs else Settings()
+        Settings.from_spec(settings_docs[0].name, settings_docs[0].spec)
+        if settings_docs
+        else Settings()
     )
     return Repository(
         settings=settings,

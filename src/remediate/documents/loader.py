@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from remediate.core.document import Document
 from remediate.documents import schemas
@@ -58,35 +59,46 @@ def discover(root: Path, paths: Sequence[str] = ()) -> tuple[list[str], list[Pro
     return sorted(set(found)), problems
 
 
-def _collect(start: Path, root: Path, real_root: Path, found: list[str], problems: list[Problem]) -> None:
+def _collect(
+    start: Path, root: Path, real_root: Path, found: list[str], problems: list[Problem]
+) -> None:
     rel = _relative(start, root)
     if rel is None:
         raise UsageError(f"{start}: is outside the repository {root}")
     if not _inside(start, real_root):
-        problems.append(Problem(rel, 0, "", "symbolic link leaves the repository; not followed"))
+        problems.append(_outside(rel))
         return
     if start.is_file():
         found.append(rel)
         return
-    for dirpath, dirnames, filenames in os.walk(start):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                dirnames.remove(d)  # never followed: its target inside the repo is walked anyway
-                if not _inside(here / d, real_root):
-                    problems.append(
-                        Problem(_relative(here / d, root) or d, 0, "", "symbolic link leaves the repository; not followed")
-                    )
-        for name in sorted(filenames):
-            if name.startswith(".") or not name.endswith(YAML_SUFFIXES):
+    _walk(str(start), "" if rel == "." else rel, real_root, found, problems)
+
+
+def _walk(
+    directory: str, rel: str, real_root: Path, found: list[str], problems: list[Problem]
+) -> None:
+    """Collect YAML files below `directory`; scandir's cached types keep this to one syscall a dir."""
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            path = here / name
-            frel = _relative(path, root) or name
-            if path.is_symlink() and not _inside(path, real_root):
-                problems.append(Problem(frel, 0, "", "symbolic link leaves the repository; not followed"))
-            else:
-                found.append(frel)
+            child = f"{rel}/{name}" if rel else name
+            if entry.is_symlink():
+                # Never followed when it leaves the repository; a directory link inside it is
+                # skipped too, since its target is walked in its own place.
+                if not _inside(Path(entry.path), real_root):
+                    problems.append(_outside(child))
+                elif entry.is_file() and name.endswith(YAML_SUFFIXES):
+                    found.append(child)
+            elif entry.is_dir():
+                _walk(entry.path, child, real_root, found, problems)
+            elif name.endswith(YAML_SUFFIXES):
+                found.append(child)
+
+
+def _outside(rel: str) -> Problem:
+    return Problem(rel, 0, "", "symbolic link leaves the repository; not followed")
 
 
 def _relative(path: Path, root: Path) -> str | None:
@@ -104,13 +116,8 @@ def _inside(path: Path, real_root: Path) -> bool:
 def load_file(root: Path, rel: str) -> LoadResult:
     """Read, parse and schema-check one file; every problem names `rel` and a line."""
     result = LoadResult()
-    path = root / rel
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise YamlProblem(0, "", f"file is {size} bytes; the limit is {MAX_BYTES} bytes")
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = _read(os.path.join(root, rel))
         parsed = parse(decode(raw))
     except YamlProblem as p:
         result.problems.append(Problem(rel, p.line, p.path, p.message))
@@ -141,29 +148,73 @@ def load_file(root: Path, rel: str) -> LoadResult:
     return result
 
 
-def _load_chunk(args: tuple[str, list[str]]) -> LoadResult:
+def _read(path: str) -> bytes:
+    """The file's bytes; the size cap is checked on the open descriptor before reading."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_BYTES:
+            raise YamlProblem(0, "", f"file is {size} bytes; the limit is {MAX_BYTES} bytes")
+        chunks, remaining = [], MAX_BYTES + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, max(size, 4096) + 1))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+R = TypeVar("R")
+# The function a forked worker applies; set before the pool forks, so it may be a closure.
+_WORK: Callable[[Path, str], Any] | None = None
+
+
+def _run_chunk(args: tuple[str, list[str]]) -> list[Any]:
     root, rels = args
-    out = LoadResult()
+    assert _WORK is not None
     base = Path(root)
-    for rel in rels:
-        out.extend(load_file(base, rel))
-    return out
+    return [_WORK(base, rel) for rel in rels]
+
+
+def map_files(
+    root: Path, rels: Sequence[str], work: Callable[[Path, str], R], jobs: int | None = None
+) -> list[R]:
+    """`work(root, rel)` for every file, in order; on every core when there are enough files.
+
+    Workers are forked, so `work` and whatever it closes over (compiled
+    schemas, an index of action types) are inherited rather than pickled;
+    only results travel back.
+    """
+    global _WORK
+    jobs = jobs or os.cpu_count() or 1
+    if (
+        jobs < 2
+        or len(rels) < PARALLEL_THRESHOLD
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [work(root, rel) for rel in rels]
+    # Interleaved chunks balance big and small directories; more chunks than
+    # workers keeps both busy to the end.
+    count = jobs * 4
+    chunks = [(str(root), list(rels[i::count])) for i in range(count)]
+    _WORK = work
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_run_chunk, chunks)
+    finally:
+        _WORK = None
+    out: list[R | None] = [None] * len(rels)
+    for i, part in enumerate(parts):
+        out[i::count] = part
+    return out  # type: ignore[return-value]
 
 
 def load_files(root: Path, rels: Iterable[str], jobs: int | None = None) -> LoadResult:
-    """Load many files, in parallel when there are enough of them to pay for a pool."""
-    rels = list(rels)
-    jobs = jobs or os.cpu_count() or 1
-    if jobs < 2 or len(rels) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
-        return _load_chunk((str(root), rels))
-    # Interleaved chunks balance big and small directories; more chunks than
-    # workers keeps both busy to the end.
-    chunks = [(str(root), rels[i :: jobs * 4]) for i in range(jobs * 4)]
+    """Load many files (in parallel when there are enough of them to pay for a pool)."""
     result = LoadResult()
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        for part in pool.imap(_load_chunk, chunks):
-            result.extend(part)
-    order = {rel: i for i, rel in enumerate(rels)}
-    result.documents.sort(key=lambda d: (order[d.file], d.line()))
-    result.problems.sort(key=lambda p: (order.get(p.file, -1), p.line))
+    for part in map_files(root, list(rels), load_file, jobs):
+        result.extend(part)
     return result

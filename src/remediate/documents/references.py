@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC
 from functools import cache
 from typing import Any
 
@@ -32,28 +33,67 @@ class Index:
 Check = Callable[[Document, Index], Iterable[Problem]]
 
 
+# (kind, name, file, line of metadata.name): enough to find duplicates across processes
+NameRecord = tuple[str, str, str, int]
+
+
 def check_references(documents: list[Document]) -> list[Problem]:
     """Every cross-document problem among already schema-valid documents."""
-    problems: list[Problem] = []
+    index, problems = build_index(documents)
+    return problems + check_documents(documents, index)
+
+
+def build_index(documents: list[Document]) -> tuple[Index, list[Problem]]:
+    """Index documents by kind and name; report duplicates, extra Settings, bad ActionTypes."""
+    problems = duplicate_names([name_record(doc) for doc in documents])
     index = Index()
     for doc in documents:
-        seen = index.by_kind.setdefault(doc.kind, {})
-        first = seen.get(doc.name)
-        if first is not None:
-            problems.append(_p(doc, "metadata.name", f"duplicate {doc.kind} name {doc.name!r} "
-                               f"(first defined at {first.file}:{first.line('metadata.name')})"))
-            continue
-        seen[doc.name] = doc
+        index.by_kind.setdefault(doc.kind, {}).setdefault(doc.name, doc)
     settings = list(index.by_kind.get("Settings", {}).values())
     for extra in settings[1:]:
-        problems.append(_p(extra, "kind", f"only one Settings document is allowed "
-                           f"(first is {settings[0].file}:{settings[0].line()})"))
+        problems.append(
+            _p(
+                extra,
+                "kind",
+                f"only one Settings document is allowed "
+                f"(first is {settings[0].file}:{settings[0].line()})",
+            )
+        )
     for doc in index.by_kind.get("ActionType", {}).values():
         problems.extend(_check_action_type(doc, index))
-    for kind, checks in CHECKS.items():
-        for doc in index.by_kind.get(kind, {}).values():
-            for check in checks:
-                problems.extend(check(doc, index))
+    return index, problems
+
+
+def check_documents(documents: Iterable[Document], index: Index) -> list[Problem]:
+    """The per-kind checks of each document (a duplicate is checked only in its first place)."""
+    problems: list[Problem] = []
+    for doc in documents:
+        if index.get(doc.kind, doc.name) not in (doc, None):
+            continue
+        for check in CHECKS.get(doc.kind, ()):
+            problems.extend(check(doc, index))
+    return problems
+
+
+def name_record(doc: Document) -> NameRecord:
+    return (doc.kind, doc.name, doc.file, doc.line("metadata.name"))
+
+
+def duplicate_names(records: Iterable[NameRecord]) -> list[Problem]:
+    first: dict[tuple[str, str], NameRecord] = {}
+    problems = []
+    for record in records:
+        kind, name, file, line = record
+        seen = first.setdefault((kind, name), record)
+        if seen is not record:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    "metadata.name",
+                    f"duplicate {kind} name {name!r} (first defined at {seen[2]}:{seen[3]})",
+                )
+            )
     return problems
 
 
@@ -76,18 +116,26 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
         from remediate.executors.registry import plugin_names
 
         if plugin["name"] not in plugin_names():
-            yield _p(doc, "spec.executor.plugin.name",
-                     f"no executor plugin named {plugin['name']!r} is installed", "warning")
+            yield _p(
+                doc,
+                "spec.executor.plugin.name",
+                f"no executor plugin named {plugin['name']!r} is installed",
+                "warning",
+            )
 
 
-def check_request_spec(doc: Document, index: Index, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]:
+def check_request_spec(
+    doc: Document, index: Index, prefix: str, spec: dict[str, Any]
+) -> Iterable[Problem]:
     """A request spec (in a request, a schedule job or a policy test case) names a real action."""
     action = spec["action"]
     type_name = action["type"]
     action_type = index.get("ActionType", type_name)
     if action_type is None:
         known = ", ".join(sorted(index.by_kind.get("ActionType", {}))) or "none defined"
-        yield _p(doc, f"{prefix}.action.type", f"unknown action type {type_name!r} (known: {known})")
+        yield _p(
+            doc, f"{prefix}.action.type", f"unknown action type {type_name!r} (known: {known})"
+        )
         return
     validator = index.parameter_validators.get(type_name)
     if validator is None:
@@ -97,10 +145,18 @@ def check_request_spec(doc: Document, index: Index, prefix: str, spec: dict[str,
     if validator.is_valid(parameters):
         return
     lines = doc.lines.subtree(base)
-    for err in schemas.errors_of(validator, parameters, lines, action_type.spec.get("parameters", {})):
-        path = f"{base}.{err.path}" if err.path and not err.path.startswith("[") else base + err.path
-        yield Problem(doc.file, err.line or doc.line(base), path,
-                      f"{err.message} (parameters of action type {type_name!r})")
+    for err in schemas.errors_of(
+        validator, parameters, lines, action_type.spec.get("parameters", {})
+    ):
+        path = (
+            f"{base}.{err.path}" if err.path and not err.path.startswith("[") else base + err.path
+        )
+        yield Problem(
+            doc.file,
+            err.line or doc.line(base),
+            path,
+            f"{err.message} (parameters of action type {type_name!r})",
+        )
 
 
 def _check_request(doc: Document, index: Index) -> Iterable[Problem]:
@@ -124,8 +180,11 @@ def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
     names: dict[str, int] = {}
     for i, rule in enumerate(spec.get("rules", [])):
         if rule["name"] in names:
-            yield _p(doc, f"spec.rules[{i}].name",
-                     f"duplicate rule name {rule['name']!r} (first at spec.rules[{names[rule['name']]}])")
+            yield _p(
+                doc,
+                f"spec.rules[{i}].name",
+                f"duplicate rule name {rule['name']!r} (first at spec.rules[{names[rule['name']]}])",
+            )
         names.setdefault(rule["name"], i)
         if rule.get("overridable") and rule["effect"] != "deny":
             yield _p(doc, f"spec.rules[{i}].overridable", "only a deny rule can be overridable")
@@ -149,7 +208,11 @@ def _cron(doc: Document, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]
     if problem:
         yield _p(doc, f"{prefix}.cron", problem)
     if not timezone_known(spec["timezone"]):
-        yield _p(doc, f"{prefix}.timezone", f"unknown time zone {spec['timezone']!r} (expected an IANA name such as Europe/Berlin)")
+        yield _p(
+            doc,
+            f"{prefix}.timezone",
+            f"unknown time zone {spec['timezone']!r} (expected an IANA name such as Europe/Berlin)",
+        )
 
 
 def _duration(doc: Document, path: str, value: Any) -> Iterable[Problem]:
@@ -164,14 +227,14 @@ def _duration(doc: Document, path: str, value: Any) -> Iterable[Problem]:
 
 def cron_problem(expr: str) -> str | None:
     """Why a five-field cron expression is invalid, or None."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from cronsim import CronSim, CronSimError
 
     if len(expr.split()) != 5:
         return f"{expr!r} is not a five-field cron expression (minute hour day-of-month month day-of-week)"
     try:
-        CronSim(expr, datetime(2026, 1, 1, tzinfo=timezone.utc))
+        CronSim(expr, datetime(2026, 1, 1, tzinfo=UTC))
     except CronSimError as exc:
         return f"{expr!r} is not a valid cron expression: {exc}"
     return None

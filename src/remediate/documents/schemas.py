@@ -83,11 +83,15 @@ def check_envelope(data: Any, lines: LineMap) -> list[SchemaError]:
     api = data.get("apiVersion")
     if api != "remediate/v1":
         what = "missing apiVersion" if api is None else f"apiVersion {api!r} is not supported"
-        errors.append(SchemaError("apiVersion", lines.line("apiVersion"), f"{what} (expected remediate/v1)"))
+        errors.append(
+            SchemaError("apiVersion", lines.line("apiVersion"), f"{what} (expected remediate/v1)")
+        )
     kind = data.get("kind")
     if kind not in KINDS:
         what = "missing kind" if kind is None else f"unknown kind {kind!r}"
-        errors.append(SchemaError("kind", lines.line("kind"), f"{what} (expected one of: {', '.join(KINDS)})"))
+        errors.append(
+            SchemaError("kind", lines.line("kind"), f"{what} (expected one of: {', '.join(KINDS)})")
+        )
     if errors:
         return errors
     return schema_errors(ENVELOPE_FILE, data, lines)
@@ -128,7 +132,9 @@ def _shape(error: Any, lines: LineMap, root: dict[str, Any]) -> SchemaError:
         return SchemaError(path, lines.line(path), f"needs exactly one of: {choices}")
     if kind == "enum":
         options = ", ".join(str(o) for o in error.kind.options)
-        return SchemaError(path, lines.line(path), f"{_show(error.instance)} is not one of: {options}")
+        return SchemaError(
+            path, lines.line(path), f"{_show(error.instance)} is not one of: {options}"
+        )
     if kind == "pattern" and sub and "description" in sub:
         message = f"{_show(error.instance)} is not valid: {sub['description']}"
         return SchemaError(path, lines.line(path), message)
@@ -141,9 +147,9 @@ def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] |
     if schema_path and schema_path[0] == "$defs" and "$defs" not in root:
         node = raw_schemas()["common.schema.json"]
     for part in schema_path:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
             node = node[part]
         else:
             return None

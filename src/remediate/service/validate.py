@@ -7,20 +7,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remediate.core.document import Document
-from remediate.documents.loader import discover, load_files
-from remediate.documents.references import check_references
+from remediate.documents.loader import discover, load_file, load_files, map_files
+from remediate.documents.references import (
+    NameRecord,
+    build_index,
+    check_documents,
+    duplicate_names,
+    name_record,
+)
 from remediate.errors import DocumentsInvalid, Problem, UsageError
-
 
 # What named files are checked against: the kinds other documents refer to.
 CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
+BULK = "remediations/"
 
 
 @dataclass(frozen=True)
 class ValidationReport:
     files: int
-    documents: list[Document]
+    count: int  # documents that passed their schema
     problems: list[Problem]
+    documents: list[Document]  # empty unless asked for with keep_documents
 
     @property
     def errors(self) -> list[Problem]:
@@ -37,7 +44,9 @@ def check_root(root: Path) -> Path:
     return root
 
 
-def validate(root: Path, paths: Sequence[str] = ()) -> ValidationReport:
+def validate(
+    root: Path, paths: Sequence[str] = (), keep_documents: bool = True
+) -> ValidationReport:
     """Load and check the documents under `paths` (default: the whole repository).
 
     Named files are checked against the repository's ActionTypes, policies and
@@ -52,10 +61,28 @@ def validate(root: Path, paths: Sequence[str] = ()) -> ValidationReport:
         named = set(files)
         files += [f for f in context if f not in named]
         problems += [p for p in context_problems if p not in problems]
-    loaded = load_files(root, files)
-    problems = problems + loaded.problems + check_references(loaded.documents)
+    # Requests are the bulk: check them in workers against an index of the rest,
+    # so that only problems and names travel back between processes.
+    bulk = [f for f in files if f.startswith(BULK)]
+    loaded = load_files(root, [f for f in files if not f.startswith(BULK)])
+    index, index_problems = build_index(loaded.documents)
+    problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
+    names = [name_record(d) for d in loaded.documents]
+    documents = list(loaded.documents)
+
+    def check_file(base: Path, rel: str) -> tuple[list[Problem], list[NameRecord], list[Document]]:
+        result = load_file(base, rel)
+        found = result.problems + check_documents(result.documents, index)
+        kept = result.documents if keep_documents else []
+        return found, [name_record(d) for d in result.documents], kept
+
+    for found, records, kept in map_files(root, bulk, check_file):
+        problems += found
+        names += records
+        documents += kept
+    problems += duplicate_names(names)
     problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
-    return ValidationReport(len(files), loaded.documents, problems)
+    return ValidationReport(len(files), len(names), problems, documents if keep_documents else [])
 
 
 def load_valid(root: Path) -> list[Document]:
