@@ -101,6 +101,8 @@ def make_remote(
     decision: str = "allow",
     actions: dict[str, str] | None = None,
     requests: dict[str, str] | None = None,
+    policies: dict[str, str] | None = None,
+    requester: str = REQUESTER,
 ) -> Path:
     """A bare remote holding settings, action types and requests (added by REQUESTER)."""
     bare = tmp / "remote.git"
@@ -111,9 +113,12 @@ def make_remote(
     for name, text in (actions or {}).items():
         (seed / "actions").mkdir(exist_ok=True)
         (seed / "actions" / f"{name}.yaml").write_text(text)
+    for name, text in (policies or {}).items():
+        (seed / "policies").mkdir(exist_ok=True)
+        (seed / "policies" / f"{name}.yaml").write_text(text)
     write_requests(seed, requests or {})
     git(seed, "add", "-A")
-    git(seed, "commit", "--quiet", "-m", "seed")
+    git(seed, "commit", "--quiet", "-m", "seed", email=requester)
     git(seed, "push", "--quiet", "origin", "HEAD:main")
     return bare
 

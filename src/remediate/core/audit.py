@@ -276,10 +276,10 @@ def ordered(events: Iterable[Event]) -> list[Event]:
 
 
 def newest_first(events: Iterable[Event]) -> list[Event]:
-    """Newest first; events at the same instant keep their causal order."""
+    """Newest first; among events at the same instant, effects before their causes."""
     causal = ordered(events)
-    position = {id(e): i for i, e in enumerate(causal)}
-    return sorted(causal, key=lambda e: (_negate(e.at), position[id(e)]))
+    causal.reverse()
+    return sorted(causal, key=lambda e: _negate(e.at))
 
 
 def _negate(at: str) -> tuple[int, ...]:

@@ -1,0 +1,243 @@
+"""approve, reject, cancel, and the read commands, against real git clones (in-process CLI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+from tests.runner_support import (
+    NOW,
+    OPERATOR,
+    OPERATOR2,
+    REQUESTER,
+    action_yaml,
+    clone,
+    git,
+    make_remote,
+    remote_events,
+    request_yaml,
+)
+
+BLOCK_PRODUCTION = """\
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: global}
+spec:
+  blockedEnvironments: [production]
+"""
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture(autouse=True)
+def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMEDIATE_NOW", NOW)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
+def setup(
+    tmp: Path,
+    decision: str = "require_approval",
+    requester: str = REQUESTER,
+    env: str = "staging",
+    **requests: str,
+) -> tuple[Path, Path, Path]:
+    log = tmp / "executions.log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp,
+        decision,
+        actions={"noop": action_yaml("noop", argv)},
+        requests=requests or {"rem-1": request_yaml("rem-1", env=env, incident="inc-1")},
+        policies={"global": BLOCK_PRODUCTION},
+        requester=requester,
+    )
+    return bare, clone(tmp, bare, "work"), log
+
+
+def as_(repo: Path, email: str) -> None:
+    git(repo, "config", "user.email", email)
+
+
+def out(result: Result) -> dict[str, object]:
+    body: dict[str, object] = json.loads(result.out)
+    return body
+
+
+def test_approve_counts_only_operators_who_did_not_request_it(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path, requester=OPERATOR2)
+    assert run_cli("apply", "--repo", str(repo)).code == 0
+    assert out(run_cli("status", "rem-1", "--repo", str(repo), "--format", "json"))["status"] == (
+        "PENDING_APPROVAL"
+    )
+    as_(repo, OPERATOR2)  # an operator, but the requester
+    refused = run_cli("approve", "rem-1", "--repo", str(repo))
+    assert refused.code == 1
+    assert "requested rem-1 and cannot approve it" in refused.err
+    as_(repo, "viewer@example.com")
+    refused = run_cli("approve", "rem-1", "--repo", str(repo))
+    assert refused.code == 1
+    assert "viewer@example.com is not an operator" in refused.err
+    as_(repo, OPERATOR)
+    approved = run_cli("approve", "rem-1", "--repo", str(repo), "--format", "json")
+    assert approved.code == 0, approved.err
+    assert out(approved) == {"status": "QUEUED", "detail": out(approved)["detail"]}
+    before = len(remote_events(tmp_path, bare))
+    again = run_cli("approve", "rem-1", "--repo", str(repo), "--format", "json")
+    assert (again.code, out(again)["status"]) == (0, "QUEUED")  # its current status, no new work
+    assert len(remote_events(tmp_path, bare)) == before
+    rejected = run_cli("reject", "rem-1", "--repo", str(repo))
+    assert rejected.code == 1
+    assert (
+        'Cannot reject action in "QUEUED" status — only PENDING_APPROVAL actions can be rejected.'
+        in rejected.err
+    )
+    assert run_cli("apply", "--repo", str(repo)).code == 0
+    assert log.read_text().split() == ["rem-1"]
+
+
+def test_rejection_never_executes(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path)
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, OPERATOR)
+    done = run_cli(
+        "reject",
+        "rem-1",
+        "--reason",
+        "manual rollback instead",
+        "--repo",
+        str(repo),
+        "--format",
+        "json",
+    )
+    assert (done.code, out(done)) == (0, {"status": "REJECTED"})
+    run_cli("apply", "--repo", str(repo))
+    assert not log.exists()
+    event = [e for e in remote_events(tmp_path, bare) if e["to"] == "REJECTED"][0]
+    assert event["actor"] == OPERATOR
+    assert event["details"]["reason"] == "manual rollback instead"  # type: ignore[index]
+
+
+def test_override_of_a_blocked_environment_needs_a_reason(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path, decision="allow", env="production")
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, OPERATOR)
+    refused = run_cli("approve", "rem-1", "--repo", str(repo), "--format", "json")
+    assert refused.code == 1
+    body = out(refused)
+    assert body["status"] == "POLICY_VIOLATION"
+    assert body["violations"]
+    assert not log.exists()
+    done = run_cli(
+        "approve",
+        "rem-1",
+        "--reason",
+        "Safe change window active",
+        "--repo",
+        str(repo),
+        "--format",
+        "json",
+    )
+    assert (done.code, out(done)["status"]) == (0, "QUEUED"), done.err
+    override = [e for e in remote_events(tmp_path, bare) if e["details"].get("verb") == "approve"]
+    details = override[0]["details"]
+    assert details["overrideReason"] == "Safe change window active"
+    assert details["violations"] == body["violations"]
+    assert override[0]["actor"] == OPERATOR
+    run_cli("apply", "--repo", str(repo))
+    assert log.read_text().split() == ["rem-1"]
+
+
+def test_cancel_by_requester_or_operator_before_start(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(
+        tmp_path,
+        decision="allow",
+        **{"rem-a": request_yaml("rem-a"), "rem-b": request_yaml("rem-b", service="web")},
+    )
+    run_cli("apply", "--max", "0", "--repo", str(repo))  # decided QUEUED, nothing executed
+    as_(repo, "stranger@example.com")
+    refused = run_cli("cancel", "rem-a", "--repo", str(repo))
+    assert refused.code == 1 and "neither the requester" in refused.err
+    as_(repo, REQUESTER)
+    assert run_cli("cancel", "rem-a", "--repo", str(repo)).code == 0
+    run_cli("apply", "--repo", str(repo))
+    assert log.read_text().split() == ["rem-b"]  # the cancelled one never ran
+    late = run_cli("cancel", "rem-b", "--repo", str(repo))
+    assert late.code == 1 and '"COMPLETED"' in late.err
+    assert "refs/claims/rem-a/1" in git(tmp_path, "ls-remote", str(bare))
+
+
+def test_editing_a_queued_request_voids_its_approvals(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path)
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, OPERATOR)
+    assert run_cli("approve", "rem-1", "--repo", str(repo)).code == 0
+    author = clone(tmp_path, bare, "author", email=REQUESTER)
+    (author / "remediations" / "rem-1.yaml").write_text(
+        request_yaml("rem-1", incident="inc-1", note="now with a different target")
+    )
+    git(author, "commit", "-qam", "edit")
+    git(author, "push", "-q", "origin", "HEAD:main")
+    git(repo, "pull", "-q")
+    run_cli("apply", "--repo", str(repo))
+    status = out(run_cli("status", "rem-1", "--repo", str(repo), "--format", "json"))
+    assert status["status"] == "PENDING_APPROVAL"
+    assert not log.exists()
+
+
+def test_approving_a_changed_request_is_stale(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path)
+    run_cli("apply", "--repo", str(repo))
+    (repo / "remediations" / "rem-1.yaml").write_text(request_yaml("rem-1", note="edited"))
+    git(repo, "commit", "-qam", "edit", email=REQUESTER)
+    as_(repo, OPERATOR)
+    stale = run_cli("approve", "rem-1", "--repo", str(repo))
+    assert stale.code == 1
+    assert "changed since it was evaluated" in stale.err
+
+
+def test_read_commands_machine_output(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(
+        tmp_path,
+        decision="allow",
+        **{"rem-a": request_yaml("rem-a", incident="inc-7"), "rem-b": request_yaml("rem-b")},
+    )
+    run_cli("apply", "--repo", str(repo))
+    rows = out(run_cli("status", "--repo", str(repo), "--format", "json"))["requests"]
+    assert [r["requestId"] for r in rows] == ["rem-a", "rem-b"]  # type: ignore[index,union-attr]
+    assert set(rows[0]) >= {  # type: ignore[index]
+        "requestId",
+        "status",
+        "actionType",
+        "environment",
+        "serviceName",
+        "updatedAt",
+    }
+    events = out(run_cli("history", "inc-7", "--repo", str(repo), "--format", "json"))["events"]
+    assert [e["to"] for e in events] == ["COMPLETED", "EXECUTING", "QUEUED"]  # type: ignore[index,union-attr]
+    assert set(events[0]) >= {  # type: ignore[index]
+        "id",
+        "at",
+        "requestId",
+        "incidentId",
+        "actionType",
+        "serviceName",
+        "environment",
+        "from",
+        "to",
+        "actor",
+        "details",
+        "error",
+        "prev",
+    }
+    done = run_cli(
+        "actions", "--status", "COMPLETED", "--limit", "1", "--repo", str(repo), "--format", "json"
+    )
+    assert len(out(done)["events"]) == 1  # type: ignore[arg-type]
+    assert run_cli("actions", "--limit", "0", "--repo", str(repo)).code == 2
+    missing = run_cli("status", "rem-zzz", "--repo", str(repo))
+    assert missing.code == 1 and "Traceback" not in missing.err
