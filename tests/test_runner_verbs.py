@@ -117,7 +117,7 @@ def test_rejection_never_executes(run_cli: Run, tmp_path: Path) -> None:
     assert (done.code, out(done)) == (0, {"status": "REJECTED"})
     run_cli("apply", "--repo", str(repo))
     assert not log.exists()
-    event = [e for e in remote_events(tmp_path, bare) if e["to"] == "REJECTED"][0]
+    event = next(e for e in remote_events(tmp_path, bare) if e["to"] == "REJECTED")
     assert event["actor"] == OPERATOR
     assert event["details"]["reason"] == "manual rollback instead"  # type: ignore[index]
 
@@ -190,7 +190,7 @@ def test_editing_a_queued_request_voids_its_approvals(run_cli: Run, tmp_path: Pa
 
 
 def test_approving_a_changed_request_is_stale(run_cli: Run, tmp_path: Path) -> None:
-    bare, repo, log = setup(tmp_path)
+    _bare, repo, _log = setup(tmp_path)
     run_cli("apply", "--repo", str(repo))
     (repo / "remediations" / "rem-1.yaml").write_text(request_yaml("rem-1", note="edited"))
     git(repo, "commit", "-qam", "edit", email=REQUESTER)
@@ -201,7 +201,7 @@ def test_approving_a_changed_request_is_stale(run_cli: Run, tmp_path: Path) -> N
 
 
 def test_read_commands_machine_output(run_cli: Run, tmp_path: Path) -> None:
-    bare, repo, log = setup(
+    _bare, repo, _log = setup(
         tmp_path,
         decision="allow",
         **{"rem-a": request_yaml("rem-a", incident="inc-7"), "rem-b": request_yaml("rem-b")},
