@@ -194,3 +194,17 @@ def test_syntax_error_has_the_line() -> None:
 
 def test_empty_stream_has_no_documents() -> None:
     assert parse("") == [] and parse("---\n...\n") == []
+
+
+def test_deep_block_sequences_do_not_crash_the_process() -> None:
+    """libyaml's composer segfaults past ~20,000 levels; the event-stream pre-check stops it first."""
+    import subprocess
+    import sys
+
+    code = (
+        "from remediate.documents.yamlstrict import parse, YamlProblem\n"
+        "try:\n    parse('- ' * 100000 + 'x\\n')\n"
+        "except YamlProblem as p:\n    print(p.line, p.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout) == (0, f"1 nesting is deeper than {MAX_DEPTH} levels\n")

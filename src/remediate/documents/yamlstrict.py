@@ -29,8 +29,12 @@ from remediate.core.document import LineMap
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_DOCUMENTS = 1000
-# Above this many flow-collection openers, depth is checked on the event stream
-# before composing, because the C composer recurses once per level.
+# libyaml's composer recurses once per nesting level and crashes the process
+# (SIGSEGV) somewhere past 20,000 levels. Files that could nest that deep --
+# larger than this, or with many flow openers -- have their depth checked on
+# the flat event stream before composing. Below it, a file cannot nest past
+# ~8,000 levels, which composes safely and is then refused by the walk.
+_DEPTH_CHECK_BYTES = 16 * 1024
 _FLOW_OPENERS_CHECK = 256
 
 _LOADER_BASE: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -131,8 +135,8 @@ def decode(raw: bytes) -> str:
 
 def parse(text: str) -> list[ParsedDocument]:
     """Parse every document of a YAML stream strictly; raise `YamlProblem` on the first error."""
-    if text.count("[") + text.count("{") > _FLOW_OPENERS_CHECK:
-        _check_flow_depth(text)
+    if len(text) > _DEPTH_CHECK_BYTES or text.count("[") + text.count("{") > _FLOW_OPENERS_CHECK:
+        _check_depth(text)
     docs: list[ParsedDocument] = []
     try:
         for index, node in enumerate(yaml.compose_all(text, Loader=_Loader)):
@@ -156,7 +160,7 @@ def parse(text: str) -> list[ParsedDocument]:
     return docs
 
 
-def _check_flow_depth(text: str) -> None:
+def _check_depth(text: str) -> None:
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
