@@ -1,0 +1,246 @@
+"""Executors: argv without a shell, allow-listed environment, group-killing timeout, sandboxed
+templates, webhooks with Idempotency-Key, and secrets that never reach the audit."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.core.model import ActionType, Request
+from remediate.executors.base import ExecutionContext, ExecutorError, render, template_data
+from remediate.executors.command import CommandExecutor
+from remediate.executors.webhook import WebhookExecutor
+from tests.runner_support import (
+    action_yaml,
+    cli_env,
+    clone,
+    make_remote,
+    remediate,
+    request_yaml,
+)
+
+SECRET_ENV = "planted-env-secret-4711"
+SECRET_PASSED = "passed-secret-0815"
+SECRET_HEADER = "header-secret-9999"
+
+
+def make_request(notes: str = "", **parameters: Any) -> Request:
+    return Request.from_spec(
+        "rem-1",
+        {
+            "action": {"type": "t", "parameters": parameters},
+            "serviceName": "api",
+            "environment": "staging",
+            "severity": "LOW",
+            "notes": notes,
+        },
+    )
+
+
+def context(
+    executor: str,
+    config: dict[str, Any],
+    env: dict[str, str] | None = None,
+    timeout: float = 10,
+    request: Request | None = None,
+) -> ExecutionContext:
+    action = ActionType("t", executor, config, {}, timeout=timedelta(seconds=timeout))
+    return ExecutionContext(
+        request=request or make_request(),
+        action=action,
+        environment=env if env is not None else {"PATH": os.environ["PATH"]},
+        allowed_environment=("PATH", "HOME", "LANG"),
+        root=Path.cwd(),
+        idempotency_key="rem-1/1",
+    )
+
+
+def test_command_gets_only_allow_listed_environment_and_secrets_are_redacted() -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "SECRET_TOKEN": SECRET_ENV,
+        "DEPLOY_KEY": SECRET_PASSED,
+        "UNLISTED": "nope",
+    }
+    script = 'env; echo "$DEPLOY_KEY" >&2; echo "leak: ' + SECRET_ENV + '"'
+    result = CommandExecutor().run(
+        context("command", {"argv": ["/bin/sh", "-c", script], "passEnv": ["DEPLOY_KEY"]}, env)
+    )
+    assert result.ok, result.error
+    text = json.dumps(dict(result.details))
+    assert SECRET_ENV not in text and SECRET_PASSED not in text
+    assert "UNLISTED" not in result.details["stdout"]
+    assert "SECRET_TOKEN" not in result.details["stdout"]  # not passed to the process at all
+    assert "[REDACTED]" in result.details["stderr"]
+
+
+def test_command_argv_is_never_a_shell() -> None:
+    result = CommandExecutor().run(context("command", {"argv": ["echo", "$HOME; rm -rf /"]}))
+    assert result.details["stdout"] == "$HOME; rm -rf /\n"
+
+
+def test_command_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 60 & echo $! > {pidfile}; wait"
+    started = time.monotonic()
+    result = CommandExecutor().run(
+        context("command", {"argv": ["/bin/sh", "-c", script]}, timeout=1)
+    )
+    assert time.monotonic() - started < 10
+    assert not result.ok and "timed out" in (result.error or "")
+    child = int(pidfile.read_text())
+    time.sleep(0.2)
+    assert not alive(child)
+
+
+def alive(pid: int) -> bool:
+    """Running (a killed child left unreaped by PID 1 is a zombie, not alive)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_command_output_is_truncated() -> None:
+    result = CommandExecutor().run(
+        context("command", {"argv": ["/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\\\0' x"]})
+    )
+    assert len(result.details["stdout"]) < 5000
+
+
+def test_request_values_are_data_never_templates() -> None:
+    request = make_request(notes="{{ 7 * 7 }}", service="{{ 6 * 7 }}")
+    rendered = render(["{{ parameters.service }}", "{{ request.name }}"], template_data(request))
+    assert rendered == ["{{ 6 * 7 }}", "rem-1"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ parameters.missing }}",  # StrictUndefined
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",  # sandbox
+        "{{ 'x' * 100000 }}",  # size cap
+    ],
+)
+def test_templates_fail_closed(template: str) -> None:
+    with pytest.raises(ExecutorError):
+        render(template, template_data(make_request()))
+
+
+class Hook(BaseHTTPRequestHandler):
+    seen: list[dict[str, Any]] = []
+    mode = "echo"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Hook.seen.append({"headers": dict(self.headers), "body": body.decode()})
+        if Hook.mode == "hangup":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        reply = json.dumps({"echo": self.headers.get("Authorization"), "ok": True}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    Hook.seen, Hook.mode = [], "echo"
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_webhook_sends_idempotency_key_and_redacts_secret_headers(server: str) -> None:
+    config = {
+        "url": server + "/hook/{{ parameters.service }}",
+        "method": "POST",
+        "secretHeaders": {"Authorization": "HOOK_TOKEN"},
+        "body": {"service": "{{ parameters.service }}"},
+    }
+    result = WebhookExecutor().run(
+        context(
+            "webhook", config, {"HOOK_TOKEN": SECRET_HEADER}, request=make_request(service="api")
+        )
+    )
+    assert result.ok, result.error
+    assert Hook.seen[0]["headers"]["Idempotency-Key"] == "rem-1/1"
+    assert Hook.seen[0]["headers"]["Authorization"] == SECRET_HEADER
+    assert json.loads(Hook.seen[0]["body"]) == {"service": "api"}
+    assert SECRET_HEADER not in json.dumps(dict(result.details))
+    assert "[REDACTED]" in result.details["response"]
+
+
+def test_webhook_post_with_unknown_outcome_is_not_repeated(server: str) -> None:
+    Hook.mode = "hangup"
+    result = WebhookExecutor().run(context("webhook", {"url": server, "method": "POST"}))
+    assert not result.ok and result.outcome_unknown
+    assert "not repeated" in (result.error or "")
+    assert len(Hook.seen) == 1
+
+
+def test_webhook_missing_secret_fails_without_calling(server: str) -> None:
+    result = WebhookExecutor().run(
+        context("webhook", {"url": server, "secretHeaders": {"Authorization": "NOT_SET"}}, {})
+    )
+    assert not result.ok and "NOT_SET is not set" in (result.error or "")
+    assert Hook.seen == []
+
+
+def test_secrets_from_env_stderr_and_webhook_replies_never_reach_the_audit(
+    tmp_path: Path, server: str
+) -> None:
+    webhook = f"""\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {{name: hook}}
+spec:
+  parameters: {{type: object}}
+  executor:
+    webhook:
+      url: {server}/x
+      secretHeaders: {{Authorization: HOOK_TOKEN}}
+  timeout: 10s
+"""
+    script = f'env; echo "$DEPLOY_KEY" >&2; echo {SECRET_ENV} >&2'
+    bare = make_remote(
+        tmp_path,
+        actions={
+            "leaky": action_yaml(
+                "leaky", ["/bin/sh", "-c", script], extra="      passEnv: [DEPLOY_KEY]\n"
+            ).replace("    command:\n      argv", "    command:\n      argv"),
+            "hook": webhook,
+        },
+        requests={
+            "rem-cmd": request_yaml("rem-cmd", action="leaky"),
+            "rem-hook": request_yaml("rem-hook", action="hook", service="web"),
+        },
+    )
+    repo = clone(tmp_path, bare, "work")
+    env = cli_env(SECRET_TOKEN=SECRET_ENV, DEPLOY_KEY=SECRET_PASSED, HOOK_TOKEN=SECRET_HEADER)
+    done = remediate(repo, "apply", "--format", "json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(json.loads(done.stdout)["executed"]) == 2
+    blob = "".join(p.read_text() for p in (repo / "audit").rglob("*.jsonl"))
+    assert "[REDACTED]" in blob
+    for secret in (SECRET_ENV, SECRET_PASSED, SECRET_HEADER):
+        assert secret not in blob
+        assert secret not in done.stdout + done.stderr
