@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -138,7 +138,7 @@ def test_templates_fail_closed(template: str) -> None:
 
 
 class Hook(BaseHTTPRequestHandler):
-    seen: list[dict[str, Any]] = []
+    seen: ClassVar[list[dict[str, Any]]] = []
     mode = "echo"
 
     def do_POST(self) -> None:
