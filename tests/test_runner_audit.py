@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_an_intact_chain_folds_and_verifies() -> None:
 
 def test_an_edited_event_breaks_the_chain() -> None:
     events = chain()
-    forged = Event(**{**events[1].__dict__, "actor": "mallory@example.com"})
+    forged = replace(events[1], actor="mallory@example.com")
     problems = check_chains([events[0], forged, events[2]])
     assert any("no event of this request" in p for p in problems)
 
@@ -69,8 +70,8 @@ def test_a_deleted_event_breaks_the_chain() -> None:
 def test_reordered_events_break_the_chain() -> None:
     events = chain()
     swapped = [
-        Event(**{**events[0].__dict__, "prev": events[1].hash}),
-        Event(**{**events[1].__dict__, "prev": None}),
+        replace(events[0], prev=events[1].hash),
+        replace(events[1], prev=None),
         events[2],
     ]
     assert check_chains(swapped)
@@ -137,8 +138,8 @@ def verify(run_cli: Run, repo: Path) -> tuple[int, list[str]]:
 def test_verify_fails_on_an_edited_event_even_when_committed_as_the_runner(
     run_cli: Run, audited: Path
 ) -> None:
-    path = audit_files(audited)[-1]
-    path.write_text(path.read_text().replace('"COMPLETED"', '"FAILED"', 1))
+    path = next(p for p in audit_files(audited) if '"to":"COMPLETED"' in p.read_text())
+    path.write_text(path.read_text().replace('"to":"COMPLETED"', '"to":"FAILED"', 1))
     git(audited, "commit", "-qam", "fix audit", email=RUNNER)  # impersonates the runner
     code, problems = verify(run_cli, audited)
     assert code == 1
@@ -165,7 +166,8 @@ def test_verify_fails_on_reordered_lines(run_cli: Run, audited: Path) -> None:
 
 
 def test_verify_fails_on_a_forged_event_file(run_cli: Run, audited: Path) -> None:
-    last = json.loads(audit_files(audited)[-1].read_text().splitlines()[0])
+    done = next(p for p in audit_files(audited) if '"to":"COMPLETED"' in p.read_text())
+    last = json.loads(done.read_text().splitlines()[0])
     forged = Event(
         id="forged-1",
         at="2026-11-23T10:05:00.000Z",

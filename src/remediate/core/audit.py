@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from remediate.core import lifecycle
@@ -74,7 +75,7 @@ class Event:
             "prev": self.prev,
         }
 
-    @property
+    @cached_property
     def hash(self) -> str:
         return event_hash(self.as_json())
 
@@ -189,27 +190,26 @@ def _key(event: Event) -> tuple[str, str]:
 
 def apply_event(state: RequestState, event: Event) -> RequestState:
     """The state after `event`; an event the lifecycle table forbids changes nothing."""
-    base = replace(
-        state,
-        head=event.hash,
-        events=state.events + 1,
-        created_at=state.created_at or event.at,
-        action_type=event.action_type or state.action_type,
-        environment=event.environment or state.environment,
-        service_name=event.service_name or state.service_name,
-        incident_id=event.incident_id or state.incident_id,
-    )
+    changes: dict[str, Any] = {
+        "head": event.hash,
+        "events": state.events + 1,
+        "created_at": state.created_at or event.at,
+        "action_type": event.action_type or state.action_type,
+        "environment": event.environment or state.environment,
+        "service_name": event.service_name or state.service_name,
+        "incident_id": event.incident_id or state.incident_id,
+    }
     if event.from_ != state.status or not lifecycle.allowed(state.status, event.verb, event.to):
-        return base
+        return replace(state, **changes)
     details = event.details
     at = parse_time(event.at)
-    changes: dict[str, Any] = {
-        "status": event.to,
-        "updated_at": event.at,
-        "performed_by": event.actor,
-        "detail": str(details.get("detail", state.detail if event.to == state.status else "")),
-        "error": event.error,
-    }
+    changes.update(
+        status=event.to,
+        updated_at=event.at,
+        performed_by=event.actor,
+        detail=str(details.get("detail", state.detail if event.to == state.status else "")),
+        error=event.error,
+    )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
     approval = details.get("approval")
@@ -235,7 +235,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         )
     if event.to == lifecycle.FAILED:
         changes["failures"] = state.failures + 1
-    return replace(base, **changes)
+    return replace(state, **changes)
 
 
 def _approval(data: Mapping[str, Any], at: datetime) -> Approval:

@@ -139,6 +139,7 @@ def _decide_batch(
     report.recovered.clear()
     chain = Chain(snap)
     actor = rt.runner.email
+    executions = snap.executions()
     for name in sorted(rt.repository.requests):
         request = rt.repository.requests[name]
         state = chain.state(name)
@@ -150,9 +151,7 @@ def _decide_batch(
             continue
         edited = state.content_hash not in (None, request.content_hash)
         if state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
-            decision = rt.evaluate(
-                request, rt.context(request, state, executions=snap.executions())
-            )
+            decision = rt.evaluate(request, rt.context(request, state, executions=executions))
             if state.status == decision.status and not edited:
                 continue
             details = decision_details(

@@ -55,9 +55,20 @@ def snapshot(
     return AuditSnapshot(rev, listed, problems, files, fold(listed), {e.id for e in listed})
 
 
+_PARSED: dict[str, tuple[list[Event], list[str]]] = {}  # file text → its events (add-only files)
+
+
 def read_audit(store: GitStore, rev: str | None) -> AuditSnapshot:
     files = store.read_tree_files(rev, AUDIT_DIR)
-    events, problems = parse_files(files)
+    events: list[Event] = []
+    problems: list[str] = []
+    for path in sorted(files):
+        key = path + "\0" + files[path]
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = _PARSED[key] = parse_files({path: files[path]})
+        events += parsed[0]
+        problems += parsed[1]
     return snapshot(events, rev, problems, len(files))
 
 
