@@ -241,3 +241,55 @@ def test_read_commands_machine_output(run_cli: Run, tmp_path: Path) -> None:
     assert run_cli("actions", "--limit", "0", "--repo", str(repo)).code == 2
     missing = run_cli("status", "rem-zzz", "--repo", str(repo))
     assert missing.code == 1 and "Traceback" not in missing.err
+
+
+def test_runner_commits_name_the_person_and_only_add_audit_files(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    bare, repo, _ = setup(tmp_path)
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, OPERATOR)
+    assert run_cli("approve", "rem-1", "--repo", str(repo)).code == 0
+    log = git(tmp_path, "--git-dir", str(bare), "log", "-1", "--format=%ae|%ce|%B", "main")
+    author, committer, body = log.split("|", 2)
+    assert (author, committer) == (OPERATOR, "remediate-bot@example.com")
+    assert "rem-1: PENDING_APPROVAL -> QUEUED" in body
+    assert "Remediation-Id: rem-1" in body
+    changes = git(
+        tmp_path,
+        "--git-dir",
+        str(bare),
+        "log",
+        "--format=",
+        "--name-status",
+        "--committer=remediate-bot@example.com",
+        "main",
+    )
+    assert changes and all(
+        line.startswith("A\taudit/") for line in changes.splitlines() if line.strip()
+    )
+
+
+def test_dry_run_records_and_runs_nothing(run_cli: Run, tmp_path: Path) -> None:
+    bare, repo, log = setup(tmp_path, decision="allow")
+    before = git(tmp_path, "--git-dir", str(bare), "rev-parse", "main")
+    done = run_cli("apply", "--dry-run", "--repo", str(repo), "--format", "json")
+    assert done.code == 0, done.err
+    body = out(done)
+    assert body["decided"] == [{"requestId": "rem-1", "status": "QUEUED"}]
+    assert git(tmp_path, "--git-dir", str(bare), "rev-parse", "main") == before
+    assert not log.exists()
+
+
+def test_identity_comes_from_the_github_event_inside_actions(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bare, repo, _ = setup(tmp_path)
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, OPERATOR)  # ignored inside GitHub Actions
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"sender": {"login": "mallory"}}))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
+    refused = run_cli("approve", "rem-1", "--repo", str(repo))
+    assert refused.code == 1 and "mallory is not an operator" in refused.err
