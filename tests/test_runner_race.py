@@ -15,6 +15,7 @@ import pytest
 from tests.runner_support import (
     NOW,
     action_yaml,
+    cli_env,
     clone,
     git,
     json_out,
@@ -235,3 +236,34 @@ def test_push_whose_reply_is_lost_after_the_ref_moved_writes_no_duplicate(tmp_pa
     events = assert_clean(tmp_path, bare)
     decided = [e for e in events if e["to"] == "QUEUED"]
     assert sorted(e["requestId"] for e in decided) == ["rem-x", "rem-y"]  # not written twice
+
+
+def test_outcomes_of_a_run_that_cannot_push_are_recorded_by_the_next_run(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    closed = tmp_path / "remote-closed"
+    # the action runs, then the remote refuses every branch push for a while
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}; touch {closed}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", argv)},
+        requests={"rem-s": request_yaml("rem-s")},
+    )
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        f"if [ -e {closed} ] && grep -q ' refs/heads/main$'; then echo closed >&2; exit 1; fi\n"
+    )
+    hook.chmod(0o755)
+    runner = clone(tmp_path, bare, "runner")
+    env = cli_env(REMEDIATE_PUSH_ATTEMPTS="2")
+    done = remediate(runner, "apply", env=env)
+    assert done.returncode == 1
+    assert "the next apply records them" in done.stderr
+    closed.unlink()
+    done = remediate(runner, "apply", "--format", "json", now=LATER)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["recovered"] == []  # the real outcome, not "unknown"
+    status = json_out(remediate(runner, "status", "rem-s", "--format", "json"))
+    assert status["status"] == "COMPLETED"
+    assert executions(log)["rem-s"] == 1
+    assert_clean(tmp_path, bare)

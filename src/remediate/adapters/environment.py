@@ -21,6 +21,14 @@ def now() -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def push_attempts() -> int:
+    """How often a rejected push is rebuilt and retried (REMEDIATE_PUSH_ATTEMPTS, default 30)."""
+    text = os.environ.get("REMEDIATE_PUSH_ATTEMPTS", "30")
+    if not text.isdigit() or int(text) < 1:
+        raise UsageError(f"REMEDIATE_PUSH_ATTEMPTS={text!r} must be a positive integer")
+    return int(text)
+
+
 def variables() -> dict[str, str]:
     return dict(os.environ)
 

@@ -109,7 +109,10 @@ class GitStore:
             return self.head()
         tracking = f"refs/remotes/{self.remote}/{self.remote_branch}"
         code, _, err = self._run(
-            "fetch", "--quiet", "--no-tags", self.remote,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            self.remote,
             f"+refs/heads/{self.remote_branch}:{tracking}",
         )
         if code != 0:
@@ -143,8 +146,13 @@ class GitStore:
         if self.head() is None:
             return {}
         out = self.git.log(
-            "--diff-filter=A", "--no-renames", "--format=%x00%ae", "--name-only", "HEAD",
-            "--", prefix,
+            "--diff-filter=A",
+            "--no-renames",
+            "--format=%x00%ae",
+            "--name-only",
+            "HEAD",
+            "--",
+            prefix,
         )
         found: dict[str, str] = {}
         for chunk in out.split("\x00")[1:]:
@@ -159,8 +167,13 @@ class GitStore:
         if rev is None:
             return []
         out = self.git.log(
-            "--format=%x00%H%x09%ce%x09%ae", "--name-status", "--no-renames",
-            "--diff-merges=first-parent", rev, "--", prefix,
+            "--format=%x00%H%x09%ce%x09%ae",
+            "--name-status",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            rev,
+            "--",
+            prefix,
         )
         commits: list[AuditCommit] = []
         for chunk in out.split("\x00")[1:]:
@@ -279,6 +292,25 @@ class GitStore:
         if self.remote is None or not refs:
             return
         self._run("fetch", "--quiet", "--no-tags", self.remote, *refs)
+
+    # -- a local spool for events that could not be pushed --------------------------------
+    @property
+    def _spool(self) -> Path:
+        return Path(self.repo.git_dir) / "remediate" / "spool"
+
+    def spool(self, name: str, text: str) -> Path:
+        self._spool.mkdir(parents=True, exist_ok=True)
+        path = self._spool / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def spooled(self) -> dict[str, str]:
+        if not self._spool.is_dir():
+            return {}
+        return {p.name: p.read_text(encoding="utf-8") for p in sorted(self._spool.iterdir())}
+
+    def unspool(self, name: str) -> None:
+        (self._spool / name).unlink(missing_ok=True)
 
     def fast_forward(self, sha: str) -> bool:
         """Move the checked-out branch (and work tree) to `sha` when that is a fast-forward."""

@@ -24,10 +24,11 @@ from remediate.core import lifecycle as lc
 from remediate.core.audit import Event, RequestState, retry_time, to_line
 from remediate.core.decision import Execution, iso
 from remediate.core.model import ActionType, Request
+from remediate.errors import UserError
 from remediate.executors.base import ExecutionContext, ExecutionResult
 from remediate.service.runtime import Runtime, decision_details, load
 from remediate.service.state import AuditSnapshot, parse_files
-from remediate.service.writeback import Batch, Chain, PushStats, draft, write
+from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
 
 ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
 
@@ -79,10 +80,12 @@ def apply(
     runner = rt.runner
     author = _person(actor) if actor else runner
     claims = rt.store.claim_refs() or {}
+    spooled = rt.store.spooled()
+    kept, _ = parse_files(spooled)
     snap = (
         write(
             rt.store,
-            lambda s: _decide_batch(rt, s, claims, report, dry_run),
+            lambda s: _decide_batch(rt, s, claims, report, dry_run, kept),
             rt.now,
             author,
             runner,
@@ -91,6 +94,9 @@ def apply(
         if not dry_run
         else _dry(rt, claims, report)
     )
+    if not dry_run:
+        for name in spooled:  # written now, or superseded
+            rt.store.unspool(name)
     jobs = _select(rt, snap, report, max_actions)
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
@@ -104,14 +110,24 @@ def apply(
         return report
     results = _execute(rt, jobs, concurrency)
     finished = environment.now()
-    write(
-        rt.store,
-        lambda s: _outcome_batch(rt, s, jobs, results, finished, report),
-        finished,
-        author,
-        runner,
-        report.stats,
-    )
+    try:
+        write(
+            rt.store,
+            lambda s: _outcome_batch(rt, s, jobs, results, finished, report),
+            finished,
+            author,
+            runner,
+            report.stats,
+        )
+    except UserError as exc:
+        # the actions ran: keep their outcomes locally so the next run records them
+        text = "".join(
+            to_line(_outcome(rt, j, results[j.request.name], finished)) + "\n" for j in jobs
+        )
+        path = rt.store.spool(f"{new_id()}.jsonl", text)
+        raise UserError(
+            f"{exc}; the outcomes are kept in {path} and the next apply records them"
+        ) from None
     return report
 
 
@@ -125,7 +141,7 @@ def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnaps
     from remediate.service.state import read_audit
 
     snap = read_audit(rt.store, rt.store.fetch())
-    _decide_batch(rt, snap, claims, report, True)
+    _decide_batch(rt, snap, claims, report, True, [])
     return snap
 
 
@@ -133,12 +149,21 @@ def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnaps
 
 
 def _decide_batch(
-    rt: Runtime, snap: AuditSnapshot, claims: dict[str, str], report: ApplyReport, dry: bool
+    rt: Runtime,
+    snap: AuditSnapshot,
+    claims: dict[str, str],
+    report: ApplyReport,
+    dry: bool,
+    kept: list[Event],
 ) -> Batch | None:
     report.decided.clear()
     report.recovered.clear()
     chain = Chain(snap)
     actor = rt.runner.email
+    for event in kept:  # outcomes a failed push left in the local spool
+        state = chain.state(event.request_id)
+        if state.status == lc.EXECUTING and event.details.get("attempt") == state.attempt:
+            chain.add(event)
     executions = snap.executions()
     for name in sorted(rt.repository.requests):
         request = rt.repository.requests[name]
@@ -254,6 +279,11 @@ def _select(
 ) -> list[Job]:
     jobs: list[Job] = []
     executions = list(snap.executions())
+    busy = {  # targets where an action (of any runner) is executing now
+        (st.environment, st.service_name)
+        for st in snap.states.values()
+        if st.status == lc.EXECUTING
+    }
     for name in sorted(rt.repository.requests):
         request = rt.repository.requests[name]
         state = snap.state(name)
@@ -292,6 +322,9 @@ def _select(
         action = rt.repository.action_types.get(request.action_type)
         if action is None:
             report.skipped.append((name, f"action type {request.action_type} is not defined"))
+            continue
+        if (request.environment, request.service_name) in busy:
+            report.skipped.append((name, "another action on this target is executing"))
             continue
         decision = rt.evaluate(request, rt.context(request, state, executions=tuple(executions)))
         if decision.deferred:
@@ -441,29 +474,32 @@ def _outcome_batch(
         state = chain.state(name)
         if state.status != lc.EXECUTING or state.attempt != job.attempt:
             continue  # already recorded (an earlier push of this batch landed)
-        details: dict[str, Any] = {
-            "verb": "complete" if result.ok else "fail",
-            "attempt": job.attempt,
-            **json_safe(result.details),
-        }
-        if result.outcome_unknown:
-            details["outcomeUnknown"] = True
-        chain.add(
-            draft(
-                name,
-                lc.EXECUTING,
-                to,
-                rt.runner.email,
-                now,
-                details,
-                request=job.request,
-                error=result.error,
-                event_id=_outcome_id(job),
-            )
-        )
+        chain.add(_outcome(rt, job, result, now))
         if not result.ok and not result.outcome_unknown:
             _maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
     return Batch(chain.events, f"remediate apply: {len(jobs)} action(s) executed")
+
+
+def _outcome(rt: Runtime, job: Job, result: ExecutionResult, now: datetime) -> Event:
+    details: dict[str, Any] = {
+        "verb": "complete" if result.ok else "fail",
+        "attempt": job.attempt,
+        **json_safe(result.details),
+    }
+    if result.outcome_unknown:
+        details["outcomeUnknown"] = True
+    to = lc.COMPLETED if result.ok else lc.FAILED
+    return draft(
+        job.request.name,
+        lc.EXECUTING,
+        to,
+        rt.runner.email,
+        now,
+        details,
+        request=job.request,
+        error=result.error,
+        event_id=_outcome_id(job),
+    )
 
 
 def _outcome_id(job: Job) -> str:

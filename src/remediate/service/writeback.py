@@ -16,13 +16,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from remediate.adapters import environment
 from remediate.adapters.git_store import GitStore, Person, PushOutcome
 from remediate.core.audit import Event, RequestState, apply_event, to_line
 from remediate.core.decision import iso
 from remediate.errors import UserError
 from remediate.service.state import AUDIT_DIR, AuditSnapshot, read_audit
-
-MAX_ATTEMPTS = 30
 
 
 def new_id() -> str:
@@ -95,7 +94,8 @@ def write(
     """Commit and push what `build` makes of the latest snapshot; the snapshot written on."""
     stats = stats or PushStats()
     last = ""
-    for attempt in range(MAX_ATTEMPTS):
+    attempts = environment.push_attempts()
+    for attempt in range(attempts):
         tip = store.fetch()
         snap = read_audit(store, tip)
         batch = build(snap)
@@ -122,7 +122,7 @@ def write(
             stats.ambiguous += 1  # the next fetch shows whether it landed: its ids are skipped
         time.sleep(random.uniform(0.01, 0.05) * min(2**attempt, 16))
         last = why
-    raise UserError(f"could not push the audit after {MAX_ATTEMPTS} attempts: {last}")
+    raise UserError(f"could not push the audit after {attempts} attempts: {last}")
 
 
 def draft(
