@@ -267,3 +267,96 @@ def test_outcomes_of_a_run_that_cannot_push_are_recorded_by_the_next_run(tmp_pat
     assert status["status"] == "COMPLETED"
     assert executions(log)["rem-s"] == 1
     assert_clean(tmp_path, bare)
+
+
+def test_a_claim_whose_event_never_reached_the_branch_is_adopted_not_rerun(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import remediate.service.apply as apply_module
+
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log), timeout="60s")},
+        requests={"rem-o": request_yaml("rem-o")},
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+
+    class Died(Exception):
+        pass
+
+    def die(*args: object) -> None:
+        raise Died  # the runner dies after its claim ref landed, before the branch push
+
+    monkeypatch.setenv("REMEDIATE_NOW", NOW)
+    monkeypatch.setattr(apply_module, "_claim_batch", die)
+    with pytest.raises(Died):
+        apply_module.apply(first, "ops@example.com")
+    monkeypatch.undo()
+    assert "refs/claims/rem-o/1" in git(tmp_path, "ls-remote", str(bare))
+    report = json_out(remediate(second, "apply", "--format", "json"))
+    assert report["executed"] == []
+    status = json_out(remediate(second, "status", "rem-o", "--format", "json"))
+    assert status["status"] == "EXECUTING"  # adopted from the claim commit
+    report = json_out(remediate(second, "apply", "--format", "json", now=LATER))
+    assert report["recovered"] == [{"requestId": "rem-o", "status": "FAILED"}]
+    assert not log.exists()  # it never ran, and it is never run blindly
+    assert_clean(tmp_path, bare)
+
+
+def test_a_claim_push_whose_reply_is_lost_asks_the_remote_who_won(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={"rem-c": request_yaml("rem-c")},
+    )
+    hook = bare / "hooks" / "reference-transaction"
+    hook.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = committed ] || exit 0\n'
+        f"if grep -q ' refs/claims/' && [ ! -e {tmp_path}/lost-once ]; then\n"
+        f"  touch {tmp_path}/lost-once; kill -9 $PPID\n"
+        "fi\nexit 0\n"
+    )
+    hook.chmod(0o755)
+    runner = clone(tmp_path, bare, "runner")
+    report = json_out(remediate(runner, "apply", "--format", "json"))
+    assert (tmp_path / "lost-once").exists()
+    assert report["executed"] == [{"requestId": "rem-c", "status": "COMPLETED"}]
+    assert executions(log)["rem-c"] == 1
+    assert_clean(tmp_path, bare)
+
+
+def test_a_failed_idempotent_action_is_retried_within_its_budget(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}; exit 3', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"bad": action_yaml("bad", argv, idempotent=True, retries=1, backoff="1h")},
+        requests={"rem-f": request_yaml("rem-f", action="bad")},
+    )
+    runner = clone(tmp_path, bare, "runner")
+    assert remediate(runner, "apply").returncode == 1  # an action failed
+    remediate(runner, "apply")  # backoff not over: nothing runs
+    assert executions(log)["rem-f"] == 1
+    remediate(runner, "apply", now=LATER)
+    remediate(runner, "apply", now=MUCH_LATER)  # budget spent: FAILED for good
+    assert executions(log)["rem-f"] == 2
+    status = json_out(remediate(runner, "status", "rem-f", "--format", "json"))
+    assert status["status"] == "FAILED"
+    assert_clean(tmp_path, bare)
+
+
+def test_apply_fails_closed_on_an_invalid_document(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={"rem-ok": request_yaml("rem-ok"), "rem-bad": "kind: [broken\n"},
+    )
+    runner = clone(tmp_path, bare, "runner")
+    done = remediate(runner, "apply")
+    assert done.returncode == 1 and "nothing was run" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not log.exists()

@@ -293,3 +293,43 @@ def test_identity_comes_from_the_github_event_inside_actions(
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     refused = run_cli("approve", "rem-1", "--repo", str(repo))
     assert refused.code == 1 and "mallory is not an operator" in refused.err
+
+
+TWO_SRE = """\
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: two-sre}
+spec:
+  rules:
+    - name: two-sre
+      effect: require_approval
+      approvals: {min: 2, from: ["team:sre"]}
+"""
+
+
+def test_approvals_that_do_not_count_say_why(run_cli: Run, tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        "allow",
+        actions={"noop": action_yaml("noop", argv)},
+        requests={"rem-2": request_yaml("rem-2")},
+        policies={"two-sre": TWO_SRE},
+    )
+    repo = clone(tmp_path, bare, "work")
+    run_cli("apply", "--repo", str(repo))
+    as_(repo, "admin@example.com")  # an operator (admin), but not in team:sre
+    refused = run_cli("approve", "rem-2", "--repo", str(repo))
+    assert refused.code == 1
+    assert "does not count: is not one of team:sre" in refused.err
+    as_(repo, OPERATOR)
+    first = run_cli("approve", "rem-2", "--repo", str(repo), "--format", "json")
+    assert (first.code, out(first)["status"]) == (0, "PENDING_APPROVAL")
+    twice = run_cli("approve", "rem-2", "--repo", str(repo))
+    assert twice.code == 1 and "already approved" in twice.err
+    as_(repo, OPERATOR2)
+    second = run_cli("approve", "rem-2", "--repo", str(repo), "--format", "json")
+    assert (second.code, out(second)["status"]) == (0, "QUEUED")
+    run_cli("apply", "--repo", str(repo))
+    assert log.read_text().split() == ["rem-2"]

@@ -475,7 +475,7 @@ def _outcome_batch(
         if state.status != lc.EXECUTING or state.attempt != job.attempt:
             continue  # already recorded (an earlier push of this batch landed)
         chain.add(_outcome(rt, job, result, now))
-        if not result.ok and not result.outcome_unknown:
+        if not result.ok:  # idempotent actions only, within their retry budget
             _maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
     return Batch(chain.events, f"remediate apply: {len(jobs)} action(s) executed")
 

@@ -93,6 +93,7 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
             if reason:
                 result.detail += " These violations cannot be overridden."
             return None
+        _check_counts(rt, actor, before, decision)
         details = decision_details(decision, request.content_hash, "approve")
         details["approval"] = {
             "by": actor,
@@ -113,6 +114,24 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
 
     write(rt.store, build, rt.now, person(actor), rt.runner)
     return result
+
+
+def _check_counts(rt: Runtime, actor: str, before: Decision, after: Decision) -> None:
+    """An approval that changes nothing toward any rule does not count: say why (exit 1)."""
+    if after.status != lc.PENDING_APPROVAL or not after.needs or after.overridden:
+        return
+    same = rt.directory.same_person
+    if any(same(actor, who) for need in before.needs for who in need.counted):
+        raise UserError(
+            f"{actor} has already approved this request; it still needs "
+            f"{after.approvals_required} more approval(s)"
+        )
+    if any(same(actor, who) for need in after.needs for who in need.counted):
+        return
+    reasons = sorted({why for need in after.needs for who, why in need.ignored if same(actor, who)})
+    raise UserError(
+        f"the approval of {actor} does not count: {'; '.join(reasons) or 'no rule asks for it'}"
+    )
 
 
 def _decide(
