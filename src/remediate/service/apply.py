@@ -359,7 +359,8 @@ CLAIM_FILE = "claims.jsonl"
 
 
 def claim_ref(request_id: str, attempt: int) -> str:
-    return f"{CLAIMS_PREFIX}{request_id}/{attempt}"
+    # names may hold "..", which a ref may not; "%" never occurs in a name
+    return f"{CLAIMS_PREFIX}{request_id.replace('.', '%2E')}/{attempt}"
 
 
 def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:
