@@ -41,6 +41,7 @@ from tests.runner_support import (
 
 def overhead(actions: int) -> dict[str, float]:
     import remediate.service.apply as apply_module
+    import remediate.service.execute as execute_module
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -51,7 +52,7 @@ def overhead(actions: int) -> dict[str, float]:
         bare = make_remote(tmp, actions={"noop": action_yaml("noop", ["true"])}, requests=requests)
         repo = clone(tmp, bare, "runner")
         inside = [0.0]
-        real = apply_module.run_one
+        real = execute_module.run_one
 
         def timed(*args: object) -> object:
             started = time.perf_counter()
@@ -60,14 +61,14 @@ def overhead(actions: int) -> dict[str, float]:
             finally:
                 inside[0] += time.perf_counter() - started
 
-        apply_module.run_one = timed  # type: ignore[assignment]
+        execute_module.run_one = timed  # type: ignore[assignment]
         os.environ["REMEDIATE_NOW"] = NOW
         try:
             started = time.perf_counter()
             report = apply_module.apply(repo, "bench@example.com", concurrency=1)
             wall = time.perf_counter() - started
         finally:
-            apply_module.run_one = real
+            execute_module.run_one = real
         assert len(report.executed) == actions, report.skipped[:3]
         return {
             "wall_s": wall,

@@ -12,25 +12,24 @@ and only an idempotent action with retries left is queued again.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from remediate.adapters import environment
-from remediate.adapters.git_store import CLAIMS_PREFIX, Person
+from remediate.adapters.git_store import Person
 from remediate.core import lifecycle as lc
-from remediate.core.audit import Event, RequestState, retry_time, to_line
+from remediate.core.audit import Event, to_line
 from remediate.core.decision import Execution, iso
-from remediate.core.model import ActionType, Request
 from remediate.errors import UserError
-from remediate.executors.base import ExecutionContext, ExecutionResult
+from remediate.executors.base import ExecutionResult
+from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
+from remediate.service.execute import Job, execute
+from remediate.service.recovery import adopt, maybe_retry, recover
 from remediate.service.runtime import Runtime, decision_details, load
 from remediate.service.state import AuditSnapshot, parse_files
 from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
-
-ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
 
 
 @dataclass
@@ -57,15 +56,6 @@ class ApplyReport:
             "pushes": self.stats.pushes,
             "rejectedPushes": self.stats.rejected,
         }
-
-
-@dataclass(frozen=True)
-class Job:
-    request: Request
-    action: ActionType | None
-    attempt: int
-    claim: Event  # the event that leaves QUEUED: a claim, or a re-decision after an edit
-    execute: bool = True
 
 
 def apply(
@@ -108,7 +98,7 @@ def apply(
     jobs = [j for j in jobs if j.execute]
     if not jobs:
         return report
-    results = _execute(rt, jobs, concurrency)
+    results = execute(rt, jobs, concurrency)
     finished = environment.now()
     try:
         write(
@@ -169,10 +159,10 @@ def _decide_batch(
         request = rt.repository.requests[name]
         state = chain.state(name)
         if state.status == lc.QUEUED:
-            _adopt(rt, chain, state, claims)
+            adopt(rt, chain, state, claims)
             state = chain.state(name)
         if state.status == lc.EXECUTING:
-            _recover(rt, chain, request, state, actor, report)
+            recover(rt, chain, request, state, actor, report.recovered)
             continue
         edited = state.content_hash not in (None, request.content_hash)
         if state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
@@ -191,84 +181,6 @@ def _decide_batch(
     if dry:
         return None
     return Batch(chain.events, f"remediate apply: {len(chain.events)} transition(s)")
-
-
-def _adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> None:
-    """A claim ref for the current attempt whose event is not on the branch: take its event."""
-    ref = claim_ref(state.request_id, state.attempt)
-    sha = claims.get(ref)
-    if sha is None:
-        return
-    rt.store.fetch_refs([ref])
-    text = rt.store.show(sha, CLAIM_FILE)
-    if text is None:
-        return
-    events, _ = parse_files({CLAIM_FILE: text})
-    for event in events:
-        if (
-            event.request_id == state.request_id
-            and event.verb in ("claim", "cancel", "decide")
-            and event.details.get("attempt") == state.attempt
-        ):
-            chain.add(event)
-
-
-def _recover(
-    rt: Runtime,
-    chain: Chain,
-    request: Request,
-    state: RequestState,
-    actor: str,
-    report: ApplyReport,
-) -> None:
-    action = rt.repository.action_types.get(request.action_type)
-    timeout = action.timeout if action else timedelta(seconds=300)
-    if state.claimed_at is None or rt.now < state.claimed_at + timeout + ABANDON_GRACE:
-        return
-    error = (
-        f"the runner stopped while the action was executing (claimed {iso(state.claimed_at)}); "
-        "the outcome is unknown"
-    )
-    chain.add(
-        draft(
-            request.name,
-            lc.EXECUTING,
-            lc.FAILED,
-            actor,
-            rt.now,
-            {"verb": "abandon", "attempt": state.attempt, "outcomeUnknown": True},
-            state=state,
-            error=error,
-        )
-    )
-    report.recovered.append((request.name, lc.FAILED))
-    _maybe_retry(chain, request, action, actor, rt.now, report.recovered)
-
-
-def _maybe_retry(
-    chain: Chain,
-    request: Request,
-    action: ActionType | None,
-    actor: str,
-    now: datetime,
-    log: list[tuple[str, str]],
-) -> None:
-    state = chain.state(request.name)
-    if action is None or not action.idempotent or state.failures > action.retries:
-        return
-    at = retry_time(now, action.backoff, state.failures)
-    chain.add(
-        draft(
-            request.name,
-            lc.FAILED,
-            lc.QUEUED,
-            actor,
-            now,
-            {"verb": "retry", "retryAt": iso(at), "retry": state.failures, "of": action.retries},
-            state=state,
-        )
-    )
-    log.append((request.name, lc.QUEUED))
 
 
 # -- phase 2: select and claim -------------------------------------------------------------
@@ -355,44 +267,23 @@ def _select(
     return jobs
 
 
-CLAIM_FILE = "claims.jsonl"
-
-
-def claim_ref(request_id: str, attempt: int) -> str:
-    # names may hold "..", which a ref may not; "%" never occurs in a name
-    return f"{CLAIMS_PREFIX}{request_id.replace('.', '%2E')}/{attempt}"
-
-
 def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:
     """Create every job's claim ref in one push; keep the jobs this runner won."""
     linked = []
     for job in jobs:
         state = snap.state(job.request.name)
-        linked.append(to_line(apply_claim(job.claim, state)) + "\n")
+        linked.append(to_line(replace(job.claim, prev=state.head)) + "\n")
     sha = rt.store.make_commit(
         None, {CLAIM_FILE: "".join(linked)}, "remediate claims\n", rt.runner, rt.runner
     )
-    refs = {claim_ref(j.request.name, j.attempt): sha for j in jobs}
-    results = rt.store.push_claims(refs)
-    if "unknown" in results.values():  # the reply was lost: the remote knows who won
-        remote = rt.store.claim_refs() or {}
-        results = {
-            ref: ("won" if remote.get(ref) == sha else "lost") if r == "unknown" else r
-            for ref, r in results.items()
-        }
+    results = push_claims(rt.store, {claim_ref(j.request.name, j.attempt): sha for j in jobs})
     won = []
     for job in jobs:
-        if results.get(claim_ref(job.request.name, job.attempt)) == "won":
+        if results.get(claim_ref(job.request.name, job.attempt)):
             won.append(job)
         else:
             report.skipped.append((job.request.name, "claimed by another runner"))
     return won
-
-
-def apply_claim(claim: Event, state: RequestState) -> Event:
-    from dataclasses import replace
-
-    return replace(claim, prev=state.head)
 
 
 def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
@@ -401,57 +292,6 @@ def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
         if chain.state(job.request.name).status == lc.QUEUED:
             chain.add(job.claim)
     return Batch(chain.events, f"remediate apply: claim {len(chain.events)} request(s)")
-
-
-# -- phase 3: execute, one target at a time ------------------------------------------------
-
-
-def _execute(rt: Runtime, jobs: list[Job], concurrency: int) -> dict[str, ExecutionResult]:
-    groups: dict[tuple[str, str], list[Job]] = {}
-    for job in jobs:
-        groups.setdefault((job.request.environment, job.request.service_name), []).append(job)
-    variables = environment.variables()
-    results: dict[str, ExecutionResult] = {}
-
-    def run_group(group: list[Job]) -> None:
-        for job in group:  # a per-target lock: one action per service and environment at a time
-            results[job.request.name] = run_one(rt, job, variables)
-
-    workers = max(1, min(concurrency, len(groups)))
-    if workers == 1:
-        for group in groups.values():
-            run_group(group)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run_group, groups.values()))
-    return results
-
-
-def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:
-    from remediate.executors import registry
-
-    action = job.action
-    assert action is not None
-    try:
-        plugin = action.config.get("name") if action.executor == "plugin" else None
-        executor = registry.load(action.executor, plugin)()
-        context = ExecutionContext(
-            request=job.request,
-            action=action,
-            environment=variables,
-            allowed_environment=rt.repository.settings.executor_environment,
-            root=rt.root,
-            idempotency_key=f"{job.request.name}/{job.attempt}",
-            attempt=job.attempt,
-        )
-        result: ExecutionResult = executor.run(context)
-        return result
-    except LookupError as exc:
-        return ExecutionResult(False, {}, str(exc))
-    except Exception as exc:  # an executor's bug must not lose the outcome
-        return ExecutionResult(
-            False, {}, f"executor {action.executor} crashed: {type(exc).__name__}"
-        )
 
 
 # -- phase 4: outcomes ---------------------------------------------------------------------
@@ -477,7 +317,7 @@ def _outcome_batch(
             continue  # already recorded (an earlier push of this batch landed)
         chain.add(_outcome(rt, job, result, now))
         if not result.ok:  # idempotent actions only, within their retry budget
-            _maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
+            maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
     return Batch(chain.events, f"remediate apply: {len(jobs)} action(s) executed")
 
 

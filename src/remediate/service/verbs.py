@@ -171,7 +171,7 @@ def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
 
 def cancel(root: Path, request_id: str) -> VerbResult:
     """The requester or an operator may cancel a request that has not started."""
-    from remediate.service.apply import CLAIM_FILE, claim_ref
+    from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
     from remediate.service.state import read_audit
 
     rt, request, actor = _start(root, request_id)
@@ -198,7 +198,7 @@ def cancel(root: Path, request_id: str) -> VerbResult:
             rt.runner,
         )
         ref = claim_ref(request.name, state.attempt)
-        if rt.store.push_claims({ref: sha}).get(ref) != "won":
+        if not push_claims(rt.store, {ref: sha}).get(ref):
             raise UserError(
                 f"{request.name} was just claimed by a runner; it can no longer be cancelled"
             )

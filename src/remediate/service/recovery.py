@@ -1,0 +1,100 @@
+"""Recovery: adopt orphan claims, fail abandoned executions, re-queue idempotent ones.
+
+A request left EXECUTING by a runner that died stays so until its action's
+timeout (plus a grace) has passed; then it becomes FAILED with the outcome
+unknown, and only an idempotent action with retries left is queued again,
+after its backoff. Nothing here ever runs an action.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from remediate.core import lifecycle as lc
+from remediate.core.audit import RequestState, retry_time
+from remediate.core.decision import iso
+from remediate.core.model import ActionType, Request
+from remediate.service.claims import CLAIM_FILE, claim_ref
+from remediate.service.runtime import Runtime
+from remediate.service.state import parse_files
+from remediate.service.writeback import Chain, draft
+
+ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
+
+
+def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> None:
+    """A claim ref for the current attempt whose event is not on the branch: take its event."""
+    ref = claim_ref(state.request_id, state.attempt)
+    sha = claims.get(ref)
+    if sha is None:
+        return
+    rt.store.fetch_refs([ref])
+    text = rt.store.show(sha, CLAIM_FILE)
+    if text is None:
+        return
+    events, _ = parse_files({CLAIM_FILE: text})
+    for event in events:
+        if (
+            event.request_id == state.request_id
+            and event.verb in ("claim", "cancel", "decide")
+            and event.details.get("attempt") == state.attempt
+        ):
+            chain.add(event)
+
+
+def recover(
+    rt: Runtime,
+    chain: Chain,
+    request: Request,
+    state: RequestState,
+    actor: str,
+    recovered: list[tuple[str, str]],
+) -> None:
+    action = rt.repository.action_types.get(request.action_type)
+    timeout = action.timeout if action else timedelta(seconds=300)
+    if state.claimed_at is None or rt.now < state.claimed_at + timeout + ABANDON_GRACE:
+        return
+    error = (
+        f"the runner stopped while the action was executing (claimed {iso(state.claimed_at)}); "
+        "the outcome is unknown"
+    )
+    chain.add(
+        draft(
+            request.name,
+            lc.EXECUTING,
+            lc.FAILED,
+            actor,
+            rt.now,
+            {"verb": "abandon", "attempt": state.attempt, "outcomeUnknown": True},
+            state=state,
+            error=error,
+        )
+    )
+    recovered.append((request.name, lc.FAILED))
+    maybe_retry(chain, request, action, actor, rt.now, recovered)
+
+
+def maybe_retry(
+    chain: Chain,
+    request: Request,
+    action: ActionType | None,
+    actor: str,
+    now: datetime,
+    log: list[tuple[str, str]],
+) -> None:
+    state = chain.state(request.name)
+    if action is None or not action.idempotent or state.failures > action.retries:
+        return
+    at = retry_time(now, action.backoff, state.failures)
+    chain.add(
+        draft(
+            request.name,
+            lc.FAILED,
+            lc.QUEUED,
+            actor,
+            now,
+            {"verb": "retry", "retryAt": iso(at), "retry": state.failures, "of": action.retries},
+            state=state,
+        )
+    )
+    log.append((request.name, lc.QUEUED))
