@@ -333,3 +333,37 @@ def test_approvals_that_do_not_count_say_why(run_cli: Run, tmp_path: Path) -> No
     assert (second.code, out(second)["status"]) == (0, "QUEUED")
     run_cli("apply", "--repo", str(repo))
     assert log.read_text().split() == ["rem-2"]
+
+
+NOON_WINDOW = """\
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: noon-window}
+spec:
+  changeWindows: [{cron: "0 12 * * *", duration: 1h, timezone: UTC}]
+"""
+
+
+def test_apply_leaves_requests_deferred_by_a_change_window(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = tmp_path / "executions.log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        "allow",
+        actions={"noop": action_yaml("noop", argv)},
+        requests={"rem-w": request_yaml("rem-w")},
+        policies={"noon-window": NOON_WINDOW},
+    )
+    repo = clone(tmp_path, bare, "work")
+    done = run_cli("apply", "--repo", str(repo), "--format", "json")  # 10:00 UTC
+    assert done.code == 0, done.err
+    assert out(done)["skipped"] == [
+        {"requestId": "rem-w", "reason": "deferred until 2026-11-23T12:00:00.000Z"}
+    ]
+    assert not log.exists()
+    monkeypatch.setenv("REMEDIATE_NOW", "2026-11-23T12:30:00Z")
+    done = run_cli("apply", "--repo", str(repo), "--format", "json")
+    assert out(done)["executed"] == [{"requestId": "rem-w", "status": "COMPLETED"}]
+    assert log.read_text().split() == ["rem-w"]
