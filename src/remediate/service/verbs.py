@@ -82,10 +82,10 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
             return None  # approving anything else returns its current status
         _check_current(state, request, "approve")
         _check_operator(rt, request, actor, "approve")
-        before = _decide(rt, request, state, ())
+        before = _decide(rt, request, state, (), snap)
         override = bool(reason) and bool(before.violations)
         approval = Approval(actor, request.content_hash, rt.now, reason, override)
-        decision = _decide(rt, request, state, (approval,))
+        decision = _decide(rt, request, state, (approval,), snap)
         if decision.status == lc.POLICY_VIOLATION and not decision.overridden:
             result.status, result.detail = lc.POLICY_VIOLATION, decision.detail
             result.violations = [v.message for v in decision.violations]
@@ -135,9 +135,13 @@ def _check_counts(rt: Runtime, actor: str, before: Decision, after: Decision) ->
 
 
 def _decide(
-    rt: Runtime, request: Request, state: RequestState, extra: tuple[Approval, ...]
+    rt: Runtime,
+    request: Request,
+    state: RequestState,
+    extra: tuple[Approval, ...],
+    snap: AuditSnapshot,
 ) -> Decision:
-    return rt.evaluate(request, rt.context(request, state, extra))
+    return rt.evaluate(request, rt.context(request, state, extra, snap.executions()))
 
 
 def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
