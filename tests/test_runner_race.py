@@ -360,3 +360,25 @@ def test_apply_fails_closed_on_an_invalid_document(tmp_path: Path) -> None:
     assert done.returncode == 1 and "nothing was run" in done.stderr
     assert "Traceback" not in done.stderr
     assert not log.exists()
+
+
+def test_apply_never_runs_a_request_that_is_not_on_the_shared_branch(tmp_path: Path) -> None:
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", recorder(log))},
+        requests={"rem-pub": request_yaml("rem-pub")},
+    )
+    runner = clone(tmp_path, bare, "runner")
+    (runner / "remediations" / "rem-local.yaml").write_text(request_yaml("rem-local"))
+    (runner / "remediations" / "rem-pub.yaml").write_text(request_yaml("rem-pub", note="local"))
+    report = json_out(remediate(runner, "apply", "--format", "json"))
+    assert report["executed"] == []
+    assert {s["requestId"] for s in report["skipped"]} == {"rem-local", "rem-pub"}
+    assert not log.exists()
+    (runner / "remediations" / "rem-pub.yaml").write_text(request_yaml("rem-pub"))
+    git(runner, "add", "remediations/rem-local.yaml")
+    git(runner, "commit", "-qm", "local only")  # committed, but not pushed
+    report = json_out(remediate(runner, "apply", "--format", "json"))
+    assert report["executed"] == [{"requestId": "rem-pub", "status": "COMPLETED"}]
+    assert executions(log) == Counter(["rem-pub"])

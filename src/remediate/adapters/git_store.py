@@ -185,6 +185,15 @@ class GitStore:
             commits.append(AuditCommit(sha, committer, author, changes))
         return commits
 
+    def unpublished(self, rev: str | None, prefix: str) -> set[str]:
+        """Files under `prefix` whose work-tree content is not what `rev` holds (or not in it)."""
+        untracked = self.git.ls_files("--others", "--exclude-standard", "--", prefix)
+        if rev is None:
+            tracked = self.git.ls_files("--", prefix)
+            return {line for line in (tracked + "\n" + untracked).splitlines() if line}
+        changed = self.git.diff("--name-only", "--no-renames", rev, "--", prefix)
+        return {line for line in (changed + "\n" + untracked).splitlines() if line}
+
     def user_email(self) -> str | None:
         code, out, _ = self._run("config", "user.email")
         return out.strip() or None if code == 0 else None

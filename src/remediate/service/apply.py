@@ -67,6 +67,7 @@ def apply(
 ) -> ApplyReport:
     rt = load(root)
     report = ApplyReport(dry_run=dry_run)
+    _only_published(rt, report)
     runner = rt.runner
     author = _person(actor) if actor else runner
     claims = rt.store.claim_refs() or {}
@@ -119,6 +120,21 @@ def apply(
             f"{exc}; the outcomes are kept in {path} and the next apply records them"
         ) from None
     return report
+
+
+def _only_published(rt: Runtime, report: ApplyReport) -> None:
+    """Only requests as the shared branch holds them run: never a local, unreviewed edit."""
+    local = rt.store.unpublished(rt.store.fetch(), "remediations")
+    if not local:
+        return
+    requests = dict(rt.repository.requests)
+    for name, request in sorted(rt.repository.requests.items()):
+        if request.file in local:
+            del requests[name]
+            report.skipped.append(
+                (name, f"{request.file} differs from the shared branch: commit and push it")
+            )
+    rt.repository = replace(rt.repository, requests=requests)
 
 
 def _person(identity: str) -> Person:
