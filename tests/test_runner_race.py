@@ -75,7 +75,8 @@ def test_racing_runners_execute_each_action_exactly_once(tmp_path: Path) -> None
 
 def test_kill_9_mid_action_is_never_rerun_blindly(tmp_path: Path) -> None:
     log = tmp_path / "executions.log"
-    argv = recorder(log, "; sleep 60")
+    pidfile = tmp_path / "action.pid"
+    argv = recorder(log, f"; echo $$ > {pidfile}; sleep 60")
     bare = make_remote(
         tmp_path,
         actions={"slow": action_yaml("slow", argv, timeout="20s")},
@@ -84,14 +85,12 @@ def test_kill_9_mid_action_is_never_rerun_blindly(tmp_path: Path) -> None:
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
     proc = start(first, "apply")
     deadline = time.monotonic() + 60
-    while not executions(log) and time.monotonic() < deadline:
+    while not _started(pidfile) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert executions(log)["rem-crash"] == 1
     os.kill(proc.pid, signal.SIGKILL)  # the runner dies mid-action
     proc.wait()
-    # the action's own process group (still sleeping) must not outlive the test
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(_action_group(proc.pid), signal.SIGKILL)
+    _kill_action(pidfile)  # the action's own process group must not outlive the test
 
     done = remediate(second, "apply", "--format", "json")  # within the timeout: still running
     assert done.returncode == 0, done.stderr
@@ -112,28 +111,27 @@ def test_kill_9_mid_action_is_never_rerun_blindly(tmp_path: Path) -> None:
     assert len(failed) == 1 and "outcome is unknown" in str(failed[0]["error"])
 
 
-def _action_group(runner_pid: int) -> int:
-    """The process group of the runner's action child (it runs in its own session)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) in (runner_pid, 1) and "sleep" in (entry / "cmdline").read_text():
-                return int(fields[2])
-    raise ProcessLookupError
+def _started(pidfile: Path) -> bool:
+    return pidfile.exists() and pidfile.read_text().strip().isdigit()
+
+
+def _kill_action(pidfile: Path) -> None:
+    """Kill the action's own process group (its shell leads a new session: pid = pgid)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError, ValueError):
+        os.killpg(int(pidfile.read_text().split()[0]), signal.SIGKILL)
 
 
 def test_idempotent_action_abandoned_by_a_crash_is_retried_after_backoff(tmp_path: Path) -> None:
     log = tmp_path / "executions.log"
     marker = tmp_path / "hang-once"
+    pidfile = tmp_path / "action.pid"
     marker.write_text("")
     # the first run hangs (and is killed); later runs finish at once
     argv = [
         "/bin/sh",
         "-c",
-        f'echo "$1" >> {log}; if [ -e {marker} ]; then rm {marker}; sleep 60; fi',
+        f'echo "$1" >> {log}; if [ -e {marker} ]; then rm {marker}; echo $$ > {pidfile}; '
+        "sleep 60; fi",
         "sh",
         "{{ request.name }}",
     ]
@@ -149,12 +147,11 @@ def test_idempotent_action_abandoned_by_a_crash_is_retried_after_backoff(tmp_pat
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
     proc = start(first, "apply")
     deadline = time.monotonic() + 60
-    while not executions(log) and time.monotonic() < deadline:
+    while not _started(pidfile) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(_action_group(proc.pid), signal.SIGKILL)
+    _kill_action(pidfile)
     report = json_out(remediate(second, "apply", "--format", "json", now=LATER))
     assert report["recovered"] == [
         {"requestId": "rem-retry", "status": "FAILED"},
