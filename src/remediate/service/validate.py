@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remediate.core.document import Document
+from remediate.core.model import content_hash
 from remediate.documents.loader import discover, load_file, load_files, map_files
 from remediate.documents.references import (
     NameRecord,
@@ -20,6 +21,7 @@ from remediate.errors import DocumentsInvalid, Problem, UsageError
 # What named files are checked against: the kinds other documents refer to.
 CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
 BULK = "remediations/"
+AUDIT_DIR = "audit"
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,71 @@ def validate(
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
+    audited = (root / AUDIT_DIR).is_dir()
+    hashes: list[HashRecord] = []
 
-    def check_file(base: Path, rel: str) -> tuple[list[Problem], list[NameRecord], list[Document]]:
+    def check_file(
+        base: Path, rel: str
+    ) -> tuple[list[Problem], list[NameRecord], list[Document], list[HashRecord]]:
         result = load_file(base, rel)
         found = result.problems + check_documents(result.documents, index)
         kept = result.documents if keep_documents else []
-        return found, [name_record(d) for d in result.documents], kept
+        requests = (
+            [d for d in result.documents if d.kind == "RemediationRequest"] if audited else []
+        )
+        return (
+            found,
+            [name_record(d) for d in result.documents],
+            kept,
+            [_hash_record(d) for d in requests],
+        )
 
-    for found, records, kept in map_files(root, bulk, check_file):
+    for found, records, kept, hashed in map_files(root, bulk, check_file):
         problems += found
         names += records
         documents += kept
+        hashes += hashed
     problems += duplicate_names(names)
+    if hashes:
+        problems += edited_after_start(root, hashes)
     problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
     return ValidationReport(len(files), len(names), problems, documents if keep_documents else [])
+
+
+# (request name, file, line of spec, content hash)
+HashRecord = tuple[str, str, int, str]
+
+
+def _hash_record(doc: Document) -> HashRecord:
+    return (doc.name, doc.file, doc.line("spec"), content_hash(doc.name, doc.spec))
+
+
+def edited_after_start(root: Path, hashes: list[HashRecord]) -> list[Problem]:
+    """Warn about requests edited after they started: the edit changes nothing."""
+    from remediate.core.lifecycle import NOT_STARTED
+    from remediate.errors import RemediateError
+    from remediate.service.state import request_states
+
+    try:
+        states = request_states(root)
+    except RemediateError:
+        return []  # not a git repository: no audit to compare with
+    out = []
+    for name, file, line, digest in hashes:
+        state = states.get(name)
+        if state is None or state.status in NOT_STARTED or state.content_hash in (None, digest):
+            continue
+        out.append(
+            Problem(
+                file,
+                line,
+                "spec",
+                f"request {name} has already started ({state.status}); "
+                "editing it changes nothing: a new action needs a new request",
+                "warning",
+            )
+        )
+    return out
 
 
 def load_valid(root: Path) -> list[Document]:
