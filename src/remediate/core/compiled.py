@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from remediate.core.conditions import Condition, ConditionError, compile_condition
+from remediate.core.conditions import Condition, ConditionError, compile_condition, union_paths
 from remediate.core.document import Document
 from remediate.core.duration import parse_duration
 from remediate.core.matching import Match, MatchIndex, Pattern, bits, matches_any, normalize_name
@@ -77,6 +77,66 @@ class Policy:
     windows: tuple[ChangeWindow, ...] = ()
     rate_limit: RateLimit | None = None
     exceptions: tuple[PolicyException, ...] = ()
+    # What the policy's conditions read together: its rule outcomes are memoised on it.
+    request_paths: tuple[tuple[str, ...], ...] | None = ()
+    context_paths: tuple[tuple[str, ...], ...] | None = ()
+    uses_context: bool = False
+    uses_now: bool = False
+
+
+@dataclass(frozen=True)
+class Group:
+    """The policies one combination of match keys selects, and what they read together."""
+
+    serial: int
+    policies: tuple[Policy, ...]
+    names: tuple[str, ...]
+    with_rules: tuple[Policy, ...]
+    rules: tuple[tuple[Policy, Rule], ...]  # every rule of every policy, in order
+    conditions: tuple[Condition, ...]  # the distinct conditions of those rules
+    slots: tuple[int, ...]  # per rule: its condition's index in `conditions`, -1 for none
+    blocking: tuple[Policy, ...]
+    rate_limited: tuple[Policy, ...]
+    windowed: tuple[Policy, ...]
+    has_exceptions: bool
+    request_paths: tuple[tuple[str, ...], ...] | None
+    context_paths: tuple[tuple[str, ...], ...] | None
+    uses_context: bool
+    uses_now: bool
+
+    @classmethod
+    def of(cls, serial: int, policies: tuple[Policy, ...]) -> Group:
+        with_rules = tuple(p for p in policies if p.rules)
+        rules = tuple((p, r) for p in with_rules for r in p.rules)
+        distinct: dict[int, int] = {}
+        conditions: list[Condition] = []
+        slots = []
+        for _, rule in rules:
+            if rule.condition is None:
+                slots.append(-1)
+                continue
+            slot = distinct.get(id(rule.condition))
+            if slot is None:
+                slot = distinct[id(rule.condition)] = len(conditions)
+                conditions.append(rule.condition)
+            slots.append(slot)
+        return cls(
+            serial=serial,
+            policies=policies,
+            names=tuple(p.name for p in policies),
+            with_rules=with_rules,
+            rules=rules,
+            conditions=tuple(conditions),
+            slots=tuple(slots),
+            blocking=tuple(p for p in policies if p.blocked),
+            rate_limited=tuple(p for p in policies if p.rate_limit is not None),
+            windowed=tuple(p for p in policies if p.windows),
+            has_exceptions=any(p.exceptions for p in policies),
+            request_paths=union_paths([p.request_paths for p in with_rules]),
+            context_paths=union_paths([p.context_paths for p in with_rules if p.uses_context]),
+            uses_context=any(p.uses_context for p in with_rules),
+            uses_now=any(p.uses_now for p in with_rules),
+        )
 
 
 @dataclass
@@ -85,7 +145,7 @@ class PolicySet:
 
     policies: tuple[Policy, ...]
     index: MatchIndex
-    _by_mask: dict[int, tuple[Policy, ...]] = field(default_factory=dict, repr=False)
+    _by_mask: dict[int, Group] = field(default_factory=dict, repr=False)
     # (policy, now) → (the executions tuple it was counted from, counts by key)
     rate_counts: dict[tuple[str, datetime], tuple[object, dict[tuple[str, ...], int]]] = field(
         default_factory=dict, repr=False
@@ -93,6 +153,15 @@ class PolicySet:
     windows_cache: dict[tuple[tuple[str, ...], datetime], datetime | None] = field(
         default_factory=dict, repr=False
     )
+    # memo of whole decisions without approvals, by group and rule results
+    decisions: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
+    normalized: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def normalize(self, name: str) -> str:
+        found = self.normalized.get(name)
+        if found is None:
+            found = self.normalized[name] = normalize_name(name)
+        return found
 
     def matching(
         self,
@@ -103,10 +172,20 @@ class PolicySet:
         labels: Mapping[str, str],
     ) -> tuple[Policy, ...]:
         """The policies whose `match` holds, in order (environment and service normalized)."""
+        return self.group(environment, action_type, service, severity, labels).policies
+
+    def group(
+        self,
+        environment: str,
+        action_type: str,
+        service: str,
+        severity: str,
+        labels: Mapping[str, str],
+    ) -> Group:
         mask = self.index.mask(environment, action_type, service, severity, labels)
         found = self._by_mask.get(mask)
         if found is None:
-            found = tuple(self.policies[i] for i in bits(mask))
+            found = Group.of(len(self._by_mask), tuple(self.policies[i] for i in bits(mask)))
             self._by_mask[mask] = found
         return found
 
@@ -117,9 +196,10 @@ class PolicySet:
 def compile_policies(documents: Iterable[Document]) -> PolicySet:
     """Compile the `GuardrailPolicy` documents among `documents` (PolicyError: first problem)."""
     policies = []
+    shared: dict[str, Condition] = {}  # one Condition (and memo) per distinct source
     for doc in documents:
         if doc.kind == "GuardrailPolicy":
-            policies.append(compile_policy(doc))
+            policies.append(compile_policy(doc, shared))
     policies.sort(key=lambda p: p.name)
     return PolicySet(tuple(policies), MatchIndex([p.match for p in policies]))
 
@@ -146,16 +226,20 @@ def _condition_error(doc: Document, i: int, exc: ConditionError) -> PolicyError:
     return PolicyError(doc.file, line, path, str(exc))
 
 
-def compile_policy(doc: Document) -> Policy:
+def compile_policy(doc: Document, shared: dict[str, Condition] | None = None) -> Policy:
     spec = doc.spec
     rules = []
+    known = {} if shared is None else shared
     for i, rule in enumerate(spec.get("rules", [])):
         condition = None
         if "when" in rule:
-            try:
-                condition = compile_condition(rule["when"])
-            except ConditionError as exc:
-                raise _condition_error(doc, i, exc) from None
+            condition = known.get(rule["when"])
+            if condition is None:
+                try:
+                    condition = compile_condition(rule["when"])
+                except ConditionError as exc:
+                    raise _condition_error(doc, i, exc) from None
+                known[rule["when"]] = condition
         approvals = rule.get("approvals", {})
         rules.append(
             Rule(
@@ -169,6 +253,7 @@ def compile_policy(doc: Document) -> Policy:
             )
         )
     limit = spec.get("rateLimit")
+    conditions = [r.condition for r in rules if r.condition is not None]
     return Policy(
         name=doc.name,
         file=doc.file,
@@ -185,6 +270,10 @@ def compile_policy(doc: Document) -> Policy:
             else None
         ),
         exceptions=tuple(_exception(e, i) for i, e in enumerate(spec.get("exceptions", ()))),
+        request_paths=union_paths([c.request_paths for c in conditions if c.uses_request]),
+        context_paths=union_paths([c.context_paths for c in conditions if c.uses_context]),
+        uses_context=any(c.uses_context for c in conditions),
+        uses_now=any(c.uses_now for c in conditions),
     )
 
 

@@ -167,20 +167,57 @@ class Condition:
     uses_request: bool
     uses_context: bool
     uses_now: bool
-    cache: dict[tuple[Any, ...], bool | str] = field(default_factory=dict, repr=False)
+    cache: dict[Any, bool | str] = field(default_factory=dict, repr=False)
+    # The one top-level request field a request-only condition reads (its memo key is
+    # that value when it is a str or an int): the hot path of `evaluate`.
+    single: str | None = None
+
+    def __post_init__(self) -> None:
+        paths = self.request_paths
+        if (
+            self.uses_request
+            and not self.uses_context
+            and not self.uses_now
+            and paths is not None
+            and len(paths) == 1
+            and len(paths[0]) == 1
+        ):
+            self.single = paths[0][0]
+
+    def key(self, request: Mapping[str, Any], context: Mapping[str, Any], now: datetime) -> Any:
+        """The memo key: the values this condition reads, and nothing else."""
+        paths = self.request_paths
+        if self.uses_request:
+            if paths is not None and len(paths) == 1 and len(paths[0]) == 1:
+                value = request.get(paths[0][0], MISSING)
+                kind = type(value)
+                part = value if kind is str or kind is int else _hashable(value)
+            else:
+                part = input_key(request, paths)
+        else:
+            part = None
+        if not self.uses_context and not self.uses_now:
+            return part
+        return (
+            part,
+            input_key(context, self.context_paths) if self.uses_context else None,
+            now if self.uses_now else None,
+        )
 
     def evaluate(
         self, request: Mapping[str, Any], context: Mapping[str, Any], now: datetime
     ) -> bool | str:
         """True/False, or the error text when evaluation failed (the caller fails closed)."""
-        key = (
-            _key(request, self.request_paths) if self.uses_request else None,
-            _key(context, self.context_paths) if self.uses_context else None,
-            now if self.uses_now else None,
-        )
+        key = self.key(request, context, now)
         found = self.cache.get(key)
         if found is not None:
             return found
+        return self.run(key, request, context, now)
+
+    def run(
+        self, key: Any, request: Mapping[str, Any], context: Mapping[str, Any], now: datetime
+    ) -> bool | str:
+        """Evaluate (a memo miss) and remember the result under `key`."""
         result = self._run(request, context, now)
         if len(self.cache) >= CACHE_LIMIT:
             self.cache.clear()
@@ -221,16 +258,29 @@ class _Missing:
         return hash(("missing", self.depth))
 
 
+MISSING = _Missing(0)  # a top-level field that is absent
+
+
 def _at(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     node: Any = data
     for depth, part in enumerate(path):
-        if not isinstance(node, Mapping) or part not in node:
+        if not isinstance(node, dict) or part not in node:
             return _Missing(depth)
         node = node[part]
     return node
 
 
-def _key(data: Mapping[str, Any], paths: tuple[tuple[str, ...], ...] | None) -> Any:
+def union_paths(
+    groups: list[tuple[tuple[str, ...], ...] | None],
+) -> tuple[tuple[str, ...], ...] | None:
+    """The paths several conditions read together (None: one of them reads everything)."""
+    if any(g is None for g in groups):
+        return None
+    merged = {p for g in groups if g is not None for p in g}
+    return tuple(sorted(_minimal(merged)))
+
+
+def input_key(data: Mapping[str, Any], paths: tuple[tuple[str, ...], ...] | None) -> Any:
     if paths is None:
         return _hashable(dict(data))
     return tuple(_hashable(_at(data, p)) for p in paths)
@@ -249,10 +299,10 @@ def _cut(data: Mapping[str, Any], paths: tuple[tuple[str, ...], ...] | None) -> 
         source: Any = data
         target = out
         for i, part in enumerate(path):
-            if not isinstance(source, Mapping) or part not in source:
+            if not isinstance(source, dict) or part not in source:
                 break
             value = source[part]
-            if i == len(path) - 1 or not isinstance(value, Mapping):
+            if i == len(path) - 1 or not isinstance(value, dict):
                 target[part] = _plain(value)
                 break
             source = value
@@ -274,11 +324,17 @@ def _plain(value: Any) -> Any:
 
 
 def _hashable(value: Any) -> Any:
+    """A memo key for a value; types are tagged so True, 1 and 1.0 (equal in Python) differ."""
+    kind = type(value)
+    if kind is str or kind is int or kind is _Missing or value is None:
+        return value
+    if kind is bool or kind is float:
+        return (kind.__name__, value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    return value
+        return ("map", tuple(sorted((str(k), _hashable(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_hashable(v) for v in value))
+    return (kind.__name__, str(value))
 
 
 def compile_condition(source: str) -> Condition:

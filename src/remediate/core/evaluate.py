@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from remediate.core import approvals as approvals_mod
-from remediate.core.compiled import Policy, PolicySet, Rule
+from remediate.core.compiled import Group, Policy, PolicySet, Rule
+from remediate.core.conditions import MISSING
 from remediate.core.decision import Context, Decision, Execution, Violation
 from remediate.core.duration import format_duration
 from remediate.core.matching import normalize_name
@@ -44,52 +45,125 @@ class Findings:
     effect: bool = False
 
 
-def cel_request(request: Request) -> dict[str, Any]:
+def cel_request(
+    request: Request, environment: str, service: str, labels: Mapping[str, str]
+) -> dict[str, Any]:
     """The `request` a condition sees: the spec with environment and service normalized.
 
     A shallow view; conditions convert only the values they read (`core.conditions`).
     """
-    spec = request.spec
-    view: dict[str, Any] = dict(spec)
+    view: dict[str, Any] = dict(request.spec)
     view["name"] = request.name
-    view["environment"] = normalize_name(request.environment)
-    view["serviceName"] = normalize_name(request.service_name)
-    view["labels"] = {**request.labels, **spec.get("labels", {})}
+    view["environment"] = environment
+    view["serviceName"] = service
+    view["labels"] = labels
     return view
 
 
 def evaluate(request: Request, policies: PolicySet, context: Context) -> Decision:
     """The decision for `request` under `policies` as of `context.now`."""
     now = context.now.astimezone(UTC)
-    environment = normalize_name(request.environment)
-    service = normalize_name(request.service_name)
-    labels = {**request.labels, **request.spec.get("labels", {})}
-    matched = policies.matching(environment, request.action_type, service, request.severity, labels)
+    shown = request.environment
+    environment = policies.normalize(shown)
+    service = policies.normalize(request.service_name)
+    extra_labels = request.spec.get("labels")
+    labels = {**request.labels, **extra_labels} if extra_labels else request.labels
+    group = policies.group(environment, request.action_type, service, request.severity, labels)
+    notes: list[str] = []
+    if group.has_exceptions:
+        kept = []
+        for policy in group.policies:
+            exempt = _exemption(policy, request.name, service, environment, now)
+            if exempt:
+                notes.append(exempt)
+            else:
+                kept.append(policy)
+        if notes:
+            group = Group.of(-1, tuple(kept))  # this request's own set: not memoised
+    view: dict[str, Any] = {}
+    cel_context: dict[str, Any] = {}
+    results: list[bool | str] = []
+    if group.rules:
+        view = cel_request(request, environment, service, labels)
+        if group.uses_context:
+            cel_context = {
+                "requester": context.requester or "",
+                "approvers": [a.by for a in context.approvals],
+            }
+        for condition in group.conditions:
+            field = condition.single
+            if field is not None:
+                key = view.get(field, MISSING)
+                kind = type(key)
+                if kind is not str and kind is not int:
+                    key = condition.key(view, cel_context, now)
+            else:
+                key = condition.key(view, cel_context, now)
+            result = condition.cache.get(key)
+            if result is None:
+                result = condition.run(key, view, cel_context, now)
+            results.append(result)
+    special: list[Violation] = []
+    for policy in group.blocking:
+        _blocked(policy, shown, environment, special)
+    for policy in group.rate_limited:
+        _rate_limit(policy, request, policies, context, now, special)
+    if context.approvals or notes or group.serial < 0:
+        return _decide(
+            request, policies, context, now, _findings(group, results, special, notes, context)
+        )
+    # Without approvals the decision depends only on the rule results: reuse it.
+    key = (
+        group.serial,
+        tuple(results),
+        tuple(v.message for v in special),
+        now,
+        context.default_decision,
+        context.default_approvals.get("min"),
+        tuple(context.default_approvals.get("from", ())),
+    )
+    template: Decision | None = policies.decisions.get(key)
+    if template is None:
+        found = _findings(group, results, special, notes, context)
+        template = _decide(request, policies, context, now, found)
+        if len(policies.decisions) >= MEMO_LIMIT:
+            policies.decisions.clear()
+        policies.decisions[key] = template
+        return template
+    decision: Decision = object.__new__(Decision)
+    decision.__dict__.update(template.__dict__)
+    decision.__dict__["request_id"] = request.name
+    return decision
+
+
+MEMO_LIMIT = 100_000
+
+
+def _findings(
+    group: Group,
+    results: list[bool | str],
+    special: list[Violation],
+    notes: list[str],
+    context: Context,
+) -> Findings:
+    """Everything the group's policies said, from the rule results already computed."""
     found = Findings()
-    view: dict[str, Any] | None = None
-    cel_context: dict[str, Any] = {
-        "requester": context.requester or "",
-        "approvers": [a.by for a in context.approvals],
-    }
-    for policy in matched:
-        exempt = _exemption(policy, request.name, service, environment, now)
-        if exempt:
-            found.notes.append(exempt)
-            continue
-        found.policies.append(policy.name)
-        _blocked(policy, request.environment, environment, found)
-        if policy.rules:
-            if view is None:
-                view = cel_request(request)
-            for rule in policy.rules:
-                _rule(policy, rule, view, cel_context, now, found)
-        if policy.rate_limit is not None:
-            _rate_limit(policy, request, policies, context, now, found)
-        if policy.windows:
-            found.windowed.append(policy)
+    found.policies.extend(group.names)
+    found.notes.extend(notes)
+    found.windowed.extend(group.windowed)
+    for v in special:
+        if v.rule == "blockedEnvironments":
+            found.rules.append(f"{v.policy}/{v.rule}")
+            found.violations.append(v)
+    for (policy, rule), slot in zip(group.rules, group.slots, strict=True):
+        _rule(policy, rule, True if slot < 0 else results[slot], found)
+    for v in special:
+        if v.rule == "rateLimit":
+            found.rules.append(f"{v.policy}/{v.rule}")
+            found.violations.append(v)
     if not found.effect:
         _default(context, found)
-    return _decide(request, policies, context, now, found)
+    return found
 
 
 def _exemption(
@@ -104,10 +178,9 @@ def _exemption(
     return None
 
 
-def _blocked(policy: Policy, shown: str, environment: str, found: Findings) -> None:
+def _blocked(policy: Policy, shown: str, environment: str, found: list[Violation]) -> None:
     if environment in policy.blocked:
-        found.rules.append(f"{policy.name}/blockedEnvironments")
-        found.violations.append(
+        found.append(
             Violation(
                 policy.name,
                 "blockedEnvironments",
@@ -118,28 +191,18 @@ def _blocked(policy: Policy, shown: str, environment: str, found: Findings) -> N
         )
 
 
-def _rule(
-    policy: Policy,
-    rule: Rule,
-    view: Mapping[str, Any],
-    cel_context: Mapping[str, Any],
-    now: datetime,
-    found: Findings,
-) -> None:
-    if rule.condition is None:
-        fires = True
+def _rule(policy: Policy, rule: Rule, result: bool | str, found: Findings) -> None:
+    """Record what `rule` says, given its condition's result (True when it has none)."""
+    if isinstance(result, str):
+        # Fail closed: a broken condition denies or demands approval, never allows.
+        fires = rule.effect != "allow"
+        found.errors.append(
+            f"The condition of {policy.name} rule {rule.name} "
+            f"could not be evaluated ({result}); "
+            f"failing closed, the rule is treated as {'matching' if fires else 'not matching'}."
+        )
     else:
-        result = rule.condition.evaluate(view, cel_context, now)
-        if isinstance(result, str):
-            # Fail closed: a broken condition denies or demands approval, never allows.
-            fires = rule.effect != "allow"
-            found.errors.append(
-                f"The condition of {policy.name} rule {rule.name} "
-                f"could not be evaluated ({result}); "
-                f"failing closed, the rule is treated as {'matching' if fires else 'not matching'}."
-            )
-        else:
-            fires = result
+        fires = result
     if not fires:
         return
     found.effect = True
@@ -168,10 +231,12 @@ def _rate_limit(
     policies: PolicySet,
     context: Context,
     now: datetime,
-    found: Findings,
+    found: list[Violation],
 ) -> None:
     limit = policy.rate_limit
     assert limit is not None
+    if not context.executions:
+        return
     cached = policies.rate_counts.get((policy.name, now))
     if cached is None or cached[0] is not context.executions:
         counts: dict[tuple[str, ...], int] = {}
@@ -187,8 +252,7 @@ def _rate_limit(
     if count < limit.max:
         return
     scope = ", ".join(f"{k}={values[k]}" for k in limit.by) or "all matching requests"
-    found.rules.append(f"{policy.name}/rateLimit")
-    found.violations.append(
+    found.append(
         Violation(
             policy.name,
             "rateLimit",

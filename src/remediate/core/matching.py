@@ -89,6 +89,8 @@ class LabelDimension:
             self.constrained.append((bit, dict(labels)))
 
     def mask(self, labels: Mapping[str, str]) -> int:
+        if not self.constrained:
+            return self.unconstrained
         key = tuple(sorted(labels.items()))
         found = self.cache.get(key)
         if found is None:

@@ -125,16 +125,23 @@ def compile_repository(repo: Repository) -> PolicySet:
 
 
 def context_for(
-    repo: Repository, directory: Directory, history: History, request: Request, now: datetime
+    repo: Repository,
+    directory: Directory,
+    history: History,
+    request: Request | None,
+    now: datetime,
 ) -> Context:
-    requester = history.requesters.get(request.name)
-    if requester is None and request.file is not None:
-        requester = history.requesters.get(request.file)
+    requester = approvals = None
+    if request is not None:
+        requester = history.requesters.get(request.name)
+        if requester is None and request.file is not None:
+            requester = history.requesters.get(request.file)
+        approvals = history.approvals.get(request.name)
     return Context(
         now=now,
         directory=directory,
         requester=requester,
-        approvals=history.approvals.get(request.name, ()),
+        approvals=approvals or (),
         executions=history.executions,
         default_decision=repo.settings.default_decision,
         default_approvals=repo.settings.default_approvals,
@@ -154,12 +161,18 @@ def decide_all(
         repo.requests.values() if requests is None else requests, key=lambda r: r.name
     )
     out = []
+    # One context serves every request with no requester and no approvals on record.
+    shared = context_for(repo, directory, History(executions=history.executions), None, now)
     for request in chosen:
         recorded = history.statuses.get(request.name)
         if recorded is not None and recorded not in NOT_STARTED:
             out.append(Planned(_recorded(request, recorded), request, recorded=True))
             continue
-        context = context_for(repo, directory, history, request, now)
+        context = shared
+        if history.requesters or history.approvals:
+            context = context_for(repo, directory, history, request, now)
+            if context.requester is None and not context.approvals:
+                context = shared
         out.append(Planned(evaluate(request, policies, context), request))
     return tuple(out)
 
