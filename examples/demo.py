@@ -70,26 +70,28 @@ def main() -> None:
     git("push", "origin", "main", cwd=work)
     sh(*REMEDIATE, "validate", cwd=work)
 
-    alice, bob = as_person("alice@example.com"), as_person("bob@example.com")
+    alice, bob, carol = (as_person(f"{n}@example.com") for n in ("alice", "bob", "carol"))
     steps: list[tuple[str, list[str], dict[str, str]]] = [
         ("plan", ["plan", "--now", "2026-11-23T10:00:00Z"], alice),
         ("apply", ["apply"], alice),
         ("status", ["status"], alice),
         ("approve", ["approve", "rem-2026-0042", "--reason", "rollback did not help"], bob),
+        ("approve", ["approve", "rem-2026-0042"], carol),
         ("apply", ["apply"], alice),
         ("status", ["status"], alice),
         ("audit", ["audit", "verify"], alice),
     ]
-    print("\n== 3. the cycle: plan, apply, approve, apply, status, audit verify")
+    print(
+        "\n== 3. the cycle: plan, apply, approve (bob and carol, two SREs), apply, status, audit verify"
+    )
     for command, argv, env in steps:
         if command not in commands:
             print(f"\n(skipped `remediate {' '.join(argv)}`: not built yet)")
             continue
-        if command == "approve":
-            git("config", "user.email", "bob@example.com", cwd=work)
+        # the acting identity is git's user.email, never a flag
+        git("config", "user.email", env["GIT_AUTHOR_EMAIL"], cwd=work)
         sh(*REMEDIATE, *argv, cwd=work, env=env)
-        if command == "approve":
-            git("config", "user.email", "alice@example.com", cwd=work)
+    git("config", "user.email", "alice@example.com", cwd=work)
     print("\n== done: the scratch repository is in .demo/work, its remote in .demo/remote.git")
     print("   git -C .demo/work log --format='%h %an / %cn: %s' shows the runner's commits")
 
