@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
+import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.runner_support import (
     NOW,
+    OPERATOR,
     action_yaml,
     cli_env,
     clone,
@@ -379,3 +383,62 @@ def test_apply_never_runs_a_request_that_is_not_on_the_shared_branch(tmp_path: P
     report = json_out(remediate(runner, "apply", "--format", "json"))
     assert report["executed"] == [{"requestId": "rem-pub", "status": "COMPLETED"}]
     assert executions(log) == Counter(["rem-pub"])
+
+
+def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import remediate.service.apply as apply_module
+
+    log = tmp_path / "intervals.log"
+    script = (
+        f'echo "start $1 $(date +%s%N)" >> {log}; sleep 1; echo "end $1 $(date +%s%N)" >> {log}'
+    )
+    argv = ["/bin/sh", "-c", script, "sh", "{{ request.name }}"]
+    names = ["rem-1", "rem-2", "rem-3"]
+    bare = make_remote(
+        tmp_path,
+        actions={"slow": action_yaml("slow", argv)},
+        requests={n: request_yaml(n, action="slow") for n in names},  # one target: api/staging
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    # Both runners have selected their requests and nothing is claimed yet; then the first
+    # claims rem-1 (it runs with --max 1) and the second claims what is left: without a
+    # per-target lock both would now run an action on api/staging at the same time.
+    both_selected = threading.Barrier(2, timeout=5)
+    real_claim = apply_module._claim
+
+    def claim_in_turn(rt: Any, snap: Any, jobs: Any, report: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_selected.wait()
+        if rt.root == second:
+            time.sleep(0.5)
+        return real_claim(rt, snap, jobs, report)
+
+    monkeypatch.setenv("REMEDIATE_NOW", NOW)
+    monkeypatch.setattr(apply_module, "_claim", claim_in_turn)
+    runners = [
+        threading.Thread(
+            target=apply_module.apply, args=(first, OPERATOR), kwargs={"max_actions": 1}
+        ),
+        threading.Thread(target=apply_module.apply, args=(second, OPERATOR)),
+    ]
+    for thread in runners:
+        thread.start()
+    for thread in runners:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    remediate(second, "apply")  # whatever was left
+    intervals: dict[str, list[int]] = {}
+    for line in _text(log).splitlines():
+        _, name, stamp = line.split()
+        intervals.setdefault(name, []).append(int(stamp))
+    assert sorted(intervals) == names and all(len(v) == 2 for v in intervals.values())
+    spans = sorted(intervals.values())
+    for (_, end), (begin, _) in itertools.pairwise(spans):
+        assert end <= begin, "two actions on one target overlapped"
+    assert_clean(tmp_path, bare)
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""

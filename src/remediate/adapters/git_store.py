@@ -269,30 +269,41 @@ class GitStore:
 
         Returns ref → "won", "lost" or "unknown" (the reply was lost; ask the remote).
         """
-        if not claims:
+        return self.push_leases({ref: (sha, "") for ref, sha in claims.items()})
+
+    def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
+        """Set (or, with None, delete) each ref only if it still holds the expected value.
+
+        `updates`: ref → (new sha or None, expected sha or "" for "must not exist").
+        Each ref is decided on its own by the remote under its ref lock.
+        """
+        if not updates:
             return {}
         if self.remote is None:
-            return self._claim_locally(claims)
+            return self._lease_locally(updates)
         args: list[str] = []
-        for ref, sha in claims.items():
-            args += [f"--force-with-lease={ref}:", f"{sha}:{ref}"]
-        code, out, err = self._run("push", "--porcelain", self.remote, *args)
+        for ref, (new, expected) in updates.items():
+            args += [f"--force-with-lease={ref}:{expected}", f"{new}:{ref}" if new else f":{ref}"]
+        _, out, _ = self._run("push", "--porcelain", self.remote, *args)
         results: dict[str, str] = {}
         for line in out.splitlines():
             parts = line.split("\t")
             if len(parts) >= 2 and ":" in parts[1]:
                 ref = parts[1].split(":", 1)[1]
-                if ref in claims:
-                    results[ref] = "won" if parts[0].strip() in ("*", "+", " ") else "lost"
-        for ref in claims:
+                if ref in updates:
+                    flag = parts[0][:1] or " "
+                    results[ref] = "won" if flag in "*+- " else "lost"
+        for ref in updates:
             results.setdefault(ref, "unknown")
-        del code, err
         return results
 
-    def _claim_locally(self, claims: dict[str, str]) -> dict[str, str]:
+    def _lease_locally(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
         results: dict[str, str] = {}
-        for ref, sha in claims.items():
-            code, _, _ = self._run("update-ref", ref, sha, "")
+        for ref, (new, expected) in updates.items():
+            if new is None:
+                code, _, _ = self._run("update-ref", "-d", ref, expected)
+            else:
+                code, _, _ = self._run("update-ref", ref, new, expected)
             results[ref] = "won" if code == 0 else "lost"
         return results
 

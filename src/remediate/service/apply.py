@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from remediate.core.audit import Event, to_line
 from remediate.core.decision import Execution, iso
 from remediate.errors import UserError
 from remediate.executors.base import ExecutionResult
+from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
 from remediate.service.execute import Job, execute
 from remediate.service.recovery import adopt, maybe_retry, recover
@@ -92,13 +93,54 @@ def apply(
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
+    won, held = locks.acquire(rt.store, runner, rt.now, _targets(jobs))
+    try:
+        jobs = _locked(jobs, won, report)
+        _claim_and_run(rt, snap, jobs, concurrency, author, report)
+    finally:
+        locks.release(rt.store, held)
+    return report
+
+
+def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
+    """Each target to lock, with how long its actions may take one after another."""
+    targets: dict[locks.Target, timedelta] = {}
+    for job in jobs:
+        if job.execute and job.action is not None:
+            key = (job.request.environment, job.request.service_name)
+            targets[key] = targets.get(key, timedelta()) + job.action.timeout
+    return targets
+
+
+def _locked(jobs: list[Job], won: set[locks.Target], report: ApplyReport) -> list[Job]:
+    kept = []
+    for job in jobs:
+        target = (job.request.environment, job.request.service_name)
+        if job.execute and target not in won:
+            report.skipped.append(
+                (job.request.name, f"another runner holds {locks.lock_ref(target)}")
+            )
+        else:
+            kept.append(job)
+    return kept
+
+
+def _claim_and_run(
+    rt: Runtime,
+    snap: AuditSnapshot,
+    jobs: list[Job],
+    concurrency: int,
+    author: Person,
+    report: ApplyReport,
+) -> None:
+    runner = rt.runner
     jobs = _claim(rt, snap, jobs, report)
     if not jobs:
-        return report
+        return
     write(rt.store, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
     jobs = [j for j in jobs if j.execute]
     if not jobs:
-        return report
+        return
     results = execute(rt, jobs, concurrency)
     finished = environment.now()
     try:
@@ -119,7 +161,6 @@ def apply(
         raise UserError(
             f"{exc}; the outcomes are kept in {path} and the next apply records them"
         ) from None
-    return report
 
 
 def _only_published(rt: Runtime, report: ApplyReport) -> None:
