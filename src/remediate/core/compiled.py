@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from remediate.core.conditions import Condition, ConditionError, compile_condition, union_paths
@@ -209,11 +210,20 @@ def policy_problems(doc: Document) -> list[PolicyError]:
     problems = []
     for i, rule in enumerate(doc.spec.get("rules", [])):
         if "when" in rule:
-            try:
-                compile_condition(rule["when"])
-            except ConditionError as exc:
+            exc = _source_problem(rule["when"])
+            if exc is not None:
                 problems.append(_condition_error(doc, i, exc))
     return problems
+
+
+@lru_cache(maxsize=4096)
+def _source_problem(source: str) -> ConditionError | None:
+    """Why `source` does not compile (checked once per distinct source)."""
+    try:
+        compile_condition(source)
+    except ConditionError as exc:
+        return exc
+    return None
 
 
 def _condition_error(doc: Document, i: int, exc: ConditionError) -> PolicyError:

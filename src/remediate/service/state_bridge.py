@@ -3,8 +3,8 @@
 The runner's audit reader (`remediate.service.state.request_states`) folds
 `audit/` at HEAD into request states; requesters are the authors of the
 commits that added each request file. Outside a git repository (or before
-the first commit) nothing is recorded: every request is NEW, with no
-approvals and no prior executions.
+the first commit), or without an audit/ directory, nothing is recorded:
+every request is NEW, with no approvals and no prior executions.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from remediate.service.plan import History, history_from_states
 
 def history_for(root: Path) -> History:
     """The recorded statuses, approvals, executions and requesters of the repository."""
-    if not (root / ".git").exists():
+    if not (root / ".git").exists() or not (root / "audit").is_dir():
+        # Nothing recorded yet: every request is NEW, with no approvals to screen, so
+        # neither the audit nor the requesters need git (and plan --base stays fast).
         return History()
     from remediate.adapters.git_store import GitStore
     from remediate.service.state import request_states
