@@ -6,7 +6,10 @@ push (a ref that must not exist yet); losers skip it quietly. A claim whose
 event never reached the branch (the runner died) is adopted from the claim
 commit by the next run, so an abandoned action is seen as EXECUTING and never
 re-run blindly: past its timeout it becomes FAILED with the outcome unknown,
-and only an idempotent action with retries left is queued again.
+and only an idempotent action with retries left is queued again. Before
+claiming, a runner takes the lock of each target it will act on
+(`service.locks`), so two runners never act on one service and environment
+at the same time.
 """
 
 from __future__ import annotations
