@@ -25,16 +25,26 @@ def open_repo(root: Path):  # type: ignore[no-untyped-def]
 
 
 def changed_files(root: Path, base: str) -> list[str]:
-    """Files added or modified between `base` and the work tree (committed or not)."""
-    import git
+    """Files added or modified between `base` and the work tree (committed or not).
 
-    repo = open_repo(root)
-    try:
-        out = repo.git.diff("--name-only", "--diff-filter=ACMR", "--no-renames", base, "--")
-    except git.GitCommandError as exc:
-        raise UsageError(f"--base {base}: {exc.stderr.strip() or 'unknown revision'}") from None
-    untracked = repo.git.ls_files("--others", "--exclude-standard")
-    names = {line for line in (out + "\n" + untracked).splitlines() if line}
+    The git command line directly, not GitPython: importing GitPython costs
+    more than the whole of `plan --base` on a one-request change may take.
+    """
+    import subprocess
+
+    if not (root / ".git").exists():
+        raise UsageError(f"{root}: not a git repository")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+
+    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", base, "--")
+    if diff.returncode != 0:
+        raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
+    untracked = git("ls-files", "--others", "--exclude-standard")
+    names = {line for line in (diff.stdout + "\n" + untracked.stdout).splitlines() if line}
     return sorted(names)
 
 
