@@ -228,3 +228,15 @@ def test_policy_test_mismatch_exits_1_and_shows_expected_vs_actual(
     assert "status QUEUED, expected PENDING_APPROVAL" in r.out
     assert "no violation 'nothing'" in r.out
     assert r.out.rstrip().endswith("0 passed, 1 failed")
+
+
+def test_explain_finds_a_request_whose_file_has_another_name(
+    run_cli: Run, quickstart: Path
+) -> None:
+    write_request(quickstart, "renamed-file")
+    (quickstart / "remediations" / "renamed-file.yaml").rename(
+        quickstart / "remediations" / "other.yaml"
+    )
+    r = run_cli("explain", "renamed-file", "--repo", str(quickstart), "--now", MONDAY)
+    assert r.code == 0, r.err
+    assert r.out.startswith("renamed-file: QUEUED (remediations/other.yaml)")

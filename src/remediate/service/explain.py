@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from remediate.core.decision import Decision
+from remediate.core.document import Document
 from remediate.core.evaluate import counts_toward, execution_key, key_value, request_key
 from remediate.core.model import Repository, Request, build_repository
 from remediate.core.policy import PolicySet
 from remediate.core.sentences import local_time, plural, utc, who
-from remediate.service.plan import History, compile_repository, decide_all, find_request
+from remediate.service.plan import (
+    History,
+    compile_repository,
+    decide_all,
+    find_request,
+    load_valid_paths,
+)
 from remediate.service.validate import load_valid
 
 
@@ -50,7 +58,7 @@ class Explanation:
 def explain(
     root: Path, request_id: str, now: datetime, history: History | None = None
 ) -> Explanation:
-    repo = build_repository(load_valid(root))
+    repo = build_repository(_documents_for(root, request_id))
     request = find_request(repo, request_id)
     policies = compile_repository(repo)
     history = history or History()
@@ -61,6 +69,20 @@ def explain(
         else what_would_change(entry.decision, repo, policies, request, history, now)
     )
     return Explanation(request, entry.decision, entry.recorded, tuple(steps))
+
+
+def _documents_for(root: Path, request_id: str) -> list[Document]:
+    """The request's own file (`remediations/**/ID.yaml`) with its context, else everything."""
+    found = [
+        str(p)
+        for suffix in (".yaml", ".yml")
+        for p in (root / "remediations").rglob(f"{glob.escape(request_id)}{suffix}")
+    ]
+    if found:
+        documents = load_valid_paths(root, found)
+        if any(d.kind == "RemediationRequest" and d.name == request_id for d in documents):
+            return documents
+    return load_valid(root)
 
 
 def what_would_change(
