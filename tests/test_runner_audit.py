@@ -186,3 +186,15 @@ def test_verify_fails_on_a_forged_event_file(run_cli: Run, audited: Path) -> Non
     assert code == 1
     assert any("not the runner" in p for p in problems)
     assert any("forks" in p or "moves from" in p for p in problems)
+
+
+def test_a_malformed_audit_line_is_reported_not_a_crash(run_cli: Run, audited: Path) -> None:
+    junk = audited / "audit" / "junk.jsonl"
+    junk.write_text('{"id": 1}\nnot json\n{"id":"x","at":"yesterday"}\n')
+    git(audited, "add", "audit/junk.jsonl")
+    git(audited, "commit", "-qm", "junk", email=RUNNER)
+    code, problems = verify(run_cli, audited)
+    assert code == 1
+    assert sum("not an audit event" in p for p in problems) == 3
+    done = run_cli("status", "--repo", str(audited), "--format", "json")
+    assert done.code == 0 and "Traceback" not in done.err

@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -90,6 +90,10 @@ class Event:
         for key in ("id", "at", "requestId", "from", "to", "actor"):
             if not isinstance(data[key], str):
                 raise ValueError(f"event field {key} must be a string")
+        try:
+            parse_time(data["at"])
+        except ValueError:
+            raise ValueError("event field at is not an ISO 8601 time") from None
         if not isinstance(data["details"], dict):
             raise ValueError("event field details must be an object")
         for key in ("incidentId", "actionType", "serviceName", "environment", "error", "prev"):
@@ -126,7 +130,9 @@ def to_line(event: Event) -> str:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """An ISO 8601 time; one without a zone is taken as UTC (never naive)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     if event.to == lifecycle.QUEUED and state.status != lifecycle.QUEUED:
         changes["attempt"] = state.attempt + 1
         retry_at = details.get("retryAt")
-        changes["retry_at"] = parse_time(retry_at) if isinstance(retry_at, str) else None
+        changes["retry_at"] = _time_or_none(retry_at)
     if event.verb == "claim":
         changes["claimed_at"] = at
         changes["executions"] = (
@@ -236,6 +242,13 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     if event.to == lifecycle.FAILED:
         changes["failures"] = state.failures + 1
     return replace(state, **changes)
+
+
+def _time_or_none(value: Any) -> datetime | None:
+    try:
+        return parse_time(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def _approval(data: Mapping[str, Any], at: datetime) -> Approval:
