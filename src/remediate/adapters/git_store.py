@@ -204,6 +204,10 @@ class GitStore:
         changed = self.git.diff("--name-only", "--no-renames", rev, "--", prefix)
         return {line for line in (changed + "\n" + untracked).splitlines() if line}
 
+    def user_name(self) -> str | None:
+        code, out, _ = self._run("config", "user.name")
+        return out.strip() or None if code == 0 else None
+
     def user_email(self) -> str | None:
         code, out, _ = self._run("config", "user.email")
         return out.strip() or None if code == 0 else None

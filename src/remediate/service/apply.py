@@ -31,7 +31,7 @@ from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
 from remediate.service.execute import Job, execute
 from remediate.service.recovery import adopt, maybe_retry, recover
-from remediate.service.runtime import Runtime, decision_details, load
+from remediate.service.runtime import Runtime, decision_details, load, person
 from remediate.service.state import AuditSnapshot, parse_files
 from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
 
@@ -73,7 +73,7 @@ def apply(
     report = ApplyReport(dry_run=dry_run)
     _only_published(rt, report)
     runner = rt.runner
-    author = _person(actor) if actor else runner
+    author = person(actor, rt.store) if actor else runner
     claims = rt.store.claim_refs() or {}
     spooled = rt.store.spooled()
     kept, _ = parse_files(spooled)
@@ -179,12 +179,6 @@ def _only_published(rt: Runtime, report: ApplyReport) -> None:
                 (name, f"{request.file} differs from the shared branch: commit and push it")
             )
     rt.repository = replace(rt.repository, requests=requests)
-
-
-def _person(identity: str) -> Person:
-    from remediate.service.runtime import person
-
-    return person(identity)
 
 
 def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnapshot:

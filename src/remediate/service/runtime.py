@@ -105,9 +105,13 @@ def acting_identity(store: GitStore) -> str:
     return found
 
 
-def person(identity: str) -> Person:
+def person(identity: str, store: GitStore | None = None) -> Person:
+    """The commit author for an identity: git's user.name when it is the git user."""
+    name = None
+    if store is not None and store.user_email() == identity:
+        name = store.user_name()
     return Person(
-        identity.split("@")[0] or identity,
+        name or identity.split("@")[0] or identity,
         identity if "@" in identity else f"{identity}@users.noreply.github.com",
     )
 

@@ -112,7 +112,7 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
         result.status, result.detail, result.recorded = decision.status, decision.detail, True
         return Batch(chain.events, f"remediate approve {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor), rt.runner)
+    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return result
 
 
@@ -169,7 +169,7 @@ def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
         result.recorded = True
         return Batch(chain.events, f"remediate reject {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor), rt.runner)
+    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return result
 
 
@@ -217,5 +217,5 @@ def cancel(root: Path, request_id: str) -> VerbResult:
         chain.add(event)
         return Batch(chain.events, f"remediate cancel {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor), rt.runner)
+    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return VerbResult(lc.CANCELLED, recorded=True)
