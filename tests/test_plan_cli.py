@@ -240,3 +240,12 @@ def test_explain_finds_a_request_whose_file_has_another_name(
     r = run_cli("explain", "renamed-file", "--repo", str(quickstart), "--now", MONDAY)
     assert r.code == 0, r.err
     assert r.out.startswith("renamed-file: QUEUED (remediations/other.yaml)")
+
+
+def test_policy_test_runs_on_the_projects_own_policy_library(run_cli: Run) -> None:
+    """CI runs the baseline PolicyTests where they live: policies/ without action types."""
+    from tests.conftest import ROOT
+
+    r = run_cli("policy", "test", "--repo", str(ROOT), "--format", "json")
+    assert r.code == 0, r.out + r.err
+    assert json.loads(r.out)["failed"] == 0

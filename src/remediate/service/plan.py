@@ -9,6 +9,7 @@ fold of `remediate.core.audit` into one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 # What a partial load is checked against: the kinds requests and tests refer to.
 CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
 YAML_SUFFIXES = (".yaml", ".yml")
+_CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
 
 
 @dataclass(frozen=True)
@@ -92,11 +94,14 @@ def load_for_plan(root: Path, base: str | None) -> list[Document]:
     return [d for d in documents if d.kind != "RemediationRequest" or d.file in changed_set]
 
 
-def load_valid_paths(root: Path, paths: Sequence[str]) -> list[Document]:
+def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) -> list[Document]:
     """The documents under `paths` and the repository's settings, action types and policies.
 
     Fails closed (`DocumentsInvalid`) on any problem among them; requests
-    elsewhere in the repository are neither loaded nor checked.
+    elsewhere in the repository are neither loaded nor checked. With
+    `library`, a repository without any ActionType (a policy library such as
+    this project's own `policies/`) may name action types in its PolicyTest
+    cases that it does not define.
     """
     from remediate.documents.loader import discover, load_files
     from remediate.documents.references import check_references
@@ -110,6 +115,9 @@ def load_valid_paths(root: Path, paths: Sequence[str]) -> list[Document]:
         problems += [p for p in more_problems if p not in problems]
     loaded = load_files(root, files)
     problems += loaded.problems + check_references(loaded.documents)
+    if library and not any(d.kind == "ActionType" for d in loaded.documents):
+        tests = {d.file for d in loaded.documents if d.kind == "PolicyTest"}
+        problems = [p for p in problems if not (p.file in tests and _CASE_ACTION.fullmatch(p.path))]
     errors = sorted(p for p in problems if p.severity == "error")
     if errors:
         raise DocumentsInvalid(errors)

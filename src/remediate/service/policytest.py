@@ -66,7 +66,7 @@ class TestReport:
 
 def run_tests(root: Path, paths: Sequence[str], now: datetime) -> TestReport:
     """Validate (fail closed), then run every PolicyTest under `paths` (default: all)."""
-    documents = load_valid_paths(root, paths)
+    documents = load_valid_paths(root, paths, library=True)
     repo = build_repository(documents)
     tests = [d for d in documents if d.kind == "PolicyTest"]
     if paths:
