@@ -71,47 +71,19 @@ def evaluate(request: Request, policies: PolicySet, context: Context) -> Decisio
     group = policies.group(environment, request.action_type, service, request.severity, labels)
     notes: list[str] = []
     if group.has_exceptions:
-        kept = []
-        for policy in group.policies:
-            exempt = _exemption(policy, request.name, service, environment, now)
-            if exempt:
-                notes.append(exempt)
-            else:
-                kept.append(policy)
-        if notes:
-            group = Group.of(-1, tuple(kept))  # this request's own set: not memoised
-    view: dict[str, Any] = {}
-    cel_context: dict[str, Any] = {}
+        group, notes = _without_exempt(group, request.name, service, environment, now)
     results: list[bool | str] = []
     if group.rules:
         view = cel_request(request, environment, service, labels)
-        if group.uses_context:
-            cel_context = {
-                "requester": context.requester or "",
-                "approvers": [a.by for a in context.approvals],
-            }
-        for condition in group.conditions:
-            field = condition.single
-            if field is not None:
-                key = view.get(field, MISSING)
-                kind = type(key)
-                if kind is not str and kind is not int:
-                    key = condition.key(view, cel_context, now)
-            else:
-                key = condition.key(view, cel_context, now)
-            result = condition.cache.get(key)
-            if result is None:
-                result = condition.run(key, view, cel_context, now)
-            results.append(result)
+        results = _condition_results(group, view, context, now)
     special: list[Violation] = []
     for policy in group.blocking:
         _blocked(policy, shown, environment, special)
     for policy in group.rate_limited:
         _rate_limit(policy, request, policies, context, now, special)
     if context.approvals or notes or group.serial < 0:
-        return _decide(
-            request, policies, context, now, _findings(group, results, special, notes, context)
-        )
+        found = _findings(group, results, special, notes, context)
+        return _decide(request, policies, context, now, found)
     # Without approvals the decision depends only on the rule results: reuse it.
     key = (
         group.serial,
@@ -134,6 +106,49 @@ def evaluate(request: Request, policies: PolicySet, context: Context) -> Decisio
     decision.__dict__.update(template.__dict__)
     decision.__dict__["request_id"] = request.name
     return decision
+
+
+def _without_exempt(
+    group: Group, name: str, service: str, environment: str, now: datetime
+) -> tuple[Group, list[str]]:
+    """The group minus policies an unexpired exception exempts the request from."""
+    kept, notes = [], []
+    for policy in group.policies:
+        exempt = _exemption(policy, name, service, environment, now)
+        if exempt:
+            notes.append(exempt)
+        else:
+            kept.append(policy)
+    if not notes:
+        return group, notes
+    return Group.of(-1, tuple(kept)), notes  # this request's own set: not memoised
+
+
+def _condition_results(
+    group: Group, view: dict[str, Any], context: Context, now: datetime
+) -> list[bool | str]:
+    """Each distinct condition of the group, from its memo when the inputs were seen."""
+    cel_context: dict[str, Any] = {}
+    if group.uses_context:
+        cel_context = {
+            "requester": context.requester or "",
+            "approvers": [a.by for a in context.approvals],
+        }
+    results: list[bool | str] = []
+    for condition in group.conditions:
+        field = condition.single
+        if field is not None:
+            key = view.get(field, MISSING)
+            kind = type(key)
+            if kind is not str and kind is not int:
+                key = condition.key(view, cel_context, now)
+        else:
+            key = condition.key(view, cel_context, now)
+        result = condition.cache.get(key)
+        if result is None:
+            result = condition.run(key, view, cel_context, now)
+        results.append(result)
+    return results
 
 
 MEMO_LIMIT = 100_000
