@@ -249,3 +249,40 @@ def test_policy_test_runs_on_the_projects_own_policy_library(run_cli: Run) -> No
     r = run_cli("policy", "test", "--repo", str(ROOT), "--format", "json")
     assert r.code == 0, r.out + r.err
     assert json.loads(r.out)["failed"] == 0
+
+
+def test_validate_reports_cel_errors_at_the_rules_line(run_cli: Run, quickstart: Path) -> None:
+    (quickstart / "policies" / "bad.yaml").write_text(
+        "apiVersion: remediate/v1\n"  # 1
+        "kind: GuardrailPolicy\n"  # 2
+        "metadata: {name: bad}\n"  # 3
+        "spec:\n"  # 4
+        "  rules:\n"  # 5
+        "    - name: syntax\n"  # 6
+        "      when: 'request.severity =='\n"  # 7
+        "      effect: deny\n"  # 8
+        "    - name: nested\n"  # 9
+        "      effect: deny\n"  # 10
+        "      when: |\n"  # 11
+        "        request.severity == 'LOW' &&\n"  # 12
+        "          request.labels.all(k, [1].exists(x, x == 1))\n"  # 13
+        "    - name: second-line\n"  # 14
+        "      effect: deny\n"  # 15
+        "      when: |\n"  # 16
+        "        request.severity == 'LOW' &&\n"  # 17
+        "          request..labels\n"  # 18
+    )
+    r = run_cli("validate", "--repo", str(quickstart))
+    assert r.code == 1
+    lines = [line for line in r.err.splitlines() if line.startswith("policies/bad.yaml")]
+    assert lines[0].startswith(
+        "policies/bad.yaml:7: spec.rules[0].when: not a valid CEL expression: "
+        "line 1 column 20: Syntax error: mismatched input '<EOF>'"
+    )
+    assert lines[1] == (
+        "policies/bad.yaml:12: spec.rules[1].when: "
+        "a comprehension inside another comprehension is not allowed"
+    )
+    assert lines[2].startswith(
+        "policies/bad.yaml:18: spec.rules[2].when: not a valid CEL expression: line 2 column"
+    )

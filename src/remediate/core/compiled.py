@@ -231,7 +231,7 @@ def _condition_error(doc: Document, i: int, exc: ConditionError) -> PolicyError:
     line = doc.line(path)
     text = doc.spec["rules"][i]["when"]
     # A block scalar starts on the line after its key; a one-line string on the key's line.
-    if "\n" in text.rstrip("\n") and exc.line > 1:
+    if "\n" in text.rstrip("\n"):
         line += exc.line
     return PolicyError(doc.file, line, path, str(exc))
 
