@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -367,3 +369,47 @@ def test_apply_leaves_requests_deferred_by_a_change_window(
     done = run_cli("apply", "--repo", str(repo), "--format", "json")
     assert out(done)["executed"] == [{"requestId": "rem-w", "status": "COMPLETED"}]
     assert log.read_text().split() == ["rem-w"]
+
+
+def test_two_operators_approving_at_once_both_count(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import remediate.service.verbs as verbs
+
+    bare = make_remote(
+        tmp_path,
+        "allow",
+        actions={"noop": action_yaml("noop", ["true"])},
+        requests={"rem-2": request_yaml("rem-2")},
+        policies={"two-sre": TWO_SRE},
+    )
+    repo = clone(tmp_path, bare, "work")
+    run_cli("apply", "--max", "0", "--repo", str(repo))
+    one, two = clone(tmp_path, bare, "one", OPERATOR), clone(tmp_path, bare, "two", OPERATOR2)
+    # both decide on the same audit (one approval each, not enough alone), then push in turn
+    same_snapshot = threading.Barrier(2, timeout=10)
+    real = verbs._check_counts
+    calls: list[str] = []
+
+    def in_step(rt: Any, actor: str, before: Any, after: Any) -> None:
+        calls.append(actor)
+        if calls.count(actor) == 1:
+            same_snapshot.wait()
+            if actor == OPERATOR2:
+                time.sleep(0.5)
+        real(rt, actor, before, after)
+
+    monkeypatch.setattr(verbs, "_check_counts", in_step)
+    threads = [threading.Thread(target=verbs.approve, args=(r, "rem-2", None)) for r in (one, two)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    monkeypatch.undo()
+    assert calls.count(OPERATOR2) == 2  # rejected once, then rebuilt on the first approval
+    git(repo, "pull", "-q")
+    status = out(run_cli("status", "rem-2", "--repo", str(repo), "--format", "json"))
+    assert status["status"] == "QUEUED"
+    assert run_cli("audit", "verify", "--repo", str(repo)).code == 0
