@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,13 +72,18 @@ def explain(
     return Explanation(request, entry.decision, entry.recorded, tuple(steps))
 
 
+_NAME = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
+
+
 def _documents_for(root: Path, request_id: str) -> list[Document]:
     """The request's own file (`remediations/**/ID.yaml`) with its context, else everything."""
-    found = [
-        str(p)
-        for suffix in (".yaml", ".yml")
-        for p in (root / "remediations").rglob(f"{glob.escape(request_id)}{suffix}")
-    ]
+    found = []
+    if _NAME.fullmatch(request_id) and (root / "remediations").is_dir():
+        found = [
+            str(p)
+            for suffix in (".yaml", ".yml")
+            for p in (root / "remediations").rglob(f"{glob.escape(request_id)}{suffix}")
+        ]
     if found:
         documents = load_valid_paths(root, found)
         if any(d.kind == "RemediationRequest" and d.name == request_id for d in documents):
