@@ -6,10 +6,13 @@ import contextlib
 import os
 import signal
 import subprocess
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 KILL_GRACE_SECONDS = 2.0
+KEEP_BYTES = 64 * 1024  # of each stream, from its end: output goes to files, never to memory
 
 
 @dataclass(frozen=True)
@@ -23,31 +26,38 @@ class Completed:
 
 def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> Completed:
     """Run `argv` (never through a shell) in a new process group; kill the group on timeout."""
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            env=dict(env),
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a timeout kills its children too
-        )
-    except OSError as exc:
-        return Completed(None, b"", b"", error=f"cannot start {argv[0]}: {exc.strerror or exc}")
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc.pid, signal.SIGTERM)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            out, err = proc.communicate(timeout=KILL_GRACE_SECONDS)
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,  # its own process group: a timeout kills its children
+            )
+        except OSError as exc:
+            return Completed(None, b"", b"", error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc.pid, signal.SIGKILL)
-            out, err = proc.communicate()
-    _kill_group(proc.pid, signal.SIGKILL)  # children left behind by a finished action
-    return Completed(proc.returncode, out, err, timed_out)
+            timed_out = True
+            _kill_group(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc.pid, signal.SIGKILL)
+                proc.wait()
+        _kill_group(proc.pid, signal.SIGKILL)  # children left behind by a finished action
+        return Completed(proc.returncode, _tail(out), _tail(err), timed_out)
+
+
+def _tail(handle: IO[bytes]) -> bytes:
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - KEEP_BYTES))
+    return handle.read()
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
