@@ -278,6 +278,31 @@ class GitStore:
             refs[ref] = sha
         return refs
 
+    def refs_named(self, names: list[str], chunk: int = 500) -> dict[str, str]:
+        """Which of these refs exist on the remote (ref → sha), asked by name."""
+        if not names:
+            return {}
+        if self.remote is None:
+            found: dict[str, str] = {}
+            for name in names:
+                code, out, _ = self._run("rev-parse", "--verify", "--quiet", name)
+                if code == 0:
+                    found[name] = out
+            return found
+        wanted = set(names)
+        found = {}
+        for start in range(0, len(names), chunk):
+            code, out, err = self._run(
+                "ls-remote", "--refs", self.remote, *names[start : start + chunk]
+            )
+            if code != 0:
+                raise UserError(f"git ls-remote {self.remote}: {_last_line(err)}")
+            for line in out.splitlines():
+                sha, _, ref = line.partition("\t")
+                if ref in wanted:
+                    found[ref] = sha
+        return found
+
     def push_claims(self, claims: dict[str, str]) -> dict[str, str]:
         """Create each claim ref only if it does not exist (compare-and-swap on the remote).
 

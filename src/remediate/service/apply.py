@@ -74,7 +74,7 @@ def apply(
     _only_published(rt, report)
     runner = rt.runner
     author = person(actor, rt.store) if actor else runner
-    claims = rt.store.claim_refs() or {}
+    claims = _Claims(rt)
     spooled = rt.store.spooled()
     kept, _ = parse_files(spooled)
     snap = (
@@ -181,7 +181,7 @@ def _only_published(rt: Runtime, report: ApplyReport) -> None:
     rt.repository = replace(rt.repository, requests=requests)
 
 
-def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnapshot:
+def _dry(rt: Runtime, claims: _Claims, report: ApplyReport) -> AuditSnapshot:
     from remediate.service.state import read_audit
 
     snap = read_audit(rt.store, rt.store.fetch())
@@ -192,10 +192,28 @@ def _dry(rt: Runtime, claims: dict[str, str], report: ApplyReport) -> AuditSnaps
 # -- phase 1: decisions, adoption of orphan claims, recovery ------------------------------
 
 
+class _Claims:
+    """The claim refs of the current attempts of QUEUED requests, asked once per snapshot."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.seen: dict[str | None, dict[str, str]] = {}
+
+    def on_remote(self, snap: AuditSnapshot) -> dict[str, str]:
+        if snap.rev not in self.seen:
+            wanted = [
+                claim_ref(s.request_id, s.attempt)
+                for s in snap.states.values()
+                if s.status == lc.QUEUED
+            ]
+            self.seen[snap.rev] = self.rt.store.refs_named(wanted)
+        return self.seen[snap.rev]
+
+
 def _decide_batch(
     rt: Runtime,
     snap: AuditSnapshot,
-    claims: dict[str, str],
+    claims: _Claims,
     report: ApplyReport,
     dry: bool,
     kept: list[Event],
@@ -213,7 +231,7 @@ def _decide_batch(
         request = rt.repository.requests[name]
         state = chain.state(name)
         if state.status == lc.QUEUED:
-            adopt(rt, chain, state, claims)
+            adopt(rt, chain, state, claims.on_remote(snap))
             state = chain.state(name)
         if state.status == lc.EXECUTING:
             recover(rt, chain, request, state, actor, report.recovered)
