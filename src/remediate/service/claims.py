@@ -22,7 +22,7 @@ def push_claims(store: GitStore, refs: dict[str, str]) -> dict[str, bool]:
     """Create each ref (→ its claim commit) if absent; which ones this runner won."""
     results = store.push_claims(refs)
     if "unknown" in results.values():  # the reply was lost: the remote knows who won
-        remote = store.claim_refs() or {}
+        remote = store.refs_named(list(refs))
         results = {
             ref: ("won" if remote.get(ref) == refs[ref] else "lost") if r == "unknown" else r
             for ref, r in results.items()
