@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from remediate.core.decision import Approval, Execution
 from remediate.core.windows import ChangeWindow, next_open_all
@@ -147,3 +149,31 @@ def test_rate_limit_is_overridable_with_a_reason() -> None:
     d = decide(request(), ps, ctx)
     assert d.status == "QUEUED"
     assert [v.rule for v in d.overridden] == ["rateLimit"]
+
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kolkata", "UTC"]
+CRONS = ["0 9 * * 1-5", "30 2 * * *", "0 22 * * *", "*/20 8-9 * * 6", "0 0 1 * *"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from(CRONS),
+    st.integers(1, 26 * 60),
+    st.sampled_from(ZONES),
+    st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+    ),
+)
+def test_next_open_is_open_and_nothing_opens_earlier(
+    cron: str, minutes: int, zone: str, now: datetime
+) -> None:
+    window = ChangeWindow(cron, timedelta(minutes=minutes), zone)
+    first = window.next_open(now)
+    assert first is not None and first >= now
+    assert window.is_open(first)
+    if first > now:
+        # closed just before the opening, and at a few points between now and then
+        span = first - now
+        for k in (0, 1, 2, 3):
+            assert not window.is_open(now + span * k / 4)
+        assert not window.is_open(first - timedelta(microseconds=1))
