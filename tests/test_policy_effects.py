@@ -97,7 +97,13 @@ def test_default_decision_applies_when_no_rule_yields_an_effect() -> None:
     assert pending.status == "PENDING_APPROVAL"
     assert pending.rules == ("settings/defaultDecision",)
     assert pending.approvers == ("team:sre",)
-    assert "Settings defaultDecision" in pending.detail
+    assert pending.detail == (
+        "Needs 1 more approval from team:sre: "
+        "No policy rule decided this request; Settings defaultDecision requires approval."
+    )
+    denied = decide(request(), policies(), context(default="deny"))
+    assert denied.detail == "No policy matches this request and Settings defaultDecision is deny."
+    assert denied.rules == ("settings/defaultDecision",)
 
 
 def test_no_policy_matches_uses_the_default() -> None:

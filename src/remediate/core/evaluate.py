@@ -323,13 +323,18 @@ def key_value(value: str | None) -> str:
 
 def _default(context: Context, found: Findings) -> None:
     ref = f"{SETTINGS}/{DEFAULT_RULE}"
+    why = (
+        "No policy rule decided this request"
+        if found.policies
+        else "No policy matches this request"
+    )
     if context.default_decision == "deny":
         found.rules.append(ref)
         found.violations.append(
             Violation(
                 SETTINGS,
                 DEFAULT_RULE,
-                "No policy rule decided this request and Settings defaultDecision is deny.",
+                f"{why} and Settings defaultDecision is deny.",
                 overridable=False,
             )
         )
@@ -342,7 +347,7 @@ def _default(context: Context, found: Findings) -> None:
                 DEFAULT_RULE,
                 int(spec.get("min", 1)),
                 tuple(spec.get("from", ())),
-                "No policy rule decided this request; Settings defaultDecision requires approval",
+                f"{why}; Settings defaultDecision requires approval",
             )
         )
     else:

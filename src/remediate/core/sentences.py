@@ -23,16 +23,12 @@ def who(principals: Sequence[str]) -> str:
 
 def need_sentence(need: ApprovalNeed, message: str) -> str:
     said = message.strip().rstrip(".")
-    where = (
-        "Settings defaultDecision"
-        if need.policy == "settings"
-        else f"Policy match: {need.policy} rule {need.rule}"
-    )
+    where = "" if need.policy == "settings" else f" Policy match: {need.policy} rule {need.rule}."
     have = f" ({len(need.counted)} of {need.min} so far)" if need.counted else ""
     return (
         f"Needs {plural(need.missing, 'more approval')} from {who(need.principals)}{have}"
         + (f": {said}." if said else ".")
-        + f" {where}."
+        + where
     )
 
 
