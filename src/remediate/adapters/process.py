@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
@@ -39,17 +40,25 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: f
             )
         except OSError as exc:
             return Completed(None, b"", b"", error=f"cannot start {argv[0]}: {exc.strerror or exc}")
-        timed_out = False
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # a timer, not wait(timeout=…), which polls with sleeps: a short action returns at once
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
             _kill_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=KILL_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc.pid, signal.SIGKILL)
-                proc.wait()
+
+        term = threading.Timer(timeout, expire)
+        kill = threading.Timer(
+            timeout + KILL_GRACE_SECONDS, _kill_group, (proc.pid, signal.SIGKILL)
+        )
+        term.start()
+        kill.start()
+        try:
+            proc.wait()
+        finally:
+            term.cancel()
+            kill.cancel()
+        timed_out = expired.is_set()
         _kill_group(proc.pid, signal.SIGKILL)  # children left behind by a finished action
         return Completed(proc.returncode, _tail(out), _tail(err), timed_out)
 

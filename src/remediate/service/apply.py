@@ -252,7 +252,7 @@ def _decide_batch(
             report.decided.append((name, decision.status))
     if dry:
         return None
-    return Batch(chain.events, f"remediate apply: {len(chain.events)} transition(s)")
+    return chain.batch(f"remediate apply: {len(chain.events)} transition(s)")
 
 
 # -- phase 2: select and claim -------------------------------------------------------------
@@ -363,7 +363,7 @@ def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
     for job in jobs:
         if chain.state(job.request.name).status == lc.QUEUED:
             chain.add(job.claim)
-    return Batch(chain.events, f"remediate apply: claim {len(chain.events)} request(s)")
+    return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
 
 
 # -- phase 4: outcomes ---------------------------------------------------------------------
@@ -390,7 +390,7 @@ def _outcome_batch(
         chain.add(_outcome(rt, job, result, now))
         if not result.ok:  # idempotent actions only, within their retry budget
             maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
-    return Batch(chain.events, f"remediate apply: {len(jobs)} action(s) executed")
+    return chain.batch(f"remediate apply: {len(jobs)} action(s) executed")
 
 
 def _outcome(rt: Runtime, job: Job, result: ExecutionResult, now: datetime) -> Event:

@@ -110,7 +110,7 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
             )
         )
         result.status, result.detail, result.recorded = decision.status, decision.detail, True
-        return Batch(chain.events, f"remediate approve {request.name} by {actor}")
+        return chain.batch(f"remediate approve {request.name} by {actor}")
 
     write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return result
@@ -167,7 +167,7 @@ def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
             draft(request.name, state.status, lc.REJECTED, actor, rt.now, details, request=request)
         )
         result.recorded = True
-        return Batch(chain.events, f"remediate reject {request.name} by {actor}")
+        return chain.batch(f"remediate reject {request.name} by {actor}")
 
     write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return result
@@ -215,7 +215,7 @@ def cancel(root: Path, request_id: str) -> VerbResult:
                 return None
             raise UserError(f"{request.name} changed to {current.status} meanwhile; not cancelled")
         chain.add(event)
-        return Batch(chain.events, f"remediate cancel {request.name} by {actor}")
+        return chain.batch(f"remediate cancel {request.name} by {actor}")
 
     write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
     return VerbResult(lc.CANCELLED, recorded=True)

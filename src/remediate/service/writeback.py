@@ -39,6 +39,9 @@ class Chain:
     def state(self, request_id: str) -> RequestState:
         return self.states.get(request_id) or self.snap.state(request_id)
 
+    def batch(self, subject: str) -> Batch:
+        return Batch(self.events, subject, dict(self.states))
+
     def add(self, event: Event) -> Event | None:
         """Link `event` (its id kept) after the request's head; None if already recorded."""
         if event.id in self.snap.ids:
@@ -54,6 +57,7 @@ class Chain:
 class Batch:
     events: list[Event]
     subject: str
+    states: dict[str, RequestState] = field(default_factory=dict)  # after the events
 
 
 @dataclass
@@ -97,7 +101,7 @@ def write(
     attempts = environment.push_attempts()
     for attempt in range(attempts):
         tip = store.fetch()
-        snap = read_audit(store, tip)
+        snap = _known.get(tip or "") or read_audit(store, tip)
         batch = build(snap)
         if batch is None or not batch.events:
             if tip is not None:
@@ -110,12 +114,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return read_audit(store, sha)
+            return _written(store, snap, sha, batch)
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             store.fast_forward(sha)
-            return read_audit(store, sha)
+            return _written(store, snap, sha, batch)
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -123,6 +127,27 @@ def write(
         time.sleep(random.uniform(0.01, 0.05) * min(2**attempt, 16))
         last = why
     raise UserError(f"could not push the audit after {attempts} attempts: {last}")
+
+
+# A commit's audit is fixed by its hash: snapshots this process wrote need no re-reading.
+_known: dict[str, AuditSnapshot] = {}
+
+
+def _written(store: GitStore, snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot:
+    """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
+    if {e.request_id for e in batch.events} - set(batch.states):
+        return read_audit(store, sha)  # a batch that does not carry its states
+    after = AuditSnapshot(
+        sha,
+        snap.events + batch.events,
+        snap.problems,
+        snap.files + 1,
+        {**snap.states, **batch.states},
+        snap.ids | {e.id for e in batch.events},
+    )
+    _known.clear()  # keep one: the latest
+    _known[sha] = after
+    return after
 
 
 def draft(
