@@ -66,8 +66,6 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
-    from remediate.errors import RemediateError
-
     try:
         code = cli.main(args=argv, prog_name="remediate", standalone_mode=False)
     except click.exceptions.Abort:
@@ -76,20 +74,27 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
-    except RemediateError as exc:
+    except (BrokenPipeError, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as exc:  # the one place that catches every error
+        sys.exit(_report(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(exc: Exception) -> int:
+    """Print an error for people and return its exit code (imported late: --help stays fast)."""
+    from remediate.errors import RemediateError
+
+    if isinstance(exc, RemediateError):
         click.echo(f"remediate: {exc}", err=True)
         for problem in getattr(exc, "problems", []):
             click.echo(str(problem), err=True)
-        sys.exit(exc.exit_code)
-    except (BrokenPipeError, KeyboardInterrupt):
-        sys.exit(130)
-    except Exception as exc:  # the one place that catches a crash
-        if os.environ.get("REMEDIATE_DEBUG"):
-            raise
-        click.echo(f"remediate: internal error: {type(exc).__name__}: {exc}", err=True)
-        click.echo("remediate: this is a bug; set REMEDIATE_DEBUG=1 for the traceback", err=True)
-        sys.exit(EXIT_BUG)
-    sys.exit(code if isinstance(code, int) else 0)
+        return exc.exit_code
+    if os.environ.get("REMEDIATE_DEBUG"):
+        raise exc
+    click.echo(f"remediate: internal error: {type(exc).__name__}: {exc}", err=True)
+    click.echo("remediate: this is a bug; set REMEDIATE_DEBUG=1 for the traceback", err=True)
+    return EXIT_BUG
 
 
 F = TypeVar("F", bound=Any)
