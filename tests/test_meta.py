@@ -73,7 +73,7 @@ def test_init_scaffolds_a_repository_that_validates(
         "actions/restart-service.yaml",
         "policies/production-safety.yaml",
         "policies/tests/baseline.yaml",
-        "schedules/weekly-cert-check.yaml",
+        "schedules/weekly-log-rotation.yaml",
         ".github/workflows/remediate.yml",
     ):
         assert f"created {target / rel}" in result.out

@@ -240,3 +240,39 @@ def test_editing_a_request_that_already_ran_is_a_warning(
         f"{rel}:5: warning: spec: request rem-2026-0043 has already started (COMPLETED); "
         "editing it changes nothing: a new action needs a new request"
     )
+
+
+def test_an_executor_this_version_does_not_ship_is_an_error(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    rel = "actions/flush-cache.yaml"
+    rewrite(
+        quickstart,
+        rel,
+        lambda d: d["spec"].update(executor={"cert_check": {"host": "x.example.com"}}),
+    )
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[0] == (
+        f"{rel}:17: spec.executor.cert_check: executor 'cert_check' is not available in this version "
+        "(available: command, webhook, plugin)"
+    )
+
+
+def test_templates_are_checked_for_syntax_and_names(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    rel = "actions/flush-cache.yaml"
+    argv = [
+        "echo",
+        "{{ parameters.namespace | upper(x }}",
+        "{{ environ.HOME }}",
+        "{{ request.environment }}",
+    ]
+    rewrite(quickstart, rel, lambda d: d["spec"]["executor"]["command"].update(argv=argv))
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        f"{rel}:20: spec.executor.command.argv[1]: template syntax error: unexpected '}}', expected ')'",
+        f"{rel}:21: spec.executor.command.argv[2]: template reads environ; it may read only parameters, request",
+    ]

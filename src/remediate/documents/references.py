@@ -111,6 +111,21 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
         yield _p(doc, "spec.parameters", f"not a valid JSON Schema: {exc}")
     for key in ("timeout", "retries.backoff"):
         yield from _duration(doc, f"spec.{key}", _dig(spec, key))
+    from remediate.executors import registry
+
+    (executor,) = spec["executor"]
+    if not registry.available(executor):
+        shipped = ", ".join(n for n in registry.BUILTINS if registry.available(n))
+        yield _p(
+            doc,
+            f"spec.executor.{executor}",
+            f"executor {executor!r} is not available in this version (available: {shipped})",
+        )
+    from remediate.executors.base import template_problems
+
+    prefix = f"spec.executor.{executor}"
+    for path, message in template_problems(spec["executor"][executor]):
+        yield _p(doc, f"{prefix}.{path}" if not path.startswith("[") else prefix + path, message)
     plugin = spec["executor"].get("plugin")
     if plugin is not None:
         from remediate.executors.registry import plugin_names

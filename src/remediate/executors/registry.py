@@ -27,6 +27,16 @@ BUILTINS: dict[str, str] = {
 }
 
 
+def available(name: str) -> bool:
+    """Whether the built-in executor `name` ships in this version (found without importing it)."""
+    from importlib.util import find_spec
+
+    target = BUILTINS.get(name)
+    if target is None:
+        return False
+    return name == "plugin" or find_spec(target.split(":")[0]) is not None
+
+
 @cache
 def plugin_names() -> dict[str, Any]:
     """Installed plugin executors by name (entry points, not yet loaded)."""
