@@ -128,13 +128,18 @@ def test_symlinked_file_leaving_the_repository(
     )
 
 
-def test_symlinked_directory_leaving_the_repository(
-    quickstart: Path, run_cli: Callable[..., Result], tmp_path: Path
-) -> None:
+def _link_outside(repo: Path, tmp_path: Path) -> None:
+    """remediations/more → a directory outside the repository holding a valid request."""
     outside = tmp_path / "elsewhere"
     outside.mkdir()
     shutil.copyfile(CORPUS / "utf8-bom.yaml", outside / "x.yaml")
-    os.symlink(outside, quickstart / "remediations" / "more")
+    os.symlink(outside, repo / "remediations" / "more")
+
+
+def test_symlinked_directory_leaving_the_repository(
+    quickstart: Path, run_cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    _link_outside(quickstart, tmp_path)
     result = run_cli("validate", "--repo", str(quickstart))
     assert result.code == 1
     assert result.err.splitlines()[0] == (
@@ -145,10 +150,7 @@ def test_symlinked_directory_leaving_the_repository(
 def test_symlinked_parent_directory_of_a_named_path(
     quickstart: Path, run_cli: Callable[..., Result], tmp_path: Path
 ) -> None:
-    outside = tmp_path / "elsewhere"
-    outside.mkdir()
-    shutil.copyfile(CORPUS / "utf8-bom.yaml", outside / "x.yaml")
-    os.symlink(outside, quickstart / "remediations" / "more")
+    _link_outside(quickstart, tmp_path)
     result = run_cli(
         "validate", "--repo", str(quickstart), str(quickstart / "remediations/more/x.yaml")
     )
