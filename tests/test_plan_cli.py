@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import Result
@@ -286,3 +287,48 @@ def test_validate_reports_cel_errors_at_the_rules_line(run_cli: Run, quickstart:
     assert lines[2].startswith(
         "policies/bad.yaml:18: spec.rules[2].when: not a valid CEL expression: line 2 column"
     )
+
+
+def test_plan_base_is_never_read_as_a_git_option(
+    run_cli: Run, quickstart: Path, tmp_path: Path
+) -> None:
+    git(quickstart, "init", "-q", "-b", "main")
+    git(quickstart, "add", "-A")
+    git(quickstart, "commit", "-q", "-m", "start")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    for base in (f"--output={victim}", "-p", "--no-index"):
+        r = run_cli("plan", "--repo", str(quickstart), f"--base={base}", "--now", MONDAY)
+        assert r.code == 2, (base, r.out, r.err)
+        assert f"--base {base}: a revision cannot start with '-'" in r.err
+    r = run_cli("plan", "--repo", str(quickstart), "--base", f"--output={victim}", "--now", MONDAY)
+    assert r.code == 2, r.out
+    assert victim.read_text() == "keep me\n"
+    r = run_cli("plan", "--repo", str(quickstart), "--base", "HEAD^{tree}", "--now", MONDAY)
+    assert r.code == 2
+    assert "--base HEAD^{tree}: not a commit in this repository" in r.err
+    r = run_cli("plan", "--repo", str(quickstart), "--base", "main", "--now", MONDAY)
+    assert r.code == 0, r.err
+
+
+def test_plan_explain_and_policy_test_read_the_clock_adapter(
+    run_cli: Run, quickstart: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --now, the time is REMEDIATE_NOW (as for apply), else the wall clock."""
+    monkeypatch.setenv("REMEDIATE_NOW", "2026-12-24T10:00:00Z")  # inside the holiday freeze
+    r = run_cli("plan", "--repo", str(quickstart))
+    assert r.code == 0, r.err
+    assert r.out.rstrip().endswith("(as of 2026-12-24T10:00:00.000Z)")
+    r = run_cli("explain", "rem-2026-0042", "--repo", str(quickstart), "--format", "json")
+    assert json.loads(r.out)["status"] == "POLICY_VIOLATION"
+    tests = quickstart / "policies" / "tests" / "clock.yaml"
+    tests.write_text(
+        "apiVersion: remediate/v1\nkind: PolicyTest\nmetadata: {name: clock}\nspec:\n  cases:\n"
+        "    - name: production is frozen at the time the clock gives\n"
+        "      request:\n"
+        "        action: {type: restart-service, parameters: {service: api-gateway}}\n"
+        "        serviceName: api-gateway\n        environment: production\n        severity: LOW\n"
+        "      expect: {status: POLICY_VIOLATION, violations: [end-of-year-freeze]}\n"
+    )
+    r = run_cli("policy", "test", str(tests), "--repo", str(quickstart))
+    assert r.code == 0, r.out

@@ -141,7 +141,12 @@ def test_override_by_operator_with_reason_lifts_blocked_and_counts_as_approval()
             ],
         )
     )
-    override = Approval("carol@example.com", reason="outage, rollback failed", override=True)
+    override = Approval(
+        "carol@example.com",
+        reason="outage, rollback failed",
+        override=True,
+        lifts=("prod/blockedEnvironments",),
+    )
     d = decide(request(), ps, context(approvals=(override,)))
     assert d.status == "QUEUED"
     assert [v.rule for v in d.overridden] == ["blockedEnvironments"]
@@ -151,10 +156,11 @@ def test_override_by_operator_with_reason_lifts_blocked_and_counts_as_approval()
 
 def test_override_without_reason_or_by_non_operator_or_requester_does_not_lift() -> None:
     ps = policies(policy("prod", blockedEnvironments=["production"]))
+    lifts = ("prod/blockedEnvironments",)
     cases = [
-        Approval("carol@example.com", reason="  ", override=True),
-        Approval("mallory@example.com", reason="trust me", override=True),
-        Approval("bob@example.com", reason="mine", override=True),
+        Approval("carol@example.com", reason="  ", override=True, lifts=lifts),
+        Approval("mallory@example.com", reason="trust me", override=True, lifts=lifts),
+        Approval("bob@example.com", reason="mine", override=True, lifts=lifts),
     ]
     for approval in cases:
         d = decide(request(), ps, context(requester="bob@example.com", approvals=(approval,)))
@@ -172,7 +178,8 @@ def test_non_overridable_deny_survives_an_override() -> None:
             ],
         )
     )
-    override = Approval("carol@example.com", reason="needed", override=True)
+    everything = ("p/blockedEnvironments", "p/hard", "p/soft")
+    override = Approval("carol@example.com", reason="needed", override=True, lifts=everything)
     d = decide(request(), ps, context(approvals=(override,)))
     assert d.status == "POLICY_VIOLATION"
     assert [v.rule for v in d.violations] == ["hard"]
@@ -193,7 +200,7 @@ def test_override_lifts_violation_but_other_approval_rules_still_apply() -> None
             ],
         )
     )
-    override = Approval("carol@example.com", reason="needed", override=True)
+    override = Approval("carol@example.com", reason="needed", override=True, lifts=("p/soft",))
     d = decide(request(), ps, context(approvals=(override,)))
     assert d.status == "PENDING_APPROVAL"
     assert d.approvals_required == 1
@@ -270,3 +277,27 @@ def test_match_globs_on_every_key_and_labels() -> None:
         request(environment="prod-eu"),
     ):
         assert decide(miss, ps).status == "QUEUED", miss.spec
+
+
+def test_violations_hold_the_sentence_and_detail_adds_the_policy_match() -> None:
+    """The seed's approve response: `violations` the sentences, `detail` the full text."""
+    ps = policies(
+        policy("global", blockedEnvironments=["production"]),
+        policy("p", rules=[{"name": "soft", "effect": "deny", "overridable": True}]),
+    )
+    d = decide(request(), ps)
+    body = d.as_json()
+    assert body["violations"] == [
+        "Environment production is blocked from automated remediation.",
+        "Denied by rule soft.",
+    ]
+    assert body["detail"] == (
+        "Environment production is blocked from automated remediation. "
+        "Policy match: global blockedEnvironments includes production. "
+        "Denied by rule soft. "
+        "Policy match: p rule soft (overridable by an operator with a reason)."
+    )
+    assert d.violations[0].detail == (
+        "Environment production is blocked from automated remediation. "
+        "Policy match: global blockedEnvironments includes production."
+    )

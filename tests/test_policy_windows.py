@@ -144,7 +144,12 @@ def test_rate_limit_counts_per_key_and_only_matching_actions() -> None:
 
 def test_rate_limit_is_overridable_with_a_reason() -> None:
     ps = policies(LIMIT)
-    override = Approval("carol@example.com", reason="the fix needs one more restart", override=True)
+    override = Approval(
+        "carol@example.com",
+        reason="the fix needs one more restart",
+        override=True,
+        lifts=("restart-rate-limit/rateLimit",),
+    )
     ctx = context(executions=restarts(1, 2, 3, 4, 5), approvals=(override,))
     d = decide(request(), ps, ctx)
     assert d.status == "QUEUED"
@@ -177,3 +182,35 @@ def test_next_open_is_open_and_nothing_opens_earlier(
         for k in (0, 1, 2, 3):
             assert not window.is_open(now + span * k / 4)
         assert not window.is_open(first - timedelta(microseconds=1))
+
+
+def test_windows_that_never_overlap_are_a_violation_not_a_far_future_date() -> None:
+    ps = policies(
+        policy(
+            "saturday",
+            changeWindows=[{"cron": "0 9 * * 6", "duration": "1h", "timezone": "UTC"}],
+        ),
+        policy(
+            "monday",
+            changeWindows=[{"cron": "0 9 * * 1", "duration": "1h", "timezone": "UTC"}],
+        ),
+    )
+    d = decide(request(), ps)
+    assert d.status == "POLICY_VIOLATION"
+    assert d.not_before is None and not d.deferred
+    assert d.as_json()["notBefore"] is None
+    (v,) = d.violations
+    assert (v.policy, v.rule, v.overridable) == ("monday+saturday", "changeWindows", True)
+    assert d.rules == ("monday+saturday/changeWindows",)
+    assert v.message == (
+        "The change windows of policies monday and saturday never overlap "
+        "(searched 1755 days): the request can never run."
+    )
+    assert d.detail == v.message + " Policy match: monday and saturday changeWindows."
+    # an operator may override it like a deny: the request then runs, not deferred
+    override = Approval("carol@example.com", reason="needed now", override=True, lifts=(v.ref,))
+    lifted = decide(request(), ps, context(approvals=(override,)))
+    assert lifted.status == "QUEUED"
+    assert lifted.not_before is None
+    assert "Inside the change window" not in lifted.detail
+    assert "lifts: monday+saturday changeWindows" in lifted.detail

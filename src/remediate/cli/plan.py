@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,9 +31,12 @@ def now_option(func: F) -> F:
 
 
 def resolve_now(text: str | None) -> datetime:
-    """The moment to decide at: `--now`, else the wall clock (read here, never in core)."""
+    """The moment to decide at: `--now`, else the clock adapter (REMEDIATE_NOW or the wall
+    clock, as for `apply`; read here, never in core)."""
     if text is None:
-        return datetime.now(UTC)
+        from remediate.adapters.environment import now
+
+        return now()
     from remediate.core.policy import parse_time
 
     try:

@@ -151,7 +151,8 @@ class PolicySet:
     rate_counts: dict[tuple[str, datetime], tuple[object, dict[tuple[str, ...], int]]] = field(
         default_factory=dict, repr=False
     )
-    windows_cache: dict[tuple[tuple[str, ...], datetime], datetime | None] = field(
+    # (windowed policies, now) → (first common opening, None: never; days searched)
+    windows_cache: dict[tuple[tuple[str, ...], datetime], tuple[datetime | None, int]] = field(
         default_factory=dict, repr=False
     )
     # memo of whole decisions without approvals, by group and rule results

@@ -7,6 +7,7 @@ runner (`service.apply`, the lifecycle verbs) and the outputs (`plan`,
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,13 +27,50 @@ def iso(moment: datetime | None) -> str | None:
 
 @dataclass(frozen=True)
 class Approval:
-    """An approval (or, with `override`, an operator override) given for one content hash."""
+    """An approval (or, with `override`, an operator override) given for one content hash.
+
+    An override lifts only the violations it was given for: `lifts` names them
+    as `policy/rule` (`Violation.ref`). A violation that appears later (a rate
+    limit reached, a freeze that starts) is not lifted by an earlier override.
+    """
 
     by: str
     content_hash: str | None = None  # None: given for the current content (policy tests)
     at: datetime | None = None
     reason: str | None = None
     override: bool = False
+    lifts: tuple[str, ...] = ()  # with `override`: the `policy/rule` of each violation lifted
+
+
+_MATCH = "Policy match: "
+_LEGACY = re.compile(
+    r"(?P<policy>[a-z0-9._-]+) (?:"
+    r"rule (?P<rule>[a-z0-9._-]+)(?: \(overridable by an operator with a reason\))?\.$"
+    r"|(?P<special>blockedEnvironments) includes "
+    r"|(?P<limit>rateLimit) allows )"
+)
+
+
+def legacy_lifts(violations: Any) -> tuple[str, ...]:
+    """What an override recorded before `Approval.lifts` existed lifts: `policy/rule`s.
+
+    Such an event lists the full violation sentences in `details.violations`,
+    each ending in `Policy match: <policy> rule <rule>.` (or `blockedEnvironments
+    includes …`, `rateLimit allows …`); the override lifts exactly those. A
+    sentence that names no policy match lifts nothing, and so does an event
+    without `violations`: an old override never lifts more than it listed.
+    """
+    if not isinstance(violations, list):
+        return ()
+    refs: dict[str, None] = {}
+    for text in violations:
+        if not isinstance(text, str) or _MATCH not in text:
+            continue
+        found = _LEGACY.match(text[text.rindex(_MATCH) + len(_MATCH) :])
+        if found:
+            rule = found["rule"] or found["special"] or found["limit"]
+            refs.setdefault(f"{found['policy']}/{rule}")
+    return tuple(refs)
 
 
 @dataclass(frozen=True)
@@ -63,10 +101,26 @@ class Context:
 
 @dataclass(frozen=True)
 class Violation:
-    policy: str
-    rule: str  # rule name, "blockedEnvironments" or "rateLimit"
+    """One violation: `message` is its sentence, `match` the `Policy match: …` clause.
+
+    `message` is what the seed API's `violations` lists; `detail` (message and
+    match) is what the decision's `detail` sentence says.
+    """
+
+    policy: str  # a policy name; several joined by "+" for changeWindows that never overlap
+    rule: str  # rule name, "blockedEnvironments", "rateLimit" or "changeWindows"
     message: str
     overridable: bool
+    match: str = ""
+
+    @property
+    def ref(self) -> str:
+        """`policy/rule`: what an override names in `Approval.lifts`."""
+        return f"{self.policy}/{self.rule}"
+
+    @property
+    def detail(self) -> str:
+        return f"{self.message} {self.match}" if self.match else self.message
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ PENDING_APPROVAL, else QUEUED (deferred to `not_before` outside a window).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from remediate.core import approvals as approvals_mod
@@ -23,8 +24,8 @@ from remediate.core.decision import Context, Decision, Execution, Violation
 from remediate.core.duration import format_duration
 from remediate.core.matching import normalize_name
 from remediate.core.model import Request
-from remediate.core.sentences import describe
-from remediate.core.windows import next_open_all
+from remediate.core.sentences import describe, plural
+from remediate.core.windows import common_opening
 
 SETTINGS = "settings"
 DEFAULT_RULE = "defaultDecision"
@@ -88,7 +89,7 @@ def evaluate(request: Request, policies: PolicySet, context: Context) -> Decisio
     key = (
         group.serial,
         tuple(results),
-        tuple(v.message for v in special),
+        tuple(v.detail for v in special),
         now,
         context.default_decision,
         context.default_approvals.get("min"),
@@ -199,9 +200,9 @@ def _blocked(policy: Policy, shown: str, environment: str, found: list[Violation
             Violation(
                 policy.name,
                 "blockedEnvironments",
-                f"Environment {shown} is blocked from automated remediation. "
-                f"Policy match: {policy.name} blockedEnvironments includes {environment}.",
+                f"Environment {shown} is blocked from automated remediation.",
                 overridable=True,
+                match=f"Policy match: {policy.name} blockedEnvironments includes {environment}.",
             )
         )
 
@@ -229,9 +230,10 @@ def _rule(policy: Policy, rule: Rule, result: bool | str, found: Findings) -> No
             Violation(
                 policy.name,
                 rule.name,
-                f"{said}. Policy match: {policy.name} rule {rule.name}"
-                + (" (overridable by an operator with a reason)." if rule.overridable else "."),
+                f"{said}.",
                 rule.overridable,
+                f"Policy match: {policy.name} rule {rule.name}"
+                + (" (overridable by an operator with a reason)." if rule.overridable else "."),
             )
         )
     elif rule.effect == "require_approval":
@@ -272,10 +274,10 @@ def _rate_limit(
             policy.name,
             "rateLimit",
             f"Rate limit reached: {count} of {limit.max} executions for {scope} "
-            f"in the last {format_duration(limit.per)}. "
-            f"Policy match: {policy.name} rateLimit allows {limit.max} "
-            f"per {format_duration(limit.per)}.",
+            f"in the last {format_duration(limit.per)}.",
             overridable=True,
+            match=f"Policy match: {policy.name} rateLimit allows {limit.max} "
+            f"per {format_duration(limit.per)}.",
         )
     )
 
@@ -358,11 +360,11 @@ def _decide(
     request: Request, policies: PolicySet, context: Context, now: datetime, found: Findings
 ) -> Decision:
     screened = approvals_mod.screen(context.approvals, request.content_hash, context)
-    overridden: tuple[Violation, ...] = ()
-    violations = tuple(found.violations)
-    if screened.overrides and any(v.overridable for v in violations):
-        overridden = tuple(v for v in violations if v.overridable)
-        violations = tuple(v for v in violations if not v.overridable)
+    opening = _window_check(policies, found, now)
+    # An override lifts only the overridable violations it was given for (`lifts`).
+    lifted = {ref for override in screened.overrides for ref in override.lifts}
+    overridden = tuple(v for v in found.violations if v.overridable and v.ref in lifted)
+    violations = tuple(v for v in found.violations if not (v.overridable and v.ref in lifted))
     needs = tuple(
         approvals_mod.need(policy, rule, minimum, principals, screened, context)
         for policy, rule, minimum, principals, _ in found.needs
@@ -373,9 +375,7 @@ def _decide(
         status = "PENDING_APPROVAL"
     else:
         status = "QUEUED"
-    not_before = None
-    if status == "QUEUED" and found.windowed:
-        not_before = _windows(policies, found.windowed, now)
+    not_before = opening if status == "QUEUED" and opening != now else None
     messages = {(p, r): m for p, r, _, _, m in found.needs}
     detail = describe(
         status, violations, overridden, needs, messages, found, screened.overrides, not_before, now
@@ -394,16 +394,42 @@ def _decide(
     )
 
 
-def _windows(policies: PolicySet, windowed: list[Policy], now: datetime) -> datetime | None:
-    """`None` when every window is open now; else the first time they all are."""
-    key = (tuple(p.name for p in windowed), now)
+def _window_check(policies: PolicySet, found: Findings, now: datetime) -> datetime | None:
+    """When every matching policy's windows are first open together (`now`: open now).
+
+    None when there are no windows, or when they never overlap: that is a
+    violation (rule `changeWindows`, overridable like a deny), never a date.
+    """
+    if not found.windowed:
+        return None
+    names = tuple(p.name for p in found.windowed)
+    key = (names, now)
     if key not in policies.windows_cache:
-        first = next_open_all([p.windows for p in windowed], now)
-        policies.windows_cache[key] = None if first == now else (first or _NEVER)
-    return policies.windows_cache[key]
+        first, reached = common_opening([p.windows for p in found.windowed], now)
+        policies.windows_cache[key] = (first, math.ceil((reached - now) / timedelta(days=1)))
+    first, days = policies.windows_cache[key]
+    if first is None:
+        violation = _never_open(names, days)
+        found.rules.append(violation.ref)
+        found.violations.append(violation)
+        found.windowed = []  # the violation speaks for them
+    return first
 
 
-_NEVER = datetime(9999, 12, 31, tzinfo=UTC)
+def _never_open(names: tuple[str, ...], days: int) -> Violation:
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    what = (
+        f"The change windows of policy {listed} never open"
+        if len(names) == 1
+        else f"The change windows of policies {listed} never overlap"
+    )
+    return Violation(
+        "+".join(names),
+        "changeWindows",
+        f"{what} (searched {plural(days, 'day')}): the request can never run.",
+        overridable=True,
+        match=f"Policy match: {listed} changeWindows.",
+    )
 
 
 def _iso(moment: datetime) -> str:

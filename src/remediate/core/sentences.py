@@ -53,7 +53,7 @@ def describe(
 ) -> str:
     parts: list[str] = []
     if status == "POLICY_VIOLATION":
-        parts.extend(v.message for v in violations)
+        parts.extend(v.detail for v in violations)
     elif status == "PENDING_APPROVAL":
         parts.extend(
             need_sentence(n, messages.get((n.policy, n.rule), "")) for n in needs if n.missing
@@ -95,8 +95,6 @@ def _queued(needs: Sequence[ApprovalNeed], found: Findings, not_before: datetime
             )
         return head
     names = ", ".join(p.name for p in found.windowed)
-    if not_before.year == 9999:
-        return f"{head} Deferred: no change window of {names} opens in the time searched."
     zone = found.windowed[0].windows[0].timezone
     return (
         f"{head} Deferred: outside the change window of {names}; "

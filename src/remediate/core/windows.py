@@ -70,17 +70,27 @@ def next_open_all(groups: Sequence[Sequence[ChangeWindow]], now: datetime) -> da
     """The earliest time at or after `now` when every group has an open window.
 
     Each group is one policy's windows (any of them will do); every policy
-    must agree. Jumping to the latest of the groups' next openings and
-    checking again converges on the first common time, or gives up after
-    `SEARCH_STEPS` jumps (None: no common time found).
+    must agree. None: no common time found (`common_opening`).
+    """
+    return common_opening(groups, now)[0]
+
+
+def common_opening(
+    groups: Sequence[Sequence[ChangeWindow]], now: datetime
+) -> tuple[datetime | None, datetime]:
+    """The first common open time (None: not found) and how far ahead the search got.
+
+    Jumping to the latest of the groups' next openings and checking again
+    converges on the first common time, or gives up after `SEARCH_STEPS`
+    jumps, or when a window never opens again.
     """
     moment = now
     for _ in range(SEARCH_STEPS):
         candidates = [next_open(group, moment) for group in groups]
         if any(c is None for c in candidates):
-            return None
+            return None, moment
         latest = max(c for c in candidates if c is not None)
         if latest == moment:
-            return moment
+            return moment, moment
         moment = latest
-    return None
+    return None, moment

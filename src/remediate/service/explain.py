@@ -148,8 +148,8 @@ def _rate_limit_step(
     decision: Decision,
     now: datetime,
 ) -> str:
-    message = next(v.message for v in decision.violations if v.policy == name)
-    head = message.split(". Policy match")[0]
+    message = next(v.message for v in decision.violations if v.ref == f"{name}/rateLimit")
+    head = message.rstrip(".")
     policy = policies.get(name)
     hint = ""
     if policy is not None and policy.rate_limit is not None:

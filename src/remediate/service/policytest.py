@@ -3,13 +3,14 @@
 Each case is a request spec, an optional context (now, requester, approvals,
 prior executions) and the expected decision. Cases without `now` are decided
 as of the `now` passed in. Approvals in a case are given for the request as it
-is written (they are never stale).
+is written (they are never stale); an approval with `override: true` is given
+when the case happens, so it lifts the overridable violations present then.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,7 @@ def run_tests(root: Path, paths: Sequence[str], now: datetime) -> TestReport:
             request = Request.from_spec(
                 case.get("requestName", f"{doc.name}-{i + 1}"), case["request"]
             )
-            results.append(_check(doc, case, evaluate(request, chosen, context)))
+            results.append(_check(doc, case, _decide(request, chosen, context)))
     return TestReport(tuple(results))
 
 
@@ -139,6 +140,16 @@ def _context(
     )
 
 
+def _decide(request: Request, policies: PolicySet, context: Context) -> Decision:
+    """The decision; an `override: true` in the case lifts the violations present then."""
+    decision = evaluate(request, policies, context)
+    if not any(a.override for a in context.approvals) or not decision.violations:
+        return decision
+    lifts = tuple(v.ref for v in decision.violations if v.overridable)
+    approvals = tuple(replace(a, lifts=lifts) if a.override else a for a in context.approvals)
+    return evaluate(request, policies, replace(context, approvals=approvals))
+
+
 def _approval(spec: Mapping[str, Any]) -> Approval:
     return Approval(
         by=spec["by"], reason=spec.get("reason"), override=bool(spec.get("override", False))
@@ -155,7 +166,7 @@ def _check(doc: Document, case: Mapping[str, Any], decision: Decision) -> CaseRe
         actual["violations"] = [f"{v.policy}/{v.rule}" for v in decision.violations]
         for wanted in expect["violations"]:
             if not any(
-                _violation_matches(wanted, v.policy, v.rule, v.message) for v in decision.violations
+                _violation_matches(wanted, v.policy, v.rule, v.detail) for v in decision.violations
             ):
                 mismatches.append(f"no violation {wanted!r}")
     if "rules" in expect:
