@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -415,24 +416,40 @@ def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
             time.sleep(0.5)
         return real_claim(rt, snap, jobs, report)
 
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run(root: Path, **kwargs: Any) -> None:
+        try:
+            reports.append(apply_module.apply(root, OPERATOR, **kwargs))
+        except BaseException as exc:  # a crashed runner must fail the test, not pass it
+            errors.append(exc)
+
     monkeypatch.setenv("REMEDIATE_NOW", NOW)
     monkeypatch.setattr(apply_module, "_claim", claim_in_turn)
     runners = [
-        threading.Thread(
-            target=apply_module.apply, args=(first, OPERATOR), kwargs={"max_actions": 1}
-        ),
-        threading.Thread(target=apply_module.apply, args=(second, OPERATOR)),
+        threading.Thread(target=run, args=(first,), kwargs={"max_actions": 1}),
+        threading.Thread(target=run, args=(second,)),
     ]
     for thread in runners:
         thread.start()
     for thread in runners:
         thread.join(timeout=60)
     monkeypatch.undo()
+    assert not any(thread.is_alive() for thread in runners)
+    assert errors == []
+    assert len(reports) == 2
+    # the lock was contended: the runner that lost it skipped the target, saying why
+    contended = [
+        (name, why)
+        for report in reports
+        for name, why in report.skipped
+        if why == "another runner holds refs/locks/staging/api"
+    ]
+    assert contended, [r.skipped for r in reports]
+    assert sum(len(r.executed) for r in reports) >= 1
     remediate(second, "apply")  # whatever was left
-    intervals: dict[str, list[int]] = {}
-    for line in _text(log).splitlines():
-        _, name, stamp = line.split()
-        intervals.setdefault(name, []).append(int(stamp))
+    intervals = _intervals(log)
     assert sorted(intervals) == names and all(len(v) == 2 for v in intervals.values())
     spans = sorted(intervals.values())
     for (_, end), (begin, _) in itertools.pairwise(spans):
@@ -442,3 +459,57 @@ def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
 
 def _text(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def test_targets_compare_case_insensitively_for_locks_and_serial_execution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remediate.adapters.git_store import GitStore, Person
+    from remediate.core.audit import parse_time
+    from remediate.service import locks
+    from remediate.service.apply import apply
+
+    log = tmp_path / "intervals.log"
+    script = (
+        f'echo "start $1 $(date +%s%N)" >> {log}; sleep 1; echo "end $1 $(date +%s%N)" >> {log}'
+    )
+    argv = ["/bin/sh", "-c", script, "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"slow": action_yaml("slow", argv)},
+        requests={  # one target, spelled three ways
+            "rem-up": request_yaml("rem-up", action="slow", service="API", env="Staging"),
+            "rem-low": request_yaml("rem-low", action="slow", service="api", env="staging"),
+        },
+    )
+    holder, runner = clone(tmp_path, bare, "holder"), clone(tmp_path, bare, "runner")
+    # another runner holds the lock of staging/api: neither spelling may run
+    won, held = locks.acquire(
+        GitStore(holder),
+        Person("other", "other@example.com"),
+        parse_time(NOW),
+        {("staging", "api"): timedelta(minutes=5)},
+    )
+    assert won == {("staging", "api")}
+    monkeypatch.setenv("REMEDIATE_NOW", NOW)
+    report = apply(runner, OPERATOR)
+    assert report.executed == []
+    assert sorted(report.skipped) == [
+        ("rem-low", "another runner holds refs/locks/staging/api"),
+        ("rem-up", "another runner holds refs/locks/staging/api"),
+    ]
+    locks.release(GitStore(holder), held)
+    report = apply(runner, OPERATOR)  # concurrency 4: still one target, so one at a time
+    assert sorted(report.executed) == [("rem-low", "COMPLETED"), ("rem-up", "COMPLETED")]
+    spans = sorted(_intervals(log).values())
+    assert len(spans) == 2
+    for (_, end), (begin, _) in itertools.pairwise(spans):
+        assert end <= begin, "two actions on one target overlapped"
+
+
+def _intervals(log: Path) -> dict[str, list[int]]:
+    intervals: dict[str, list[int]] = {}
+    for line in _text(log).splitlines():
+        _, name, stamp = line.split()
+        intervals.setdefault(name, []).append(int(stamp))
+    return intervals

@@ -413,3 +413,90 @@ def test_two_operators_approving_at_once_both_count(
     status = out(run_cli("status", "rem-2", "--repo", str(repo), "--format", "json"))
     assert status["status"] == "QUEUED"
     assert run_cli("audit", "verify", "--repo", str(repo)).code == 0
+
+
+def test_an_edited_queued_request_still_allowed_runs_and_can_be_cancelled(
+    run_cli: Run, tmp_path: Path
+) -> None:
+    bare, repo, log = setup(
+        tmp_path,
+        decision="allow",
+        **{"rem-a": request_yaml("rem-a"), "rem-b": request_yaml("rem-b", service="web")},
+    )
+    assert run_cli("apply", "--max", "0", "--repo", str(repo)).code == 0  # both QUEUED
+    author = clone(tmp_path, bare, "author", email=REQUESTER)
+    for name, service in (("rem-a", "api"), ("rem-b", "web")):
+        (author / "remediations" / f"{name}.yaml").write_text(
+            request_yaml(name, service=service, note="edited while queued")
+        )
+    git(author, "commit", "-qam", "edit")
+    git(author, "push", "-q", "origin", "HEAD:main")
+    git(repo, "pull", "-q")
+    done = run_cli("apply", "--repo", str(repo), "--format", "json")  # re-decided: still QUEUED
+    assert done.code == 0, done.err
+    assert sorted(d["requestId"] for d in out(done)["decided"]) == ["rem-a", "rem-b"]  # type: ignore[union-attr]
+    as_(repo, REQUESTER)
+    cancelled = run_cli("cancel", "rem-a", "--repo", str(repo))
+    assert cancelled.code == 0, cancelled.err  # not "was just claimed"
+    done = run_cli("apply", "--repo", str(repo), "--format", "json")
+    assert done.code == 0, done.err
+    assert out(done)["executed"] == [{"requestId": "rem-b", "status": "COMPLETED"}]
+    assert log.read_text().split() == ["rem-b"]
+    statuses = {
+        r["requestId"]: r["status"]  # type: ignore[index]
+        for r in out(run_cli("status", "--repo", str(repo), "--format", "json"))["requests"]  # type: ignore[union-attr]
+    }
+    assert statuses == {"rem-a": "CANCELLED", "rem-b": "COMPLETED"}
+    assert run_cli("audit", "verify", "--repo", str(repo)).code == 0
+
+
+CAROL = "carol@example.com"  # an operator, and the requester
+ALICE = "alice@example.com"  # an operator who only moves the file
+
+
+def _operators(repo: Path, *emails: str) -> None:
+    settings = repo / "remediate.yaml"
+    text = settings.read_text().replace(
+        f"sre: [{OPERATOR}", f"sre: [{', '.join(emails)}, {OPERATOR}"
+    )
+    settings.write_text(text)
+
+
+@pytest.mark.parametrize("moved", ["after the decision", "before the decision"])
+def test_moving_a_request_file_does_not_make_the_mover_its_requester(
+    run_cli: Run, tmp_path: Path, moved: str
+) -> None:
+    bare = make_remote(
+        tmp_path,
+        "require_approval",
+        actions={"noop": action_yaml("noop", ["true"])},
+        requests={"rem-p": request_yaml("rem-p", env="production")},
+        requester=CAROL,
+    )
+    repo = clone(tmp_path, bare, "work")
+    _operators(repo, CAROL, ALICE)
+    git(repo, "commit", "-qam", "carol and alice are operators", email="admin@example.com")
+    git(repo, "push", "-q", "origin", "HEAD:main")
+
+    def move() -> None:
+        (repo / "remediations" / "prod").mkdir()
+        git(repo, "mv", "remediations/rem-p.yaml", "remediations/prod/rem-p.yaml")
+        git(repo, "commit", "-qm", "tidy", email=ALICE)
+        git(repo, "push", "-q", "origin", "HEAD:main")
+
+    if moved == "before the decision":
+        move()
+    assert run_cli("apply", "--repo", str(repo)).code == 0
+    if moved == "after the decision":
+        move()
+    as_(repo, CAROL)
+    refused = run_cli("approve", "rem-p", "--repo", str(repo))
+    assert refused.code == 1
+    assert f"{CAROL} requested rem-p and cannot approve it: the requester never counts" in (
+        refused.err
+    )
+    status = out(run_cli("status", "rem-p", "--repo", str(repo), "--format", "json"))
+    assert status["status"] == "PENDING_APPROVAL"
+    as_(repo, OPERATOR)
+    approved = run_cli("approve", "rem-p", "--repo", str(repo), "--format", "json")
+    assert (approved.code, out(approved)["status"]) == (0, "QUEUED"), approved.err

@@ -40,13 +40,7 @@ def changed_files(root: Path, base: str) -> list[str]:
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
         )
 
-    if base.startswith("-"):  # never let a value reach git as an option (--output=…)
-        raise UsageError(f"--base {base}: a revision cannot start with '-'")
-    resolved = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
-    commit = resolved.stdout.strip()
-    if resolved.returncode != 0 or not commit:
-        raise UsageError(f"--base {base}: not a commit in this repository")
-    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", commit, "--")
+    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", base, "--")
     if diff.returncode != 0:
         raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
     untracked = git("ls-files", "--others", "--exclude-standard")
@@ -157,25 +151,33 @@ class GitStore:
         code, out, _ = self._run("show", f"{rev}:{path}")
         return out if code == 0 else None
 
-    def requesters(self, prefix: str = "remediations") -> dict[str, str]:
-        """File → e-mail of the author of the commit that (last) added it, from HEAD's history."""
+    def requesters(self, prefix: str = "remediations") -> dict[str, tuple[str, ...]]:
+        """File → who added it, from HEAD's history: first the author of the commit that
+        (last) added its content, following renames, then, if another, the author of the
+        commit that added its current path (who moved it there)."""
         if self.head() is None:
             return {}
         out = self.git.log(
-            "--diff-filter=A",
-            "--no-renames",
+            "--diff-filter=AR",
+            "-M",
+            "--reverse",
             "--format=%x00%ae",
-            "--name-only",
+            "--name-status",
             "HEAD",
             "--",
             prefix,
         )
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, ...]] = {}
         for chunk in out.split("\x00")[1:]:
-            email, *paths = chunk.strip("\n").split("\n")
-            for path in paths:
-                if path:
-                    found.setdefault(path, email.strip())
+            email, *lines = chunk.strip("\n").split("\n")
+            email = email.strip()
+            for line in lines:
+                status, *paths = line.split("\t")
+                if status.startswith("A") and len(paths) == 1:
+                    found[paths[0]] = (email,)
+                elif status.startswith("R") and len(paths) == 2:
+                    origin = found.get(paths[0], (email,))[0]
+                    found[paths[1]] = tuple(dict.fromkeys((origin, email)))
         return found
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]:

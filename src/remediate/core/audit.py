@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from remediate.core import lifecycle
-from remediate.core.decision import Approval, Execution, legacy_lifts
+from remediate.core.decision import Approval, Execution
 
 FIELDS = (
     "id",
@@ -142,7 +142,7 @@ class RequestState:
     request_id: str
     status: str = lifecycle.NEW
     content_hash: str | None = None
-    attempt: int = 0  # incremented each time the request enters QUEUED
+    attempt: int = 0  # incremented each time the request enters QUEUED or is re-decided there
     approvals: tuple[Approval, ...] = ()
     executions: tuple[Execution, ...] = ()
     claimed_at: datetime | None = None
@@ -158,6 +158,7 @@ class RequestState:
     detail: str = ""
     error: str | None = None
     performed_by: str | None = None
+    requester: str | None = None  # as the first decision recorded it
     events: int = 0
 
     @property
@@ -218,10 +219,17 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
+    requester = details.get("requester")
+    if state.requester is None and event.verb == "decide" and isinstance(requester, str):
+        changes["requester"] = requester
     approval = details.get("approval")
     if isinstance(approval, dict):
-        changes["approvals"] = (*state.approvals, _approval(approval, at, details))
-    if event.to == lifecycle.QUEUED and state.status != lifecycle.QUEUED:
+        changes["approvals"] = (*state.approvals, _approval(approval, at))
+    if event.to == lifecycle.QUEUED and (
+        state.status != lifecycle.QUEUED or event.verb == "decide"
+    ):
+        # a new attempt, so a new claim ref: a re-decision of a QUEUED request consumed the
+        # claim ref of the attempt it ended
         changes["attempt"] = state.attempt + 1
         retry_at = details.get("retryAt")
         changes["retry_at"] = _time_or_none(retry_at)
@@ -251,22 +259,13 @@ def _time_or_none(value: Any) -> datetime | None:
         return None
 
 
-def _approval(data: Mapping[str, Any], at: datetime, details: Mapping[str, Any]) -> Approval:
-    """An approval from its event; an override lifts only what it names (`lifts`).
-
-    An override recorded before `lifts` existed lifts only the violations its
-    event's `details.violations` names (`legacy_lifts`), and nothing without them.
-    """
-    lifts = data.get("lifts")
-    if not isinstance(lifts, list):
-        lifts = legacy_lifts(details.get("violations"))
+def _approval(data: Mapping[str, Any], at: datetime) -> Approval:
     return Approval(
         by=str(data.get("by", "")),
         content_hash=data.get("contentHash"),
         at=at,
         reason=data.get("reason"),
         override=bool(data.get("override", False)),
-        lifts=tuple(str(ref) for ref in lifts if isinstance(ref, str)),
     )
 
 

@@ -29,7 +29,7 @@ from remediate.errors import UserError
 from remediate.executors.base import ExecutionResult
 from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-from remediate.service.execute import Job, execute
+from remediate.service.execute import Job, execute, target_of
 from remediate.service.recovery import adopt, maybe_retry, recover
 from remediate.service.runtime import Runtime, decision_details, load, person
 from remediate.service.state import AuditSnapshot, parse_files
@@ -110,7 +110,7 @@ def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
     targets: dict[locks.Target, timedelta] = {}
     for job in jobs:
         if job.execute and job.action is not None:
-            key = (job.request.environment, job.request.service_name)
+            key = target_of(job.request)
             targets[key] = targets.get(key, timedelta()) + job.action.timeout
     return targets
 
@@ -118,7 +118,7 @@ def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
 def _locked(jobs: list[Job], won: set[locks.Target], report: ApplyReport) -> list[Job]:
     kept = []
     for job in jobs:
-        target = (job.request.environment, job.request.service_name)
+        target = target_of(job.request)
         if job.execute and target not in won:
             report.skipped.append(
                 (job.request.name, f"another runner holds {locks.lock_ref(target)}")
@@ -242,7 +242,7 @@ def _decide_batch(
             if state.status == decision.status and not edited:
                 continue
             details = decision_details(
-                decision, request.content_hash, "decide", rt.requester(request)
+                decision, request.content_hash, "decide", rt.requester(request, state)
             )
             if edited:
                 details["reason"] = "the request was edited: earlier approvals are void"
@@ -264,7 +264,7 @@ def _select(
     jobs: list[Job] = []
     executions = list(snap.executions())
     busy = {  # targets where an action (of any runner) is executing now
-        (st.environment, st.service_name)
+        locks.target(st.environment or "", st.service_name or "")
         for st in snap.states.values()
         if st.status == lc.EXECUTING
     }
@@ -282,7 +282,7 @@ def _select(
                 request, rt.context(request, state, executions=tuple(executions))
             )
             details = decision_details(
-                decision, request.content_hash, "decide", rt.requester(request)
+                decision, request.content_hash, "decide", rt.requester(request, state)
             )
             details["reason"] = "the request was edited: earlier approvals are void"
             details["attempt"] = state.attempt
@@ -307,7 +307,7 @@ def _select(
         if action is None:
             report.skipped.append((name, f"action type {request.action_type} is not defined"))
             continue
-        if (request.environment, request.service_name) in busy:
+        if target_of(request) in busy:
             report.skipped.append((name, "another action on this target is executing"))
             continue
         decision = rt.evaluate(request, rt.context(request, state, executions=tuple(executions)))

@@ -9,6 +9,7 @@ from remediate.adapters import environment
 from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
 from remediate.executors.base import ExecutionContext, ExecutionResult
+from remediate.service.locks import Target, target
 from remediate.service.runtime import Runtime
 
 
@@ -21,10 +22,15 @@ class Job:
     execute: bool = True
 
 
+def target_of(request: Request) -> Target:
+    """The service and environment an action acts on, as locks and groups compare them."""
+    return target(request.environment, request.service_name)
+
+
 def execute(rt: Runtime, jobs: list[Job], concurrency: int) -> dict[str, ExecutionResult]:
-    groups: dict[tuple[str, str], list[Job]] = {}
+    groups: dict[Target, list[Job]] = {}
     for job in jobs:
-        groups.setdefault((job.request.environment, job.request.service_name), []).append(job)
+        groups.setdefault(target_of(job.request), []).append(job)
     variables = environment.variables()
     results: dict[str, ExecutionResult] = {}
 

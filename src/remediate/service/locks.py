@@ -18,12 +18,18 @@ from datetime import datetime, timedelta
 from remediate.adapters.git_store import GitStore, Person
 from remediate.core.audit import parse_time
 from remediate.core.decision import iso
+from remediate.core.matching import normalize_name
 
 LOCKS_PREFIX = "refs/locks/"
 LOCK_FILE = "lock.json"
 GRACE = timedelta(seconds=60)
 
-Target = tuple[str, str]  # (environment, service)
+Target = tuple[str, str]  # (environment, service), normalized: see `target`
+
+
+def target(environment: str, service: str) -> Target:
+    """A lock's key: names compare as policies compare them (NFC, case-folded)."""
+    return (normalize_name(environment), normalize_name(service))
 
 
 def lock_ref(target: Target) -> str:

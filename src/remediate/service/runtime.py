@@ -24,7 +24,7 @@ class Runtime:
     policies: Any  # core.policy.PolicySet
     directory: Directory
     store: GitStore
-    requesters: dict[str, str]  # file → e-mail of the author who added it
+    requesters: dict[str, tuple[str, ...]]  # file → who added it (and who moved it there)
     now: datetime
 
     @property
@@ -32,8 +32,22 @@ class Runtime:
         s = self.repository.settings
         return Person(s.runner_name, s.runner_email)
 
-    def requester(self, request: Request) -> str | None:
-        return self.requesters.get(request.file) if request.file else None
+    def requester(self, request: Request, state: RequestState | None = None) -> str | None:
+        """Who requested it: as the audit recorded it, else who added its file (git)."""
+        found = self.requesters_of(request, state)
+        return found[0] if found else None
+
+    def requesters_of(self, request: Request, state: RequestState | None) -> tuple[str, ...]:
+        """Everyone whose approval never counts: the recorded requester when there is one;
+        else both who added the request's content and who added its current path (a move
+        must not make the mover, or anyone else, the requester of an unrecorded request)."""
+        if state is not None and state.requester:
+            return (state.requester,)
+        return self.requesters.get(request.file, ()) if request.file else ()
+
+    def is_requester(self, actor: str, request: Request, state: RequestState | None) -> bool:
+        same = self.directory.same_person
+        return any(same(actor, who) for who in self.requesters_of(request, state))
 
     def context(
         self,
@@ -43,11 +57,17 @@ class Runtime:
         executions: tuple[Any, ...] | None = None,
     ) -> Context:
         settings = self.repository.settings
+        requester, *others = self.requesters_of(request, state) or (None,)
+        approvals = tuple(  # the policy engine drops the requester's; drop the mover's too
+            a
+            for a in (*state.approvals_for(request.content_hash), *extra)
+            if not any(self.directory.same_person(a.by, who) for who in others)
+        )
         return Context(
             now=self.now,
             directory=self.directory,
-            requester=self.requester(request),
-            approvals=(*state.approvals_for(request.content_hash), *extra),
+            requester=requester,
+            approvals=approvals,
             executions=executions if executions is not None else (),
             default_decision=settings.default_decision,
             default_approvals=settings.default_approvals,

@@ -25,6 +25,13 @@ def history_for(root: Path) -> History:
     from remediate.service.state import request_states
 
     try:
-        return history_from_states(request_states(root), GitStore(root).requesters())
+        states = request_states(root)
+        requesters: dict[str, str] = {  # by file: who added the content (following renames)
+            path: found[0] for path, found in GitStore(root).requesters().items() if found
+        }
+        for request_id, state in states.items():  # by request id: as the audit recorded it
+            if state.requester:
+                requesters[request_id] = state.requester
+        return history_from_states(states, requesters)
     except RemediateError:
         return History()

@@ -58,8 +58,10 @@ def _check_current(state: RequestState, request: Request, verb: str) -> None:
         )
 
 
-def _check_operator(rt: Runtime, request: Request, actor: str, verb: str) -> None:
-    if rt.directory.same_person(actor, rt.requester(request)):
+def _check_operator(
+    rt: Runtime, request: Request, state: RequestState, actor: str, verb: str
+) -> None:
+    if rt.is_requester(actor, request, state):
         raise UserError(
             f"{actor} requested {request.name} and cannot {verb} it: the requester never counts"
         )
@@ -81,12 +83,10 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
                 raise UserError(f"{request.name} has no decision yet: run `remediate apply` first")
             return None  # approving anything else returns its current status
         _check_current(state, request, "approve")
-        _check_operator(rt, request, actor, "approve")
+        _check_operator(rt, request, state, actor, "approve")
         before = _decide(rt, request, state, (), snap)
         override = bool(reason) and bool(before.violations)
-        # an override lifts only the violations it is given for, not ones that appear later
-        lifts = tuple(v.ref for v in before.violations if v.overridable) if override else ()
-        approval = Approval(actor, request.content_hash, rt.now, reason, override, lifts)
+        approval = Approval(actor, request.content_hash, rt.now, reason, override)
         decision = _decide(rt, request, state, (approval,), snap)
         if decision.status == lc.POLICY_VIOLATION and not decision.overridden:
             result.status, result.detail = lc.POLICY_VIOLATION, decision.detail
@@ -102,7 +102,6 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
             "contentHash": request.content_hash,
             "reason": reason,
             "override": override,
-            "lifts": list(lifts),
         }
         if override:
             details["overrideReason"] = reason
@@ -158,7 +157,7 @@ def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
         if message:
             raise UserError(message)
         _check_current(state, request, "reject")
-        _check_operator(rt, request, actor, "reject")
+        _check_operator(rt, request, state, actor, "reject")
         details = {
             "verb": "reject",
             "reason": reason,
@@ -188,9 +187,7 @@ def cancel(root: Path, request_id: str) -> VerbResult:
             f'Cannot cancel action in "{state.status}" status — only actions that have not '
             "started can be cancelled."
         )
-    if not (
-        rt.directory.same_person(actor, rt.requester(request)) or rt.directory.is_operator(actor)
-    ):
+    if not (rt.is_requester(actor, request, state) or rt.directory.is_operator(actor)):
         raise UserError(f"{actor} is neither the requester of {request.name} nor an operator")
     details: dict[str, Any] = {"verb": "cancel", "attempt": state.attempt}
     event = draft(request.name, state.status, lc.CANCELLED, actor, rt.now, details, request=request)
