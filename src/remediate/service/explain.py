@@ -10,9 +10,9 @@ from pathlib import Path
 
 from remediate.core.decision import Decision
 from remediate.core.document import Document
-from remediate.core.evaluate import counts_toward, execution_key, key_value, request_key
 from remediate.core.model import Repository, Request, build_repository
 from remediate.core.policy import PolicySet
+from remediate.core.ratelimit import counts_toward, execution_key, key_value, request_key
 from remediate.core.sentences import local_time, plural, utc, who
 from remediate.service.plan import (
     History,
