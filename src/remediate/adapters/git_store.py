@@ -40,7 +40,13 @@ def changed_files(root: Path, base: str) -> list[str]:
             ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
         )
 
-    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", base, "--")
+    if base.startswith("-"):  # never let a value reach git as an option (--output=…)
+        raise UsageError(f"--base {base}: a revision cannot start with '-'")
+    resolved = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
+    commit = resolved.stdout.strip()
+    if resolved.returncode != 0 or not commit:
+        raise UsageError(f"--base {base}: not a commit in this repository")
+    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", commit, "--")
     if diff.returncode != 0:
         raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
     untracked = git("ls-files", "--others", "--exclude-standard")

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from remediate.core import lifecycle
-from remediate.core.decision import Approval, Execution
+from remediate.core.decision import Approval, Execution, legacy_lifts
 
 FIELDS = (
     "id",
@@ -224,7 +224,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         changes["requester"] = requester
     approval = details.get("approval")
     if isinstance(approval, dict):
-        changes["approvals"] = (*state.approvals, _approval(approval, at))
+        changes["approvals"] = (*state.approvals, _approval(approval, at, details))
     if event.to == lifecycle.QUEUED and (
         state.status != lifecycle.QUEUED or event.verb == "decide"
     ):
@@ -259,13 +259,22 @@ def _time_or_none(value: Any) -> datetime | None:
         return None
 
 
-def _approval(data: Mapping[str, Any], at: datetime) -> Approval:
+def _approval(data: Mapping[str, Any], at: datetime, details: Mapping[str, Any]) -> Approval:
+    """An approval from its event; an override lifts only what it names (`lifts`).
+
+    An override recorded before `lifts` existed lifts only the violations its
+    event's `details.violations` names (`legacy_lifts`), and nothing without them.
+    """
+    lifts = data.get("lifts")
+    if not isinstance(lifts, list):
+        lifts = legacy_lifts(details.get("violations"))
     return Approval(
         by=str(data.get("by", "")),
         content_hash=data.get("contentHash"),
         at=at,
         reason=data.get("reason"),
         override=bool(data.get("override", False)),
+        lifts=tuple(str(ref) for ref in lifts if isinstance(ref, str)),
     )
 
 

@@ -86,7 +86,9 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
         _check_operator(rt, request, state, actor, "approve")
         before = _decide(rt, request, state, (), snap)
         override = bool(reason) and bool(before.violations)
-        approval = Approval(actor, request.content_hash, rt.now, reason, override)
+        # an override lifts only the violations it is given for, not ones that appear later
+        lifts = tuple(v.ref for v in before.violations if v.overridable) if override else ()
+        approval = Approval(actor, request.content_hash, rt.now, reason, override, lifts)
         decision = _decide(rt, request, state, (approval,), snap)
         if decision.status == lc.POLICY_VIOLATION and not decision.overridden:
             result.status, result.detail = lc.POLICY_VIOLATION, decision.detail
@@ -102,6 +104,7 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
             "contentHash": request.content_hash,
             "reason": reason,
             "override": override,
+            "lifts": list(lifts),
         }
         if override:
             details["overrideReason"] = reason
