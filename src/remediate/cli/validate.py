@@ -31,7 +31,9 @@ def validate(paths: tuple[str, ...], repo: str, output_format: str | None) -> in
     from remediate.documents.yamlstrict import HAVE_LIBYAML
 
     if not HAVE_LIBYAML:
-        click.echo("remediate: warning: PyYAML has no libyaml here; parsing is ~8x slower", err=True)
+        click.echo(
+            "remediate: warning: PyYAML has no libyaml here; parsing is ~8x slower", err=True
+        )
     report = run_validate(Path(repo), paths, keep_documents=False)
     RENDERERS[resolve_format(output_format, FORMATS)](report)
     return 0 if report.valid else 1
