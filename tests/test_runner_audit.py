@@ -94,6 +94,34 @@ def test_a_forged_transition_is_reported() -> None:
     assert fold([*events, forged])["rem-1"].status == "COMPLETED"  # the fold ignores it too
 
 
+def _then(events: list[Event], steps: list[tuple[str, str, str]]) -> list[Event]:
+    out = list(events)
+    for i, (a, b, verb) in enumerate(steps):
+        out.append(
+            Event(
+                id=f"then-{i}",
+                at=f"2026-11-23T10:01:0{i}.000Z",
+                request_id="rem-1",
+                from_=a,
+                to=b,
+                actor=RUNNER,
+                details={"verb": verb, "attempt": 1},
+                prev=out[-1].hash,
+            )
+        )
+    return out
+
+
+def test_an_outcome_is_learned_only_after_an_abandonment_of_the_same_attempt() -> None:
+    started = chain()[:2]  # claimed, EXECUTING
+    learned = _then(started, [("EXECUTING", "FAILED", "abandon"), ("FAILED", "COMPLETED", "learn")])
+    assert check_chains(learned) == []
+    assert fold(learned)["rem-1"].status == "COMPLETED"
+    forged = _then(started, [("EXECUTING", "FAILED", "fail"), ("FAILED", "COMPLETED", "learn")])
+    assert any("not a lifecycle transition" in p for p in check_chains(forged))
+    assert fold(forged)["rem-1"].status == "FAILED"  # a real failure is never turned over
+
+
 def test_a_duplicate_or_forked_event_is_reported() -> None:
     events = chain()
     fork = Event(

@@ -513,3 +513,88 @@ def _intervals(log: Path) -> dict[str, list[int]]:
         _, name, stamp = line.split()
         intervals.setdefault(name, []).append(int(stamp))
     return intervals
+
+
+def _gated(log: Path, gate: Path) -> list[str]:
+    """An action that logs its start, then waits until `gate` exists."""
+    script = f'echo "$1" >> {log}; while [ ! -e {gate} ]; do sleep 0.05; done'
+    return ["/bin/sh", "-c", script, "sh", "{{ request.name }}"]
+
+
+def _at(seconds: int) -> str:
+    from remediate.core.audit import parse_time
+    from remediate.core.decision import iso
+
+    return iso(parse_time(NOW) + timedelta(seconds=seconds)) or ""
+
+
+def test_actions_queued_on_one_target_are_not_abandoned_while_they_wait(tmp_path: Path) -> None:
+    """Each claim's deadline covers the actions queued ahead of it on its target."""
+    log, gate = tmp_path / "executions.log", tmp_path / "gate"
+    names = [f"rem-{i}" for i in range(3)]
+    bare = make_remote(
+        tmp_path,
+        actions={"gated": action_yaml("gated", _gated(log, gate), timeout="10s")},
+        requests={n: request_yaml(n, action="gated") for n in names},  # one target
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    proc = start(first, "apply", "--format", "json")
+    try:
+        deadline = time.monotonic() + 60
+        while not executions(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert executions(log) == Counter(["rem-0"])  # claimed all three, running the first
+        # 47 s on: past the first action's timeout + 30 s, within the three timeouts + 30 s
+        done = remediate(second, "apply", "--format", "json", now=_at(47))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["recovered"] == []
+    finally:
+        gate.touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert sorted(e["requestId"] for e in json.loads(out)["executed"]) == names
+    events = assert_clean(tmp_path, bare)
+    assert [e for e in events if e["to"] == "FAILED"] == []
+    assert Counter(e["requestId"] for e in events if e["to"] == "COMPLETED") == Counter(names)
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_an_outcome_that_arrives_after_its_request_was_abandoned_is_never_dropped(
+    tmp_path: Path, idempotent: bool
+) -> None:
+    log, gate = tmp_path / "executions.log", tmp_path / "gate"
+    action = action_yaml(
+        "gated", _gated(log, gate), timeout="10s", idempotent=idempotent, retries=1
+    )
+    bare = make_remote(
+        tmp_path,
+        actions={"gated": action},
+        requests={"rem-late": request_yaml("rem-late", action="gated")},
+    )
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    proc = start(first, "apply", "--format", "json")
+    try:
+        deadline = time.monotonic() + 60
+        while not executions(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done = remediate(second, "apply", "--format", "json", now=_at(600))  # long past
+        recovered = json.loads(done.stdout)["recovered"]
+        assert recovered[0] == {"requestId": "rem-late", "status": "FAILED"}
+    finally:
+        gate.touch()
+    out, err = proc.communicate(timeout=60)
+    report = json.loads(out)
+    assert report["executed"] == [{"requestId": "rem-late", "status": "COMPLETED"}]
+    events = assert_clean(tmp_path, bare)
+    git(second, "pull", "-q")
+    status = json_out(remediate(second, "status", "rem-late", "--format", "json"))
+    if idempotent:  # already queued again: the outcome cannot be recorded; say so, exit 1
+        assert proc.returncode == 1
+        assert "rem-late" in err and "could not be recorded" in err
+        assert report["unrecordedOutcomes"] == [{"requestId": "rem-late", "status": "COMPLETED"}]
+        assert status["status"] == "QUEUED"
+    else:  # the audit learns the real outcome
+        assert proc.returncode == 0, err
+        assert status["status"] == "COMPLETED"
+        learned = [e for e in events if e["details"].get("verb") == "learn"]
+        assert [(e["from"], e["to"]) for e in learned] == [("FAILED", "COMPLETED")]

@@ -30,7 +30,8 @@ def apply(
 
     Each request attempt is claimed on the shared remote before it runs, so
     racing runners execute it once. Exit 0 when every executed action
-    completed, 1 when one failed or a document is invalid (then nothing runs).
+    completed, 1 when one failed, an outcome could not be recorded, or a document
+    is invalid (then nothing runs).
     """
     from remediate.adapters.environment import github_actor
     from remediate.adapters.git_store import GitStore
@@ -43,6 +44,19 @@ def apply(
     root = Path(repo)
     actor = github_actor() or (GitStore(root).user_email() if root.is_dir() else None)
     report = run_apply(root, actor, dry_run, max_actions, concurrency)
+    for name, status in report.late:
+        click.echo(
+            f"remediate: warning: {name} was marked abandoned by another run while its action "
+            f"ran; its real outcome, {status}, is recorded now",
+            err=True,
+        )
+    for name, status in report.unrecorded:
+        click.echo(
+            f"remediate: WARNING: the outcome of {name} ({status}) could not be recorded: "
+            "another run marked it abandoned and it has been queued or run again since; "
+            "check what the action did",
+            err=True,
+        )
     if resolve_format(output_format) == "json":
         click.echo(json.dumps(report.as_json(), indent=2))
     else:

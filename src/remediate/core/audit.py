@@ -146,6 +146,8 @@ class RequestState:
     approvals: tuple[Approval, ...] = ()
     executions: tuple[Execution, ...] = ()
     claimed_at: datetime | None = None
+    deadline: datetime | None = None  # the claim's: past it, an execution is abandoned
+    outcome_unknown: bool = False  # FAILED by abandonment: a late outcome may still be learned
     retry_at: datetime | None = None  # a re-queued retry waits for its backoff
     failures: int = 0
     head: str | None = None  # hash of the last event of the chain
@@ -206,7 +208,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         "service_name": event.service_name or state.service_name,
         "incident_id": event.incident_id or state.incident_id,
     }
-    if event.from_ != state.status or not lifecycle.allowed(state.status, event.verb, event.to):
+    if not permitted(state, event):
         return replace(state, **changes)
     details = event.details
     at = parse_time(event.at)
@@ -233,8 +235,27 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         changes["attempt"] = state.attempt + 1
         retry_at = details.get("retryAt")
         changes["retry_at"] = _time_or_none(retry_at)
+    changes.update(_execution(state, event, at))
+    return replace(state, **changes)
+
+
+def permitted(state: RequestState, event: Event) -> bool:
+    """Does `event` move `state` by a lifecycle transition? An outcome learned late
+    (`learn`) only follows an abandoned execution of the same attempt."""
+    if event.from_ != state.status or not lifecycle.allowed(state.status, event.verb, event.to):
+        return False
+    return event.verb != "learn" or (
+        state.outcome_unknown and event.details.get("attempt") == state.attempt
+    )
+
+
+def _execution(state: RequestState, event: Event, at: datetime) -> dict[str, Any]:
+    """What a claim, an outcome or an abandonment changes."""
+    details = event.details
+    changes: dict[str, Any] = {"outcome_unknown": event.verb == "abandon"}
     if event.verb == "claim":
         changes["claimed_at"] = at
+        changes["deadline"] = _time_or_none(details.get("deadline"))
         changes["executions"] = (
             *state.executions,
             Execution(
@@ -247,9 +268,9 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
                 severity=details.get("severity"),
             ),
         )
-    if event.to == lifecycle.FAILED:
+    if event.to == lifecycle.FAILED and event.verb != "learn":  # counted when abandoned
         changes["failures"] = state.failures + 1
-    return replace(state, **changes)
+    return changes
 
 
 def _time_or_none(value: Any) -> datetime | None:
@@ -361,7 +382,7 @@ def _check_chain(request_id: str, chain: list[Event]) -> list[str]:
                 f"request {request_id}: event {event.id} moves from {event.from_}, "
                 f"but the request was {state.status}"
             )
-        elif not lifecycle.allowed(state.status, event.verb, event.to):
+        elif not permitted(state, event):
             problems.append(
                 f"request {request_id}: event {event.id}: {event.from_} → {event.to} "
                 f"by {event.verb or 'no verb'} is not a lifecycle transition"

@@ -44,6 +44,8 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     (EXECUTING, "fail"): (FAILED,),
     # crash recovery: the outcome of an abandoned execution is unknown
     (EXECUTING, "abandon"): (FAILED,),
+    # the real outcome of an abandoned execution, learned after all (`core.audit.permitted`)
+    (FAILED, "learn"): (COMPLETED, FAILED),
     # a retry of a failed idempotent action within its budget
     (FAILED, "retry"): (QUEUED,),
 }

@@ -14,52 +14,22 @@ at the same time.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from remediate.adapters import environment
 from remediate.adapters.git_store import Person
 from remediate.core import lifecycle as lc
 from remediate.core.audit import Event, to_line
 from remediate.core.decision import Execution, iso
-from remediate.errors import UserError
-from remediate.executors.base import ExecutionResult
 from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-from remediate.service.execute import Job, execute, target_of
-from remediate.service.recovery import adopt, maybe_retry, recover
+from remediate.service.execute import Job, deadlines, execute, target_of
+from remediate.service.outcomes import ApplyReport, Recorder, settle
+from remediate.service.recovery import ABANDON_GRACE, adopt, recover
 from remediate.service.runtime import Runtime, decision_details, load, person
 from remediate.service.state import AuditSnapshot, parse_files
-from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
-
-
-@dataclass
-class ApplyReport:
-    decided: list[tuple[str, str]] = field(default_factory=list)  # (request, status)
-    executed: list[tuple[str, str]] = field(default_factory=list)  # (request, outcome)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (request, why)
-    recovered: list[tuple[str, str]] = field(default_factory=list)
-    stats: PushStats = field(default_factory=PushStats)
-    dry_run: bool = False
-
-    @property
-    def failed(self) -> bool:
-        return any(outcome != lc.COMPLETED for _, outcome in self.executed)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "dryRun": self.dry_run,
-            "decided": [{"requestId": r, "status": s} for r, s in self.decided],
-            "executed": [{"requestId": r, "status": s} for r, s in self.executed],
-            "skipped": [{"requestId": r, "reason": w} for r, w in self.skipped],
-            "recovered": [{"requestId": r, "status": s} for r, s in self.recovered],
-            "commits": self.stats.commits,
-            "pushes": self.stats.pushes,
-            "rejectedPushes": self.stats.rejected,
-        }
+from remediate.service.writeback import Batch, Chain, draft, write
 
 
 def apply(
@@ -98,7 +68,7 @@ def apply(
         return report
     won, held = locks.acquire(rt.store, runner, rt.now, _targets(jobs))
     try:
-        jobs = _locked(jobs, won, report)
+        jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
     finally:
         locks.release(rt.store, held)
@@ -141,29 +111,30 @@ def _claim_and_run(
     if not jobs:
         return
     write(rt.store, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
-    jobs = [j for j in jobs if j.execute]
-    if not jobs:
-        return
-    results = execute(rt, jobs, concurrency)
-    finished = environment.now()
-    try:
-        write(
-            rt.store,
-            lambda s: _outcome_batch(rt, s, jobs, results, finished, report),
-            finished,
-            author,
-            runner,
-            report.stats,
+    recorder = Recorder(rt, author, report)
+    execute(rt, jobs, concurrency, recorder)
+    recorder.finish()
+
+
+def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]:
+    """Each claim names its deadline: past it, another run may take the execution for
+    abandoned. It covers the actions this run may run before recording this outcome."""
+    due = deadlines(jobs, concurrency)
+    return [
+        replace(
+            job,
+            claim=replace(
+                job.claim,
+                details={
+                    **job.claim.details,
+                    "deadline": iso(rt.now + due[job.request.name] + ABANDON_GRACE),
+                },
+            ),
         )
-    except UserError as exc:
-        # the actions ran: keep their outcomes locally so the next run records them
-        text = "".join(
-            to_line(_outcome(rt, j, results[j.request.name], finished)) + "\n" for j in jobs
-        )
-        path = rt.store.spool(f"{new_id()}.jsonl", text)
-        raise UserError(
-            f"{exc}; the outcomes are kept in {path} and the next apply records them"
-        ) from None
+        if job.request.name in due
+        else job
+        for job in jobs
+    ]
 
 
 def _only_published(rt: Runtime, report: ApplyReport) -> None:
@@ -222,10 +193,14 @@ def _decide_batch(
     report.recovered.clear()
     chain = Chain(snap)
     actor = rt.runner.email
+    report.late.clear()
+    report.unrecorded.clear()
     for event in kept:  # outcomes a failed push left in the local spool
-        state = chain.state(event.request_id)
-        if state.status == lc.EXECUTING and event.details.get("attempt") == state.attempt:
-            chain.add(event)
+        how = settle(chain, event, event.details.get("attempt"), rt.now)
+        if how in ("learned", "lost"):
+            (report.late if how == "learned" else report.unrecorded).append(
+                (event.request_id, event.to)
+            )
     executions = snap.executions()
     for name in sorted(rt.repository.requests):
         request = rt.repository.requests[name]
@@ -364,60 +339,3 @@ def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
         if chain.state(job.request.name).status == lc.QUEUED:
             chain.add(job.claim)
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
-
-
-# -- phase 4: outcomes ---------------------------------------------------------------------
-
-
-def _outcome_batch(
-    rt: Runtime,
-    snap: AuditSnapshot,
-    jobs: list[Job],
-    results: dict[str, ExecutionResult],
-    now: datetime,
-    report: ApplyReport,
-) -> Batch:
-    chain = Chain(snap)
-    report.executed.clear()
-    for job in jobs:
-        name = job.request.name
-        result = results[name]
-        to = lc.COMPLETED if result.ok else lc.FAILED
-        report.executed.append((name, to))
-        state = chain.state(name)
-        if state.status != lc.EXECUTING or state.attempt != job.attempt:
-            continue  # already recorded (an earlier push of this batch landed)
-        chain.add(_outcome(rt, job, result, now))
-        if not result.ok:  # idempotent actions only, within their retry budget
-            maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
-    return chain.batch(f"remediate apply: {len(jobs)} action(s) executed")
-
-
-def _outcome(rt: Runtime, job: Job, result: ExecutionResult, now: datetime) -> Event:
-    details: dict[str, Any] = {
-        "verb": "complete" if result.ok else "fail",
-        "attempt": job.attempt,
-        **json_safe(result.details),
-    }
-    if result.outcome_unknown:
-        details["outcomeUnknown"] = True
-    to = lc.COMPLETED if result.ok else lc.FAILED
-    return draft(
-        job.request.name,
-        lc.EXECUTING,
-        to,
-        rt.runner.email,
-        now,
-        details,
-        request=job.request,
-        error=result.error,
-        event_id=_outcome_id(job),
-    )
-
-
-def _outcome_id(job: Job) -> str:
-    return job.claim.id + "-outcome"
-
-
-def json_safe(value: Any) -> dict[str, Any]:
-    return dict(json.loads(json.dumps(value, default=str)))

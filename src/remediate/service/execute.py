@@ -1,9 +1,16 @@
-"""Running claimed actions: one target at a time, targets in parallel."""
+"""Running claimed actions: one target at a time, targets in parallel.
+
+The outcomes of a target's actions are handed to `record` as soon as that
+target's actions are done (in the calling thread), so they reach the audit
+before the claims' deadlines (`deadlines`) pass, however long other targets take.
+"""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import timedelta
 
 from remediate.adapters import environment
 from remediate.core.audit import Event
@@ -11,6 +18,8 @@ from remediate.core.model import ActionType, Request
 from remediate.executors.base import ExecutionContext, ExecutionResult
 from remediate.service.locks import Target, target
 from remediate.service.runtime import Runtime
+
+Outcomes = list[tuple["Job", ExecutionResult]]
 
 
 @dataclass(frozen=True)
@@ -27,25 +36,59 @@ def target_of(request: Request) -> Target:
     return target(request.environment, request.service_name)
 
 
-def execute(rt: Runtime, jobs: list[Job], concurrency: int) -> dict[str, ExecutionResult]:
+def _groups(jobs: list[Job]) -> dict[Target, list[Job]]:
     groups: dict[Target, list[Job]] = {}
     for job in jobs:
-        groups.setdefault(target_of(job.request), []).append(job)
+        if job.execute:
+            groups.setdefault(target_of(job.request), []).append(job)
+    return groups
+
+
+def _workers(concurrency: int, groups: int) -> int:
+    return max(1, min(concurrency, groups))
+
+
+def deadlines(jobs: list[Job], concurrency: int) -> dict[str, timedelta]:
+    """How long after the run starts each job's outcome is recorded at the latest, if
+    every action takes its whole timeout: its target's actions run one after another
+    once a worker is free, and their outcomes are recorded when the last one is done.
+
+    A target waits for a worker only while every worker runs an earlier target, so
+    it starts at the latest after the earlier targets' timeouts divided by the workers.
+    """
+    groups = _groups(jobs)
+    workers = _workers(concurrency, len(groups))
+    earlier = timedelta()
+    found: dict[str, timedelta] = {}
+    for group in groups.values():
+        total = sum((j.action.timeout for j in group if j.action), timedelta())
+        for job in group:
+            found[job.request.name] = earlier / workers + total
+        earlier += total
+    return found
+
+
+def execute(
+    rt: Runtime, jobs: list[Job], concurrency: int, record: Callable[[Outcomes], None]
+) -> None:
+    """Run the jobs; hand each target's outcomes to `record` once its actions are done."""
+    groups = _groups(jobs)
     variables = environment.variables()
-    results: dict[str, ExecutionResult] = {}
 
-    def run_group(group: list[Job]) -> None:
-        for job in group:  # a per-target lock: one action per service and environment at a time
-            results[job.request.name] = run_one(rt, job, variables)
+    def run_group(group: list[Job]) -> Outcomes:
+        # a per-target lock: one action per service and environment at a time
+        return [(job, run_one(rt, job, variables)) for job in group]
 
-    workers = max(1, min(concurrency, len(groups)))
+    workers = _workers(concurrency, len(groups))
     if workers == 1:
         for group in groups.values():
-            run_group(group)
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(run_group, groups.values()))
-    return results
+            record(run_group(group))
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: set[Future[Outcomes]] = {pool.submit(run_group, g) for g in groups.values()}
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            record([pair for future in done for pair in future.result()])
 
 
 def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:

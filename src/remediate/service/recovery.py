@@ -1,7 +1,9 @@
 """Recovery: adopt orphan claims, fail abandoned executions, re-queue idempotent ones.
 
-A request left EXECUTING by a runner that died stays so until its action's
-timeout (plus a grace) has passed; then it becomes FAILED with the outcome
+A request left EXECUTING by a runner that died stays so until its claim's
+deadline has passed (the claim time, plus the timeouts of every action the
+runner may run before it records this one's outcome, plus a grace; see
+`service.execute.deadlines`); then it becomes FAILED with the outcome
 unknown, and only an idempotent action with retries left is queued again,
 after its backoff. Nothing here ever runs an action.
 """
@@ -51,8 +53,11 @@ def recover(
     recovered: list[tuple[str, str]],
 ) -> None:
     action = rt.repository.action_types.get(request.action_type)
-    timeout = action.timeout if action else timedelta(seconds=300)
-    if state.claimed_at is None or rt.now < state.claimed_at + timeout + ABANDON_GRACE:
+    deadline = state.deadline
+    if deadline is None and state.claimed_at is not None:  # a claim from before deadlines
+        timeout = action.timeout if action else timedelta(seconds=300)
+        deadline = state.claimed_at + timeout + ABANDON_GRACE
+    if deadline is None or rt.now < deadline:
         return
     error = (
         f"the runner stopped while the action was executing (claimed {iso(state.claimed_at)}); "

@@ -1,0 +1,152 @@
+"""Recording what actions did: promptly, and never dropped silently.
+
+`Recorder` is handed each target's outcomes as soon as that target's actions
+are done, and writes them in one commit (`service.execute.execute`), so an
+outcome reaches the audit before its claim's deadline passes. An outcome
+whose request moved on meanwhile is never dropped: if another runner marked
+the execution abandoned (FAILED, outcome unknown) and did not queue it again,
+the real outcome is recorded with the verb `learn` (FAILED → COMPLETED or
+FAILED); if it was queued again, the run reports the outcome as unrecorded
+and `apply` exits 1. Outcomes a failed push could not write are kept in the
+local spool for the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from remediate.adapters import environment
+from remediate.adapters.git_store import Person
+from remediate.core import lifecycle as lc
+from remediate.core.audit import Event, to_line
+from remediate.core.decision import iso
+from remediate.errors import UserError
+from remediate.executors.base import ExecutionResult
+from remediate.service.execute import Job, Outcomes
+from remediate.service.recovery import maybe_retry
+from remediate.service.runtime import Runtime
+from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
+
+
+@dataclass
+class ApplyReport:
+    decided: list[tuple[str, str]] = field(default_factory=list)  # (request, status)
+    executed: list[tuple[str, str]] = field(default_factory=list)  # (request, outcome)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (request, why)
+    recovered: list[tuple[str, str]] = field(default_factory=list)
+    late: list[tuple[str, str]] = field(default_factory=list)  # learned after an abandonment
+    unrecorded: list[tuple[str, str]] = field(default_factory=list)  # the request moved on
+    stats: PushStats = field(default_factory=PushStats)
+    dry_run: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.unrecorded) or any(o != lc.COMPLETED for _, o in self.executed)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dryRun": self.dry_run,
+            "decided": [{"requestId": r, "status": s} for r, s in self.decided],
+            "executed": [{"requestId": r, "status": s} for r, s in self.executed],
+            "skipped": [{"requestId": r, "reason": w} for r, w in self.skipped],
+            "recovered": [{"requestId": r, "status": s} for r, s in self.recovered],
+            "lateOutcomes": [{"requestId": r, "status": s} for r, s in self.late],
+            "unrecordedOutcomes": [{"requestId": r, "status": s} for r, s in self.unrecorded],
+            "commits": self.stats.commits,
+            "pushes": self.stats.pushes,
+            "rejectedPushes": self.stats.rejected,
+        }
+
+
+@dataclass
+class Recorder:
+    """Writes outcomes as they come (`__call__`); `finish` raises if a push failed."""
+
+    rt: Runtime
+    author: Person
+    report: ApplyReport
+    errors: list[str] = field(default_factory=list)
+
+    def __call__(self, outcomes: Outcomes) -> None:
+        rt, report = self.rt, self.report
+        finished = environment.now()
+        events = [(outcome_event(rt, job, result, finished), job) for job, result in outcomes]
+        settled: dict[str, str] = {}
+
+        def build(snap: Any) -> Batch:
+            chain = Chain(snap)
+            settled.clear()
+            for event, job in events:
+                settled[event.request_id] = settle(chain, event, job.attempt, finished)
+                if settled[event.request_id] == "recorded" and event.to == lc.FAILED:
+                    # idempotent actions only, within their retry budget
+                    maybe_retry(chain, job.request, job.action, rt.runner.email, finished, [])
+            return chain.batch(f"remediate apply: {len(events)} action(s) executed")
+
+        try:
+            write(rt.store, build, finished, self.author, rt.runner, report.stats)
+        except UserError as exc:  # the actions ran: keep their outcomes for the next run
+            path = rt.store.spool(
+                f"{new_id()}.jsonl", "".join(to_line(e) + "\n" for e, _ in events)
+            )
+            self.errors.append(f"{exc}; the outcomes are kept in {path}")
+        for event, _ in events:
+            report.executed.append((event.request_id, event.to))
+            how = settled.get(event.request_id)
+            if how == "learned":
+                report.late.append((event.request_id, event.to))
+            elif how == "lost":
+                report.unrecorded.append((event.request_id, event.to))
+
+    def finish(self) -> None:
+        if self.errors:
+            raise UserError("; ".join(self.errors) + "; the next apply records them")
+
+
+def settle(chain: Chain, event: Event, attempt: Any, now: datetime) -> str:
+    """Add an outcome to its request's chain: "recorded", "learned" (after another
+    runner abandoned the execution), "known" (already written) or "lost" (the
+    request moved on: queued or run again)."""
+    learned = event.id + "-learned"
+    if event.id in chain.snap.ids or learned in chain.snap.ids:
+        return "known"
+    state = chain.state(event.request_id)
+    if state.attempt != attempt:
+        return "lost"
+    if state.status == lc.EXECUTING:
+        chain.add(event)
+        return "recorded"
+    if state.status == lc.FAILED and state.outcome_unknown:
+        details = {**event.details, "verb": "learn", "learnedAfter": "abandon"}
+        chain.add(replace(event, id=learned, from_=lc.FAILED, at=iso(now) or "", details=details))
+        return "learned"
+    return "lost"
+
+
+def outcome_event(rt: Runtime, job: Job, result: ExecutionResult, now: datetime) -> Event:
+    details: dict[str, Any] = {
+        "verb": "complete" if result.ok else "fail",
+        "attempt": job.attempt,
+        **json_safe(result.details),
+    }
+    if result.outcome_unknown:
+        details["outcomeUnknown"] = True
+    to = lc.COMPLETED if result.ok else lc.FAILED
+    return draft(
+        job.request.name,
+        lc.EXECUTING,
+        to,
+        rt.runner.email,
+        now,
+        details,
+        request=job.request,
+        error=result.error,
+        event_id=job.claim.id + "-outcome",
+    )
+
+
+def json_safe(value: Any) -> dict[str, Any]:
+    return dict(json.loads(json.dumps(value, default=str)))
