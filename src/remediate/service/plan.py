@@ -88,10 +88,23 @@ def load_for_plan(root: Path, base: str | None) -> list[Document]:
         return load_valid(root)
     from remediate.adapters.git_store import changed_files
 
-    changed = [f for f in changed_files(root, base) if f.endswith(YAML_SUFFIXES)]
+    everything = changed_files(root, base)
+    changed = [f for f in everything if f.endswith(YAML_SUFFIXES)]
     documents = load_valid_paths(root, [str(root / f) for f in changed if (root / f).exists()])
+    if any(f.startswith("audit/") for f in everything):
+        _refuse_foreign_audit(root, base, documents)
     changed_set = set(changed)
     return [d for d in documents if d.kind != "RemediationRequest" or d.file in changed_set]
+
+
+def _refuse_foreign_audit(root: Path, base: str, documents: list[Document]) -> None:
+    """A change under audit/ that the runner did not commit (a pull request forging events) fails."""
+    from remediate.service.verify import foreign_changes_since
+
+    runner = build_repository(documents).settings.runner_email
+    found = foreign_changes_since(root, base, runner)
+    if found:
+        raise DocumentsInvalid([Problem("audit/", 0, "", p) for p in found])
 
 
 def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) -> list[Document]:

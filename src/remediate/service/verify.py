@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from remediate.adapters.git_store import GitStore
+from remediate.adapters.git_store import AuditCommit, GitStore
 from remediate.core.audit import check_chains
 from remediate.core.model import build_repository
 from remediate.service.state import AUDIT_DIR, read_audit
@@ -47,16 +47,29 @@ def verify(root: Path) -> VerifyReport:
     report.problems += check_chains(snap.events)
     history = store.audit_history(rev, AUDIT_DIR)
     report.commits = len(history)
+    report.problems += foreign_changes(history, runner)
+    return report
+
+
+def foreign_changes(history: list[AuditCommit], runner: str) -> list[str]:
+    """Audit changes the runner did not make: another committer, or a file modified or deleted."""
+    problems = []
     for commit in history:
         if commit.committer.casefold() != runner.casefold():
-            report.problems.append(
+            problems.append(
                 f"commit {commit.sha[:12]} changed {AUDIT_DIR}/ but was committed by "
                 f"{commit.committer}, not the runner ({runner})"
             )
         for letter, path in commit.changes:
             if letter != "A":
                 verb = {"D": "deleted", "M": "modified"}.get(letter, f"changed ({letter})")
-                report.problems.append(
+                problems.append(
                     f"commit {commit.sha[:12]} {verb} {path}: audit files are only ever added"
                 )
-    return report
+    return problems
+
+
+def foreign_changes_since(root: Path, base: str, runner: str) -> list[str]:
+    """`foreign_changes` in the commits after `base` (what a pull request would bring)."""
+    store = GitStore(root)
+    return foreign_changes(store.audit_history(f"{base}..HEAD", AUDIT_DIR), runner)

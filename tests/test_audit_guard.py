@@ -1,0 +1,64 @@
+"""Changes under audit/ that the runner did not make are refused before anything acts on them."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def applied(
+    quickstart: Path,
+    tmp_path: Path,
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """The quickstart with a bare remote, after one `apply` wrote runner events."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(quickstart, "init", "-q", "-b", "main")
+    git(quickstart, "config", "user.email", "alice@example.com")
+    git(quickstart, "config", "user.name", "alice")
+    git(quickstart, "remote", "add", "origin", str(remote))
+    git(quickstart, "add", "-A")
+    git(quickstart, "commit", "-qm", "quickstart")
+    git(quickstart, "push", "-q", "-u", "origin", "main")
+    monkeypatch.chdir(quickstart)
+    monkeypatch.setenv("REMEDIATE_NOW", "2026-11-23T10:00:00Z")
+    assert run_cli("apply").code == 0
+    git(quickstart, "pull", "-q", "--ff-only")
+    return quickstart
+
+
+def test_plan_base_refuses_a_pull_request_that_forges_audit_events(
+    applied: Path, run_cli: Callable[..., Result]
+) -> None:
+    git(applied, "checkout", "-qb", "forge")
+    (applied / "audit" / "forged.jsonl").write_text("{}\n")
+    git(applied, "add", "-A")
+    git(applied, "commit", "-qm", "approve it myself")
+    sha = git(applied, "rev-parse", "--short=12", "HEAD").strip()
+    result = run_cli("plan", "--base", "main")
+    assert result.code == 1
+    assert result.err.splitlines()[1:] == [
+        f"audit/: commit {sha} changed audit/ but was committed by alice@example.com, "
+        "not the runner (remediate-bot@example.com)"
+    ]
+
+
+def test_plan_base_accepts_runner_commits_and_ignores_unrelated_changes(
+    applied: Path, run_cli: Callable[..., Result]
+) -> None:
+    result = run_cli("plan", "--base", "HEAD~3", "--format", "json")
+    assert result.code == 0, result.err
