@@ -5,11 +5,15 @@ ref `refs/claims/<request>/<attempt>` on the remote with a compare-and-swap
 push (a ref that must not exist yet); losers skip it quietly. A claim whose
 event never reached the branch (the runner died) is adopted from the claim
 commit by the next run, so an abandoned action is seen as EXECUTING and never
-re-run blindly: past its timeout it becomes FAILED with the outcome unknown,
-and only an idempotent action with retries left is queued again. Before
-claiming, a runner takes the lock of each target it will act on
+re-run blindly: past its claim's deadline it becomes FAILED with the outcome
+unknown, and only an idempotent action with retries left is queued again.
+Before claiming, a runner takes the lock of each target it will act on
 (`service.locks`), so two runners never act on one service and environment
 at the same time.
+
+Phases: decisions and recovery (`service.decide`), selection
+(`service.select`), locks and claims (here), execution (`service.execute`),
+outcomes (`service.outcomes`).
 """
 
 from __future__ import annotations
@@ -20,16 +24,18 @@ from pathlib import Path
 
 from remediate.adapters.git_store import Person
 from remediate.core import lifecycle as lc
-from remediate.core.audit import Event, to_line
-from remediate.core.decision import Execution, iso
+from remediate.core.audit import to_line
+from remediate.core.decision import iso
 from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
+from remediate.service.decide import ClaimsOnRemote, decide_batch
 from remediate.service.execute import Job, deadlines, execute, target_of
-from remediate.service.outcomes import ApplyReport, Recorder, settle
-from remediate.service.recovery import ABANDON_GRACE, adopt, recover
-from remediate.service.runtime import Runtime, decision_details, load, person
+from remediate.service.outcomes import ApplyReport, Recorder
+from remediate.service.recovery import ABANDON_GRACE
+from remediate.service.runtime import Runtime, load, person
+from remediate.service.select import select
 from remediate.service.state import AuditSnapshot, parse_files
-from remediate.service.writeback import Batch, Chain, draft, write
+from remediate.service.writeback import Batch, Chain, write
 
 
 def apply(
@@ -44,13 +50,13 @@ def apply(
     _only_published(rt, report)
     runner = rt.runner
     author = person(actor, rt.store) if actor else runner
-    claims = _Claims(rt)
+    claims = ClaimsOnRemote(rt)
     spooled = rt.store.spooled()
     kept, _ = parse_files(spooled)
     snap = (
         write(
             rt.store,
-            lambda s: _decide_batch(rt, s, claims, report, dry_run, kept),
+            lambda s: decide_batch(rt, s, claims, report, dry_run, kept),
             rt.now,
             author,
             runner,
@@ -62,7 +68,7 @@ def apply(
     if not dry_run:
         for name in spooled:  # written now, or superseded
             rt.store.unspool(name)
-    jobs = _select(rt, snap, report, max_actions)
+    jobs = select(rt, snap, report, max_actions)
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
@@ -152,166 +158,15 @@ def _only_published(rt: Runtime, report: ApplyReport) -> None:
     rt.repository = replace(rt.repository, requests=requests)
 
 
-def _dry(rt: Runtime, claims: _Claims, report: ApplyReport) -> AuditSnapshot:
+def _dry(rt: Runtime, claims: ClaimsOnRemote, report: ApplyReport) -> AuditSnapshot:
     from remediate.service.state import read_audit
 
     snap = read_audit(rt.store, rt.store.fetch())
-    _decide_batch(rt, snap, claims, report, True, [])
+    decide_batch(rt, snap, claims, report, True, [])
     return snap
 
 
-# -- phase 1: decisions, adoption of orphan claims, recovery ------------------------------
-
-
-class _Claims:
-    """The claim refs of the current attempts of QUEUED requests, asked once per snapshot."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-        self.seen: dict[str | None, dict[str, str]] = {}
-
-    def on_remote(self, snap: AuditSnapshot) -> dict[str, str]:
-        if snap.rev not in self.seen:
-            wanted = [
-                claim_ref(s.request_id, s.attempt)
-                for s in snap.states.values()
-                if s.status == lc.QUEUED
-            ]
-            self.seen[snap.rev] = self.rt.store.refs_named(wanted)
-        return self.seen[snap.rev]
-
-
-def _decide_batch(
-    rt: Runtime,
-    snap: AuditSnapshot,
-    claims: _Claims,
-    report: ApplyReport,
-    dry: bool,
-    kept: list[Event],
-) -> Batch | None:
-    report.decided.clear()
-    report.recovered.clear()
-    chain = Chain(snap)
-    actor = rt.runner.email
-    report.late.clear()
-    report.unrecorded.clear()
-    for event in kept:  # outcomes a failed push left in the local spool
-        how = settle(chain, event, event.details.get("attempt"), rt.now)
-        if how in ("learned", "lost"):
-            (report.late if how == "learned" else report.unrecorded).append(
-                (event.request_id, event.to)
-            )
-    executions = snap.executions()
-    for name in sorted(rt.repository.requests):
-        request = rt.repository.requests[name]
-        state = chain.state(name)
-        if state.status == lc.QUEUED:
-            adopt(rt, chain, state, claims.on_remote(snap))
-            state = chain.state(name)
-        if state.status == lc.EXECUTING:
-            recover(rt, chain, request, state, actor, report.recovered)
-            continue
-        edited = state.content_hash not in (None, request.content_hash)
-        if state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
-            decision = rt.evaluate(request, rt.context(request, state, executions=executions))
-            if state.status == decision.status and not edited:
-                continue
-            details = decision_details(
-                decision, request.content_hash, "decide", rt.requester(request, state)
-            )
-            if edited:
-                details["reason"] = "the request was edited: earlier approvals are void"
-            chain.add(
-                draft(name, state.status, decision.status, actor, rt.now, details, request=request)
-            )
-            report.decided.append((name, decision.status))
-    if dry:
-        return None
-    return chain.batch(f"remediate apply: {len(chain.events)} transition(s)")
-
-
-# -- phase 2: select and claim -------------------------------------------------------------
-
-
-def _select(
-    rt: Runtime, snap: AuditSnapshot, report: ApplyReport, max_actions: int | None
-) -> list[Job]:
-    jobs: list[Job] = []
-    executions = list(snap.executions())
-    busy = {  # targets where an action (of any runner) is executing now
-        locks.target(st.environment or "", st.service_name or "")
-        for st in snap.states.values()
-        if st.status == lc.EXECUTING
-    }
-    for name in sorted(rt.repository.requests):
-        request = rt.repository.requests[name]
-        state = snap.state(name)
-        if state.status != lc.QUEUED:
-            continue
-        if max_actions is not None and sum(j.execute for j in jobs) >= max_actions:
-            report.skipped.append((name, f"--max {max_actions} reached"))
-            continue
-        if state.content_hash not in (None, request.content_hash):
-            # leaving QUEUED needs the attempt's claim, like an execution does
-            decision = rt.evaluate(
-                request, rt.context(request, state, executions=tuple(executions))
-            )
-            details = decision_details(
-                decision, request.content_hash, "decide", rt.requester(request, state)
-            )
-            details["reason"] = "the request was edited: earlier approvals are void"
-            details["attempt"] = state.attempt
-            event = draft(
-                name, lc.QUEUED, decision.status, rt.runner.email, rt.now, details, request=request
-            )
-            jobs.append(
-                Job(
-                    request,
-                    rt.repository.action_types.get(request.action_type),
-                    state.attempt,
-                    event,
-                    execute=False,
-                )
-            )
-            report.decided.append((name, decision.status))
-            continue
-        if state.retry_at is not None and rt.now < state.retry_at:
-            report.skipped.append((name, f"retry waits until {iso(state.retry_at)}"))
-            continue
-        action = rt.repository.action_types.get(request.action_type)
-        if action is None:
-            report.skipped.append((name, f"action type {request.action_type} is not defined"))
-            continue
-        if target_of(request) in busy:
-            report.skipped.append((name, "another action on this target is executing"))
-            continue
-        decision = rt.evaluate(request, rt.context(request, state, executions=tuple(executions)))
-        if decision.deferred:
-            report.skipped.append((name, f"deferred until {iso(decision.not_before)}"))
-            continue
-        if decision.status != lc.QUEUED:
-            report.skipped.append((name, f"now {decision.status}: {decision.detail}"))
-            continue
-        claim = draft(
-            name,
-            lc.QUEUED,
-            lc.EXECUTING,
-            rt.runner.email,
-            rt.now,
-            {"verb": "claim", "attempt": state.attempt, "severity": request.severity},
-            request=request,
-        )
-        jobs.append(Job(request, action, state.attempt, claim))
-        executions.append(
-            Execution(
-                at=rt.now,
-                request_id=name,
-                service_name=request.service_name,
-                environment=request.environment,
-                action_type=request.action_type,
-            )
-        )
-    return jobs
+# -- phase 3: claim ----------------------------------------------------------------------
 
 
 def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:

@@ -1,0 +1,103 @@
+"""`apply`, phase 1: record decisions, adopt orphan claims, recover abandoned executions.
+
+Rebuilt from a fresh snapshot on every push attempt (`service.writeback.write`).
+Outcomes a failed push left in the local spool are recorded first.
+"""
+
+from __future__ import annotations
+
+from remediate.core import lifecycle as lc
+from remediate.core.audit import Event, RequestState
+from remediate.core.decision import Execution
+from remediate.core.model import Request
+from remediate.service.claims import claim_ref
+from remediate.service.outcomes import ApplyReport, settle
+from remediate.service.recovery import adopt, recover
+from remediate.service.runtime import Runtime, decision_details
+from remediate.service.state import AuditSnapshot
+from remediate.service.writeback import Batch, Chain, draft
+
+EDITED = "the request was edited: earlier approvals are void"
+
+
+class ClaimsOnRemote:
+    """The claim refs of the current attempts of QUEUED requests, asked once per snapshot."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.seen: dict[str | None, dict[str, str]] = {}
+
+    def on_remote(self, snap: AuditSnapshot) -> dict[str, str]:
+        if snap.rev not in self.seen:
+            wanted = [
+                claim_ref(s.request_id, s.attempt)
+                for s in snap.states.values()
+                if s.status == lc.QUEUED
+            ]
+            self.seen[snap.rev] = self.rt.store.refs_named(wanted)
+        return self.seen[snap.rev]
+
+
+def decide_batch(
+    rt: Runtime,
+    snap: AuditSnapshot,
+    claims: ClaimsOnRemote,
+    report: ApplyReport,
+    dry: bool,
+    kept: list[Event],
+) -> Batch | None:
+    for found in (report.decided, report.recovered, report.late, report.unrecorded):
+        found.clear()
+    chain = Chain(snap)
+    _spooled(rt, chain, kept, report)
+    executions = snap.executions()
+    for name in sorted(rt.repository.requests):
+        request = rt.repository.requests[name]
+        state = chain.state(name)
+        if state.status == lc.QUEUED:
+            adopt(rt, chain, state, claims.on_remote(snap))
+            state = chain.state(name)
+        if state.status == lc.EXECUTING:
+            recover(rt, chain, request, state, rt.runner.email, report.recovered)
+        elif state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
+            event = decision_event(rt, request, state, executions)
+            if event is not None:
+                chain.add(event)
+                report.decided.append((name, event.to))
+    if dry:
+        return None
+    return chain.batch(f"remediate apply: {len(chain.events)} transition(s)")
+
+
+def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) -> None:
+    """Outcomes a failed push left in the local spool: recorded now, or reported."""
+    for event in kept:
+        how = settle(chain, event, event.details.get("attempt"), rt.now)
+        if how == "learned":
+            report.late.append((event.request_id, event.to))
+        elif how == "lost":
+            report.unrecorded.append((event.request_id, event.to))
+
+
+def decision_event(
+    rt: Runtime, request: Request, state: RequestState, executions: tuple[Execution, ...]
+) -> Event | None:
+    """A fresh decision, if it changes the status or the request was edited since."""
+    edited = state.content_hash not in (None, request.content_hash)
+    decision = rt.evaluate(request, rt.context(request, state, executions=executions))
+    if state.status == decision.status and not edited:
+        return None
+    details = decision_details(
+        decision, request.content_hash, "decide", rt.requester(request, state)
+    )
+    if edited:
+        details["reason"] = EDITED
+    return draft(
+        request.name,
+        state.status,
+        decision.status,
+        rt.runner.email,
+        rt.now,
+        details,
+        request=request,
+    )

@@ -1,0 +1,111 @@
+"""`apply`, phase 2: which QUEUED requests to run now, each with the event that claims it.
+
+A QUEUED request runs only if its retry backoff is over, its action type
+exists, nothing else executes on its target, and a fresh evaluation (as of
+now, counting the executions this run will start) still allows it and puts it
+inside its change windows. An edited QUEUED request is re-decided instead: that
+too leaves QUEUED, so it needs the attempt's claim, like an execution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from remediate.core import lifecycle as lc
+from remediate.core.audit import RequestState
+from remediate.core.decision import Execution, iso
+from remediate.core.model import Request
+from remediate.service import locks
+from remediate.service.decide import decision_event
+from remediate.service.execute import Job, target_of
+from remediate.service.outcomes import ApplyReport
+from remediate.service.runtime import Runtime
+from remediate.service.state import AuditSnapshot
+from remediate.service.writeback import draft
+
+
+def select(
+    rt: Runtime, snap: AuditSnapshot, report: ApplyReport, max_actions: int | None
+) -> list[Job]:
+    jobs: list[Job] = []
+    executions = list(snap.executions())
+    busy = {  # targets where an action (of any runner) is executing now
+        locks.target(st.environment or "", st.service_name or "")
+        for st in snap.states.values()
+        if st.status == lc.EXECUTING
+    }
+    for name in sorted(rt.repository.requests):
+        request, state = rt.repository.requests[name], snap.state(name)
+        if state.status != lc.QUEUED:
+            continue
+        if max_actions is not None and sum(j.execute for j in jobs) >= max_actions:
+            report.skipped.append((name, f"--max {max_actions} reached"))
+        elif state.content_hash not in (None, request.content_hash):
+            jobs.append(_redecide(rt, request, state, tuple(executions)))
+            report.decided.append((name, jobs[-1].claim.to))
+        else:
+            why = _not_now(rt, request, state, busy, tuple(executions))
+            if why:
+                report.skipped.append((name, why))
+                continue
+            jobs.append(_claim_job(rt, request, state))
+            executions.append(_execution(rt, request))
+    return jobs
+
+
+def _redecide(
+    rt: Runtime, request: Request, state: RequestState, executions: tuple[Execution, ...]
+) -> Job:
+    """An edited QUEUED request: a fresh decision, which consumes the attempt's claim."""
+    event = decision_event(rt, request, state, executions)
+    assert event is not None  # edited: always a new decision
+    event = replace(event, details={**event.details, "attempt": state.attempt})
+    action = rt.repository.action_types.get(request.action_type)
+    return Job(request, action, state.attempt, event, execute=False)
+
+
+def _not_now(
+    rt: Runtime,
+    request: Request,
+    state: RequestState,
+    busy: set[locks.Target],
+    executions: tuple[Execution, ...],
+) -> str | None:
+    """Why a QUEUED request does not run now, or None if it does."""
+    if state.retry_at is not None and rt.now < state.retry_at:
+        return f"retry waits until {iso(state.retry_at)}"
+    if request.action_type not in rt.repository.action_types:
+        return f"action type {request.action_type} is not defined"
+    if target_of(request) in busy:
+        return "another action on this target is executing"
+    decision = rt.evaluate(request, rt.context(request, state, executions=executions))
+    if decision.deferred:
+        return f"deferred until {iso(decision.not_before)}"
+    if decision.status != lc.QUEUED:
+        return f"now {decision.status}: {decision.detail}"
+    return None
+
+
+def _claim_job(rt: Runtime, request: Request, state: RequestState) -> Job:
+    claim = draft(
+        request.name,
+        lc.QUEUED,
+        lc.EXECUTING,
+        rt.runner.email,
+        rt.now,
+        {"verb": "claim", "attempt": state.attempt, "severity": request.severity},
+        request=request,
+    )
+    action = rt.repository.action_types.get(request.action_type)
+    return Job(request, action, state.attempt, claim)
+
+
+def _execution(rt: Runtime, request: Request) -> Execution:
+    """The execution this run will start, which rate limits of later requests count."""
+    return Execution(
+        at=rt.now,
+        request_id=request.name,
+        service_name=request.service_name,
+        environment=request.environment,
+        action_type=request.action_type,
+    )
