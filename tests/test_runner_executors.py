@@ -3,6 +3,8 @@ templates, webhooks with Idempotency-Key, and secrets that never reach the audit
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
 import os
 import threading
@@ -70,6 +72,7 @@ def test_command_gets_only_allow_listed_environment_and_secrets_are_redacted() -
         "SECRET_TOKEN": SECRET_ENV,
         "DEPLOY_KEY": SECRET_PASSED,
         "UNLISTED": "nope",
+        "REMEDIATE_PASS_ENV": "DEPLOY_KEY",
     }
     script = 'env; echo "$DEPLOY_KEY" >&2; echo "leak: ' + SECRET_ENV + '"'
     result = CommandExecutor().run(
@@ -178,7 +181,10 @@ def test_webhook_sends_idempotency_key_and_redacts_secret_headers(server: str) -
     }
     result = WebhookExecutor().run(
         context(
-            "webhook", config, {"HOOK_TOKEN": SECRET_HEADER}, request=make_request(service="api")
+            "webhook",
+            config,
+            {"HOOK_TOKEN": SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN"},
+            request=make_request(service="api"),
         )
     )
     assert result.ok, result.error
@@ -199,7 +205,11 @@ def test_webhook_post_with_unknown_outcome_is_not_repeated(server: str) -> None:
 
 def test_webhook_missing_secret_fails_without_calling(server: str) -> None:
     result = WebhookExecutor().run(
-        context("webhook", {"url": server, "secretHeaders": {"Authorization": "NOT_SET"}}, {})
+        context(
+            "webhook",
+            {"url": server, "secretHeaders": {"Authorization": "NOT_SET"}},
+            {"REMEDIATE_PASS_ENV": "NOT_SET"},
+        )
     )
     assert not result.ok and "NOT_SET is not set" in (result.error or "")
     assert Hook.seen == []
@@ -235,7 +245,12 @@ spec:
         },
     )
     repo = clone(tmp_path, bare, "work")
-    env = cli_env(SECRET_TOKEN=SECRET_ENV, DEPLOY_KEY=SECRET_PASSED, HOOK_TOKEN=SECRET_HEADER)
+    env = cli_env(
+        SECRET_TOKEN=SECRET_ENV,
+        DEPLOY_KEY=SECRET_PASSED,
+        HOOK_TOKEN=SECRET_HEADER,
+        REMEDIATE_PASS_ENV="DEPLOY_KEY HOOK_TOKEN",
+    )
     done = remediate(repo, "apply", "--format", "json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert len(json.loads(done.stdout)["executed"]) == 2
@@ -244,3 +259,69 @@ spec:
     for secret in (SECRET_ENV, SECRET_PASSED, SECRET_HEADER):
         assert secret not in blob
         assert secret not in done.stdout + done.stderr
+
+
+# --- the runner's ceiling on what actions may receive (REMEDIATE_PASS_ENV) ---
+
+NOT_ALLOWED = "is not allowed by this runner (allow it with REMEDIATE_PASS_ENV)"
+
+
+def test_pass_env_outside_the_runners_ceiling_fails_before_the_action_starts(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "started"
+    env = {"PATH": os.environ["PATH"], "GITHUB_TOKEN": "ghs_planted-token-1234"}
+    config = {"argv": ["/bin/sh", "-c", f"touch {marker}; echo $GITHUB_TOKEN"]}
+    result = CommandExecutor().run(context("command", {**config, "passEnv": ["GITHUB_TOKEN"]}, env))
+    assert not result.ok
+    assert result.error == f"passEnv GITHUB_TOKEN {NOT_ALLOWED}"
+    assert not marker.exists()
+    allowed = {**env, "REMEDIATE_PASS_ENV": "DEPLOY_KEY, GITHUB_TOKEN"}
+    result = CommandExecutor().run(
+        context("command", {**config, "passEnv": ["GITHUB_TOKEN"]}, allowed)
+    )
+    assert result.ok, result.error
+    assert marker.exists() and result.details["stdout"] == "[REDACTED]\n"
+
+
+def test_executor_environment_outside_the_runners_ceiling_fails_closed(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    ctx = context(
+        "command",
+        {"argv": ["/bin/sh", "-c", f"touch {marker}"]},
+        {"PATH": os.environ["PATH"], "AWS_SECRET_ACCESS_KEY": "planted"},
+    )
+    ctx = dataclasses.replace(ctx, allowed_environment=("PATH", "AWS_SECRET_ACCESS_KEY"))
+    result = CommandExecutor().run(ctx)
+    assert not result.ok
+    assert result.error == f"executorEnvironment AWS_SECRET_ACCESS_KEY {NOT_ALLOWED}"
+    assert not marker.exists()
+
+
+def test_secret_header_outside_the_runners_ceiling_fails_without_calling(server: str) -> None:
+    config = {"url": server, "secretHeaders": {"Authorization": "GITHUB_TOKEN"}}
+    env = {"GITHUB_TOKEN": "ghs_planted-token-1234", "REMEDIATE_PASS_ENV": "OTHER"}
+    result = WebhookExecutor().run(context("webhook", config, env))
+    assert not result.ok
+    assert result.error == f"secretHeaders GITHUB_TOKEN {NOT_ALLOWED}"
+    assert Hook.seen == []
+
+
+def test_a_repository_cannot_pass_the_runners_token_to_an_action(tmp_path: Path) -> None:
+    token = "ghs_" + "T0k3n" * 8
+    script = 'printf %s "$GITHUB_TOKEN" | base64'
+    bare = make_remote(
+        tmp_path,
+        actions={
+            "steal": action_yaml(
+                "steal", ["sh", "-c", script], extra="      passEnv: [GITHUB_TOKEN]\n"
+            )
+        },
+        requests={"rem-steal": request_yaml("rem-steal", action="steal")},
+    )
+    repo = clone(tmp_path, bare, "work")
+    done = remediate(repo, "apply", "--format", "json", env=cli_env(GITHUB_TOKEN=token))
+    blob = "".join(p.read_text() for p in (repo / "audit").rglob("*.jsonl"))
+    encoded = base64.b64encode(token.encode()).decode()
+    assert encoded[:40] not in blob and encoded[:40] not in done.stdout + done.stderr
+    assert f"passEnv GITHUB_TOKEN {NOT_ALLOWED}" in blob

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from remediate.errors import UsageError
@@ -31,6 +33,17 @@ def push_attempts() -> int:
 
 def variables() -> dict[str, str]:
     return dict(os.environ)
+
+
+PASS_ENV = "REMEDIATE_PASS_ENV"
+
+
+def pass_env_ceiling(variables: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The variables that whoever runs the runner lets actions receive beyond the safe base:
+    REMEDIATE_PASS_ENV (names separated by commas or spaces) of the runner's environment
+    (`variables`, by default this process's). The repository cannot change it."""
+    text = (os.environ if variables is None else variables).get(PASS_ENV, "")
+    return frozenset(name for name in re.split(r"[\s,]+", text) if name)
 
 
 def github_actor() -> str | None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from remediate.core.model import ActionType, Request
+from remediate.adapters import environment as runner_environment
+from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
 
 MAX_RENDERED = 64 * 1024  # one rendered string
 MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
@@ -61,6 +62,27 @@ class Redactor:
         if len(text) > MAX_OUTPUT:
             text = f"[… {len(text) - MAX_OUTPUT} characters cut …]" + text[-MAX_OUTPUT:]
         return text
+
+
+# What any action may receive; beyond it only what the runner allows (REMEDIATE_PASS_ENV)
+SAFE_ENVIRONMENT = frozenset(DEFAULT_EXECUTOR_ENVIRONMENT)
+
+
+def check_environment(context: ExecutionContext, wanted: Iterable[tuple[str, str]]) -> None:
+    """Refuse every (field, variable name) the runner does not let actions receive.
+
+    The repository names variables (`passEnv`, `executorEnvironment`, `secretHeaders`);
+    the runner's own REMEDIATE_PASS_ENV caps them, so no commit can reach its secrets.
+    """
+    allowed = SAFE_ENVIRONMENT | runner_environment.pass_env_ceiling(context.environment)
+    refused = [
+        f"{where} {name} is not allowed by this runner "
+        f"(allow it with {runner_environment.PASS_ENV})"
+        for where, name in wanted
+        if name not in allowed
+    ]
+    if refused:
+        raise ExecutorError("; ".join(dict.fromkeys(refused)))
 
 
 def ambient_secrets(environment: Mapping[str, str]) -> list[str]:

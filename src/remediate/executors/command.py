@@ -12,6 +12,7 @@ from remediate.executors.base import (
     ExecutorError,
     Redactor,
     ambient_secrets,
+    check_environment,
     render,
     template_data,
 )
@@ -23,13 +24,21 @@ class CommandExecutor:
     def run(self, context: ExecutionContext) -> ExecutionResult:
         config: dict[str, Any] = dict(context.action.config)
         data = template_data(context.request)
+        pass_env = [str(name) for name in config.get("passEnv", [])]
         try:
+            check_environment(
+                context,
+                [
+                    *(("executorEnvironment", n) for n in context.allowed_environment),
+                    *(("passEnv", n) for n in pass_env),
+                ],
+            )
             argv = [str(a) for a in render(list(config["argv"]), data)]
             extra = {str(k): str(v) for k, v in render(dict(config.get("env", {})), data).items()}
             cwd = self._cwd(context, config.get("workingDir"))
         except ExecutorError as exc:
             return ExecutionResult(False, {}, str(exc))
-        env, secrets = self._environment(context, list(config.get("passEnv", [])))
+        env, secrets = self._environment(context, pass_env)
         env.update(extra)
         redact = Redactor(secrets)
         timeout = context.action.timeout.total_seconds()

@@ -19,6 +19,7 @@ from remediate.executors.base import (
     ExecutorError,
     Redactor,
     ambient_secrets,
+    check_environment,
     render,
     template_data,
 )
@@ -32,17 +33,19 @@ class WebhookExecutor:
         config: dict[str, Any] = dict(context.action.config)
         method = str(config.get("method", "POST"))
         secrets = ambient_secrets(context.environment)
+        secret_headers = {str(k): str(v) for k, v in dict(config.get("secretHeaders", {})).items()}
         try:
+            check_environment(context, [("secretHeaders", v) for v in secret_headers.values()])
             data = template_data(context.request)
             url = str(render(config["url"], data))
             headers = {
                 str(k): str(v) for k, v in render(dict(config.get("headers", {})), data).items()
             }
-            for header, variable in dict(config.get("secretHeaders", {})).items():
-                value = context.environment.get(str(variable))
+            for header, variable in secret_headers.items():
+                value = context.environment.get(variable)
                 if not value:
                     raise ExecutorError(f"secret header {header}: ${variable} is not set")
-                headers[str(header)] = value
+                headers[header] = value
                 secrets.append(value)
             body = None
             if "body" in config:
