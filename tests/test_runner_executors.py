@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from remediate.adapters import http, process
 from remediate.core.model import ActionType, Request
 from remediate.executors.base import ExecutionContext, ExecutorError, render, template_data
 from remediate.executors.command import CommandExecutor
@@ -152,6 +153,8 @@ class Hook(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
             return
         reply = json.dumps({"echo": self.headers.get("Authorization"), "ok": True}).encode()
+        if Hook.mode == "big":  # the secret straddles the 1 MiB the runner reads
+            reply = b"x" * (http.MAX_BODY - 10) + self.headers["Authorization"].encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
@@ -325,3 +328,35 @@ def test_a_repository_cannot_pass_the_runners_token_to_an_action(tmp_path: Path)
     encoded = base64.b64encode(token.encode()).decode()
     assert encoded[:40] not in blob and encoded[:40] not in done.stdout + done.stderr
     assert f"passEnv GITHUB_TOKEN {NOT_ALLOWED}" in blob
+
+
+# --- no part of a secret survives where captured output is cut ---
+
+
+def grams(secret: str, size: int = 8) -> set[str]:
+    return {secret[i : i + size] for i in range(len(secret) - size + 1)}
+
+
+def test_a_secret_cut_by_the_output_tail_leaves_no_part_behind() -> None:
+    token = "".join(f"{i:03d}" for i in range(135))  # 405 characters, no 8 alike
+    times = 300  # the last 64 KiB start 74 characters into a copy
+    assert times * len(token) > process.KEEP_BYTES
+    script = f'for i in $(seq {times}); do printf %s "$BIG_TOKEN" >&2; done'
+    env = {"PATH": os.environ["PATH"], "BIG_TOKEN": token, "REMEDIATE_PASS_ENV": "BIG_TOKEN"}
+    result = CommandExecutor().run(
+        context("command", {"argv": ["/bin/sh", "-c", script], "passEnv": ["BIG_TOKEN"]}, env)
+    )
+    assert result.ok, result.error
+    err = result.details["stderr"]
+    assert "[REDACTED]" in err
+    assert not any(g in err for g in grams(token)), err[:600]
+
+
+def test_a_secret_cut_by_the_response_limit_leaves_no_part_behind(server: str) -> None:
+    Hook.mode = "big"
+    config = {"url": server, "secretHeaders": {"Authorization": "HOOK_TOKEN"}}
+    env = {"HOOK_TOKEN": "Bearer-" + SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN"}
+    result = WebhookExecutor().run(context("webhook", config, env))
+    assert result.ok, result.error
+    response = result.details["response"]
+    assert not any(g in response for g in grams("Bearer-" + SECRET_HEADER, 4)), response[-80:]

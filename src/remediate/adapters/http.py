@@ -18,6 +18,7 @@ class Response:
     body: bytes
     sent: bool  # False only when the request certainly never reached the server
     error: str | None = None
+    cut: bool = False  # the body was longer than MAX_BODY: its end is cut
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -35,10 +36,11 @@ def send(
     request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
     try:
         with _OPENER.open(request, timeout=timeout) as reply:
-            return Response(reply.status, reply.read(MAX_BODY), True)
+            data = reply.read(MAX_BODY + 1)
+            return Response(reply.status, data[:MAX_BODY], True, cut=len(data) > MAX_BODY)
     except urllib.error.HTTPError as exc:
-        data = exc.read(MAX_BODY) if exc.fp is not None else b""
-        return Response(exc.code, data, True)
+        data = exc.read(MAX_BODY + 1) if exc.fp is not None else b""
+        return Response(exc.code, data[:MAX_BODY], True, cut=len(data) > MAX_BODY)
     except urllib.error.URLError as exc:
         reason = exc.reason
         refused = isinstance(reason, ConnectionRefusedError | socket.gaierror)

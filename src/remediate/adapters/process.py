@@ -23,6 +23,8 @@ class Completed:
     stderr: bytes
     timed_out: bool = False
     error: str | None = None  # why it could not start
+    stdout_cut: bool = False  # only the last KEEP_BYTES were kept: the start is cut
+    stderr_cut: bool = False
 
 
 def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> Completed:
@@ -60,13 +62,22 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: f
             kill.cancel()
         timed_out = expired.is_set()
         _kill_group(proc.pid, signal.SIGKILL)  # children left behind by a finished action
-        return Completed(proc.returncode, _tail(out), _tail(err), timed_out)
+        (stdout, stdout_cut), (stderr, stderr_cut) = _tail(out), _tail(err)
+        return Completed(
+            proc.returncode,
+            stdout,
+            stderr,
+            timed_out,
+            stdout_cut=stdout_cut,
+            stderr_cut=stderr_cut,
+        )
 
 
-def _tail(handle: IO[bytes]) -> bytes:
+def _tail(handle: IO[bytes]) -> tuple[bytes, bool]:
+    """The last KEEP_BYTES of a stream, and whether anything before them was dropped."""
     size = handle.seek(0, os.SEEK_END)
     handle.seek(max(0, size - KEEP_BYTES))
-    return handle.read()
+    return handle.read(), size > KEEP_BYTES
 
 
 def _kill_group(pgid: int, sig: signal.Signals) -> None:

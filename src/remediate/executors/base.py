@@ -56,12 +56,40 @@ class Redactor:
             text = text.replace(secret, REDACTED)
         return text
 
-    def output(self, data: bytes) -> str:
-        """Decoded, redacted, then truncated to its last MAX_OUTPUT characters."""
-        text = self(data.decode("utf-8", "replace"))
+    def output(self, data: bytes, *, cut_start: bool = False, cut_end: bool = False) -> str:
+        """Decoded, redacted, then truncated to its last MAX_OUTPUT characters.
+
+        `cut_start`/`cut_end`: the capture cut `data` there, maybe inside a secret, whose
+        rest no longer matches it. The characters a secret could reach into from that edge
+        (the longest secret's length in bytes, less one) are dropped, after the secrets
+        that do match were found, so a whole secret crossing that margin is still redacted.
+        """
+        text = data.decode("utf-8", "replace")
+        edge = max((len(s.encode()) - 1 for s in self.secrets), default=0)
+        if not edge or not (cut_start or cut_end):
+            text = self(text)
+        else:
+            low = min(edge, len(text)) if cut_start else 0
+            high = max(low, len(text) - edge) if cut_end else len(text)
+            note = f"[… {len(text) - (high - low)} characters dropped at the capture limit …]"
+            kept = self._redact_between(text, low, high)
+            text = (note if cut_start else "") + kept + (note if cut_end else "")
         if len(text) > MAX_OUTPUT:
             text = f"[… {len(text) - MAX_OUTPUT} characters cut …]" + text[-MAX_OUTPUT:]
         return text
+
+    def _redact_between(self, text: str, low: int, high: int) -> str:
+        """`text[low:high]` redacted, secrets found in the whole `text` (crossing the edges)."""
+        pattern = re.compile("|".join(re.escape(s) for s in self.secrets))
+        pieces: list[str] = []
+        position = 0
+        for match in pattern.finditer(text):
+            pieces.append(text[max(position, low) : min(match.start(), high)])
+            if match.end() > low and match.start() < high:
+                pieces.append(REDACTED)
+            position = match.end()
+        pieces.append(text[max(position, low) : high])
+        return "".join(pieces)
 
 
 # What any action may receive; beyond it only what the runner allows (REMEDIATE_PASS_ENV)

@@ -46,8 +46,8 @@ class CommandExecutor:
         details = {
             "argv": [redact(a) for a in argv],
             "exitCode": done.returncode,
-            "stdout": redact.output(done.stdout),
-            "stderr": redact.output(done.stderr),
+            "stdout": redact.output(done.stdout, cut_start=done.stdout_cut),
+            "stderr": redact.output(done.stderr, cut_start=done.stderr_cut),
         }
         if done.error:
             return ExecutionResult(False, details, redact(done.error))

@@ -69,7 +69,7 @@ class WebhookExecutor:
             "method": method,
             "url": redact(url),
             "status": reply.status,
-            "response": redact.output(reply.body),
+            "response": redact.output(reply.body, cut_end=reply.cut),
             "attempts": attempts,
         }
         if reply.status is None:
