@@ -1,16 +1,18 @@
 """Running claimed actions: one target at a time, targets in parallel.
 
-The outcomes of a target's actions are handed to `record` as soon as that
-target's actions are done (in the calling thread), so they reach the audit
-before the claims' deadlines (`deadlines`) pass, however long other targets take.
+Actions run in worker threads; the calling thread hands each target's
+outcomes to the sink as soon as that target's actions are done and lets it
+write them at least every few seconds (`Sink.flush`), so they reach the audit
+before the claims' deadlines (`deadlines`) pass, however long other targets
+take, in a number of commits bounded by the run's duration, not its size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from remediate.adapters import environment
 from remediate.core.audit import Event
@@ -20,6 +22,14 @@ from remediate.service.locks import Target, target
 from remediate.service.runtime import Runtime
 
 Outcomes = list[tuple["Job", ExecutionResult]]
+POLL_SECONDS = 1.0  # how often the calling thread may flush while actions run
+
+
+class Sink(Protocol):
+    def add(self, outcomes: Outcomes) -> None: ...
+
+    def flush(self, force: bool = False) -> None:
+        """Write what was added, if it has waited long enough (or `force`)."""
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,8 @@ def deadlines(jobs: list[Job], concurrency: int) -> dict[str, timedelta]:
     return found
 
 
-def execute(
-    rt: Runtime, jobs: list[Job], concurrency: int, record: Callable[[Outcomes], None]
-) -> None:
-    """Run the jobs; hand each target's outcomes to `record` once its actions are done."""
+def execute(rt: Runtime, jobs: list[Job], concurrency: int, sink: Sink) -> None:
+    """Run the jobs; hand each target's outcomes to `sink` once its actions are done."""
     groups = _groups(jobs)
     variables = environment.variables()
 
@@ -79,16 +87,13 @@ def execute(
         # a per-target lock: one action per service and environment at a time
         return [(job, run_one(rt, job, variables)) for job in group]
 
-    workers = _workers(concurrency, len(groups))
-    if workers == 1:
-        for group in groups.values():
-            record(run_group(group))
-        return
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(_workers(concurrency, len(groups))) as pool:
         pending: set[Future[Outcomes]] = {pool.submit(run_group, g) for g in groups.values()}
         while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            record([pair for future in done for pair in future.result()])
+            done, pending = wait(pending, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                sink.add(future.result())
+            sink.flush(force=not pending)
 
 
 def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:

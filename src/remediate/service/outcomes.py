@@ -1,8 +1,10 @@
 """Recording what actions did: promptly, and never dropped silently.
 
 `Recorder` is handed each target's outcomes as soon as that target's actions
-are done, and writes them in one commit (`service.execute.execute`), so an
-outcome reaches the audit before its claim's deadline passes. An outcome
+are done (`service.execute.execute`) and writes them within `FLUSH_AFTER`
+seconds, together with whatever else finished meanwhile, so an outcome
+reaches the audit well before its claim's deadline passes (it has
+`recovery.ABANDON_GRACE` to spare) and a run makes few commits. An outcome
 whose request moved on meanwhile is never dropped: if another runner marked
 the execution abandoned (FAILED, outcome unknown) and did not queue it again,
 the real outcome is recorded with the verb `learn` (FAILED → COMPLETED or
@@ -14,6 +16,7 @@ local spool for the next run.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -29,6 +32,8 @@ from remediate.service.execute import Job, Outcomes
 from remediate.service.recovery import maybe_retry
 from remediate.service.runtime import Runtime
 from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, write
+
+FLUSH_AFTER = 5.0  # seconds an outcome may wait for others to share its commit
 
 
 @dataclass
@@ -63,31 +68,46 @@ class ApplyReport:
 
 @dataclass
 class Recorder:
-    """Writes outcomes as they come (`__call__`); `finish` raises if a push failed."""
+    """Collects outcomes (`add`) and writes them (`flush`): at the latest `FLUSH_AFTER`
+    after the first unwritten one came in, so one commit carries many outcomes.
+    `finish` raises if a push failed (the outcomes are then in the local spool)."""
 
     rt: Runtime
     author: Person
     report: ApplyReport
     errors: list[str] = field(default_factory=list)
+    pending: list[tuple[Event, Job]] = field(default_factory=list)
+    since: float = 0.0  # monotonic time of the oldest unwritten outcome
 
-    def __call__(self, outcomes: Outcomes) -> None:
-        rt, report = self.rt, self.report
+    def add(self, outcomes: Outcomes) -> None:
+        if not self.pending:
+            self.since = time.monotonic()
         finished = environment.now()
-        events = [(outcome_event(rt, job, result, finished), job) for job, result in outcomes]
+        for job, result in outcomes:
+            self.pending.append((outcome_event(self.rt, job, result, finished), job))
+
+    def flush(self, force: bool = False) -> None:
+        if self.pending and (force or time.monotonic() - self.since >= FLUSH_AFTER):
+            events, self.pending = self.pending, []
+            self._write(events)
+
+    def _write(self, events: list[tuple[Event, Job]]) -> None:
+        rt, report = self.rt, self.report
+        now = environment.now()
         settled: dict[str, str] = {}
 
         def build(snap: Any) -> Batch:
             chain = Chain(snap)
             settled.clear()
             for event, job in events:
-                settled[event.request_id] = settle(chain, event, job.attempt, finished)
+                settled[event.request_id] = settle(chain, event, job.attempt, now)
                 if settled[event.request_id] == "recorded" and event.to == lc.FAILED:
                     # idempotent actions only, within their retry budget
-                    maybe_retry(chain, job.request, job.action, rt.runner.email, finished, [])
+                    maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
             return chain.batch(f"remediate apply: {len(events)} action(s) executed")
 
         try:
-            write(rt.store, build, finished, self.author, rt.runner, report.stats)
+            write(rt.store, build, now, self.author, rt.runner, report.stats)
         except UserError as exc:  # the actions ran: keep their outcomes for the next run
             path = rt.store.spool(
                 f"{new_id()}.jsonl", "".join(to_line(e) + "\n" for e, _ in events)
