@@ -360,3 +360,80 @@ def test_a_secret_cut_by_the_response_limit_leaves_no_part_behind(server: str) -
     assert result.ok, result.error
     response = result.details["response"]
     assert not any(g in response for g in grams("Bearer-" + SECRET_HEADER, 4)), response[-80:]
+
+
+# --- templates and argv that cannot render fail the action cleanly ---
+
+
+@pytest.mark.parametrize(
+    ("template", "cause"),
+    [
+        ("{{ range(-60000, 60000) }}", "OverflowError"),  # jinja2's MAX_RANGE
+        ("{{ range(10**9) }}", "argument"),
+        ("{{ 1 // 0 }}", "ZeroDivisionError"),
+        ("{{ ('a' * 10**7)|length }}", "repeat"),  # refused before the string is built
+        ("{{ ([0] * 10**8)|length }}", "repeat"),
+        ("{{ (10 ** (10 ** 8)) % 7 }}", "power"),
+        ("{% set a = 'x' * 60000 %}{% set a = a + a %}{{ a|length }}", "concatenat"),
+        ("{{ ('%0999999999d' % 1)|length }}", "format"),
+        ("{{ '{:>999999999}'.format(1)|length }}", "format"),
+        ("{{ 'x'.ljust(10**9)|length }}", "argument"),
+        ("{{ ('x'|center(10**9))|length }}", "argument"),
+        ("{{ lipsum(10**7)|length }}", "argument"),
+        ("{% for i in range(60000) %}{% for j in range(60000) %}x{% endfor %}{% endfor %}", "max"),
+        ("{% set a = 'x' * 60000 %}{{ (a ~ a)|length }}", "concatenating (~)"),
+        ("{{ ('a' * 60000)|replace('a', 'bbbbbbbbbb')|length }}", "replace"),
+        ("{{ ('y' * 60000).join('x' * 60000)|length }}", "join"),
+    ],
+)
+def test_template_failures_are_executor_errors_and_stay_small(template: str, cause: str) -> None:
+    import tracemalloc
+
+    started = time.monotonic()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExecutorError) as caught:
+            render(template, template_data(make_request()))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert cause.lower() in str(caught.value).replace(repr(template), "").lower()
+    assert peak < 16 * 1024 * 1024, peak
+    assert time.monotonic() - started < 10
+
+
+def test_templates_within_the_bounds_still_render() -> None:
+    data = template_data(make_request(service="api", count=3))
+    assert (
+        render("{{ 'ab' * 3 }}-{{ [1, 2] * 2 }}-{{ 2 ** 10 }}", data) == "ababab-[1, 2, 1, 2]-1024"
+    )
+    assert render("{{ '%05d' % 42 }} {{ '{:>4}'.format('x') }} {{ 'x'|center(5) }}", data) == (
+        "00042    x   x  "
+    )
+    assert render("{{ parameters.service ~ '-' ~ parameters.count * 2 }}", data) == "api-6"
+
+
+def test_nul_in_a_rendered_argv_or_env_fails_the_action_cleanly(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    request = make_request(service="api\x00; touch " + str(marker))
+    for config in (
+        {"argv": ["/bin/sh", "-c", f"touch {marker}", "{{ parameters.service }}"]},
+        {"argv": ["/bin/sh", "-c", f"touch {marker}"], "env": {"S": "{{ parameters.service }}"}},
+    ):
+        result = CommandExecutor().run(context("command", config, request=request))
+        assert not result.ok
+        assert "NUL" in (result.error or "") and "crashed" not in (result.error or "")
+        assert not marker.exists()
+
+
+def test_nul_or_newline_in_a_rendered_webhook_fails_without_calling(server: str) -> None:
+    for value in ("a\x00b", "a\r\nX-Injected: 1"):
+        request = make_request(service=value)
+        for config in (
+            {"url": server + "/{{ parameters.service }}"},
+            {"url": server, "headers": {"X-Service": "{{ parameters.service }}"}},
+        ):
+            result = WebhookExecutor().run(context("webhook", config, request=request))
+            assert not result.ok and not result.outcome_unknown, result
+            assert "control character" in (result.error or ""), result.error
+    assert Hook.seen == []

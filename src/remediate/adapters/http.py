@@ -33,7 +33,10 @@ def send(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float
 ) -> Response:
     """One HTTP request, no retries, no redirects."""
-    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
+    try:
+        request = urllib.request.Request(url, data=body, method=method, headers=dict(headers))
+    except ValueError as exc:  # not a URL: nothing was sent
+        return Response(None, b"", False, error=str(exc))
     try:
         with _OPENER.open(request, timeout=timeout) as reply:
             data = reply.read(MAX_BODY + 1)
@@ -45,5 +48,7 @@ def send(
         reason = exc.reason
         refused = isinstance(reason, ConnectionRefusedError | socket.gaierror)
         return Response(None, b"", not refused, error=str(reason))
+    except http.client.InvalidURL as exc:  # refused before anything was sent
+        return Response(None, b"", False, error=f"InvalidURL: {exc}")
     except (TimeoutError, ConnectionError, http.client.HTTPException) as exc:
         return Response(None, b"", True, error=f"{type(exc).__name__}: {exc}")

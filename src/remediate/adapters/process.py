@@ -42,6 +42,8 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: f
             )
         except OSError as exc:
             return Completed(None, b"", b"", error=f"cannot start {argv[0]}: {exc.strerror or exc}")
+        except ValueError as exc:  # a NUL in argv or env, an empty argv: it never started
+            return Completed(None, b"", b"", error=f"cannot start {argv[:1]}: {exc}")
         # a timer, not wait(timeout=…), which polls with sleeps: a short action returns at once
         expired = threading.Event()
 

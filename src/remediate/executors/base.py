@@ -92,6 +92,15 @@ class Redactor:
         return "".join(pieces)
 
 
+def refuse_characters(where: str, value: str, characters: str = "\x00") -> str:
+    """`value`, unless it holds one of `characters` (NUL by default: no process takes it)."""
+    found = sorted({c for c in characters if c in value})
+    if found:
+        names = ", ".join("NUL" if c == "\x00" else repr(c) for c in found)
+        raise ExecutorError(f"{where} contains a control character ({names}) after rendering")
+    return value
+
+
 # What any action may receive; beyond it only what the runner allows (REMEDIATE_PASS_ENV)
 SAFE_ENVIRONMENT = frozenset(DEFAULT_EXECUTOR_ENVIRONMENT)
 
@@ -170,9 +179,10 @@ def template_problems(value: Any, path: str = "") -> list[tuple[str, str]]:
 @lru_cache(maxsize=1)
 def _environment() -> Any:
     from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    from remediate.executors.sandbox import BoundedSandbox
+
+    return BoundedSandbox(MAX_RENDERED, undefined=StrictUndefined, autoescape=False)
 
 
 @lru_cache(maxsize=4096)
@@ -180,22 +190,31 @@ def _compile(source: str) -> Any:
     return _environment().from_string(source)
 
 
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 def render(value: Any, data: Mapping[str, Any]) -> Any:
     """Render every string inside `value` (an executor's config) from `data`."""
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
-        import jinja2
-
+        pieces: list[str] = []
+        size = 0
         try:
-            text = str(_compile(value).render(data))
-        except jinja2.TemplateError as exc:
-            raise ExecutorError(f"template {value!r}: {exc}") from None
-        if len(text) > MAX_RENDERED:
+            for piece in _compile(value).generate(data):  # streamed: the cap stops a loop
+                pieces.append(piece)
+                size += len(piece)
+                if size > MAX_RENDERED:
+                    break
+        except Exception as exc:  # any failure of a template is the action's, with its cause
+            cause = f"{type(exc).__name__}: {exc}"
+            raise ExecutorError(f"template {_short(repr(value))}: {_short(cause, 300)}") from None
+        if size > MAX_RENDERED:
             raise ExecutorError(
-                f"template {value!r} renders {len(text)} characters (max {MAX_RENDERED})"
+                f"template {_short(repr(value))} renders over {MAX_RENDERED} characters (the max)"
             )
-        return text
+        return "".join(pieces)
     if isinstance(value, list):
         return [render(v, data) for v in value]
     if isinstance(value, dict):

@@ -13,6 +13,7 @@ from remediate.executors.base import (
     Redactor,
     ambient_secrets,
     check_environment,
+    refuse_characters,
     render,
     template_data,
 )
@@ -33,8 +34,16 @@ class CommandExecutor:
                     *(("passEnv", n) for n in pass_env),
                 ],
             )
-            argv = [str(a) for a in render(list(config["argv"]), data)]
-            extra = {str(k): str(v) for k, v in render(dict(config.get("env", {})), data).items()}
+            argv = [
+                refuse_characters(f"argv[{i}]", str(a))
+                for i, a in enumerate(render(list(config["argv"]), data))
+            ]
+            extra = {
+                refuse_characters(f"env name {k!r}", str(k), "\x00="): refuse_characters(
+                    f"env {k}", str(v)
+                )
+                for k, v in render(dict(config.get("env", {})), data).items()
+            }
             cwd = self._cwd(context, config.get("workingDir"))
         except ExecutorError as exc:
             return ExecutionResult(False, {}, str(exc))

@@ -20,12 +20,14 @@ from remediate.executors.base import (
     Redactor,
     ambient_secrets,
     check_environment,
+    refuse_characters,
     render,
     template_data,
 )
 
 IDEMPOTENT_METHODS = ("GET", "PUT", "DELETE")
 ATTEMPTS_WHEN_NOT_SENT = 3
+CONTROL = "".join(map(chr, range(32))) + "\x7f"  # not in a URL or a header, rendered or not
 
 
 class WebhookExecutor:
@@ -37,9 +39,12 @@ class WebhookExecutor:
         try:
             check_environment(context, [("secretHeaders", v) for v in secret_headers.values()])
             data = template_data(context.request)
-            url = str(render(config["url"], data))
+            url = refuse_characters("url", str(render(config["url"], data)), CONTROL)
             headers = {
-                str(k): str(v) for k, v in render(dict(config.get("headers", {})), data).items()
+                refuse_characters("header name", str(k), CONTROL): refuse_characters(
+                    f"header {k}", str(v), CONTROL
+                )
+                for k, v in render(dict(config.get("headers", {})), data).items()
             }
             for header, variable in secret_headers.items():
                 value = context.environment.get(variable)
