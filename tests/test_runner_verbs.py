@@ -432,14 +432,22 @@ def test_an_edited_queued_request_still_allowed_runs_and_can_be_cancelled(
     git(author, "commit", "-qam", "edit")
     git(author, "push", "-q", "origin", "HEAD:main")
     git(repo, "pull", "-q")
-    done = run_cli("apply", "--repo", str(repo), "--format", "json")  # re-decided: still QUEUED
-    assert done.code == 0, done.err
+    done = run_cli("apply", "--max", "0", "--repo", str(repo), "--format", "json")
+    assert done.code == 0, done.err  # re-decided, still QUEUED, under a new attempt
     assert sorted(d["requestId"] for d in out(done)["decided"]) == ["rem-a", "rem-b"]  # type: ignore[union-attr]
     as_(repo, REQUESTER)
     cancelled = run_cli("cancel", "rem-a", "--repo", str(repo))
     assert cancelled.code == 0, cancelled.err  # not "was just claimed"
-    done = run_cli("apply", "--repo", str(repo), "--format", "json")
+    git(author, "pull", "-q", "--rebase")
+    (author / "remediations" / "rem-b.yaml").write_text(
+        request_yaml("rem-b", service="web", note="edited again")
+    )
+    git(author, "commit", "-qam", "edit again")
+    git(author, "push", "-q", "origin", "HEAD:main")
+    git(repo, "pull", "-q")
+    done = run_cli("apply", "--repo", str(repo), "--format", "json")  # re-decides, then runs
     assert done.code == 0, done.err
+    assert out(done)["decided"] == [{"requestId": "rem-b", "status": "QUEUED"}]
     assert out(done)["executed"] == [{"requestId": "rem-b", "status": "COMPLETED"}]
     assert log.read_text().split() == ["rem-b"]
     statuses = {

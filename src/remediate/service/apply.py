@@ -28,7 +28,7 @@ from remediate.core.audit import to_line
 from remediate.core.decision import iso
 from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-from remediate.service.decide import ClaimsOnRemote, decide_batch
+from remediate.service.decide import ClaimsOnRemote, claim_redecisions, decide_batch
 from remediate.service.execute import Job, deadlines, execute, target_of
 from remediate.service.outcomes import ApplyReport, Recorder
 from remediate.service.recovery import ABANDON_GRACE
@@ -53,6 +53,8 @@ def apply(
     claims = ClaimsOnRemote(rt)
     spooled = rt.store.spooled()
     kept, _ = parse_files(spooled)
+    if not dry_run:
+        claim_redecisions(rt)
     snap = (
         write(
             rt.store,

@@ -6,15 +6,17 @@ Outcomes a failed push left in the local spool are recorded first.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from remediate.core import lifecycle as lc
-from remediate.core.audit import Event, RequestState
+from remediate.core.audit import Event, RequestState, to_line
 from remediate.core.decision import Execution
 from remediate.core.model import Request
-from remediate.service.claims import claim_ref
+from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
 from remediate.service.outcomes import ApplyReport, settle
 from remediate.service.recovery import adopt, recover
 from remediate.service.runtime import Runtime, decision_details
-from remediate.service.state import AuditSnapshot
+from remediate.service.state import AuditSnapshot, read_audit
 from remediate.service.writeback import Batch, Chain, draft
 
 EDITED = "the request was edited: earlier approvals are void"
@@ -55,7 +57,9 @@ def decide_batch(
         request = rt.repository.requests[name]
         state = chain.state(name)
         if state.status == lc.QUEUED:
-            adopt(rt, chain, state, claims.on_remote(snap))
+            for adopted in adopt(rt, chain, state, claims.on_remote(snap)):
+                if adopted.verb == "decide":  # a re-decision (`claim_redecisions`)
+                    report.decided.append((name, adopted.to))
             state = chain.state(name)
         if state.status == lc.EXECUTING:
             recover(rt, chain, request, state, rt.runner.email, report.recovered)
@@ -67,6 +71,33 @@ def decide_batch(
     if dry:
         return None
     return chain.batch(f"remediate apply: {len(chain.events)} transition(s)")
+
+
+def claim_redecisions(rt: Runtime) -> None:
+    """Re-decide edited QUEUED requests first. Leaving QUEUED needs the attempt's claim
+    ref, so each decision goes into a claim commit; `decide_batch` then adopts the ones
+    this runner won, like orphan claims, and a request still allowed runs in this same
+    apply under its new attempt. A lost claim means another runner took the attempt."""
+    snap = read_audit(rt.store, rt.store.fetch())
+    executions = snap.executions()
+    events = []
+    for name in sorted(rt.repository.requests):
+        request, state = rt.repository.requests[name], snap.state(name)
+        if state.status == lc.QUEUED and state.content_hash not in (None, request.content_hash):
+            event = decision_event(rt, request, state, executions)
+            if event is not None:
+                details = {**event.details, "attempt": state.attempt}
+                events.append(replace(event, details=details, prev=state.head))
+    if not events:
+        return
+    sha = rt.store.make_commit(
+        None,
+        {CLAIM_FILE: "".join(to_line(e) + "\n" for e in events)},
+        "remediate re-decisions\n",
+        rt.runner,
+        rt.runner,
+    )
+    push_claims(rt.store, {claim_ref(e.request_id, e.details["attempt"]): sha for e in events})
 
 
 def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) -> None:

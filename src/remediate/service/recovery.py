@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from remediate.core import lifecycle as lc
-from remediate.core.audit import RequestState, retry_time
+from remediate.core.audit import Event, RequestState, retry_time
 from remediate.core.decision import iso
 from remediate.core.model import ActionType, Request
 from remediate.service.claims import CLAIM_FILE, claim_ref
@@ -24,24 +24,28 @@ from remediate.service.writeback import Chain, draft
 ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
 
 
-def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> None:
+def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> list[Event]:
     """A claim ref for the current attempt whose event is not on the branch: take its event."""
     ref = claim_ref(state.request_id, state.attempt)
     sha = claims.get(ref)
     if sha is None:
-        return
+        return []
     rt.store.fetch_refs([ref])
     text = rt.store.show(sha, CLAIM_FILE)
     if text is None:
-        return
+        return []
     events, _ = parse_files({CLAIM_FILE: text})
+    adopted = []
     for event in events:
         if (
             event.request_id == state.request_id
             and event.verb in ("claim", "cancel", "decide")
             and event.details.get("attempt") == state.attempt
         ):
-            chain.add(event)
+            linked = chain.add(event)
+            if linked is not None:
+                adopted.append(linked)
+    return adopted
 
 
 def recover(
