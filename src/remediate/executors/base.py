@@ -14,6 +14,7 @@ from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Reque
 
 MAX_RENDERED = 64 * 1024  # one rendered string
 MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
+MAX_TEMPLATE_STEPS = 100_000  # loop iterations and calls while rendering one string
 REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
@@ -202,11 +203,12 @@ def render(value: Any, data: Mapping[str, Any]) -> Any:
         pieces: list[str] = []
         size = 0
         try:
-            for piece in _compile(value).generate(data):  # streamed: the cap stops a loop
-                pieces.append(piece)
-                size += len(piece)
-                if size > MAX_RENDERED:
-                    break
+            with _environment().budget(MAX_TEMPLATE_STEPS):
+                for piece in _compile(value).generate(data):  # streamed: the cap stops loops
+                    pieces.append(piece)
+                    size += len(piece)
+                    if size > MAX_RENDERED:
+                        break
         except Exception as exc:  # any failure of a template is the action's, with its cause
             cause = f"{type(exc).__name__}: {exc}"
             raise ExecutorError(f"template {_short(repr(value))}: {_short(cause, 300)}") from None

@@ -5,16 +5,19 @@ The sandbox stops templates reaching Python's internals, not building huge value
 size could be checked. This sandbox refuses, before computing them, repetitions
 (`*`), concatenations (`+`, `~`), powers and `%`/`format` widths whose result would
 exceed `limit` characters, calls and filters given an integer argument above
-`limit`, and `replace`/`join` results above `limit`. Templates come from ActionTypes
-only (request values are data), so this keeps a mistaken template from exhausting
-the runner; it is not a CPU-time limit.
+`limit`, and `replace`/`join` results above `limit`; within `budget`, loop iterations
+and calls are counted, so a template cannot spin for ever either. Templates come from
+ActionTypes only (request values are data): this keeps a mistaken template from
+exhausting the runner.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any
 
@@ -29,9 +32,19 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _NUMBER = re.compile(r"\d+")
 _SEQUENCES = (str, list, tuple)
 _MAX_POWER_BITS = 64 * 1024
+_STEPS: ContextVar[list[int] | None] = ContextVar("remediate_template_steps", default=None)
 
 
 class _BoundedCodeGenerator(CodeGenerator):
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        """Every loop iterates through `environment.counted`, which spends the budget."""
+        if not getattr(node, "counted", False):
+            node.iter = nodes.Call(
+                nodes.EnvironmentAttribute("counted"), [node.iter], [], None, None
+            ).set_lineno(node.lineno)
+            node.counted = True  # type: ignore[attr-defined]
+        super().visit_For(node, frame)
+
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         """`a ~ b` through `environment.bounded_join`, which checks the size first."""
         self.write("environment.bounded_join((")
@@ -49,6 +62,27 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.limit = limit
         self.filters = {name: self._bounded_filter(name, f) for name, f in self.filters.items()}
+
+    @contextmanager
+    def budget(self, steps: int) -> Iterator[None]:
+        """Within: at most `steps` loop iterations and calls (a template's CPU bound)."""
+        token = _STEPS.set([steps])
+        try:
+            yield
+        finally:
+            _STEPS.reset(token)
+
+    def spend(self) -> None:
+        left = _STEPS.get()
+        if left is not None:
+            left[0] -= 1
+            if left[0] < 0:
+                raise SecurityError("the template does too much work (loop iterations and calls)")
+
+    def counted(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        for item in iterable:
+            self.spend()
+            yield item
 
     def too_big(self, what: str, size: int) -> None:
         if size > self.limit:
@@ -115,6 +149,7 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         *args: Any,
         **kwargs: Any,
     ) -> Any:
+        __self.spend()
         target = getattr(__obj, "__wrapped__", __obj)  # str.format comes wrapped
         owner = getattr(target, "__self__", None)
         name = getattr(target, "__name__", "")
