@@ -4,7 +4,7 @@ The sandbox stops templates reaching Python's internals, not building huge value
 `'a' * 10**9` or `'x'|center(10**9)` would allocate gigabytes before the rendered
 size could be checked. This sandbox refuses, before computing them, repetitions
 (`*`), concatenations (`+`, `~`), powers and `%`/`format` widths whose result would
-exceed `limit` characters, calls and filters given an integer argument above
+exceed `limit` characters, padding methods, `lipsum` and filters given a size above
 `limit`, and `replace`/`join` results above `limit`; within `budget`, loop iterations
 and calls are counted, so a template cannot spin for ever either. Templates come from
 ActionTypes only (request values are data): this keeps a mistaken template from
@@ -32,6 +32,11 @@ _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _NUMBER = re.compile(r"\d+")
 _SEQUENCES = (str, list, tuple)
 _MAX_POWER_BITS = 64 * 1024
+# the methods, globals and filters whose integer arguments are sizes of what they build
+_SIZED_CALLS = frozenset(
+    {"ljust", "rjust", "center", "zfill", "expandtabs", "generate_lorem_ipsum"}
+)
+_SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "wordwrap", "tojson"})
 _STEPS: ContextVar[list[int] | None] = ContextVar("remediate_template_steps", default=None)
 
 
@@ -154,8 +159,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         owner = getattr(target, "__self__", None)
         name = getattr(target, "__name__", "")
         if isinstance(owner, str) and name in ("format", "format_map"):
-            __self.check_format(owner)  # its arguments are values to show, not sizes
-        else:
+            __self.check_format(owner)
+        elif name in _SIZED_CALLS:
             __self.check_arguments(args, kwargs)
         if name == "replace":
             __self.check_growth("replace", owner, args)
@@ -172,8 +177,8 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         def bounded(*args: Any, **kwargs: Any) -> Any:
             value, rest = args[passes] if len(args) > passes else None, args[passes + 1 :]
             if name == "format" and isinstance(value, str):
-                self.check_percent(value, rest)  # its arguments are values to show, not sizes
-            else:
+                self.check_percent(value, rest)
+            elif name in _SIZED_FILTERS:
                 self.check_arguments(rest, kwargs)
             self.check_growth(name, value, rest)
             return function(*args, **kwargs)
