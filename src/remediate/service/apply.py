@@ -48,33 +48,13 @@ def apply(
     rt = load(root)
     report = ApplyReport(dry_run=dry_run)
     _only_published(rt, report)
-    runner = rt.runner
-    author = person(actor, rt.store) if actor else runner
-    claims = ClaimsOnRemote(rt)
-    spooled = rt.store.spooled()
-    kept, _ = parse_files(spooled)
-    if not dry_run:
-        claim_redecisions(rt)
-    snap = (
-        write(
-            rt.store,
-            lambda s: decide_batch(rt, s, claims, report, dry_run, kept),
-            rt.now,
-            author,
-            runner,
-            report.stats,
-        )
-        if not dry_run
-        else _dry(rt, claims, report)
-    )
-    if not dry_run:
-        for name in spooled:  # written now, or superseded
-            rt.store.unspool(name)
+    author = person(actor, rt.store) if actor else rt.runner
+    snap = _dry(rt, report) if dry_run else _decide(rt, author, report)
     jobs = select(rt, snap, report, max_actions)
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
-    won, held = locks.acquire(rt.store, runner, rt.now, _targets(jobs))
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs))
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
@@ -160,11 +140,31 @@ def _only_published(rt: Runtime, report: ApplyReport) -> None:
     rt.repository = replace(rt.repository, requests=requests)
 
 
-def _dry(rt: Runtime, claims: ClaimsOnRemote, report: ApplyReport) -> AuditSnapshot:
+def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
+    """Phase 1: re-decisions of edited QUEUED requests, then decisions, adoptions,
+    recovery and spooled outcomes, written in one commit; the snapshot written on."""
+    claims = ClaimsOnRemote(rt)
+    spooled = rt.store.spooled()
+    kept, _ = parse_files(spooled)
+    claim_redecisions(rt)
+    snap = write(
+        rt.store,
+        lambda s: decide_batch(rt, s, claims, report, False, kept),
+        rt.now,
+        author,
+        rt.runner,
+        report.stats,
+    )
+    for name in spooled:  # written now, or superseded
+        rt.store.unspool(name)
+    return snap
+
+
+def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
     from remediate.service.state import read_audit
 
     snap = read_audit(rt.store, rt.store.fetch())
-    decide_batch(rt, snap, claims, report, True, [])
+    decide_batch(rt, snap, ClaimsOnRemote(rt), report, True, [])
     return snap
 
 
