@@ -534,7 +534,7 @@ def test_actions_queued_on_one_target_are_not_abandoned_while_they_wait(tmp_path
     names = [f"rem-{i}" for i in range(3)]
     bare = make_remote(
         tmp_path,
-        actions={"gated": action_yaml("gated", _gated(log, gate), timeout="10s")},
+        actions={"gated": action_yaml("gated", _gated(log, gate), timeout="60s")},
         requests={n: request_yaml(n, action="gated") for n in names},  # one target
     )
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
@@ -544,8 +544,8 @@ def test_actions_queued_on_one_target_are_not_abandoned_while_they_wait(tmp_path
         while not executions(log) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert executions(log) == Counter(["rem-0"])  # claimed all three, running the first
-        # 47 s on: past the first action's timeout + 30 s, within the three timeouts + 30 s
-        done = remediate(second, "apply", "--format", "json", now=_at(47))
+        # 2 min on: past the first action's timeout + 30 s, within the three timeouts + 30 s
+        done = remediate(second, "apply", "--format", "json", now=_at(120))
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["recovered"] == []
     finally:
@@ -564,7 +564,7 @@ def test_an_outcome_that_arrives_after_its_request_was_abandoned_is_never_droppe
 ) -> None:
     log, gate = tmp_path / "executions.log", tmp_path / "gate"
     action = action_yaml(
-        "gated", _gated(log, gate), timeout="10s", idempotent=idempotent, retries=1
+        "gated", _gated(log, gate), timeout="60s", idempotent=idempotent, retries=1
     )
     bare = make_remote(
         tmp_path,
