@@ -62,3 +62,29 @@ def test_plan_base_accepts_runner_commits_and_ignores_unrelated_changes(
 ) -> None:
     result = run_cli("plan", "--base", "HEAD~3", "--format", "json")
     assert result.code == 0, result.err
+
+
+@pytest.mark.parametrize(
+    "command", [("apply",), ("approve", "rem-2026-0042", "--reason", "forged")]
+)
+def test_acting_commands_refuse_audit_events_the_runner_did_not_commit(
+    applied: Path, run_cli: Callable[..., Result], command: tuple[str, ...]
+) -> None:
+    """A forged approval event, even with a plausible chain, never queues or runs anything."""
+    forged = applied / "audit" / "forged.jsonl"
+    forged.write_text('{"id": "x", "requestId": "rem-2026-0042", "to": "QUEUED"}\n')
+    git(applied, "add", "-A")
+    git(applied, "commit", "-qm", "approve it myself")
+    git(applied, "push", "-q")
+    sha = git(applied, "rev-parse", "--short=12", "HEAD").strip()
+    git(applied, "config", "user.email", "bob@example.com")
+    before = git(applied, "ls-remote", "origin")
+    result = run_cli(*command)
+    assert result.code == 1
+    assert result.err.splitlines() == [
+        "remediate: the audit log holds changes the runner did not make; nothing was done "
+        "(`remediate audit verify` lists them):",
+        f"  commit {sha} changed audit/ but was committed by alice@example.com, "
+        "not the runner (remediate-bot@example.com)",
+    ]
+    assert git(applied, "ls-remote", "origin") == before  # nothing pushed, nothing claimed

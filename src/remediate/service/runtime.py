@@ -96,6 +96,9 @@ def load(root: Path) -> Runtime:
         raise UsageError(f"--repo {root}: not a directory")
     repository = build_repository(load_valid(root))
     store = GitStore(root)
+    from remediate.service.verify import require_runner_only
+
+    require_runner_only(store, store.fetch(), repository.settings.runner_email)
     return Runtime(
         root=root,
         repository=repository,

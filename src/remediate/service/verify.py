@@ -9,6 +9,7 @@ from typing import Any
 from remediate.adapters.git_store import AuditCommit, GitStore
 from remediate.core.audit import check_chains
 from remediate.core.model import build_repository
+from remediate.errors import UserError
 from remediate.service.state import AUDIT_DIR, read_audit
 from remediate.service.validate import validate
 
@@ -67,6 +68,23 @@ def foreign_changes(history: list[AuditCommit], runner: str) -> list[str]:
                     f"commit {commit.sha[:12]} {verb} {path}: audit files are only ever added"
                 )
     return problems
+
+
+def require_runner_only(store: GitStore, rev: str | None, runner: str) -> None:
+    """Refuse to act on an audit log that holds changes the runner did not make.
+
+    State is a fold over the events; an event someone else committed (a forged
+    approval, an edited status) must never queue or run anything.
+    """
+    found = foreign_changes(store.audit_history(rev, AUDIT_DIR), runner)
+    if found:
+        shown = "\n  ".join(found[:10]) + (
+            f"\n  … and {len(found) - 10} more" if len(found) > 10 else ""
+        )
+        raise UserError(
+            "the audit log holds changes the runner did not make; nothing was done "
+            f"(`remediate audit verify` lists them):\n  {shown}"
+        )
 
 
 def foreign_changes_since(root: Path, base: str, runner: str) -> list[str]:
