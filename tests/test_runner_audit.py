@@ -55,6 +55,14 @@ def test_an_intact_chain_folds_and_verifies() -> None:
     assert fold(reversed(events))["rem-1"].status == "COMPLETED"  # file order does not matter
 
 
+def test_an_event_with_an_added_key_is_refused() -> None:
+    """An added key would leave the hash unchanged; reading the event refuses it instead."""
+    data = json.loads(to_line(chain()[0]))
+    assert Event.from_json(data).id == data["id"]
+    with pytest.raises(ValueError, match="^event has unknown fields approvedBy$"):
+        Event.from_json({**data, "approvedBy": "mallory@example.com"})
+
+
 def test_an_edited_event_breaks_the_chain() -> None:
     events = chain()
     forged = replace(events[1], actor="mallory@example.com")

@@ -87,6 +87,10 @@ class Event:
         missing = [k for k in FIELDS if k not in data]
         if missing:
             raise ValueError(f"event lacks {', '.join(missing)}")
+        # An added key would not change the event's hash: refuse it rather than ignore it.
+        unknown = sorted(k for k in data if k not in FIELDS)
+        if unknown:
+            raise ValueError(f"event has unknown fields {', '.join(unknown)}")
         for key in ("id", "at", "requestId", "from", "to", "actor"):
             if not isinstance(data[key], str):
                 raise ValueError(f"event field {key} must be a string")

@@ -110,7 +110,9 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             environment=variables,
             allowed_environment=rt.repository.settings.executor_environment,
             root=rt.root,
-            idempotency_key=f"{job.request.name}/{job.attempt}",
+            # Distinct per request content and attempt: a reused name or another
+            # repository's request never shares a key with this one.
+            idempotency_key=f"{job.request.name}/{job.attempt}/{job.request.content_hash[7:23]}",
             attempt=job.attempt,
         )
         result: ExecutionResult = executor.run(context)
