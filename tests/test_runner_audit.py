@@ -59,7 +59,7 @@ def test_an_event_with_an_added_key_is_refused() -> None:
     """An added key would leave the hash unchanged; reading the event refuses it instead."""
     data = json.loads(to_line(chain()[0]))
     assert Event.from_json(data).id == data["id"]
-    with pytest.raises(ValueError, match="^event has unknown fields approvedBy$"):
+    with pytest.raises(ValueError, match=r"^event has unknown fields approvedBy$"):
         Event.from_json({**data, "approvedBy": "mallory@example.com"})
 
 
