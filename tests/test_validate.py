@@ -276,3 +276,26 @@ def test_templates_are_checked_for_syntax_and_names(
         f"{rel}:20: spec.executor.command.argv[1]: template syntax error: unexpected '}}', expected ')'",
         f"{rel}:21: spec.executor.command.argv[2]: template reads environ; it may read only parameters, request",
     ]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ parameters.service }}",
+        "deployment/{{parameters.service}}",
+        "{{ request.environment }}-{{ request.serviceName }}",
+        "{{ parameters }}",
+        "}} {{ parameters.a.b }} {",
+    ],
+)
+def test_simple_substitutions_skip_jinja_and_agree_with_it(source: str) -> None:
+    """The fast path accepts only what jinja2 itself parses and finds allowed names in."""
+    import jinja2
+    from jinja2 import meta
+
+    from remediate.executors import templates
+
+    names = meta.find_undeclared_variables(jinja2.Environment().parse(source))
+    assert names <= set(templates.TEMPLATE_NAMES)
+    assert templates._SIMPLE.sub("", source).count("{{") == 0
+    assert templates.template_problems(source) == []

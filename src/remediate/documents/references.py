@@ -121,7 +121,7 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
             f"spec.executor.{executor}",
             f"executor {executor!r} is not available in this version (available: {shipped})",
         )
-    from remediate.executors.base import template_problems
+    from remediate.executors.templates import template_problems
 
     prefix = f"spec.executor.{executor}"
     for path, message in template_problems(spec["executor"][executor]):

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from remediate.adapters import environment as runner_environment
 from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
+from remediate.executors.templates import TEMPLATE_NAMES as TEMPLATE_NAMES
 
 MAX_RENDERED = 64 * 1024  # one rendered string
 MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
@@ -143,38 +144,6 @@ def template_data(request: Request) -> dict[str, Any]:
             "assetId": request.spec.get("assetId"),
         },
     }
-
-
-# The names `template_data` provides; `validate` refuses templates that read others.
-TEMPLATE_NAMES = ("parameters", "request")
-
-
-def template_problems(value: Any, path: str = "") -> list[tuple[str, str]]:
-    """(key path, message) for every template in `value` that cannot render: syntax or names."""
-    if isinstance(value, dict):
-        return [
-            p for k, v in value.items() for p in template_problems(v, f"{path}.{k}" if path else k)
-        ]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in template_problems(v, f"{path}[{i}]")]
-    if not isinstance(value, str) or ("{{" not in value and "{%" not in value):
-        return []
-    import jinja2
-    from jinja2 import meta
-
-    try:
-        names = meta.find_undeclared_variables(_environment().parse(value))
-    except jinja2.TemplateSyntaxError as exc:
-        return [(path, f"template syntax error: {exc.message}")]
-    unknown = sorted(names - set(TEMPLATE_NAMES))
-    if unknown:
-        return [
-            (
-                path,
-                f"template reads {', '.join(unknown)}; it may read only {', '.join(TEMPLATE_NAMES)}",
-            )
-        ]
-    return []
 
 
 @lru_cache(maxsize=1)

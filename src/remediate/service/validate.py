@@ -10,6 +10,7 @@ from remediate.core.document import Document
 from remediate.core.model import content_hash
 from remediate.documents.loader import discover, load_file, load_files, map_files
 from remediate.documents.references import (
+    Index,
     NameRecord,
     build_index,
     check_documents,
@@ -56,13 +57,7 @@ def validate(
     changed request still checks that its action type exists.
     """
     check_root(root)
-    files, problems = discover(root, paths)
-    if paths:
-        where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
-        context, context_problems = discover(root, where) if where else ([], [])
-        named = set(files)
-        files += [f for f in context if f not in named]
-        problems += [p for p in context_problems if p not in problems]
+    files, problems = _files(root, paths)
     # Requests are the bulk: check them in workers against an index of the rest,
     # so that only problems and names travel back between processes.
     bulk = [f for f in files if f.startswith(BULK)]
@@ -71,26 +66,9 @@ def validate(
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
-    audited = (root / AUDIT_DIR).is_dir()
     hashes: list[HashRecord] = []
-
-    def check_file(
-        base: Path, rel: str
-    ) -> tuple[list[Problem], list[NameRecord], list[Document], list[HashRecord]]:
-        result = load_file(base, rel)
-        found = result.problems + check_documents(result.documents, index)
-        kept = result.documents if keep_documents else []
-        requests = (
-            [d for d in result.documents if d.kind == "RemediationRequest"] if audited else []
-        )
-        return (
-            found,
-            [name_record(d) for d in result.documents],
-            kept,
-            [_hash_record(d) for d in requests],
-        )
-
-    for found, records, kept, hashed in map_files(root, bulk, check_file):
+    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir())
+    for found, records, kept, hashed in map_files(root, bulk, checker):
         problems += found
         names += records
         documents += kept
@@ -100,6 +78,37 @@ def validate(
         problems += edited_after_start(root, hashes)
     problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
     return ValidationReport(len(files), len(names), problems, documents if keep_documents else [])
+
+
+def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """The files under `paths`, plus the context they are checked against (all when no paths)."""
+    files, problems = discover(root, paths)
+    if paths:
+        where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
+        context, context_problems = discover(root, where) if where else ([], [])
+        named = set(files)
+        files += [f for f in context if f not in named]
+        problems += [p for p in context_problems if p not in problems]
+    return files, problems
+
+
+@dataclass(frozen=True)
+class _BulkCheck:
+    """What a worker does with one request file; inherited by forked workers, not pickled."""
+
+    index: Index
+    keep_documents: bool
+    audited: bool
+
+    def __call__(
+        self, base: Path, rel: str
+    ) -> tuple[list[Problem], list[NameRecord], list[Document], list[HashRecord]]:
+        result = load_file(base, rel)
+        found = result.problems + check_documents(result.documents, self.index)
+        kept = result.documents if self.keep_documents else []
+        requests = [d for d in result.documents if d.kind == "RemediationRequest"]
+        hashed = [_hash_record(d) for d in requests] if self.audited else []
+        return found, [name_record(d) for d in result.documents], kept, hashed
 
 
 # (request name, file, line of spec, content hash)
