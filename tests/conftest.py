@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,3 +45,33 @@ def quickstart(tmp_path: Path) -> Path:
     target = tmp_path / "repo"
     shutil.copytree(QUICKSTART, target)
     return target
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+@pytest.fixture
+def applied(
+    quickstart: Path,
+    tmp_path: Path,
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """The quickstart with a bare remote, after one `apply` wrote runner events."""
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    git(quickstart, "init", "-q", "-b", "main")
+    git(quickstart, "config", "user.email", "alice@example.com")
+    git(quickstart, "config", "user.name", "alice")
+    git(quickstart, "remote", "add", "origin", str(remote))
+    git(quickstart, "add", "-A")
+    git(quickstart, "commit", "-qm", "quickstart")
+    git(quickstart, "push", "-q", "-u", "origin", "main")
+    monkeypatch.chdir(quickstart)
+    monkeypatch.setenv("REMEDIATE_NOW", "2026-11-23T10:00:00Z")
+    assert run_cli("apply").code == 0
+    git(quickstart, "pull", "-q", "--ff-only")
+    return quickstart

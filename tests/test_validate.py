@@ -210,28 +210,9 @@ def test_wrong_type_in_every_request_field(
 
 
 def test_editing_a_request_that_already_ran_is_a_warning(
-    quickstart: Path,
-    tmp_path: Path,
-    run_cli: Callable[..., Result],
-    monkeypatch: pytest.MonkeyPatch,
+    applied: Path, run_cli: Callable[..., Result]
 ) -> None:
-    import subprocess
-
-    remote = tmp_path / "remote.git"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
-
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-C", str(quickstart), *args], check=True, capture_output=True)
-
-    git("init", "-q", "-b", "main")
-    git("config", "user.email", "alice@example.com")
-    git("config", "user.name", "alice")
-    git("remote", "add", "origin", str(remote))
-    git("add", "-A")
-    git("commit", "-qm", "quickstart")
-    git("push", "-q", "-u", "origin", "main")
-    monkeypatch.chdir(quickstart)
-    assert run_cli("apply").code == 0  # rem-2026-0043 (staging) runs and completes
+    quickstart = applied  # rem-2026-0043 (staging) ran and completed
     rel = "remediations/2026/rem-2026-0043.yaml"
     (quickstart / rel).write_text((quickstart / rel).read_text().replace("MEDIUM", "HIGH"))
     result = run_cli("validate")
