@@ -8,7 +8,6 @@ releases nothing to threads.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -190,11 +189,11 @@ def map_files(
     """
     global _WORK
     jobs = jobs or os.cpu_count() or 1
-    if (
-        jobs < 2
-        or len(rels) < PARALLEL_THRESHOLD
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if jobs < 2 or len(rels) < PARALLEL_THRESHOLD:
+        return [work(root, rel) for rel in rels]
+    import multiprocessing  # ~17 ms: only when there are enough files to pay for it
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return [work(root, rel) for rel in rels]
     # Interleaved chunks balance big and small directories; more chunks than
     # workers keeps both busy to the end.

@@ -204,7 +204,7 @@ def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
         if rule.get("overridable") and rule["effect"] != "deny":
             yield _p(doc, f"spec.rules[{i}].overridable", "only a deny rule can be overridable")
     if any("when" in rule for rule in spec.get("rules", [])):
-        from remediate.core.policy import policy_problems  # imports CEL only when needed
+        from remediate.core.compiled import policy_problems  # imports CEL only when needed
 
         for err in policy_problems(doc):
             yield Problem(err.file, err.line, err.path, err.message)
