@@ -22,15 +22,13 @@ from remediate.core.identity import Directory
 from remediate.core.lifecycle import NOT_STARTED
 from remediate.core.model import Repository, Request, build_repository
 from remediate.core.policy import PolicyError, PolicySet, compile_policies, evaluate
+from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import DocumentsInvalid, Problem, UserError
 from remediate.service.validate import check_root, load_valid
 
 if TYPE_CHECKING:
     from remediate.core.audit import RequestState
 
-# What a partial load is checked against: the kinds requests and tests refer to.
-CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
-YAML_SUFFIXES = (".yaml", ".yml")
 _CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
 
 
@@ -118,14 +116,10 @@ def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) ->
     """
     from remediate.documents.loader import discover, load_files
     from remediate.documents.references import check_references
+    from remediate.service.validate import with_context
 
     check_root(root)
-    files, problems = discover(root, paths) if paths else ([], [])
-    context = [str(root / name) for name in CONTEXT if (root / name).exists()]
-    if context:
-        more, more_problems = discover(root, context)
-        files = sorted(set(files) | set(more))
-        problems += [p for p in more_problems if p not in problems]
+    files, problems = with_context(root, *(discover(root, paths) if paths else ([], [])))
     loaded = load_files(root, files)
     problems += loaded.problems + check_references(loaded.documents)
     if library and not any(d.kind == "ActionType" for d in loaded.documents):

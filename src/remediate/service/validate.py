@@ -83,13 +83,20 @@ def validate(
 def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
     """The files under `paths`, plus the context they are checked against (all when no paths)."""
     files, problems = discover(root, paths)
-    if paths:
-        where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
-        context, context_problems = discover(root, where) if where else ([], [])
-        named = set(files)
-        files += [f for f in context if f not in named]
-        problems += [p for p in context_problems if p not in problems]
-    return files, problems
+    return with_context(root, files, problems) if paths else (files, problems)
+
+
+def with_context(
+    root: Path, files: list[str], problems: list[Problem]
+) -> tuple[list[str], list[Problem]]:
+    """`files` plus the repository's settings, action types and policies, which others refer to."""
+    where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
+    if not where:
+        return files, problems
+    context, context_problems = discover(root, where)
+    return sorted(set(files) | set(context)), problems + [
+        p for p in context_problems if p not in problems
+    ]
 
 
 @dataclass(frozen=True)
