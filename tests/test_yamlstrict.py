@@ -208,3 +208,16 @@ def test_deep_block_sequences_do_not_crash_the_process() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout) == (0, f"1 nesting is deeper than {MAX_DEPTH} levels\n")
+
+
+def test_deep_flow_nesting_names_its_line_whatever_the_parser_says() -> None:
+    # The message and line are ours, not the YAML library's: newer PyYAML
+    # releases refuse deep nesting with their own wording before our check.
+    text = "a: b\n# [[[[ not counted\nc: '[[[['\nd: " + "[" * 5000 + "]" * 5000 + "\n"
+    assert problem(text) == (4, "", f"nesting is deeper than {MAX_DEPTH} levels")
+
+
+def test_a_syntax_error_in_a_large_file_is_still_a_syntax_error() -> None:
+    text = "a: [" + ", ".join(["x"] * 300) + "\nb: ]\n"
+    line, path, message = problem(text)
+    assert message.startswith("YAML syntax error") and path == "" and line >= 1

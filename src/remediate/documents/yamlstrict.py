@@ -172,7 +172,42 @@ def _check_depth(text: str) -> None:
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
-        return  # the composer reports syntax errors with their marks
+        # Newer parsers refuse deep nesting themselves (PyYAML 6.0.4 scans a
+        # run of flow openers ahead and stops at its own limit). Whatever the
+        # wording, a file whose flow brackets nest too deep gets our message;
+        # any other syntax error is reported by the composer with its mark.
+        line = _deep_flow_line(text)
+        if line:
+            raise YamlProblem(line, "", f"nesting is deeper than {MAX_DEPTH} levels") from None
+
+
+def _deep_flow_line(text: str) -> int:
+    """The line where flow brackets first nest deeper than `MAX_DEPTH`, or 0.
+
+    A lexical scan (quotes and comments skipped), used only to name an error
+    the parser already raised.
+    """
+    depth, line, quote, comment, previous = 0, 1, "", False, " "
+    for char in text:
+        if char == "\n":
+            line, comment = line + 1, False
+        elif comment:
+            pass
+        elif quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and previous in " \t":
+            comment = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        previous = char
+    return 0
 
 
 class _Walk:
