@@ -214,3 +214,58 @@ def test_windows_that_never_overlap_are_a_violation_not_a_far_future_date() -> N
     assert lifted.not_before is None
     assert "Inside the change window" not in lifted.detail
     assert "lifts: monday+saturday changeWindows" in lifted.detail
+
+
+# DST nights: the window arithmetic is done in UTC, so an hourly window on a
+# fall-back night (two 02:00s) and a daily one on a spring-forward night (no
+# 02:30) open and close at the right instants.
+DST_NIGHTS = [
+    ("Europe/Berlin", "2026-10-25T00:00:00Z"),  # fall-back: 03:00 CEST → 02:00 CET at 01:00Z
+    ("Europe/Berlin", "2026-03-29T00:00:00Z"),  # spring-forward: 02:00 CET → 03:00 CEST at 01:00Z
+    ("America/New_York", "2026-11-01T04:00:00Z"),  # fall-back at 06:00Z
+    ("America/New_York", "2026-03-08T05:00:00Z"),  # spring-forward at 07:00Z
+]
+DST_WINDOWS = [
+    ("0 * * * *", timedelta(minutes=30)),
+    ("0 * * * *", timedelta(minutes=90)),
+    ("30 2 * * *", timedelta(hours=1)),
+    ("0 1 * * *", timedelta(hours=2)),
+]
+
+
+def _fires(window: ChangeWindow, start: datetime, end: datetime) -> list[datetime]:
+    """Openings from forward iteration, which cronsim does right, as the oracle."""
+    from cronsim import CronSim
+
+    fires = []
+    for fire in CronSim(window.cron, start.astimezone(window._zone())):
+        if fire.astimezone(UTC) > end:
+            return fires
+        fires.append(fire.astimezone(UTC))
+    return fires
+
+
+@pytest.mark.parametrize(("zone", "night"), DST_NIGHTS)
+@pytest.mark.parametrize(("cron", "duration"), DST_WINDOWS)
+def test_windows_open_and_close_at_every_hour_boundary_of_dst_nights(
+    zone: str, night: str, cron: str, duration: timedelta
+) -> None:
+    window = ChangeWindow(cron, duration, zone)
+    start = at(night)
+    fires = _fires(window, start - timedelta(days=2), start + timedelta(days=3))
+    for hour in range(-2, 10):
+        boundary = start + timedelta(hours=hour)
+        for offset in (-60, -1, 0, 1, 15 * 60, 30 * 60 - 1, 30 * 60, 59 * 60):
+            now = boundary + timedelta(seconds=offset)
+            inside = any(f <= now < f + duration for f in fires)
+            assert window.is_open(now) is inside, now
+            following = next(f for f in fires if f > now)
+            assert window.next_opening(now) == following, now
+
+
+def test_an_hourly_window_on_the_berlin_fall_back_night() -> None:
+    # The reproduction: 00:00Z (02:00 CEST) opens till 00:30Z; 01:00Z (02:00 CET) opens again.
+    window = ChangeWindow("0 * * * *", timedelta(minutes=30), "Europe/Berlin")
+    assert not window.is_open(at("2026-10-25T00:59:00Z"))
+    assert window.is_open(at("2026-10-25T01:15:00Z"))
+    assert window.next_open(at("2026-10-25T00:59:00Z")) == at("2026-10-25T01:00:00Z")

@@ -3,8 +3,9 @@
 The cron expression is read in the window's own zone (cronsim, with zoneinfo,
 so 09:00 Europe/Berlin stays 09:00 local across DST changes, and a 02:30 fire
 on spring-forward night fires once, like cronie); the duration is elapsed
-time from each opening. A window is open at `now` when the latest opening at
-or before `now` is less than `duration` ago. All times here are aware.
+time from each opening. A window is open at `now` when an opening lies less
+than `duration` before it (or at it). Arithmetic is on instants (UTC), never on
+local wall time. All times here are aware.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 # How far ahead to look for a time when every policy's windows are open together.
@@ -32,28 +34,31 @@ class ChangeWindow:
     def _zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def last_opening(self, now: datetime) -> datetime | None:
-        """The latest opening at or before `now`."""
-        from cronsim import CronSim, CronSimError
-
-        local = now.astimezone(self._zone()).replace(second=0, microsecond=0) + timedelta(minutes=1)
-        try:
-            return next(iter(CronSim(self.cron, local, reverse=True))).astimezone(UTC)
-        except (StopIteration, CronSimError):
-            return None
-
     def next_opening(self, now: datetime) -> datetime | None:
         """The first opening strictly after `now`."""
         from cronsim import CronSim, CronSimError
 
+        moment = now.astimezone(UTC)
         try:
-            return next(iter(CronSim(self.cron, now.astimezone(self._zone())))).astimezone(UTC)
-        except (StopIteration, CronSimError):
+            # Started inside a fall-back night's repeated hour (fold=1),
+            # cronsim can yield the first pass's fire, which is already past.
+            fires = CronSim(self.cron, moment.astimezone(self._zone()))
+            for fire in islice(fires, 4):
+                if fire.astimezone(UTC) > moment:
+                    return fire.astimezone(UTC)
+        except CronSimError:
             return None
+        return None
 
     def is_open(self, now: datetime) -> bool:
-        opened = self.last_opening(now)
-        return opened is not None and now < opened + self.duration
+        """Open when some opening lies in (now − duration, now].
+
+        Asked forward, from `now − duration` (an instant, so DST cannot move
+        it): cronsim's forward iteration keeps a fall-back night's two 02:00s
+        apart, where reverse iteration in wall time skips one of them.
+        """
+        opened = self.next_opening(now - self.duration)
+        return opened is not None and opened <= now
 
     def next_open(self, now: datetime) -> datetime | None:
         """`now` when open, else the next opening (None: never opens again)."""
