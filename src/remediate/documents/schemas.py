@@ -53,15 +53,9 @@ def raw_schemas() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _registry() -> Any:
-    return jsonschema_rs.Registry([(s["$id"], s) for s in raw_schemas().values()])
-
-
-@cache
 def validator(file_name: str) -> Any:
-    return jsonschema_rs.validator_for(
-        raw_schemas()[file_name], registry=_registry(), validate_formats=True
-    )
+    """Each schema file is self-contained (its shared `$defs` bundled in): no registry needed."""
+    return jsonschema_rs.validator_for(raw_schemas()[file_name], validate_formats=True)
 
 
 def compile_user_schema(schema: dict[str, Any]) -> Any:
@@ -142,10 +136,8 @@ def _shape(error: Any, lines: LineMap, root: dict[str, Any]) -> SchemaError:
 
 
 def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
-    """Follow a schema path from the root schema or, after a $ref, from common's $defs."""
+    """Follow a schema path from the root schema (a `$ref` is always to the root's `$defs`)."""
     node: Any = root
-    if schema_path and schema_path[0] == "$defs" and "$defs" not in root:
-        node = raw_schemas()["common.schema.json"]
     for part in schema_path:
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and part < len(node)
@@ -155,8 +147,8 @@ def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] |
             return None
     if isinstance(node, dict) and "$ref" in node and len(node) <= 2:
         ref = node["$ref"]
-        if "#/$defs/" in ref:
-            target = raw_schemas()["common.schema.json"]["$defs"].get(ref.rsplit("/", 1)[1])
+        if ref.startswith("#/$defs/"):
+            target = root.get("$defs", {}).get(ref.rsplit("/", 1)[1])
             return {**target, **{k: v for k, v in node.items() if k != "$ref"}} if target else node
     return node if isinstance(node, dict) else None
 
