@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema_rs
 
 from remediate.core.document import KINDS, LineMap
+from remediate.core.names import first_invisible
 from remediate.resources import data_dir
 
 SCHEMA_FILES = {
@@ -129,10 +130,34 @@ def _shape(error: Any, lines: LineMap, root: dict[str, Any]) -> SchemaError:
         return SchemaError(
             path, lines.line(path), f"{_show(error.instance)} is not one of: {options}"
         )
-    if kind == "pattern" and sub and "description" in sub:
-        message = f"{_show(error.instance)} is not valid: {sub['description']}"
-        return SchemaError(path, lines.line(path), message)
+    if kind == "not" and sub and "description" in sub:
+        # a key that is not allowed here: the schema says why (`approvals` on an allow rule)
+        given = error.instance if isinstance(error.instance, dict) else {}
+        present = [k for k in _required_keys(sub.get("not", {})) if k in given]
+        child = _join(path, present[0]) if present else path
+        return SchemaError(child, lines.line(child), sub["description"])
+    if kind == "pattern":
+        return SchemaError(path, lines.line(path), _pattern_message(error, sub))
     return SchemaError(path, lines.line(path), error.message)
+
+
+def _pattern_message(error: Any, sub: dict[str, Any] | None) -> str:
+    """What is wrong with a string, naming a character a reader cannot see for what it is
+    (a Cyrillic `р` in `рroduction`, a zero-width joiner), then what would be valid."""
+    value = error.instance
+    odd = first_invisible(value) if isinstance(value, str) else None
+    if sub and "description" in sub:
+        why = f"{odd}. {sub['description']}" if odd else sub["description"]
+        return f"{_show(value)} is not valid: {why}"
+    return f"{error.message} ({odd})" if odd else str(error.message)
+
+
+def _required_keys(schema: dict[str, Any]) -> list[str]:
+    """The keys a `required` (or an `anyOf` of `required`s) names."""
+    keys = list(schema.get("required", []))
+    for option in schema.get("anyOf", []):
+        keys += option.get("required", [])
+    return keys
 
 
 def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
