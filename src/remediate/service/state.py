@@ -16,6 +16,13 @@ from remediate.core.audit import Event, RequestState, fold
 from remediate.core.decision import Execution
 
 AUDIT_DIR = "audit"
+# The largest audit file that is read: git's object size is checked before any content
+# is. A file holds one batch of the runner's events (~1 KB each: a run deciding 10,000
+# requests writes ~10 MB), and the runner splits a batch into numbered parts so that none
+# is larger (`writeback.split_lines`). Reading 8 MiB costs ~50 MB of memory and well
+# under a second; a larger file is someone else's, and stops every command that reads
+# the audit (fail closed: its events would otherwise be missing from every state).
+MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -59,7 +66,7 @@ _PARSED: dict[str, tuple[list[Event], list[str]]] = {}  # file text → its even
 
 
 def read_audit(store: GitStore, rev: str | None) -> AuditSnapshot:
-    files = store.read_tree_files(rev, AUDIT_DIR)
+    files = store.read_tree_files(rev, AUDIT_DIR, max_bytes=MAX_FILE_BYTES)
     events: list[Event] = []
     problems: list[str] = []
     for path in sorted(files):
