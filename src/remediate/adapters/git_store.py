@@ -137,32 +137,22 @@ class GitStore:
         return out if code == 0 else None
 
     # -- reading -------------------------------------------------------------------------
-    def read_tree_files(
-        self, rev: str | None, prefix: str, max_bytes: int | None = None
-    ) -> dict[str, str]:
-        """Every file under `prefix` at `rev` (path → text); blobs are cached by hash.
-
-        With `max_bytes`, every file's size is checked from the tree listing (git's
-        object size) before any content is read: a larger one is a `UserError`.
-        """
+    def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
+        """(path, blob, size in bytes) of every file under `prefix` at `rev`: sizes from the
+        tree listing, so that a caller can refuse a file before reading it."""
         if rev is None:
-            return {}
+            return []
         out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, "--", prefix)
-        blobs: dict[str, str] = {}
+        found = []
         for entry in out.split("\0"):
             meta, _, path = entry.partition("\t")
             fields = meta.split()
-            if len(fields) != 4 or fields[1] != "blob":
-                continue  # a submodule or an empty entry: nothing to read
-            if max_bytes is not None and int(fields[3]) > max_bytes:
-                raise UserError(
-                    f"{path}: audit file is {fields[3]} bytes; the limit is {_size(max_bytes)};"
-                    " not read"
-                )
-            blobs[path] = fields[2]
-        return {path: self.blob_text(blob) for path, blob in blobs.items()}
+            if len(fields) == 4 and fields[1] == "blob":  # not a submodule
+                found.append((path, fields[2], int(fields[3])))
+        return found
 
     def blob_text(self, blob: str) -> str:
+        """A blob's content as text (cached by hash: blobs never change)."""
         text = self._blobs.get(blob)
         if text is None:
             text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
@@ -415,11 +405,6 @@ class GitStore:
         else:
             code, _, _ = self._run("merge", "--ff-only", "--quiet", sha)
         return code == 0
-
-
-def _size(limit: int) -> str:
-    mib = 1024 * 1024
-    return f"{limit} bytes ({limit // mib} MiB)" if limit % mib == 0 else f"{limit} bytes"
 
 
 def _last_line(text: str) -> str:
