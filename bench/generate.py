@@ -31,7 +31,7 @@ spec:
     operators: ["team:sre"]
     viewers: ["*"]
   teams:
-    sre: [sre1@example.com, sre2@example.com]
+@TEAMS@
   retentionDays: 30
 """
 
@@ -151,7 +151,9 @@ def generate(
         shutil.rmtree(root)
     for sub in ("actions", "policies", "remediations"):
         (root / sub).mkdir(parents=True)
-    (root / "remediate.yaml").write_text(SETTINGS)
+    # every team a policy names is defined (validate refuses an unknown team:<slug>)
+    teams = "\n".join(f"    {t}: [{t}1@example.com, {t}2@example.com]" for t in TEAMS)
+    (root / "remediate.yaml").write_text(SETTINGS.replace("@TEAMS@", teams))
     for i in range(action_types):
         (root / "actions" / f"action-{i:02d}.yaml").write_text(action_type(i))
     for i in range(policies):

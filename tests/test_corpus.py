@@ -45,7 +45,9 @@ EXPECTED = {
     "multi-doc.yaml": [
         f'{F}:19: spec.severity: "URGENT" is not one of: LOW, MEDIUM, HIGH, CRITICAL'
     ],
-    "name-newline.yaml": [f'{F}:4: metadata.name: "rem-bad\\n" is not valid: {NAME}'],
+    "name-newline.yaml": [
+        f'{F}:4: metadata.name: "rem-bad\\n" is not valid: character 8 is U+000A LINE FEED. {NAME}'
+    ],
     "not-a-mapping.yaml": [f"{F}:1: a document must be a mapping, not list"],
     "nul-byte.yaml": [f"{F}:7: forbidden character: NUL"],
     "python-tag.yaml": [

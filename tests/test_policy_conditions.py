@@ -82,7 +82,7 @@ def test_strings_do_not_count_as_field_reads() -> None:
 
 
 def test_evaluation_error_fails_closed_for_each_effect() -> None:
-    broken = "request.nope == 1"
+    broken = "request.action.parameters.nope == 1"  # a free-form map: only evaluation knows
     deny = decide(request(), policies(policy("p", rules=[rule(broken)])))
     assert deny.status == "POLICY_VIOLATION"
     assert deny.errors == (

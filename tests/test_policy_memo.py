@@ -40,7 +40,7 @@ def corpus():  # type: ignore[no-untyped-def]
                     "approvals": {"min": 1, "from": ["alice@example.com"]},
                 },
                 {"name": "low", "when": 'request.severity == "LOW"', "effect": "allow"},
-                {"name": "odd", "when": "request.nope == 1", "effect": "deny"},
+                {"name": "odd", "when": "request.action.parameters.nope == 1", "effect": "deny"},
             ],
         ),
         policy(

@@ -137,21 +137,27 @@ class GitStore:
         return out if code == 0 else None
 
     # -- reading -------------------------------------------------------------------------
-    def read_tree_files(self, rev: str | None, prefix: str) -> dict[str, str]:
-        """Every file under `prefix` at `rev` (path → text); blobs are cached by hash."""
+    def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
+        """(path, blob, size in bytes) of every file under `prefix` at `rev`: sizes from the
+        tree listing, so that a caller can refuse a file before reading it."""
         if rev is None:
-            return {}
-        out = self.git.ls_tree("-r", "--full-tree", rev, "--", prefix)
-        files: dict[str, str] = {}
-        for line in out.splitlines():
-            meta, _, path = line.partition("\t")
-            blob = meta.split()[2]
-            text = self._blobs.get(blob)
-            if text is None:
-                text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
-                self._blobs[blob] = text
-            files[path] = text
-        return files
+            return []
+        out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, "--", prefix)
+        found = []
+        for entry in out.split("\0"):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 4 and fields[1] == "blob":  # not a submodule
+                found.append((path, fields[2], int(fields[3])))
+        return found
+
+    def blob_text(self, blob: str) -> str:
+        """A blob's content as text (cached by hash: blobs never change)."""
+        text = self._blobs.get(blob)
+        if text is None:
+            text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
+            self._blobs[blob] = text
+        return text
 
     def show(self, rev: str, path: str) -> str | None:
         code, out, _ = self._run("show", f"{rev}:{path}")

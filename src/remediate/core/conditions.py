@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from remediate.core.condition_checks import condition_problems
+
 # Bounds a hostile or careless expression cannot exceed (see docs/policy.md).
 MAX_LENGTH = 2000
 MAX_DEPTH = 32
@@ -353,6 +355,9 @@ def compile_condition(source: str) -> Condition:
         raise ConditionError(
             f"unknown variable {unknown[0]!r} (a condition can read request, now and context)"
         )
+    found = condition_problems(source, lambda text: _literal(cel, text))
+    if found:
+        raise ConditionError(*found[0])
     paths = referenced_paths(source)
     whole = whole_roots(source)
     used = set(program.variables())
@@ -365,6 +370,14 @@ def compile_condition(source: str) -> Condition:
         uses_context="context" in used,
         uses_now="now" in used,
     )
+
+
+def _literal(cel: Any, text: str) -> Any:
+    """A literal's value as the CEL library reads it (escapes, raw strings), None if it fails."""
+    try:
+        return cel.compile(text).execute({})
+    except Exception:  # the library raises plain builtins
+        return None
 
 
 def _compile_error(source: str, text: str) -> ConditionError:

@@ -44,6 +44,11 @@ def cel_request(
     return view
 
 
+def cel_context(context: Context) -> dict[str, Any]:
+    """The `context` a condition sees (`core.condition_checks.CONTEXT_FIELDS`)."""
+    return {"requester": context.requester or "", "approvers": [a.by for a in context.approvals]}
+
+
 def evaluate(request: Request, policies: PolicySet, context: Context) -> Decision:
     """The decision for `request` under `policies` as of `context.now`."""
     now = context.now.astimezone(UTC)
@@ -108,12 +113,7 @@ def _condition_results(
     group: Group, view: dict[str, Any], context: Context, now: datetime
 ) -> list[bool | str]:
     """Each distinct condition of the group, from its memo when the inputs were seen."""
-    cel_context: dict[str, Any] = {}
-    if group.uses_context:
-        cel_context = {
-            "requester": context.requester or "",
-            "approvers": [a.by for a in context.approvals],
-        }
+    bound = cel_context(context) if group.uses_context else {}
     results: list[bool | str] = []
     for condition in group.conditions:
         field = condition.single
@@ -121,12 +121,12 @@ def _condition_results(
             key = view.get(field, MISSING)
             kind = type(key)
             if kind is not str and kind is not int:
-                key = condition.key(view, cel_context, now)
+                key = condition.key(view, bound, now)
         else:
-            key = condition.key(view, cel_context, now)
+            key = condition.key(view, bound, now)
         result = condition.cache.get(key)
         if result is None:
-            result = condition.run(key, view, cel_context, now)
+            result = condition.run(key, view, bound, now)
         results.append(result)
     return results
 

@@ -9,6 +9,7 @@ releases nothing to threads.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,16 +68,28 @@ def _collect(
     if not _inside(start, real_root):
         problems.append(_outside(rel))
         return
-    if start.is_file():
-        found.append(rel)
+    try:
+        mode = os.stat(start).st_mode  # a link inside the repository is followed
+    except OSError as exc:
+        problems.append(Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}"))
         return
-    _walk(str(start), "" if rel == "." else rel, real_root, found, problems)
+    if stat.S_ISDIR(mode):
+        _walk(str(start), "" if rel == "." else rel, real_root, found, problems)
+    elif stat.S_ISREG(mode):
+        found.append(rel)
+    else:
+        problems.append(_not_regular(rel, mode, os.path.islink(start)))
 
 
 def _walk(
     directory: str, rel: str, real_root: Path, found: list[str], problems: list[Problem]
 ) -> None:
-    """Collect YAML files below `directory`; scandir's cached types keep this to one syscall a dir."""
+    """Collect YAML files below `directory`; scandir's cached types keep this to one syscall a dir.
+
+    Anything that is neither a regular file nor a directory (a FIFO, a socket, a
+    device), whatever its name, is an error and is never opened: reading a FIFO
+    blocks until someone writes to it.
+    """
     with os.scandir(directory) as entries:
         for entry in sorted(entries, key=lambda e: e.name):
             name = entry.name
@@ -88,16 +101,46 @@ def _walk(
                 # skipped too, since its target is walked in its own place.
                 if not _inside(Path(entry.path), real_root):
                     problems.append(_outside(child))
-                elif entry.is_file() and name.endswith(YAML_SUFFIXES):
-                    found.append(child)
-            elif entry.is_dir():
+                    continue
+                try:
+                    mode = entry.stat().st_mode
+                except OSError:
+                    continue  # a dangling link names nothing to read
+                if stat.S_ISREG(mode):
+                    if name.endswith(YAML_SUFFIXES):
+                        found.append(child)
+                elif not stat.S_ISDIR(mode):
+                    problems.append(_not_regular(child, mode, True))
+            elif entry.is_dir(follow_symlinks=False):
                 _walk(entry.path, child, real_root, found, problems)
-            elif name.endswith(YAML_SUFFIXES):
-                found.append(child)
+            elif entry.is_file(follow_symlinks=False):
+                if name.endswith(YAML_SUFFIXES):
+                    found.append(child)
+            else:
+                problems.append(_not_regular(child, entry.stat(follow_symlinks=False).st_mode))
 
 
 def _outside(rel: str) -> Problem:
     return Problem(rel, 0, "", "symbolic link leaves the repository; not followed")
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_kind(mode: int) -> str:
+    """What a file that is neither regular nor a directory is: `a FIFO`, `a socket`, …"""
+    return next((what for test, what in _SPECIAL if test(mode)), "a special file")
+
+
+def _not_regular(rel: str, mode: int, link: bool = False) -> Problem:
+    what = special_kind(mode)
+    shown = f"a symbolic link to {what}" if link else what
+    return Problem(rel, 0, "", f"not a regular file ({shown}); not opened")
 
 
 def _relative(path: Path, root: Path) -> str | None:
@@ -147,11 +190,20 @@ def load_file(root: Path, rel: str) -> LoadResult:
     return result
 
 
+# Non-blocking, so that a file that became a FIFO after discovery cannot block the open;
+# no controlling terminal from a tty. The type is checked on the descriptor before reading.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+
+
 def _read(path: str) -> bytes:
-    """The file's bytes; the size cap is checked on the open descriptor before reading."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    """The file's bytes; its type and size cap are checked on the open descriptor first."""
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            what = special_kind(info.st_mode)
+            raise YamlProblem(0, "", f"not a regular file ({what}); not read")
+        size = info.st_size
         if size > MAX_BYTES:
             raise YamlProblem(0, "", f"file is {size} bytes; the limit is {MAX_BYTES} bytes")
         chunks, remaining = [], MAX_BYTES + 1

@@ -16,6 +16,7 @@ from typing import Any
 from remediate.core.document import Document
 from remediate.core.duration import parse_duration
 from remediate.documents import schemas
+from remediate.documents.teams import check_teams
 from remediate.errors import Problem
 
 
@@ -276,8 +277,9 @@ def _dig(data: dict[str, Any], dotted: str) -> Any:
 
 
 CHECKS: dict[str, list[Check]] = {
+    "Settings": [check_teams],
     "RemediationRequest": [_check_request],
     "Schedule": [_check_schedule],
-    "GuardrailPolicy": [_check_policy],
+    "GuardrailPolicy": [_check_policy, check_teams],
     "PolicyTest": [_check_policy_test],
 }

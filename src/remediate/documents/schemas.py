@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema_rs
 
 from remediate.core.document import KINDS, LineMap
+from remediate.core.names import first_invisible
 from remediate.resources import data_dir
 
 SCHEMA_FILES = {
@@ -53,15 +54,9 @@ def raw_schemas() -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _registry() -> Any:
-    return jsonschema_rs.Registry([(s["$id"], s) for s in raw_schemas().values()])
-
-
-@cache
 def validator(file_name: str) -> Any:
-    return jsonschema_rs.validator_for(
-        raw_schemas()[file_name], registry=_registry(), validate_formats=True
-    )
+    """Each schema file is self-contained (its shared `$defs` bundled in): no registry needed."""
+    return jsonschema_rs.validator_for(raw_schemas()[file_name], validate_formats=True)
 
 
 def compile_user_schema(schema: dict[str, Any]) -> Any:
@@ -135,17 +130,39 @@ def _shape(error: Any, lines: LineMap, root: dict[str, Any]) -> SchemaError:
         return SchemaError(
             path, lines.line(path), f"{_show(error.instance)} is not one of: {options}"
         )
-    if kind == "pattern" and sub and "description" in sub:
-        message = f"{_show(error.instance)} is not valid: {sub['description']}"
-        return SchemaError(path, lines.line(path), message)
+    if kind == "not" and sub and "description" in sub:
+        # a key that is not allowed here: the schema says why (`approvals` on an allow rule)
+        given = error.instance if isinstance(error.instance, dict) else {}
+        present = [k for k in _required_keys(sub.get("not", {})) if k in given]
+        child = _join(path, present[0]) if present else path
+        return SchemaError(child, lines.line(child), sub["description"])
+    if kind == "pattern":
+        return SchemaError(path, lines.line(path), _pattern_message(error, sub))
     return SchemaError(path, lines.line(path), error.message)
 
 
+def _pattern_message(error: Any, sub: dict[str, Any] | None) -> str:
+    """What is wrong with a string, naming a character a reader cannot see for what it is
+    (a Cyrillic `р` in `рroduction`, a zero-width joiner), then what would be valid."""
+    value = error.instance
+    odd = first_invisible(value) if isinstance(value, str) else None
+    if sub and "description" in sub:
+        why = f"{odd}. {sub['description']}" if odd else sub["description"]
+        return f"{_show(value)} is not valid: {why}"
+    return f"{error.message} ({odd})" if odd else str(error.message)
+
+
+def _required_keys(schema: dict[str, Any]) -> list[str]:
+    """The keys a `required` (or an `anyOf` of `required`s) names."""
+    keys = list(schema.get("required", []))
+    for option in schema.get("anyOf", []):
+        keys += option.get("required", [])
+    return keys
+
+
 def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] | None:
-    """Follow a schema path from the root schema or, after a $ref, from common's $defs."""
+    """Follow a schema path from the root schema (a `$ref` is always to the root's `$defs`)."""
     node: Any = root
-    if schema_path and schema_path[0] == "$defs" and "$defs" not in root:
-        node = raw_schemas()["common.schema.json"]
     for part in schema_path:
         if (isinstance(node, dict) and part in node) or (
             isinstance(node, list) and isinstance(part, int) and part < len(node)
@@ -155,8 +172,8 @@ def _subschema(root: dict[str, Any], schema_path: list[Any]) -> dict[str, Any] |
             return None
     if isinstance(node, dict) and "$ref" in node and len(node) <= 2:
         ref = node["$ref"]
-        if "#/$defs/" in ref:
-            target = raw_schemas()["common.schema.json"]["$defs"].get(ref.rsplit("/", 1)[1])
+        if ref.startswith("#/$defs/"):
+            target = root.get("$defs", {}).get(ref.rsplit("/", 1)[1])
             return {**target, **{k: v for k, v in node.items() if k != "$ref"}} if target else node
     return node if isinstance(node, dict) else None
 

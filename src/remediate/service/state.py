@@ -14,8 +14,17 @@ from pathlib import Path
 from remediate.adapters.git_store import GitStore
 from remediate.core.audit import Event, RequestState, fold
 from remediate.core.decision import Execution
+from remediate.errors import UserError
 
 AUDIT_DIR = "audit"
+# The largest audit file that is read: git's object size is checked before any content
+# is. A file holds one batch of the runner's events (~1 KB each: a run deciding 10,000
+# requests writes ~10 MB), and the runner splits a batch into numbered parts so that none
+# is larger (`writeback.split_lines`). Reading 8 MiB costs ~50 MB of memory and well
+# under a second; a larger file is someone else's, and stops every command that reads
+# the audit (fail closed: its events would otherwise be missing from every state).
+MIB = 1024 * 1024
+MAX_FILE_BYTES = 8 * MIB
 
 
 @dataclass
@@ -58,8 +67,19 @@ def snapshot(
 _PARSED: dict[str, tuple[list[Event], list[str]]] = {}  # file text → its events (add-only files)
 
 
+def read_files(store: GitStore, rev: str | None) -> dict[str, str]:
+    """Every audit file at `rev` (path → text); each size is checked before anything is read."""
+    blobs = store.tree_blobs(rev, AUDIT_DIR)
+    limit = MAX_FILE_BYTES
+    for path, _, size in blobs:
+        if size > limit:
+            shown = f"{limit} bytes ({limit // MIB} MiB)" if limit % MIB == 0 else f"{limit} bytes"
+            raise UserError(f"{path}: audit file is {size} bytes; the limit is {shown}; not read")
+    return {path: store.blob_text(blob) for path, blob, _ in blobs}
+
+
 def read_audit(store: GitStore, rev: str | None) -> AuditSnapshot:
-    files = store.read_tree_files(rev, AUDIT_DIR)
+    files = read_files(store, rev)
     events: list[Event] = []
     problems: list[str] = []
     for path in sorted(files):

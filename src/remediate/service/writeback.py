@@ -21,6 +21,7 @@ from remediate.adapters.git_store import GitStore, Person, PushOutcome
 from remediate.core.audit import Event, RequestState, apply_event, to_line
 from remediate.core.decision import iso
 from remediate.errors import UserError
+from remediate.service import state
 from remediate.service.state import AUDIT_DIR, AuditSnapshot, read_audit
 
 
@@ -73,6 +74,40 @@ def audit_path(now: datetime, batch_id: str) -> str:
     return f"{AUDIT_DIR}/{now:%Y/%m/%d}/{stamp}-{batch_id[:12]}.jsonl"
 
 
+def audit_files(now: datetime, batch_id: str, events: list[Event]) -> dict[str, str]:
+    """The files of one batch: one, or numbered parts when it exceeds the audit file cap."""
+    parts = split_lines([to_line(e) + "\n" for e in events])
+    path = audit_path(now, batch_id)
+    if len(parts) == 1:
+        return {path: parts[0]}
+    stem = path.removesuffix(".jsonl")
+    return {f"{stem}-{i:03d}.jsonl": part for i, part in enumerate(parts, 1)}
+
+
+def split_lines(lines: list[str]) -> list[str]:
+    """Whole lines grouped into texts of at most `state.MAX_FILE_BYTES` bytes of UTF-8 each.
+
+    Readers refuse a larger audit file unread, so nothing the runner writes may be one.
+    """
+    limit = state.MAX_FILE_BYTES
+    parts: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode("utf-8"))
+        if length > limit:
+            raise ValueError(
+                f"an audit event of {length} bytes exceeds the audit file limit of {limit} bytes"
+            )
+        if chunk and size + length > limit:
+            parts.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += length
+    parts.append("".join(chunk))
+    return parts
+
+
 def message(batch: Batch) -> str:
     lines = [batch.subject, ""]
     for event in batch.events[:200]:
@@ -107,10 +142,8 @@ def write(
             if tip is not None:
                 store.fast_forward(tip)  # the checkout shows what the remote knows
             return snap
-        text = "".join(to_line(e) + "\n" for e in batch.events)
-        sha = store.make_commit(
-            tip, {audit_path(now, new_id()): text}, message(batch), author, committer
-        )
+        files = audit_files(now, new_id(), batch.events)
+        sha = store.make_commit(tip, files, message(batch), author, committer)
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
@@ -141,7 +174,7 @@ def _written(store: GitStore, snap: AuditSnapshot, sha: str, batch: Batch) -> Au
         sha,
         snap.events + batch.events,
         snap.problems,
-        snap.files + 1,
+        snap.files + len(split_lines([to_line(e) + "\n" for e in batch.events])),
         {**snap.states, **batch.states},
         snap.ids | {e.id for e in batch.events},
     )
