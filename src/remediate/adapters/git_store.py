@@ -11,16 +11,23 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate.adapters.git_cli import USERINFO, remote_reason, work_tree_of
 from remediate.errors import UsageError, UserError
 
 
 def open_repo(root: Path):  # type: ignore[no-untyped-def]
-    """The GitPython `Repo` at `root`; UsageError when it is not a git work tree."""
+    """The GitPython `Repo` at `root`; UsageError when it is not the top of a git work tree."""
     import git
 
     try:
         return git.Repo(root, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        top = work_tree_of(root.resolve()) if root.is_dir() else None
+        if top is not None:
+            raise UsageError(
+                f"{root} is inside the git repository {top}, not at its top: the runner "
+                "commits and pushes the audit log, so it needs a repository of its own"
+            ) from None
         raise UsageError(f"{root}: not a git repository") from None
 
 
@@ -111,6 +118,12 @@ class GitStore:
             return branch, None, None
         return branch, remote, merge[len("refs/heads/") :]
 
+    def unreachable(self, err: str) -> str:
+        """One sentence for a remote git could not talk to: which, where, and git's reason."""
+        code, url, _ = self._run("config", "--get", f"remote.{self.remote}.url")
+        where = f" ({USERINFO.sub('', url.strip())})" if code == 0 and url.strip() else ""
+        return f"cannot reach the remote {self.remote}{where}: {remote_reason(err)}"
+
     @property
     def has_upstream(self) -> bool:
         return self.remote is not None
@@ -132,7 +145,7 @@ class GitStore:
             f"+refs/heads/{self.remote_branch}:{tracking}",
         )
         if code != 0:
-            raise UserError(f"git fetch {self.remote}: {_last_line(err)}")
+            raise UserError(self.unreachable(err))
         code, out, _ = self._run("rev-parse", "--verify", "--quiet", tracking)
         return out if code == 0 else None
 
@@ -310,7 +323,7 @@ class GitStore:
                 "ls-remote", "--refs", self.remote, *names[start : start + chunk]
             )
             if code != 0:
-                raise UserError(f"git ls-remote {self.remote}: {_last_line(err)}")
+                raise UserError(self.unreachable(err))
             for line in out.splitlines():
                 sha, _, ref = line.partition("\t")
                 if ref in wanted:

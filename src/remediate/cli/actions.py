@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option
+from remediate.cli import command, example, format_option, repo_option
 from remediate.cli.events_output import show_events
 from remediate.core.model import STATUSES
 from remediate.errors import UsageError
 
 
-@click.command()
+@command(epilog=example("remediate actions --status FAILED --environment production --limit 20"))
 @click.option("--status", "status_filter", type=click.Choice(STATUSES), default=None)
 @click.option("--environment", default=None)
 @click.option("--limit", type=int, default=50, show_default=True)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
 
 
-@click.command()
+@command(epilog=example("remediate apply --dry-run"))
 @click.option("--dry-run", is_flag=True, help="Show what would happen; record and run nothing.")
 @click.option("--max", "max_actions", type=int, default=None, help="Execute at most N actions.")
 @click.option(
@@ -45,31 +45,31 @@ def apply(
     actor = github_actor() or (GitStore(root).user_email() if root.is_dir() else None)
     report = run_apply(root, actor, dry_run, max_actions, concurrency)
     for name, status in report.late:
-        click.echo(
+        echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "
             f"ran; its real outcome, {status}, is recorded now",
             err=True,
         )
     for name, status in report.unrecorded:
-        click.echo(
+        echo(
             f"remediate: WARNING: the outcome of {name} ({status}) could not be recorded: "
             "another run marked it abandoned and it has been queued or run again since; "
             "check what the action did",
             err=True,
         )
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     else:
         prefix = "would record" if dry_run else "recorded"
         for name, status in report.decided:
-            click.echo(f"{name}: {prefix} {status}")
+            echo(f"{name}: {prefix} {status}")
         for name, status in report.recovered:
-            click.echo(f"{name}: recovered → {status}")
+            echo(f"{name}: recovered → {status}")
         for name, status in report.executed:
-            click.echo(f"{name}: executed → {status}")
+            echo(f"{name}: executed → {status}")
         for name, why in report.skipped:
-            click.echo(f"{name}: skipped ({why})")
-        click.echo(
+            echo(f"{name}: skipped ({why})")
+        echo(
             f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
             f"{report.stats.pushes} push(es)"
         )

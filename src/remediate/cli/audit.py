@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import Command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 
 
-@click.group()
+@click.group(epilog=example("remediate audit verify"))
 def audit() -> None:
-    """The audit log."""
+    """The audit log: verify its hash chains and authorship."""
 
 
-@audit.command()
+@audit.command(cls=Command, epilog=example("remediate audit verify --format json"))
 @repo_option
 @format_option("text", "json")
 def verify(repo: str, output_format: str | None) -> int:
@@ -24,12 +24,10 @@ def verify(repo: str, output_format: str | None) -> int:
 
     report = run(Path(repo))
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     else:
         for problem in report.problems:
-            click.echo(problem, err=True)
+            echo(problem, err=True)
         state = "intact" if report.ok else f"{len(report.problems)} problem(s)"
-        click.echo(
-            f"{report.events} events in {report.files} files, {report.commits} commits: {state}"
-        )
+        echo(f"{report.events} events in {report.files} files, {report.commits} commits: {state}")
     return 0 if report.ok else 1

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option
+from remediate.cli import command, example, format_option, repo_option
 from remediate.cli.verb_output import show
 
 
-@click.command()
+@command(epilog=example("remediate cancel rem-2026-0042"))
 @click.argument("request_id")
 @repo_option
 @format_option("text", "json")

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.cli.plan import now_option, resolve_now
 
 FORMATS = ("text", "json")
 
 
-@click.command()
+@command(epilog=example("remediate explain rem-2026-0042 --now 2026-11-23T10:00:00Z"))
 @click.argument("request_id", metavar="ID")
 @now_option
 @repo_option
@@ -31,19 +31,19 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
     root = Path(repo)
     result = run_explain(root, request_id, resolve_now(now), history_for(root))
     if resolve_format(output_format, FORMATS) == "json":
-        click.echo(json.dumps(result.as_json(), indent=2))
+        echo_json(result.as_json())
         return 0
     d = result.decision
-    click.echo(
+    echo(
         f"{d.request_id}: {d.status}" + (f" ({result.request.file})" if result.request.file else "")
     )
-    click.echo(f"  {d.detail}")
+    echo(f"  {d.detail}")
     if d.policies:
-        click.echo(f"  policies: {', '.join(d.policies)}")
+        echo(f"  policies: {', '.join(d.policies)}")
     if d.rules:
-        click.echo(f"  rules: {', '.join(d.rules)}")
+        echo(f"  rules: {', '.join(d.rules)}")
     if result.steps:
-        click.echo("What would change it:")
+        echo("What would change it:")
         for step in result.steps:
-            click.echo(f"  - {step}")
+            echo(f"  - {step}")
     return 0
