@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from remediate.cli import command, example, format_option, repo_option, resolve_format
 from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
+
+if TYPE_CHECKING:
+    from remediate.service.outcomes import Failure
 
 
 @command(epilog=example("remediate apply --dry-run"))
@@ -29,9 +33,10 @@ def apply(
     """Record decisions for new requests, execute QUEUED ones, write the audit, commit, push.
 
     Each request attempt is claimed on the shared remote before it runs, so
-    racing runners execute it once. Exit 0 when every executed action
-    completed, 1 when one failed, an outcome could not be recorded, or a document
-    is invalid (then nothing runs).
+    racing runners execute it once. Each failure is printed with its reason
+    and its retry time (or why it is not retried). Exit 0 when every executed
+    action completed, 1 when one failed, an outcome could not be recorded, or
+    a document is invalid (then nothing runs).
     """
     from remediate.adapters.environment import github_actor
     from remediate.adapters.git_store import GitStore
@@ -61,12 +66,13 @@ def apply(
         echo_json(report.as_json())
     else:
         prefix = "would record" if dry_run else "recorded"
+        failures = {f.request_id: f for f in report.failures}
         for name, status in report.decided:
             echo(f"{name}: {prefix} {status}")
         for name, status in report.recovered:
-            echo(f"{name}: recovered → {status}")
+            echo(f"{name}: recovered → {status}" + _why(failures, name, status))
         for name, status in report.executed:
-            echo(f"{name}: executed → {status}")
+            echo(f"{name}: executed → {status}" + _why(failures, name, status))
         for name, why in report.skipped:
             echo(f"{name}: skipped ({why})")
         echo(
@@ -74,3 +80,12 @@ def apply(
             f"{report.stats.pushes} push(es)"
         )
     return 1 if report.failed else 0
+
+
+def _why(failures: dict[str, Failure], name: str, status: str) -> str:
+    """`: reason; retry 1 of 2 at T` (or `; not retried: why`) after a FAILED."""
+    found = failures.get(name)
+    if status != "FAILED" or found is None:
+        return ""
+    unknown = " (the outcome is unknown)" if found.outcome_unknown else ""
+    return f": {found.error}{unknown}; {found.then}"

@@ -23,7 +23,9 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
 
     Names the matching policies and rules, the violations, the approvals
     still needed and from whom (and which approvals did not count, and why),
-    and when a change window or a rate limit lets it run.
+    and when a change window, a rate limit or a retry's backoff lets it run.
+    For a request that has started, what the audit says happened (why it
+    failed, whether it is retried) and what could still change it.
     """
     from remediate.service.explain import explain as run_explain
     from remediate.service.state_bridge import history_for
@@ -37,7 +39,8 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
     echo(
         f"{d.request_id}: {d.status}" + (f" ({result.request.file})" if result.request.file else "")
     )
-    echo(f"  {d.detail}")
+    for line in result.why or (d.detail,):
+        echo(f"  {line}")
     if d.policies:
         echo(f"  policies: {', '.join(d.policies)}")
     if d.rules:

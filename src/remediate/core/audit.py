@@ -166,6 +166,8 @@ class RequestState:
     performed_by: str | None = None
     requester: str | None = None  # as the first decision recorded it
     events: int = 0
+    last_failure: str | None = None  # the error of the last FAILED, kept through a retry
+    last_failed_at: str | None = None
 
     @property
     def started(self) -> bool:
@@ -225,6 +227,8 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
+    if event.to == lifecycle.FAILED:
+        changes.update(last_failure=event.error, last_failed_at=event.at)
     requester = details.get("requester")
     if state.requester is None and event.verb == "decide" and isinstance(requester, str):
         changes["requester"] = requester
