@@ -38,7 +38,7 @@ def test_the_demo_pins_its_clock_for_every_step(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "$ remediate plan\n" in out
+    assert "\n$ remediate plan    # as alice@example.com (requester, admin)\n" in out
     assert "$ remediate approve rem-2026-0042 --reason" not in out  # no override, no reason
     assert sys.executable not in out and "-m remediate" not in out
     assert "as bob@example.com (operator: team:sre)" in out
