@@ -230,3 +230,22 @@ def test_format_github_outside_actions_needs_no_summary_file(
     r = run_cli("validate", "--repo", str(quickstart), "--format", "github")
     assert r.code == 1
     assert [ANNOTATION.fullmatch(c) is not None for c in commands_in(r.out + r.err)] == [True]
+
+
+def test_hostile_file_names_stay_inert_everywhere(
+    quickstart: Path, run_cli: Run, actions_env: Path
+) -> None:
+    name = "a\n::add-mask::x %0A,b:c|d.yaml"
+    (quickstart / "remediations" / name).write_text(
+        HOSTILE.replace("rem-hostile", "rem-named").split('  "x\\n')[0] + "  severity2: 1\n"
+    )
+    r = run_cli("validate", "--repo", str(quickstart))
+    assert r.code == 1
+    for line in commands_in(r.out) + commands_in(r.err):
+        assert ANNOTATION.fullmatch(line), line
+    assert r.out.splitlines()[0].startswith(
+        "::error file=remediations/a%0A%3A%3Aadd-mask%3A%3Ax %250A%2Cb%3Ac|d.yaml,line=9::"
+    )
+    assert f"\n:{J}:add-mask::x %0A,b:c|d.yaml:9: spec.severity2: unknown key" in r.err
+    row = next(line for line in actions_env.read_text().splitlines() if "add-mask" in line)
+    assert len(re.split(r"(?<!\\)\|", row)) == 7, row

@@ -188,3 +188,22 @@ def test_init_inside_a_repository_does_not_nest_another(run_cli: Run, tmp_path: 
     assert not (tmp_path / "ops" / "remediate" / ".git").exists()
     r = run_cli("validate", "--repo", str(tmp_path / "ops" / "remediate"))
     assert (r.code, r.err) == (0, "")
+
+
+def test_init_inside_a_remediation_repository_is_refused(run_cli: Run, quickstart: Path) -> None:
+    (quickstart / "remediations" / "2027").mkdir()
+    target = quickstart / "remediations" / "2027"
+    r = run_cli("init", str(target))
+    assert (r.code, r.out) == (1, "")
+    assert r.err == (
+        f"remediate: {target} is inside the remediation repository {quickstart}: "
+        "init a new one elsewhere, or pass --force\n"
+    )
+    assert list(target.iterdir()) == []
+
+
+def test_the_settings_files_are_the_loaders() -> None:
+    from remediate.documents.loader import ROOT_FILES
+    from remediate.service.repository import SETTINGS_FILES
+
+    assert SETTINGS_FILES == ROOT_FILES

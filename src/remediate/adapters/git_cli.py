@@ -25,6 +25,17 @@ def work_tree_of(directory: Path) -> Path | None:
     return None
 
 
+def not_a_repository(root: Path) -> str:
+    """Why the runner cannot work at `root`: no git at all, or not the top of a work tree."""
+    top = work_tree_of(root.resolve()) if root.is_dir() else None
+    if top is None:
+        return f"{root}: not a git repository"
+    return (
+        f"{root} is inside the git repository {top}, not at its top: the runner commits "
+        "and pushes the audit log, so it needs a repository of its own"
+    )
+
+
 def init_repository(directory: Path, branch: str = "main") -> None:
     """`git init` a new repository in `directory` (on `branch`)."""
     try:
@@ -48,6 +59,12 @@ _BOILERPLATE = (
     "warning:",
     "hint:",
 )
+
+
+def unreachable(remote: str, url: str, err: str) -> str:
+    """One sentence for a remote git could not talk to: which, where (no credentials), why."""
+    where = f" ({USERINFO.sub('', url.strip())})" if url.strip() else ""
+    return f"cannot reach the remote {remote}{where}: {remote_reason(err)}"
 
 
 def remote_reason(err: str) -> str:

@@ -11,7 +11,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediate.adapters.git_cli import USERINFO, remote_reason, work_tree_of
+from remediate.adapters.git_cli import not_a_repository, unreachable
 from remediate.errors import UsageError, UserError
 
 
@@ -22,13 +22,7 @@ def open_repo(root: Path):  # type: ignore[no-untyped-def]
     try:
         return git.Repo(root, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        top = work_tree_of(root.resolve()) if root.is_dir() else None
-        if top is not None:
-            raise UsageError(
-                f"{root} is inside the git repository {top}, not at its top: the runner "
-                "commits and pushes the audit log, so it needs a repository of its own"
-            ) from None
-        raise UsageError(f"{root}: not a git repository") from None
+        raise UsageError(not_a_repository(root)) from None
 
 
 def changed_files(root: Path, base: str) -> list[str]:
@@ -121,8 +115,7 @@ class GitStore:
     def unreachable(self, err: str) -> str:
         """One sentence for a remote git could not talk to: which, where, and git's reason."""
         code, url, _ = self._run("config", "--get", f"remote.{self.remote}.url")
-        where = f" ({USERINFO.sub('', url.strip())})" if code == 0 and url.strip() else ""
-        return f"cannot reach the remote {self.remote}{where}: {remote_reason(err)}"
+        return unreachable(self.remote or "", url if code == 0 else "", err)
 
     @property
     def has_upstream(self) -> bool:

@@ -14,7 +14,6 @@ import os
 import sys
 from collections.abc import Callable
 from importlib import import_module
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -31,21 +30,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": (
         "apply",
         "apply",
-        "Record decisions for new requests, execute QUEUED ones, write the audit, commit, push.",
+        "Record decisions, execute QUEUED requests, write the audit, push.",
     ),
     "approve": ("approve", "approve", "Approve a PENDING_APPROVAL request as the acting identity."),
     "reject": ("reject", "reject", "Reject a PENDING_APPROVAL request; it never executes."),
     "cancel": (
         "cancel",
         "cancel",
-        "Cancel a request that has not started (the requester or an operator).",
+        "Cancel a request that has not started.",
     ),
     "status": ("status", "status", "The current status of every request, or of one."),
     "history": ("history", "history", "Audit events of one incident's requests, newest first."),
     "actions": (
         "actions",
         "actions",
-        "Audit events, newest first, filtered by the status they moved to and environment.",
+        "Audit events, newest first, filtered by status and environment.",
     ),
     "audit": ("audit", "audit", "The audit log: verify its hash chains and authorship."),
     "plan": ("plan", "plan", "Decide every request that has not started, with no side effects."),
@@ -80,6 +79,8 @@ class Command(click.Command):
         if invocation is not None and chosen:
             invocation.output_format = chosen
         if ctx.params.get("repo") is not None:
+            from pathlib import Path
+
             from remediate.service.repository import require
 
             require(Path(ctx.params["repo"]), self.policy_library)
@@ -126,7 +127,12 @@ class LazyGroup(click.Group):
 )
 @click.version_option(__version__, prog_name="remediate")
 def cli() -> None:
-    """GitOps remediation runner: validate, plan and apply remediation requests kept in git."""
+    """GitOps remediation runner: validate, plan and apply remediation requests kept in git.
+
+    Every command but init runs in a remediation repository: remediate.yaml at
+    the root of --repo, in a git repository. Exit 0 on success, 1 when the
+    documents, a policy test or an action failed, 2 on misuse.
+    """
 
 
 def main(argv: list[str] | None = None) -> None:

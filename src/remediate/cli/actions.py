@@ -25,7 +25,10 @@ def actions(
     repo: str,
     output_format: str | None,
 ) -> int:
-    """Audit events, newest first, filtered by the status they moved to and environment."""
+    """Audit events, newest first, filtered by status and environment.
+
+    --status keeps the events that moved a request to that status.
+    """
     from remediate.service.query import actions as run
 
     if limit < 1:

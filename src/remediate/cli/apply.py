@@ -12,7 +12,7 @@ from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
 
 if TYPE_CHECKING:
-    from remediate.service.outcomes import Failure
+    from remediate.service.outcomes import ApplyReport, Failure
 
 
 @command(epilog=example("remediate apply --dry-run"))
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 def apply(
     dry_run: bool, max_actions: int | None, concurrency: int, repo: str, output_format: str | None
 ) -> int:
-    """Record decisions for new requests, execute QUEUED ones, write the audit, commit, push.
+    """Record decisions, execute QUEUED requests, write the audit, push.
+
+    Decisions are recorded for new requests; the audit is committed and pushed.
 
     Each request attempt is claimed on the shared remote before it runs, so
     racing runners execute it once. Each failure is printed with its reason
@@ -65,21 +67,25 @@ def apply(
     if resolve_format(output_format) == "json":
         echo_json(report.as_json())
     else:
-        prefix = "would record" if dry_run else "recorded"
-        failures = {f.request_id: f for f in report.failures}
-        for name, status in report.decided:
-            echo(f"{name}: {prefix} {status}")
-        for name, status in report.recovered:
-            echo(f"{name}: recovered → {status}" + _why(failures, name, status))
-        for name, status in report.executed:
-            echo(f"{name}: executed → {status}" + _why(failures, name, status))
-        for name, why in report.skipped:
-            echo(f"{name}: skipped ({why})")
-        echo(
-            f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
-            f"{report.stats.pushes} push(es)"
-        )
+        _text(report, dry_run)
     return 1 if report.failed else 0
+
+
+def _text(report: ApplyReport, dry_run: bool) -> None:
+    prefix = "would record" if dry_run else "recorded"
+    failures = {f.request_id: f for f in report.failures}
+    for name, status in report.decided:
+        echo(f"{name}: {prefix} {status}")
+    for name, status in report.recovered:
+        echo(f"{name}: recovered → {status}" + _why(failures, name, status))
+    for name, status in report.executed:
+        echo(f"{name}: executed → {status}" + _why(failures, name, status))
+    for name, why in report.skipped:
+        echo(f"{name}: skipped ({why})")
+    echo(
+        f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
+        f"{report.stats.pushes} push(es)"
+    )
 
 
 def _why(failures: dict[str, Failure], name: str, status: str) -> str:

@@ -19,7 +19,10 @@ def audit() -> None:
 @repo_option
 @format_option("text", "json")
 def verify(repo: str, output_format: str | None) -> int:
-    """Check every hash chain and that only the runner ever added audit files (exit 1 if not)."""
+    """Check every hash chain and that only the runner added audit files.
+
+    Exit 0 when the audit log is intact, 1 on any tampering.
+    """
     from remediate.service.verify import verify as run
 
     report = run(Path(repo))

@@ -15,7 +15,11 @@ from remediate.cli.verb_output import show
 @repo_option
 @format_option("text", "json")
 def cancel(request_id: str, repo: str, output_format: str | None) -> int:
-    """Cancel a request that has not started (the requester or an operator)."""
+    """Cancel a request that has not started.
+
+    The requester or an operator may cancel a request that has not started
+    executing; it never runs.
+    """
     from remediate.service.verbs import cancel as run
 
     return show(run(Path(repo), request_id), output_format)

@@ -227,8 +227,6 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
-    if event.to == lifecycle.FAILED:
-        changes.update(last_failure=event.error, last_failed_at=event.at)
     requester = details.get("requester")
     if state.requester is None and event.verb == "decide" and isinstance(requester, str):
         changes["requester"] = requester
@@ -276,8 +274,10 @@ def _execution(state: RequestState, event: Event, at: datetime) -> dict[str, Any
                 severity=details.get("severity"),
             ),
         )
-    if event.to == lifecycle.FAILED and event.verb != "learn":  # counted when abandoned
-        changes["failures"] = state.failures + 1
+    if event.to == lifecycle.FAILED:
+        changes.update(last_failure=event.error, last_failed_at=event.at)
+        if event.verb != "learn":  # counted when abandoned
+            changes["failures"] = state.failures + 1
     return changes
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from remediate.adapters.git_cli import init_repository, work_tree_of
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
+from remediate.service.repository import enclosing
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ def scaffold(target: Path, force: bool = False) -> Scaffolded:
         )
     if not force:
         _refuse_a_stranger(target)
+        _refuse_nesting(target)
     new_repository = work_tree_of(target.resolve()) is None
     _write(target, plan)
     if new_repository:
@@ -79,6 +81,16 @@ def _refuse_a_stranger(target: Path) -> None:
         raise UserError(
             f"{target} is not empty ({shown}) and not the top of a git repository: "
             "init into a new or empty directory, or pass --force"
+        )
+
+
+def _refuse_nesting(target: Path) -> None:
+    """A remediation repository inside another one is a careless `init` in its subdirectory."""
+    around = enclosing(target.resolve())
+    if around is not None:
+        raise UserError(
+            f"{target} is inside the remediation repository {around}: "
+            "init a new one elsewhere, or pass --force"
         )
 
 

@@ -40,10 +40,19 @@ def _has_settings(directory: Path) -> bool:
 
 def _no_settings(where: Path) -> str:
     head = f"not a remediation repository (no remediate.yaml at {where})"
+    around = enclosing(where)
+    if around is not None:
+        return f"{head}; run it in {around}, or pass --repo {around}"
+    return f"{head}; run `remediate init`"
+
+
+def enclosing(where: Path) -> Path | None:
+    """The remediation repository that `where` (absolute) lies below, if any: the nearest
+    parent holding settings, searched up to the top of the git work tree."""
     top = work_tree_of(where)
     for parent in where.parents:
         if _has_settings(parent):
-            return f"{head}; run it in {parent}, or pass --repo {parent}"
+            return parent
         if parent == top:
             break
-    return f"{head}; run `remediate init`"
+    return None
