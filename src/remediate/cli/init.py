@@ -31,5 +31,6 @@ def init(directory: str, force: bool) -> int:
         echo(f"created {Path(directory) / rel}")
     if result.git_initialised:
         echo(f"initialised a git repository in {directory} (branch main)")
-    echo("next: edit remediate.yaml (rbac, teams), then run `remediate validate`")
+    where = "" if Path(directory) == Path(".") else f"cd {directory}, "
+    echo(f"next: {where}edit remediate.yaml (rbac, teams), run `remediate validate`, commit")
     return 0
