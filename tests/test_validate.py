@@ -67,7 +67,7 @@ def test_github_format_is_automatic_in_actions(
 
 
 def test_github_annotation_escaping() -> None:
-    from remediate.cli.github import annotation
+    from remediate.cli.annotations import annotation
     from remediate.errors import Problem
 
     line = annotation(Problem("a,b:c.yaml", 3, "spec.x", "50% bad\nnext"))

@@ -63,7 +63,7 @@ def _json(report: ValidationReport) -> None:
 
 
 def _github(report: ValidationReport, repo: Path) -> None:
-    from remediate.cli.github import Workspace, annotation, write_summary
+    from remediate.cli.annotations import Workspace, annotation, write_summary
 
     where = Workspace(repo, os.environ.get("GITHUB_WORKSPACE"))
     for problem in report.problems:
