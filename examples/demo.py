@@ -1,15 +1,22 @@
 """`make demo`: the whole remediate cycle on examples/quickstart, in a scratch repository.
 
-It builds `.demo/` from scratch: a bare remote, a clone holding the quickstart
-documents (committed by alice, the requester), then runs init, validate, plan,
-apply, approve (as bob, an SRE), apply again, status and audit verify, printing
-each command and what it said. Commands not yet built are skipped with a note.
-No GitHub and no network are needed.
+It builds `.demo/` (or `--dir DIR`) from scratch: a bare remote, a clone holding the
+quickstart documents (committed by alice, the requester), then runs init, validate,
+plan, explain, apply, approve (as bob and carol, the two SREs), apply again, status and
+audit verify, printing each command, who runs it, and what it said. No GitHub and no
+network are needed.
+
+Every step runs with the clock pinned (REMEDIATE_NOW, a Monday morning in office hours),
+so the story is the same whatever today's date: from 2026-12-20 the quickstart's holiday
+freeze would otherwise turn the SREs' approvals into overrides. Any exit code other than
+the one a step expects stops the demo.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,83 +24,91 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-DEMO = ROOT / ".demo"
-REMEDIATE = [sys.executable, "-m", "remediate"]
+NOW = "2026-11-23T10:00:00Z"  # a Monday, 11:00 in Berlin
+REMEDIATE = [sys.executable, "-m", "remediate"]  # shown as `remediate`
+ROLES = {
+    "alice@example.com": "requester, admin",
+    "bob@example.com": "operator: team:sre",
+    "carol@example.com": "operator: team:sre",
+}
 
 
-def sh(*argv: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> int:
-    shown = " ".join(a if a.startswith(("-", "/")) or " " not in a else repr(a) for a in argv)
-    print(f"\n$ {shown}", flush=True)
-    proc = subprocess.run(list(argv), cwd=cwd, env=env)
-    if check and proc.returncode not in (0, 1):
-        raise SystemExit(f"demo: {argv[0]} exited {proc.returncode}")
-    return proc.returncode
+def environment(who: str) -> dict[str, str]:
+    """The caller's environment without anything that would change the story (an ambient
+    clock, GitHub or git identity variables), acting as `who` at the pinned time."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GIT_", "REMEDIATE_"))
+    }
+    name = who.split("@")[0]
+    env.update(
+        REMEDIATE_NOW=NOW,
+        GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=who,
+        GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=who,
+    )  # fmt: skip
+    return env
 
 
-def git(*args: str, cwd: Path) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+def step(argv: list[str], cwd: Path, who: str, expect: int = 0) -> None:
+    """Run `remediate ARGV` in `cwd` as `who`; stop the demo on any other exit code."""
+    shown = shlex.join(["remediate", *argv])
+    print(f"\n$ {shown}    # as {who} ({ROLES.get(who, 'nobody in particular')})", flush=True)
+    if (cwd / ".git").exists():  # the acting identity is git's user.email, never a flag
+        git("config", "user.email", who, cwd=cwd)
+    code = subprocess.run([*REMEDIATE, *argv], cwd=cwd, env=environment(who)).returncode
+    if code != expect:
+        raise SystemExit(f"demo: `{shown}` exited {code}, expected {expect}")
 
 
-def available() -> set[str]:
-    from remediate.cli import COMMANDS
-
-    return set(COMMANDS)
-
-
-def as_person(email: str) -> dict[str, str]:
-    name = email.split("@")[0]
-    return {
-        **os.environ,
-        "GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-        "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email,
-    }  # fmt: skip
+def git(*args: str, cwd: Path, who: str = "alice@example.com") -> None:
+    subprocess.run(
+        ["git", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, env=environment(who)
+    )
 
 
 def main() -> None:
-    shutil.rmtree(DEMO, ignore_errors=True)
-    DEMO.mkdir()
-    commands = available()
-    remote, work = DEMO / "remote.git", DEMO / "work"
-    git("init", "--bare", "--initial-branch=main", str(remote), cwd=DEMO)
-    git("clone", str(remote), str(work), cwd=DEMO)
-    git("config", "user.email", "alice@example.com", cwd=work)
-    git("config", "user.name", "alice", cwd=work)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="scratch directory")
+    demo = parser.parse_args().dir.resolve()
+    shutil.rmtree(demo, ignore_errors=True)
+    demo.mkdir(parents=True)
+    remote, work = demo / "remote.git", demo / "work"
+    alice, bob, carol = (f"{n}@example.com" for n in ("alice", "bob", "carol"))
+    print(f"Every step runs as of {NOW} (REMEDIATE_NOW), whatever today's date.")
 
-    print("== 1. init: scaffold a fresh remediation repository")
-    sh(*REMEDIATE, "init", str(DEMO / "scaffold"), cwd=DEMO)
-    sh(*REMEDIATE, "validate", "--repo", str(DEMO / "scaffold"), cwd=DEMO)
+    print("\n== 1. init: scaffold a fresh remediation repository")
+    step(["init", "scaffold"], cwd=demo, who=alice)
+    step(["validate", "--repo", "scaffold"], cwd=demo, who=alice)
 
     print("\n== 2. the quickstart repository, committed by alice and pushed to a bare remote")
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(remote), cwd=demo)
+    git("init", "--quiet", "--initial-branch=main", str(work), cwd=demo)
+    git("remote", "add", "origin", str(remote), cwd=work)
+    git("config", "user.name", "alice", cwd=work)
     shutil.copytree(HERE / "quickstart", work, dirs_exist_ok=True)
     git("add", "-A", cwd=work)
-    git("commit", "-m", "Add quickstart remediation requests", cwd=work)
-    git("push", "origin", "main", cwd=work)
-    sh(*REMEDIATE, "validate", cwd=work)
+    git("commit", "--quiet", "-m", "Add quickstart remediation requests", cwd=work)
+    git("push", "--quiet", "--set-upstream", "origin", "main", cwd=work)
+    step(["validate"], cwd=work, who=alice)
 
-    alice, bob, carol = (as_person(f"{n}@example.com") for n in ("alice", "bob", "carol"))
-    steps: list[tuple[str, list[str], dict[str, str]]] = [
-        ("plan", ["plan", "--now", "2026-11-23T10:00:00Z"], alice),
-        ("apply", ["apply"], alice),
-        ("status", ["status"], alice),
-        ("approve", ["approve", "rem-2026-0042", "--reason", "rollback did not help"], bob),
-        ("approve", ["approve", "rem-2026-0042"], carol),
-        ("apply", ["apply"], alice),
-        ("status", ["status"], alice),
-        ("audit", ["audit", "verify"], alice),
-    ]
-    print(
-        "\n== 3. the cycle: plan, apply, approve (bob and carol, two SREs), apply, status, audit verify"
-    )
-    for command, argv, env in steps:
-        if command not in commands:
-            print(f"\n(skipped `remediate {' '.join(argv)}`: not built yet)")
-            continue
-        # the acting identity is git's user.email, never a flag
-        git("config", "user.email", env["GIT_AUTHOR_EMAIL"], cwd=work)
-        sh(*REMEDIATE, *argv, cwd=work, env=env)
-    git("config", "user.email", "alice@example.com", cwd=work)
-    print("\n== done: the scratch repository is in .demo/work, its remote in .demo/remote.git")
-    print("   git -C .demo/work log --format='%h %an / %cn: %s' shows the runner's commits")
+    print("\n== 3. what would happen, and who must approve")
+    step(["plan"], cwd=work, who=alice)
+    step(["explain", "rem-2026-0042"], cwd=work, who=alice)
+
+    print("\n== 4. apply: record the decisions, run what is allowed (the staging request)")
+    step(["apply"], cwd=work, who=alice)
+    step(["status"], cwd=work, who=alice)
+
+    print("\n== 5. the two SREs approve the production request; the next apply runs it")
+    step(["approve", "rem-2026-0042"], cwd=work, who=bob)
+    step(["approve", "rem-2026-0042"], cwd=work, who=carol)
+    step(["apply"], cwd=work, who=alice)
+    step(["status"], cwd=work, who=alice)
+    step(["audit", "verify"], cwd=work, who=alice)
+
+    git("config", "user.email", alice, cwd=work)
+    shown = demo.relative_to(ROOT) if demo.is_relative_to(ROOT) else demo
+    print(f"\n== done: the scratch repository is in {shown}/work, its remote in {shown}/remote.git")
+    print(f"   git -C {shown}/work log --format='%h %an / %cn: %s' shows the runner's commits")
 
 
 if __name__ == "__main__":

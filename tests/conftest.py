@@ -41,9 +41,10 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
 
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Path:
-    """A writable copy of examples/quickstart (no git)."""
+    """A writable copy of examples/quickstart in a fresh git repository (nothing committed)."""
     target = tmp_path / "repo"
     shutil.copytree(QUICKSTART, target)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(target)], check=True)
     return target
 
 

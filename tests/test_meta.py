@@ -9,6 +9,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -105,10 +106,12 @@ def test_importing_the_cli_stays_light() -> None:
 
 
 def test_help_lists_commands_without_importing_them() -> None:
+    """No command module is imported (the output layer, which prints the help, is)."""
     code = (
         "import sys; from remediate.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "print([m for m in sys.modules if m.startswith('remediate.cli.') or m in ('git','github','cel','jinja2')])"
+        "print([m for m in sys.modules if m.startswith('remediate.cli.') and m != 'remediate.cli.output'"
+        " or m in ('git','github','cel','jinja2')])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
@@ -138,3 +141,67 @@ def test_wheel_ships_schemas_policies_and_scaffold(tmp_path: Path) -> None:
     assert "remediate/_data/policies/tests/baseline.yaml" in names
     assert "remediate/scaffold/.github/workflows/remediate.yml" in names
     assert "remediate/scaffold/remediate.yaml" in names
+
+
+def _commands() -> list[tuple[tuple[str, ...], Any]]:
+    """Every command and subcommand of the CLI, by its path of names."""
+    import click
+
+    from remediate.cli import COMMANDS, cli
+
+    ctx = click.Context(cli)
+    found: list[tuple[tuple[str, ...], Any]] = []
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None, name
+        found.append(((name,), command))
+        if isinstance(command, click.Group):
+            found += [((name, sub), command.commands[sub]) for sub in sorted(command.commands)]
+    return found
+
+
+def _summary(command: Any) -> str:
+    import inspect
+
+    return " ".join(inspect.cleandoc(command.help or "").split("\n\n")[0].split())
+
+
+def test_top_level_help_lists_each_commands_own_docstring(run_cli: Callable[..., Result]) -> None:
+    from remediate.cli import COMMANDS
+
+    listed = " ".join(run_cli("--help").out.split())
+    for (name, *sub), command in _commands():
+        if sub:
+            continue
+        assert COMMANDS[name][2] == _summary(command), name
+        assert f"{name} {_summary(command)}" in listed, name
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()], ids=" ".join)
+def test_every_commands_help_carries_one_valid_example(
+    path: tuple[str, ...], run_cli: Callable[..., Result]
+) -> None:
+    import shlex
+
+    command = dict(_commands())[path]
+    result = run_cli(*path, "--help")
+    assert result.code == 0
+    lines = [line.strip() for line in result.out.splitlines()]
+    assert lines.count("Example:") == 1, result.out
+    example = lines[lines.index("Example:") + 1].strip()
+    words = shlex.split(example)
+    assert words[: 1 + len(path)] == ["remediate", *path], example
+    if not hasattr(command, "commands"):  # the example parses: its flags and arguments exist
+        command.make_context(" ".join(path), words[1 + len(path) :])
+
+
+def test_cli_output_goes_through_one_path() -> None:
+    """Every line the CLI prints passes `remediate.cli.output` (escaping in GitHub mode)."""
+    offenders = [
+        f"{path.name}:{number}"
+        for path in sorted((ROOT / "src" / "remediate" / "cli").glob("*.py"))
+        if path.name != "output.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "click.echo" in line or "print(" in line or "sys.stdout" in line or "sys.stderr" in line
+    ]
+    assert offenders == []

@@ -117,7 +117,7 @@ def test_plan_fails_closed_on_invalid_documents(run_cli: Run, quickstart: Path) 
     )
     r = run_cli("plan", "--repo", str(quickstart), "--now", MONDAY, "--format", "json")
     assert r.code == 1
-    assert r.out == ""
+    assert "decisions" not in json.loads(r.out)  # the errors instead (tests/test_cli_errors.py)
     assert "policies/production-safety.yaml:" in r.err
     assert "spec.rules[0].when: not a valid CEL expression" in r.err
 

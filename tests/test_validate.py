@@ -36,6 +36,7 @@ def test_json_format(quickstart: Path, run_cli: Callable[..., Result]) -> None:
             {
                 "file": REQUEST,
                 "line": 12,
+                "path": "spec.severity",
                 "message": 'spec.severity: "URGENT" is not one of: LOW, MEDIUM, HIGH, CRITICAL',
                 "severity": "error",
             }
@@ -60,11 +61,13 @@ def test_github_format_is_automatic_in_actions(
     assert result.out.splitlines()[0] == (
         f'::error file={REQUEST},line=12::spec.severity: "URGENT" is not one of: LOW, MEDIUM, HIGH, CRITICAL'
     )
-    assert "| `remediations/2026/rem-2026-0042.yaml` | 12 | spec.severity |" in summary.read_text()
+    assert "| error | remediations/2026/rem-2026-0042.yaml | 12 | spec.severity |" in (
+        summary.read_text()
+    )
 
 
 def test_github_annotation_escaping() -> None:
-    from remediate.cli.validate import annotation
+    from remediate.cli.annotations import annotation
     from remediate.errors import Problem
 
     line = annotation(Problem("a,b:c.yaml", 3, "spec.x", "50% bad\nnext"))
@@ -79,10 +82,12 @@ def test_usage_errors_exit_2(tmp_path: Path, run_cli: Callable[..., Result]) -> 
     )
     bad_flag = run_cli("validate", "--format", "xml")
     assert bad_flag.code == 2 and "Invalid value for '--format'" in bad_flag.err
-    no_file = run_cli("validate", "--repo", str(tmp_path), str(tmp_path / "missing.yaml"))
+    repo = tmp_path / "repo"
+    assert run_cli("init", str(repo)).code == 0
+    no_file = run_cli("validate", "--repo", str(repo), str(repo / "missing.yaml"))
     assert (no_file.code, no_file.err) == (
         2,
-        f"remediate: {tmp_path / 'missing.yaml'}: no such file or directory\n",
+        f"remediate: {repo / 'missing.yaml'}: no such file or directory\n",
     )
     unknown = run_cli("frobnicate")
     assert unknown.code == 2 and "No such command 'frobnicate'" in unknown.err

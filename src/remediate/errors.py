@@ -27,8 +27,15 @@ class Problem:
         return f"{where}: {prefix}{what}"
 
     def as_json(self) -> dict[str, object]:
+        """`message` is the sentence as printed (key path first), `path` the key path alone."""
         text = f"{self.path}: {self.message}" if self.path else self.message
-        return {"file": self.file, "line": self.line, "message": text, "severity": self.severity}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": text,
+            "severity": self.severity,
+        }
 
 
 class RemediateError(Exception):

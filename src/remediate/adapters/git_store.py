@@ -11,17 +11,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate.adapters.git_cli import not_a_repository, unreachable
 from remediate.errors import UsageError, UserError
 
 
 def open_repo(root: Path):  # type: ignore[no-untyped-def]
-    """The GitPython `Repo` at `root`; UsageError when it is not a git work tree."""
+    """The GitPython `Repo` at `root`; UsageError when it is not the top of a git work tree."""
     import git
 
     try:
         return git.Repo(root, search_parent_directories=False)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise UsageError(f"{root}: not a git repository") from None
+        raise UsageError(not_a_repository(root)) from None
 
 
 def changed_files(root: Path, base: str) -> list[str]:
@@ -111,6 +112,11 @@ class GitStore:
             return branch, None, None
         return branch, remote, merge[len("refs/heads/") :]
 
+    def unreachable(self, err: str) -> str:
+        """One sentence for a remote git could not talk to: which, where, and git's reason."""
+        code, url, _ = self._run("config", "--get", f"remote.{self.remote}.url")
+        return unreachable(self.remote or "", url if code == 0 else "", err)
+
     @property
     def has_upstream(self) -> bool:
         return self.remote is not None
@@ -132,7 +138,7 @@ class GitStore:
             f"+refs/heads/{self.remote_branch}:{tracking}",
         )
         if code != 0:
-            raise UserError(f"git fetch {self.remote}: {_last_line(err)}")
+            raise UserError(self.unreachable(err))
         code, out, _ = self._run("rev-parse", "--verify", "--quiet", tracking)
         return out if code == 0 else None
 
@@ -316,7 +322,7 @@ class GitStore:
                 "ls-remote", "--refs", self.remote, *names[start : start + chunk]
             )
             if code != 0:
-                raise UserError(f"git ls-remote {self.remote}: {_last_line(err)}")
+                raise UserError(self.unreachable(err))
             for line in out.splitlines():
                 sha, _, ref = line.partition("\t")
                 if ref in wanted:

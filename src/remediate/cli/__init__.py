@@ -3,7 +3,9 @@
 Commands live one per module and are imported only when run, so that
 `remediate --help` does not pay for git, GitHub, jinja2 or CEL. `main` is the
 one boundary that turns errors into exit codes: 1 when the user must act, 2
-for misuse, 70 for a bug (with a one-line message, never a bare traceback).
+for misuse, 70 for a bug (with a one-line message, never a bare traceback);
+under `--format json` each error is also `{"error": {"message", "code"}}` on
+stdout. Everything printed goes through `remediate.cli.output`.
 """
 
 from __future__ import annotations
@@ -17,25 +19,85 @@ from typing import Any, TypeVar
 import click
 
 from remediate import __version__
+from remediate.cli import output
 
-# command name → (module under remediate.cli, function, one-line help)
+# command name → (module under remediate.cli, function, one-line help). The one-liner is
+# the first paragraph of the command's docstring (a meta-test holds them equal), copied
+# here so that `remediate --help` imports no command module.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "init": ("init", "init", "Scaffold a remediation repository."),
-    "validate": ("validate", "validate", "Check every document: schema, references, lines."),
-    "apply": ("apply", "apply", "Record decisions, execute QUEUED requests, write the audit."),
-    "approve": ("approve", "approve", "Approve (or, with a reason, override) a request."),
-    "reject": ("reject", "reject", "Reject a PENDING_APPROVAL request."),
-    "cancel": ("cancel", "cancel", "Cancel a request that has not started."),
-    "status": ("status", "status", "Current status of every request, or of one."),
-    "history": ("history", "history", "Audit events of one incident, newest first."),
-    "actions": ("actions", "actions", "Audit events, newest first, filtered."),
+    "init": ("init", "init", "Scaffold a remediation repository in DIRECTORY (default: here)."),
+    "validate": ("validate", "validate", "Check every document: YAML, schema, references."),
+    "apply": (
+        "apply",
+        "apply",
+        "Record decisions, execute QUEUED requests, write the audit, push.",
+    ),
+    "approve": ("approve", "approve", "Approve a PENDING_APPROVAL request as the acting identity."),
+    "reject": ("reject", "reject", "Reject a PENDING_APPROVAL request; it never executes."),
+    "cancel": (
+        "cancel",
+        "cancel",
+        "Cancel a request that has not started.",
+    ),
+    "status": ("status", "status", "The current status of every request, or of one."),
+    "history": ("history", "history", "Audit events of one incident's requests, newest first."),
+    "actions": (
+        "actions",
+        "actions",
+        "Audit events, newest first, filtered by status and environment.",
+    ),
     "audit": ("audit", "audit", "The audit log: verify its hash chains and authorship."),
-    "plan": ("plan", "plan", "Decide requests that have not started, with no side effects."),
-    "explain": ("explain", "explain", "Why a request is in its state, and what would change it."),
-    "policy": ("policy", "policy", "Guardrail policies: run their tests (policy test)."),
+    "plan": ("plan", "plan", "Decide every request that has not started, with no side effects."),
+    "explain": ("explain", "explain", "Why request ID is in its state, and what would change it."),
+    "policy": ("policy", "policy", "Guardrail policies: run their tests."),
 }
 
 EXIT_BUG = 70
+
+
+class Invocation:
+    """What the boundary knows of this run: the output format its errors must take."""
+
+    def __init__(self, output_format: str) -> None:
+        self.output_format = output_format
+
+
+class Command(click.Command):
+    """A remediate command: tells the boundary its format, then checks `--repo`.
+
+    Every command that takes `--repo` needs a remediation repository there (see
+    `remediate.service.repository`); `policy test` also accepts a policy library.
+    """
+
+    def __init__(self, *args: Any, policy_library: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.policy_library = policy_library
+
+    def invoke(self, ctx: click.Context) -> Any:
+        invocation = ctx.find_object(Invocation)
+        chosen = ctx.params.get("output_format")
+        if invocation is not None and chosen:
+            invocation.output_format = chosen
+        if ctx.params.get("repo") is not None:
+            from pathlib import Path
+
+            from remediate.service.repository import require
+
+            require(Path(ctx.params["repo"]), self.policy_library)
+        return super().invoke(ctx)
+
+
+F = TypeVar("F", bound=Any)
+
+
+def command(**kwargs: Any) -> Callable[[F], click.Command]:
+    """`@click.command` with the boundary's `Command` class."""
+    return click.command(cls=Command, **kwargs)
+
+
+def example(*lines: str) -> str:
+    """A help epilog with one example: `Example:` and the command line, kept as written."""
+    return "\b\nExample:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 class LazyGroup(click.Group):
@@ -49,8 +111,8 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module, attribute, _ = entry
-        command: click.Command = getattr(import_module(f"remediate.cli.{module}"), attribute)
-        return command
+        found: click.Command = getattr(import_module(f"remediate.cli.{module}"), attribute)
+        return found
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
@@ -58,46 +120,95 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=example("remediate validate && remediate plan --now 2026-11-23T10:00:00Z"),
+)
 @click.version_option(__version__, prog_name="remediate")
 def cli() -> None:
-    """GitOps remediation runner: validate, plan and apply remediation requests kept in git."""
+    """GitOps remediation runner: validate, plan and apply remediation requests kept in git.
+
+    Every command but init runs in a remediation repository: remediate.yaml at
+    the root of --repo, in a git repository. Exit 0 on success, 1 when the
+    documents, a policy test or an action failed, 2 on misuse.
+    """
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    invocation = Invocation(_format_in(args))
+    github = os.environ.get("GITHUB_ACTIONS") == "true" or invocation.output_format == "github"
+    output.configure(github)
     try:
-        code = cli.main(args=argv, prog_name="remediate", standalone_mode=False)
+        code = cli.main(args=args, prog_name="remediate", standalone_mode=False, obj=invocation)
     except click.exceptions.Abort:
-        click.echo("remediate: aborted", err=True)
-        sys.exit(1)
+        sys.exit(_fail("aborted", 1, invocation))
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+        exc.show(file=output.error_stream())
+        sys.exit(
+            _fail(
+                exc.format_message(),
+                2 if exc.exit_code == 2 else exc.exit_code,
+                invocation,
+                shown=True,
+            )
+        )
     except (BrokenPipeError, KeyboardInterrupt):
         sys.exit(130)
     except Exception as exc:  # the one place that catches every error
-        sys.exit(_report(exc))
+        sys.exit(_report(exc, invocation))
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _report(exc: Exception) -> int:
+def _format_in(args: list[str]) -> str:
+    """The `--format` given on the command line, before click parsed it (errors in parsing
+    are reported in it too); "text" when none."""
+    found = "text"
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--format" and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith("--format="):
+            found = arg.partition("=")[2]
+    return found
+
+
+def _report(exc: Exception, invocation: Invocation) -> int:
     """Print an error for people and return its exit code (imported late: --help stays fast)."""
     from remediate.errors import RemediateError
 
     if isinstance(exc, RemediateError):
-        click.echo(f"remediate: {exc}", err=True)
-        for problem in getattr(exc, "problems", []):
-            click.echo(str(problem), err=True)
-        return exc.exit_code
+        return _fail(str(exc), exc.exit_code, invocation, problems=getattr(exc, "problems", []))
     if os.environ.get("REMEDIATE_DEBUG"):
         raise exc
-    click.echo(f"remediate: internal error: {type(exc).__name__}: {exc}", err=True)
-    click.echo("remediate: this is a bug; set REMEDIATE_DEBUG=1 for the traceback", err=True)
-    return EXIT_BUG
+    return _fail(f"internal error: {type(exc).__name__}: {exc}", EXIT_BUG, invocation)
 
 
-F = TypeVar("F", bound=Any)
+def _fail(
+    message: str,
+    code: int,
+    invocation: Invocation,
+    problems: list[Any] | None = None,
+    shown: bool = False,
+) -> int:
+    """Say what went wrong: on stderr for people, and as JSON on stdout under --format json."""
+    if not shown:
+        output.echo(f"remediate: {message}", err=True)
+        for problem in problems or []:
+            output.echo(str(problem), err=True)
+        if code == EXIT_BUG:
+            output.echo(
+                "remediate: this is a bug; set REMEDIATE_DEBUG=1 for the traceback", err=True
+            )
+    if invocation.output_format == "json":
+        body: dict[str, Any] = {"error": {"message": message, "code": code}}
+        if problems:
+            body["errors"] = [p.as_json() for p in problems]
+        output.echo_json(body)
+    return code
 
 
 def repo_option(func: F) -> F:

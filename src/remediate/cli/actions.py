@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option
+from remediate.cli import command, example, format_option, repo_option
 from remediate.cli.events_output import show_events
 from remediate.core.model import STATUSES
 from remediate.errors import UsageError
 
 
-@click.command()
+@command(epilog=example("remediate actions --status FAILED --environment production --limit 20"))
 @click.option("--status", "status_filter", type=click.Choice(STATUSES), default=None)
 @click.option("--environment", default=None)
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -25,7 +25,10 @@ def actions(
     repo: str,
     output_format: str | None,
 ) -> int:
-    """Audit events, newest first, filtered by the status they moved to and environment."""
+    """Audit events, newest first, filtered by status and environment.
+
+    --status keeps the events that moved a request to that status.
+    """
     from remediate.service.query import actions as run
 
     if limit < 1:

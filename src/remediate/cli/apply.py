@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
 
+if TYPE_CHECKING:
+    from remediate.service.outcomes import ApplyReport, Failure
 
-@click.command()
+
+@command(epilog=example("remediate apply --dry-run"))
 @click.option("--dry-run", is_flag=True, help="Show what would happen; record and run nothing.")
 @click.option("--max", "max_actions", type=int, default=None, help="Execute at most N actions.")
 @click.option(
@@ -26,12 +30,15 @@ from remediate.errors import UsageError
 def apply(
     dry_run: bool, max_actions: int | None, concurrency: int, repo: str, output_format: str | None
 ) -> int:
-    """Record decisions for new requests, execute QUEUED ones, write the audit, commit, push.
+    """Record decisions, execute QUEUED requests, write the audit, push.
+
+    Decisions are recorded for new requests; the audit is committed and pushed.
 
     Each request attempt is claimed on the shared remote before it runs, so
-    racing runners execute it once. Exit 0 when every executed action
-    completed, 1 when one failed, an outcome could not be recorded, or a document
-    is invalid (then nothing runs).
+    racing runners execute it once. Each failure is printed with its reason
+    and its retry time (or why it is not retried). Exit 0 when every executed
+    action completed, 1 when one failed, an outcome could not be recorded, or
+    a document is invalid (then nothing runs).
     """
     from remediate.adapters.environment import github_actor
     from remediate.adapters.git_store import GitStore
@@ -45,32 +52,46 @@ def apply(
     actor = github_actor() or (GitStore(root).user_email() if root.is_dir() else None)
     report = run_apply(root, actor, dry_run, max_actions, concurrency)
     for name, status in report.late:
-        click.echo(
+        echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "
             f"ran; its real outcome, {status}, is recorded now",
             err=True,
         )
     for name, status in report.unrecorded:
-        click.echo(
+        echo(
             f"remediate: WARNING: the outcome of {name} ({status}) could not be recorded: "
             "another run marked it abandoned and it has been queued or run again since; "
             "check what the action did",
             err=True,
         )
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     else:
-        prefix = "would record" if dry_run else "recorded"
-        for name, status in report.decided:
-            click.echo(f"{name}: {prefix} {status}")
-        for name, status in report.recovered:
-            click.echo(f"{name}: recovered → {status}")
-        for name, status in report.executed:
-            click.echo(f"{name}: executed → {status}")
-        for name, why in report.skipped:
-            click.echo(f"{name}: skipped ({why})")
-        click.echo(
-            f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
-            f"{report.stats.pushes} push(es)"
-        )
+        _text(report, dry_run)
     return 1 if report.failed else 0
+
+
+def _text(report: ApplyReport, dry_run: bool) -> None:
+    prefix = "would record" if dry_run else "recorded"
+    failures = {f.request_id: f for f in report.failures}
+    for name, status in report.decided:
+        echo(f"{name}: {prefix} {status}")
+    for name, status in report.recovered:
+        echo(f"{name}: recovered → {status}" + _why(failures, name, status))
+    for name, status in report.executed:
+        echo(f"{name}: executed → {status}" + _why(failures, name, status))
+    for name, why in report.skipped:
+        echo(f"{name}: skipped ({why})")
+    echo(
+        f"{len(report.executed)} executed, {report.stats.commits} commit(s), "
+        f"{report.stats.pushes} push(es)"
+    )
+
+
+def _why(failures: dict[str, Failure], name: str, status: str) -> str:
+    """`: reason; retry 1 of 2 at T` (or `; not retried: why`) after a FAILED."""
+    found = failures.get(name)
+    if status != "FAILED" or found is None:
+        return ""
+    unknown = " (the outcome is unknown)" if found.outcome_unknown else ""
+    return f": {found.error}{unknown}; {found.then}"

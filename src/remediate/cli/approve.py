@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option
+from remediate.cli import command, example, format_option, repo_option
 from remediate.cli.verb_output import show
 
 
-@click.command()
+@command(epilog=example('remediate approve rem-2026-0042 --reason "rollback did not help"'))
 @click.argument("request_id")
 @click.option("--reason", default=None, help="Why; with a guardrail violation, an override.")
 @repo_option

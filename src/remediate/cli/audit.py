@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import Command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 
 
-@click.group()
+@click.group(epilog=example("remediate audit verify"))
 def audit() -> None:
-    """The audit log."""
+    """The audit log: verify its hash chains and authorship."""
 
 
-@audit.command()
+@audit.command(cls=Command, epilog=example("remediate audit verify --format json"))
 @repo_option
 @format_option("text", "json")
 def verify(repo: str, output_format: str | None) -> int:
-    """Check every hash chain and that only the runner ever added audit files (exit 1 if not)."""
+    """Check every hash chain and that only the runner added audit files.
+
+    Exit 0 when the audit log is intact, 1 on any tampering.
+    """
     from remediate.service.verify import verify as run
 
     report = run(Path(repo))
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     else:
         for problem in report.problems:
-            click.echo(problem, err=True)
+            echo(problem, err=True)
         state = "intact" if report.ok else f"{len(report.problems)} problem(s)"
-        click.echo(
-            f"{report.events} events in {report.files} files, {report.commits} commits: {state}"
-        )
+        echo(f"{report.events} events in {report.files} files, {report.commits} commits: {state}")
     return 0 if report.ok else 1

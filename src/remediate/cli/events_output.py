@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-import click
-
 from remediate.cli import resolve_format
+from remediate.cli.output import echo, echo_json
 
 
 def show_events(events: list[object], output_format: str | None) -> None:
@@ -14,8 +11,8 @@ def show_events(events: list[object], output_format: str | None) -> None:
 
     listed = [e for e in events if isinstance(e, Event)]
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps({"events": [e.as_json() for e in listed]}, indent=2))
+        echo_json({"events": [e.as_json() for e in listed]})
         return
     for e in listed:
         line = f"{e.at}\t{e.request_id}\t{e.from_} → {e.to}\t{e.actor}"
-        click.echo(line + (f"\terror: {e.error}" if e.error else ""))
+        echo(line + (f"\terror: {e.error}" if e.error else ""))

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.cli.plan import now_option, resolve_now
 
 FORMATS = ("text", "json")
 
 
-@click.command()
+@command(epilog=example("remediate explain rem-2026-0042 --now 2026-11-23T10:00:00Z"))
 @click.argument("request_id", metavar="ID")
 @now_option
 @repo_option
@@ -23,7 +23,9 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
 
     Names the matching policies and rules, the violations, the approvals
     still needed and from whom (and which approvals did not count, and why),
-    and when a change window or a rate limit lets it run.
+    and when a change window, a rate limit or a retry's backoff lets it run.
+    For a request that has started, what the audit says happened (why it
+    failed, whether it is retried) and what could still change it.
     """
     from remediate.service.explain import explain as run_explain
     from remediate.service.state_bridge import history_for
@@ -31,19 +33,20 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
     root = Path(repo)
     result = run_explain(root, request_id, resolve_now(now), history_for(root))
     if resolve_format(output_format, FORMATS) == "json":
-        click.echo(json.dumps(result.as_json(), indent=2))
+        echo_json(result.as_json())
         return 0
     d = result.decision
-    click.echo(
+    echo(
         f"{d.request_id}: {d.status}" + (f" ({result.request.file})" if result.request.file else "")
     )
-    click.echo(f"  {d.detail}")
+    for line in result.why or (d.detail,):
+        echo(f"  {line}")
     if d.policies:
-        click.echo(f"  policies: {', '.join(d.policies)}")
+        echo(f"  policies: {', '.join(d.policies)}")
     if d.rules:
-        click.echo(f"  rules: {', '.join(d.rules)}")
+        echo(f"  rules: {', '.join(d.rules)}")
     if result.steps:
-        click.echo("What would change it:")
+        echo("What would change it:")
         for step in result.steps:
-            click.echo(f"  - {step}")
+            echo(f"  - {step}")
     return 0

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option
+from remediate.cli import command, example, format_option, repo_option
 from remediate.cli.events_output import show_events
 
 
-@click.command()
+@command(epilog=example("remediate history a0000000-0000-4000-8000-000000000001"))
 @click.argument("incident_id")
 @repo_option
 @format_option("text", "json")

@@ -6,21 +6,31 @@ from pathlib import Path
 
 import click
 
-from remediate.service.init import scaffold
+from remediate.cli import command, example
+from remediate.cli.output import echo
 
 
-@click.command()
-@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=str))
-@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@command(epilog=example("remediate init my-remediations"))
+@click.argument("directory", default=".", type=click.Path(path_type=str))
+@click.option(
+    "--force", is_flag=True, help="Write into a non-empty directory; overwrite existing files."
+)
 def init(directory: str, force: bool) -> int:
-    """Scaffold a remediation repository in DIRECTORY.
+    """Scaffold a remediation repository in DIRECTORY (default: here).
 
     Writes Settings (remediate.yaml), example ActionTypes, the baseline
     GuardrailPolicies and their PolicyTests, a Schedule and GitHub workflows.
-    The result validates clean; edit remediate.yaml's RBAC before first use.
+    DIRECTORY is new or empty, or the top of a git repository; outside any git
+    repository it becomes one (branch main). The result validates clean; edit
+    remediate.yaml's RBAC before first use.
     """
+    from remediate.service.init import scaffold
+
     result = scaffold(Path(directory), force=force)
     for rel in result.files:
-        click.echo(f"created {Path(directory) / rel}")
-    click.echo("next: edit remediate.yaml (rbac, teams), then run `remediate validate`")
+        echo(f"created {Path(directory) / rel}")
+    if result.git_initialised:
+        echo(f"initialised a git repository in {directory} (branch main)")
+    where = "" if Path(directory) == Path(".") else f"cd {directory}, "
+    echo(f"next: {where}edit remediate.yaml (rbac, teams), run `remediate validate`, commit")
     return 0

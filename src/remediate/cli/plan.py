@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
 
 FORMATS = ("text", "markdown", "json")
@@ -47,7 +47,7 @@ def resolve_now(text: str | None) -> datetime:
         ) from None
 
 
-@click.command()
+@command(epilog=example("remediate plan --base origin/main --now 2026-11-23T10:00:00Z"))
 @click.option(
     "--base", default=None, metavar="REF", help="Only requests added or changed since REF."
 )
@@ -71,9 +71,9 @@ def plan(base: str | None, now: str | None, repo: str, output_format: str | None
     report = run_plan(root, resolve_now(now), base, history_for(root))
     chosen = resolve_format(output_format, FORMATS)
     if chosen == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     elif chosen == "markdown":
-        click.echo(render_markdown(report), nl=False)
+        echo(render_markdown(report), nl=False)
     else:
-        click.echo(render_text(report))
+        echo(render_text(report))
     return 0

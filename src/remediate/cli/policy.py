@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import Command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 from remediate.cli.plan import now_option, resolve_now
 
 FORMATS = ("text", "json")
 
 
-@click.group()
+@click.group(epilog=example("remediate policy test"))
 def policy() -> None:
     """Guardrail policies: run their tests."""
 
 
-@policy.command("test")
+@policy.command(
+    "test",
+    cls=Command,
+    policy_library=True,
+    epilog=example("remediate policy test policies/tests/baseline.yaml --format json"),
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @now_option
 @repo_option
@@ -35,14 +40,14 @@ def test(paths: tuple[str, ...], now: str | None, repo: str, output_format: str 
 
     report = run_tests(Path(repo), paths, resolve_now(now))
     if resolve_format(output_format, FORMATS) == "json":
-        click.echo(json.dumps(report.as_json(), indent=2))
+        echo_json(report.as_json())
     else:
         for case in report.cases:
             mark = "ok  " if case.ok else "FAIL"
-            click.echo(f"{mark} {case.test}: {case.name}")
+            echo(f"{mark} {case.test}: {case.name}")
             if not case.ok:
                 for mismatch in case.mismatches:
-                    click.echo(f"     {mismatch}")
-                click.echo(f"     {case.actual['detail']}")
-        click.echo(f"{report.passed} passed, {report.failed} failed")
+                    echo(f"     {mismatch}")
+                echo(f"     {case.actual['detail']}")
+        echo(f"{report.passed} passed, {report.failed} failed")
     return 0 if report.failed == 0 else 1

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from remediate.cli import format_option, repo_option, resolve_format
+from remediate.cli import command, example, format_option, repo_option, resolve_format
+from remediate.cli.output import echo, echo_json
 
 
-@click.command()
+@command(epilog=example("remediate status rem-2026-0042 --format json"))
 @click.argument("request_id", required=False)
 @repo_option
 @format_option("text", "json")
@@ -21,10 +21,10 @@ def status(request_id: str | None, repo: str, output_format: str | None) -> int:
     rows = run(Path(repo), request_id)
     if resolve_format(output_format) == "json":
         body = rows[0].as_json() if request_id else {"requests": [r.as_json() for r in rows]}
-        click.echo(json.dumps(body, indent=2))
+        echo_json(body)
     else:
         for row in rows:
-            click.echo(
+            echo(
                 f"{row.request_id}\t{row.status}\t{row.environment or '-'}\t"
                 f"{row.service_name or '-'}\t{row.updated_at or '-'}"
             )

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-import click
-
 from remediate.cli import resolve_format
+from remediate.cli.output import echo, echo_json
 
 
 def show(result: object, output_format: str | None) -> int:
@@ -14,15 +11,15 @@ def show(result: object, output_format: str | None) -> int:
 
     assert isinstance(result, VerbResult)
     if resolve_format(output_format) == "json":
-        click.echo(json.dumps(result.as_json(), indent=2))
+        echo_json(result.as_json())
     else:
-        click.echo(result.status)
+        echo(result.status)
         for violation in result.violations:
-            click.echo(f"  violation: {violation}")
+            echo(f"  violation: {violation}")
         if result.detail:
-            click.echo(result.detail)
+            echo(result.detail)
     if not result.counted:
-        click.echo(
+        echo(
             "remediate: the approval was not recorded: an operator override needs "
             "--reason, and only overridable violations can be overridden",
             err=True,

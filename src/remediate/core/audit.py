@@ -166,6 +166,8 @@ class RequestState:
     performed_by: str | None = None
     requester: str | None = None  # as the first decision recorded it
     events: int = 0
+    last_failure: str | None = None  # the error of the last FAILED, kept through a retry
+    last_failed_at: str | None = None
 
     @property
     def started(self) -> bool:
@@ -272,8 +274,10 @@ def _execution(state: RequestState, event: Event, at: datetime) -> dict[str, Any
                 severity=details.get("severity"),
             ),
         )
-    if event.to == lifecycle.FAILED and event.verb != "learn":  # counted when abandoned
-        changes["failures"] = state.failures + 1
+    if event.to == lifecycle.FAILED:
+        changes.update(last_failure=event.error, last_failed_at=event.at)
+        if event.verb != "learn":  # counted when abandoned
+            changes["failures"] = state.failures + 1
     return changes
 
 

@@ -30,7 +30,7 @@ from remediate.service import locks
 from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
 from remediate.service.decide import ClaimsOnRemote, claim_redecisions, decide_batch
 from remediate.service.execute import Job, deadlines, execute, target_of
-from remediate.service.outcomes import ApplyReport, Recorder
+from remediate.service.outcomes import ApplyReport, Recorder, failure
 from remediate.service.recovery import ABANDON_GRACE
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.select import select
@@ -157,6 +157,11 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
     )
     for name in spooled:  # written now, or superseded
         rt.store.unspool(name)
+    for name in dict.fromkeys(n for n, status in report.recovered if status == lc.FAILED):
+        state = snap.state(name)
+        request = rt.repository.requests.get(name)
+        action = rt.repository.action_types.get(request.action_type) if request else None
+        report.failures.append(failure(name, state.last_failure, True, state, action))
     return snap
 
 

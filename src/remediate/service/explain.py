@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from remediate.core.decision import Decision
+from remediate.core import lifecycle as lc
+from remediate.core.audit import RequestState
+from remediate.core.decision import Decision, iso
 from remediate.core.document import Document
-from remediate.core.model import Repository, Request, build_repository
+from remediate.core.model import ActionType, Repository, Request, build_repository
 from remediate.core.policy import PolicySet
 from remediate.core.ratelimit import counts_toward, execution_key, key_value, request_key
 from remediate.core.sentences import local_time, plural, utc, who
@@ -30,6 +32,7 @@ class Explanation:
     decision: Decision
     recorded: bool
     steps: tuple[str, ...]  # what would change the outcome, one sentence each
+    why: tuple[str, ...] = ()  # for a request already started: what the audit says happened
 
     def as_json(self) -> dict[str, object]:
         body = self.decision.as_json()
@@ -50,6 +53,7 @@ class Explanation:
                     }
                     for n in self.decision.needs
                 ],
+                "why": list(self.why),
                 "whatWouldChangeIt": list(self.steps),
             }
         )
@@ -64,12 +68,71 @@ def explain(
     policies = compile_repository(repo)
     history = history or History()
     (entry,) = decide_all(repo, policies, now, history, [request])
-    steps = (
-        ()
-        if entry.recorded
-        else what_would_change(entry.decision, repo, policies, request, history, now)
-    )
+    state = history.states.get(request_id)
+    action = repo.action_types.get(request.action_type)
+    if entry.recorded and state is not None:
+        why, steps = started(state, action)
+        return Explanation(request, entry.decision, True, tuple(steps), tuple(why))
+    steps = what_would_change(entry.decision, repo, policies, request, history, now)
+    if state is not None:
+        steps += _retry_steps(state, action, now)
     return Explanation(request, entry.decision, entry.recorded, tuple(steps))
+
+
+NEW_REQUEST = "a new action needs a new request (a new file under remediations/)."
+
+
+def started(state: RequestState, action: ActionType | None) -> tuple[list[str], list[str]]:
+    """What happened to a request that has started, and what could still change it."""
+    if state.status == lc.FAILED:
+        return [_failed(state)], _after_failure(state, action)
+    if state.status == lc.EXECUTING:
+        why = f"Executing since {iso(state.claimed_at) or 'an unrecorded time'}."
+        deadline = iso(state.deadline) or "its action's timeout"
+        return [why], [
+            f"if its runner stopped, the first apply after {deadline} marks it FAILED "
+            "with the outcome unknown (and queues a retry when the action allows one)."
+        ]
+    by = f" by {state.performed_by}" if state.performed_by else ""
+    return [f"{state.status.capitalize()} at {state.updated_at}{by}."], [
+        f"nothing changes a {state.status} request: {NEW_REQUEST}"
+    ]
+
+
+def _failed(state: RequestState) -> str:
+    error = (state.last_failure or state.error or "no reason was recorded").rstrip(".")
+    return f"The action failed at {state.last_failed_at} (attempt {state.attempt}): {error}."
+
+
+def _after_failure(state: RequestState, action: ActionType | None) -> list[str]:
+    steps = []
+    if state.outcome_unknown:
+        steps.append("its outcome is unknown: check what the action did before asking again.")
+    if action is None:
+        steps.append(f"its action type no longer exists: {NEW_REQUEST}")
+    elif not action.idempotent:
+        steps.append(
+            f"action type {action.name} is not idempotent, so a failed request is never "
+            f"retried: {NEW_REQUEST}"
+        )
+    else:
+        steps.append(
+            f"its retries are used up ({action.retries} of {action.retries}, retries.max of "
+            f"action type {action.name}): {NEW_REQUEST}"
+        )
+    return steps
+
+
+def _retry_steps(state: RequestState, action: ActionType | None, now: datetime) -> list[str]:
+    """A QUEUED retry after a failure: why, and when it runs."""
+    if state.status != lc.QUEUED or state.retry_at is None or state.failures == 0:
+        return []
+    of = f" of {action.retries}" if action is not None else ""
+    error = (state.last_failure or "no reason was recorded").rstrip(".")
+    head = f"the last attempt failed ({error}); retry {state.failures}{of}"
+    if state.retry_at > now:
+        return [f"{head} is due at {iso(state.retry_at)}: the first apply from then on runs it."]
+    return [f"{head} was due at {iso(state.retry_at)}: the next apply runs it."]
 
 
 _NAME = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")

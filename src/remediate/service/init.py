@@ -6,24 +6,48 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate.adapters.git_cli import init_repository, work_tree_of
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
+from remediate.service.repository import enclosing
 
 
 @dataclass(frozen=True)
 class Scaffolded:
     root: Path
     files: list[str]
+    git_initialised: bool = False  # a new git repository was made for it
 
 
 def scaffold(target: Path, force: bool = False) -> Scaffolded:
     """Write settings, action types, baseline policies and tests, a schedule and workflows.
 
-    Refuses to overwrite an existing file unless `force`; nothing is written
-    when any file would be overwritten.
+    The target is a new or empty directory, or the top of a git repository (a fresh
+    clone); anything else needs `force`. Refuses to overwrite an existing file unless
+    `force`; nothing is written when any file would be overwritten. Outside any git
+    repository, the target becomes one (branch main), so that every command works in it.
     """
-    if target.exists() and not target.is_dir():
-        raise UsageError(f"{target}: exists and is not a directory")
+    _refuse_a_file(target)
+    plan = _files()
+    clashes = [rel for rel in plan if (target / rel).exists()]
+    if clashes and not force:
+        raise UserError(
+            f"{target}: would overwrite {', '.join(clashes[:5])}"
+            + (" and more" if len(clashes) > 5 else "")
+            + " (use --force to overwrite)"
+        )
+    if not force:
+        _refuse_a_stranger(target)
+        _refuse_nesting(target)
+    new_repository = work_tree_of(target.resolve()) is None
+    _write(target, plan)
+    if new_repository:
+        init_repository(target)
+    return Scaffolded(target, sorted(plan), new_repository)
+
+
+def _files() -> dict[str, Path]:
+    """Each file to write (relative path → the shipped file it is copied from)."""
     plan: dict[str, Path] = {}
     template = package_file("scaffold")
     for source in sorted(template.rglob("*")):
@@ -32,15 +56,53 @@ def scaffold(target: Path, force: bool = False) -> Scaffolded:
     policies = data_dir("policies")
     for source in sorted(policies.rglob("*.yaml")):
         plan["policies/" + source.relative_to(policies).as_posix()] = source
-    clashes = [rel for rel in plan if (target / rel).exists()]
-    if clashes and not force:
+    return plan
+
+
+def _refuse_a_file(target: Path) -> None:
+    """Misuse: the target, or a directory it would be created in, is a file."""
+    for path in (target, *target.parents):
+        if path.exists() or path.is_symlink():
+            if path.is_dir():
+                return
+            if path == target:
+                raise UsageError(f"{target}: is a file, not a directory")
+            raise UsageError(f"{target}: {path} is a file, not a directory")
+
+
+def _refuse_a_stranger(target: Path) -> None:
+    """A directory with other content is someone's: only the top of a git repository (a
+    clone made for remediate) is taken as is; a careless `init` in $HOME writes nothing."""
+    if not target.is_dir() or (target / ".git").exists():
+        return
+    entries = sorted(p.name for p in target.iterdir())
+    if entries:
+        shown = ", ".join(entries[:5]) + (", …" if len(entries) > 5 else "")
         raise UserError(
-            f"{target}: would overwrite {', '.join(clashes[:5])}"
-            + (" and more" if len(clashes) > 5 else "")
-            + " (use --force to overwrite)"
+            f"{target} is not empty ({shown}) and not the top of a git repository: "
+            "init into a new or empty directory, or pass --force"
         )
+
+
+def _refuse_nesting(target: Path) -> None:
+    """A remediation repository inside another one is a careless `init` in its subdirectory."""
+    around = enclosing(target.resolve())
+    if around is not None:
+        raise UserError(
+            f"{target} is inside the remediation repository {around}: "
+            "init a new one elsewhere, or pass --force"
+        )
+
+
+def _write(target: Path, plan: dict[str, Path]) -> None:
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {target}: {exc.strerror or exc}") from None
     for rel, source in plan.items():
         destination = target / rel
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
-    return Scaffolded(target, sorted(plan))
+        try:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, destination)
+        except OSError as exc:
+            raise UserError(f"cannot write {destination}: {exc.strerror or exc}") from None

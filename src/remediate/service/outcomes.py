@@ -24,8 +24,9 @@ from typing import Any
 from remediate.adapters import environment
 from remediate.adapters.git_store import Person
 from remediate.core import lifecycle as lc
-from remediate.core.audit import Event, to_line
+from remediate.core.audit import Event, RequestState, to_line
 from remediate.core.decision import iso
+from remediate.core.model import ActionType
 from remediate.errors import UserError
 from remediate.executors.base import ExecutionResult
 from remediate.service.execute import Job, Outcomes
@@ -36,6 +37,54 @@ from remediate.service.writeback import Batch, Chain, PushStats, draft, new_id, 
 FLUSH_AFTER = 5.0  # seconds an outcome may wait for others to share its commit
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A failed execution, why, and what happens next: a retry, or why there is none."""
+
+    request_id: str
+    error: str
+    outcome_unknown: bool
+    retry_at: str | None = None  # a retry is queued for then
+    retry: tuple[int, int] | None = None  # (this retry, of how many)
+    not_retried: str | None = None
+
+    @property
+    def then(self) -> str:
+        if self.retry_at is not None and self.retry is not None:
+            return f"retry {self.retry[0]} of {self.retry[1]} at {self.retry_at}"
+        return f"not retried: {self.not_retried}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requestId": self.request_id,
+            "error": self.error,
+            "outcomeUnknown": self.outcome_unknown,
+            "retryAt": self.retry_at,
+            "notRetried": self.not_retried,
+        }
+
+
+def failure(
+    request_id: str,
+    error: str | None,
+    outcome_unknown: bool,
+    state: RequestState,
+    action: ActionType | None,
+) -> Failure:
+    """The failure of `request_id`, from its state once the failure (and any retry) is written."""
+    reason = error or "no reason was recorded"
+    if state.status == lc.QUEUED and state.retry_at is not None and action is not None:
+        retry = (state.failures, action.retries)
+        return Failure(request_id, reason, outcome_unknown, iso(state.retry_at), retry)
+    if action is None:
+        why = "its action type is gone"
+    elif not action.idempotent:
+        why = f"action type {action.name} is not idempotent"
+    else:
+        why = f"no retries left ({action.retries} of {action.retries} used)"
+    return Failure(request_id, reason, outcome_unknown, not_retried=why)
+
+
 @dataclass
 class ApplyReport:
     decided: list[tuple[str, str]] = field(default_factory=list)  # (request, status)
@@ -44,6 +93,7 @@ class ApplyReport:
     recovered: list[tuple[str, str]] = field(default_factory=list)
     late: list[tuple[str, str]] = field(default_factory=list)  # learned after an abandonment
     unrecorded: list[tuple[str, str]] = field(default_factory=list)  # the request moved on
+    failures: list[Failure] = field(default_factory=list)  # executed or recovered as FAILED
     stats: PushStats = field(default_factory=PushStats)
     dry_run: bool = False
 
@@ -60,6 +110,7 @@ class ApplyReport:
             "recovered": [{"requestId": r, "status": s} for r, s in self.recovered],
             "lateOutcomes": [{"requestId": r, "status": s} for r, s in self.late],
             "unrecordedOutcomes": [{"requestId": r, "status": s} for r, s in self.unrecorded],
+            "failures": [f.as_json() for f in self.failures],
             "commits": self.stats.commits,
             "pushes": self.stats.pushes,
             "rejectedPushes": self.stats.rejected,
@@ -95,9 +146,11 @@ class Recorder:
         rt, report = self.rt, self.report
         now = environment.now()
         settled: dict[str, str] = {}
+        last: list[Chain] = []
 
         def build(snap: Any) -> Batch:
             chain = Chain(snap)
+            last[:] = [chain]
             settled.clear()
             for event, job in events:
                 settled[event.request_id] = settle(chain, event, job.attempt, now)
@@ -113,6 +166,8 @@ class Recorder:
                 f"{new_id()}.jsonl", "".join(to_line(e) + "\n" for e, _ in events)
             )
             self.errors.append(f"{exc}; the outcomes are kept in {path}")
+        else:
+            self._failures(events, settled, last[0])
         for event, _ in events:
             report.executed.append((event.request_id, event.to))
             how = settled.get(event.request_id)
@@ -120,6 +175,17 @@ class Recorder:
                 report.late.append((event.request_id, event.to))
             elif how == "lost":
                 report.unrecorded.append((event.request_id, event.to))
+
+    def _failures(
+        self, events: list[tuple[Event, Job]], settled: dict[str, str], chain: Chain
+    ) -> None:
+        for event, job in events:
+            if event.to == lc.FAILED and settled.get(event.request_id) in ("recorded", "learned"):
+                unknown = bool(event.details.get("outcomeUnknown"))
+                state = chain.state(event.request_id)
+                self.report.failures.append(
+                    failure(event.request_id, event.error, unknown, state, job.action)
+                )
 
     def finish(self) -> None:
         if self.errors:

@@ -40,6 +40,7 @@ class History:
     approvals: Mapping[str, tuple[Approval, ...]] = field(default_factory=dict)
     executions: tuple[Execution, ...] = ()
     requesters: Mapping[str, str] = field(default_factory=dict)  # by request id or file
+    states: Mapping[str, RequestState] = field(default_factory=dict)  # the whole fold
 
 
 def history_from_states(
@@ -51,6 +52,7 @@ def history_from_states(
         approvals={rid: s.approvals for rid, s in states.items() if s.approvals},
         executions=tuple(e for s in states.values() for e in s.executions),
         requesters=dict(requesters or {}),
+        states=dict(states),
     )
 
 

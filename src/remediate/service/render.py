@@ -3,33 +3,19 @@
 The markdown is rendered from a jinja2 template shipped in the package, with
 autoescaping on, and every user-provided string goes through `neutral` first:
 a comment must not ping people, link anywhere or carry HTML because someone
-wrote it into a request or a policy message.
+wrote it into a request or a policy message (`remediate.service.markdown`).
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 from remediate.core.decision import iso
+from remediate.service.markdown import neutral
 from remediate.service.plan import PlanReport
 
 MARKER = "<!-- remediate:plan -->"
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
-_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(//)")
-_WWW = re.compile(r"\b(www)\.", re.IGNORECASE)
-_JOINER = "\u2060"  # WORD JOINER: invisible, breaks mentions and autolinks
-
-
-def neutral(value: object) -> str:
-    """User text made inert in markdown: one line, no mentions, links, emphasis or tables."""
-    text = " ".join(str(value).split())
-    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    text = text.replace("@", "@" + _JOINER)
-    text = _SCHEME.sub(lambda m: f"{m.group(1)}:{_JOINER}{m.group(2)}", text)
-    text = _WWW.sub(lambda m: f"{m.group(1)}{_JOINER}.", text)
-    return text
 
 
 def summary(report: PlanReport) -> str:

@@ -1,0 +1,104 @@
+"""The one path by which the CLI prints: plain lines, JSON, and GitHub workflow commands.
+
+Inside GitHub Actions every line a step prints is read by the runner, which takes a line
+starting with `::` (after leading whitespace) as a workflow command, and one holding `##[`
+anywhere as a legacy one. Text from documents (keys, names, messages) must never become a
+command (`::add-mask::`, `::warning …`), so in GitHub mode:
+
+- plain lines are neutralised: a WORD JOINER breaks `::` at the start of every physical
+  line and every `##[`; the text reads the same;
+- workflow commands (annotations) are the only lines that start with `::`, and their
+  data and properties are escaped as the runner unescapes them;
+- JSON is escaped losslessly (`#` as `\\u0023` in `##[`), so it parses to the same value.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import IO, Any, cast
+
+import click
+
+JOINER = "\u2060"  # WORD JOINER: invisible, not whitespace, so `:⁠:` is no command
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+_IGNORED_AT_START = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
+
+
+class _Mode:
+    github = False
+
+
+MODE = _Mode()
+
+
+def configure(github: bool) -> None:
+    """Set once per run by the boundary: is what we print read by a GitHub runner?"""
+    MODE.github = github
+
+
+def neutral(text: str) -> str:
+    """`text` such that none of its physical lines is a workflow command."""
+    parts = _LINE_BREAK.split(text)
+    for i in range(0, len(parts), 2):  # even items are lines, odd ones their breaks
+        line = parts[i]
+        start = _IGNORED_AT_START.match(line)
+        at = start.end() if start else 0
+        if line.startswith("::", at):
+            line = line[: at + 1] + JOINER + line[at + 1 :]
+        parts[i] = line.replace("##[", "#" + JOINER + "#[")
+    return "".join(parts)
+
+
+def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
+    """Print lines for people (stdout, or stderr with `err`)."""
+    click.echo(neutral(text) if MODE.github else text, err=err, nl=nl)
+
+
+def echo_json(body: Any) -> None:
+    """Print a JSON document on stdout, inert in a workflow log and exact when parsed."""
+    import json
+
+    click.echo(json.dumps(body, indent=2).replace("##[", "#\\u0023["))
+
+
+def escape_data(text: str) -> str:
+    """A workflow command's message, as the runner unescapes it (and no legacy `##[`)."""
+    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return escaped.replace("##[", "#" + JOINER + "#[")
+
+
+def escape_property(text: str) -> str:
+    """A workflow command's property value (`file=…`), as the runner unescapes it."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command_line(name: str, message: str, **properties: str | int | None) -> str:
+    """`::name key=value,…::message`, escaped: the only kind of line that may start with `::`.
+    Properties that are None, empty or 0 (no line) are left out."""
+    props = ",".join(
+        f"{key}={escape_property(str(value))}"
+        for key, value in properties.items()
+        if value not in (None, "", 0)
+    )
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+def echo_command(line: str) -> None:
+    """Print a workflow command made by `command_line` (one physical line) on stdout."""
+    if not line.startswith("::") or _LINE_BREAK.search(line):
+        raise ValueError(f"not an escaped workflow command: {line!r}")
+    click.echo(line)
+
+
+class ErrorStream(io.TextIOBase):
+    """A file for click's own messages (usage errors) that passes them through `echo`."""
+
+    def write(self, text: str) -> int:
+        echo(text, err=True, nl=False)
+        return len(text)
+
+
+def error_stream() -> IO[Any]:
+    """Where click writes its own messages: stderr, through `echo`."""
+    return cast(IO[Any], ErrorStream())
