@@ -22,5 +22,8 @@ def init(directory: str, force: bool) -> int:
     result = scaffold(Path(directory), force=force)
     for rel in result.files:
         click.echo(f"created {Path(directory) / rel}")
+    click.echo(result.install.describe())
+    for warning in result.install.warnings:
+        click.echo(f"remediate: warning: {warning}", err=True)
     click.echo("next: edit remediate.yaml (rbac, teams), then run `remediate validate`")
     return 0

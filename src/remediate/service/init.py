@@ -6,21 +6,29 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate import resources
+from remediate.adapters.provenance import InstalledFrom, installed_from
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
+from remediate.service.workflows import WORKFLOWS, InstallPin, pin_for, render
 
 
 @dataclass(frozen=True)
 class Scaffolded:
     root: Path
     files: list[str]
+    install: InstallPin
 
 
-def scaffold(target: Path, force: bool = False) -> Scaffolded:
+def scaffold(
+    target: Path, force: bool = False, installed: InstalledFrom | None = None
+) -> Scaffolded:
     """Write settings, action types, baseline policies and tests, a schedule and workflows.
 
     Refuses to overwrite an existing file unless `force`; nothing is written
-    when any file would be overwritten.
+    when any file would be overwritten. The workflows install remediate from its
+    own repository at the commit `installed` names (default: the one this
+    remediate was installed from).
     """
     if target.exists() and not target.is_dir():
         raise UsageError(f"{target}: exists and is not a directory")
@@ -39,8 +47,12 @@ def scaffold(target: Path, force: bool = False) -> Scaffolded:
             + (" and more" if len(clashes) > 5 else "")
             + " (use --force to overwrite)"
         )
-    for rel, source in plan.items():
+    install = pin_for(installed or installed_from(), resources.SOURCE_REPOSITORY)
+    for rel, origin in plan.items():
         destination = target / rel
         destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, destination)
-    return Scaffolded(target, sorted(plan))
+        if rel.startswith(WORKFLOWS):
+            destination.write_text(render(origin.read_text(encoding="utf-8"), install))
+        else:
+            shutil.copyfile(origin, destination)
+    return Scaffolded(target, sorted(plan), install)
