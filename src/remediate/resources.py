@@ -11,6 +11,13 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
+# The git repository this project is published from, and the one place that names it: the
+# workflows `remediate init` writes install remediate from it at a pinned commit, never from
+# a package index (where the name `remediate` belongs to another project). Not known yet:
+# while it is None, `init` takes the URL a git install came from, or else writes a
+# placeholder that makes the install step fail, and says so (service/workflows.py).
+SOURCE_REPOSITORY: str | None = None
+
 
 @cache
 def data_dir(name: str) -> Path:

@@ -29,6 +29,9 @@ def init(directory: str, force: bool) -> int:
     result = scaffold(Path(directory), force=force)
     for rel in result.files:
         echo(f"created {Path(directory) / rel}")
+    echo(result.install.describe())
+    for warning in result.install.warnings:
+        echo(f"remediate: warning: {warning}", err=True)
     if result.git_initialised:
         echo(f"initialised a git repository in {directory} (branch main)")
     where = "" if Path(directory) == Path(".") else f"cd {directory}, "

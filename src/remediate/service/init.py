@@ -6,26 +6,34 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from remediate import resources
 from remediate.adapters.git_cli import init_repository, work_tree_of
+from remediate.adapters.provenance import InstalledFrom, installed_from
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
 from remediate.service.repository import enclosing
+from remediate.service.workflows import WORKFLOWS, InstallPin, pin_for, render
 
 
 @dataclass(frozen=True)
 class Scaffolded:
     root: Path
     files: list[str]
+    install: InstallPin
     git_initialised: bool = False  # a new git repository was made for it
 
 
-def scaffold(target: Path, force: bool = False) -> Scaffolded:
+def scaffold(
+    target: Path, force: bool = False, installed: InstalledFrom | None = None
+) -> Scaffolded:
     """Write settings, action types, baseline policies and tests, a schedule and workflows.
 
     The target is a new or empty directory, or the top of a git repository (a fresh
     clone); anything else needs `force`. Refuses to overwrite an existing file unless
     `force`; nothing is written when any file would be overwritten. Outside any git
     repository, the target becomes one (branch main), so that every command works in it.
+    The workflows install remediate from its own repository at the commit `installed`
+    names (default: the one this remediate was installed from).
     """
     _refuse_a_file(target)
     plan = _files()
@@ -40,10 +48,11 @@ def scaffold(target: Path, force: bool = False) -> Scaffolded:
         _refuse_a_stranger(target)
         _refuse_nesting(target)
     new_repository = work_tree_of(target.resolve()) is None
-    _write(target, plan)
+    install = pin_for(installed or installed_from(), resources.SOURCE_REPOSITORY)
+    _write(target, plan, install)
     if new_repository:
         init_repository(target)
-    return Scaffolded(target, sorted(plan), new_repository)
+    return Scaffolded(target, sorted(plan), install, new_repository)
 
 
 def _files() -> dict[str, Path]:
@@ -94,7 +103,7 @@ def _refuse_nesting(target: Path) -> None:
         )
 
 
-def _write(target: Path, plan: dict[str, Path]) -> None:
+def _write(target: Path, plan: dict[str, Path], install: InstallPin) -> None:
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -103,6 +112,9 @@ def _write(target: Path, plan: dict[str, Path]) -> None:
         destination = target / rel
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, destination)
+            if rel.startswith(WORKFLOWS):
+                destination.write_text(render(source.read_text(encoding="utf-8"), install))
+            else:
+                shutil.copyfile(source, destination)
         except OSError as exc:
             raise UserError(f"cannot write {destination}: {exc.strerror or exc}") from None
