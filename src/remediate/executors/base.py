@@ -5,17 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.adapters import environment as runner_environment
 from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
+from remediate.executors.templates import MAX_RENDERED as MAX_RENDERED
+from remediate.executors.templates import MAX_TEMPLATE_STEPS as MAX_TEMPLATE_STEPS
 from remediate.executors.templates import TEMPLATE_NAMES as TEMPLATE_NAMES
+from remediate.executors.templates import RenderError, is_template, render_pieces
 
-MAX_RENDERED = 64 * 1024  # one rendered string
 MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
-MAX_TEMPLATE_STEPS = 100_000  # loop iterations and calls while rendering one string
 REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
@@ -146,20 +146,6 @@ def template_data(request: Request) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    from jinja2 import StrictUndefined
-
-    from remediate.executors.sandbox import BoundedSandbox
-
-    return BoundedSandbox(MAX_RENDERED, undefined=StrictUndefined, autoescape=False)
-
-
-@lru_cache(maxsize=4096)
-def _compile(source: str) -> Any:
-    return _environment().from_string(source)
-
-
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
@@ -167,27 +153,18 @@ def _short(text: str, limit: int = 200) -> str:
 def render(value: Any, data: Mapping[str, Any]) -> Any:
     """Render every string inside `value` (an executor's config) from `data`."""
     if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
-            return value
-        pieces: list[str] = []
-        size = 0
-        try:
-            with _environment().budget(MAX_TEMPLATE_STEPS):
-                for piece in _compile(value).generate(data):  # streamed: the cap stops loops
-                    pieces.append(piece)
-                    size += len(piece)
-                    if size > MAX_RENDERED:
-                        break
-        except Exception as exc:  # any failure of a template is the action's, with its cause
-            cause = f"{type(exc).__name__}: {exc}"
-            raise ExecutorError(f"template {_short(repr(value))}: {_short(cause, 300)}") from None
-        if size > MAX_RENDERED:
-            raise ExecutorError(
-                f"template {_short(repr(value))} renders over {MAX_RENDERED} characters (the max)"
-            )
-        return "".join(pieces)
+        return "".join(_pieces(value, data)) if is_template(value) else value
     if isinstance(value, list):
         return [render(v, data) for v in value]
     if isinstance(value, dict):
         return {k: render(v, data) for k, v in value.items()}
     return value
+
+
+def _pieces(source: str, data: Mapping[str, Any]) -> list[str]:
+    try:
+        return render_pieces(source, data)
+    except RenderError as exc:
+        if exc.oversize:
+            raise ExecutorError(f"template {_short(repr(source))} {exc}") from None
+        raise ExecutorError(f"template {_short(repr(source))}: {_short(str(exc), 300)}") from None
