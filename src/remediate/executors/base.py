@@ -161,6 +161,40 @@ def render(value: Any, data: Mapping[str, Any]) -> Any:
     return value
 
 
+def render_argv(argv: Iterable[Any], data: Mapping[str, Any]) -> list[str]:
+    """Render each argv item; an item whose first visible character is a `-` that request
+    data put there (not the template's own text) is refused: a program would read it as an
+    option (`-oProxyCommand=…`, `--upload-pack=…`). Blanks before it do not hide it: some
+    programs and wrappers strip them. `--` is no escape either: after it, `kubectl exec`,
+    `env` or `sudo` hand the rest to another program, which reads options again."""
+    items = []
+    for i, item in enumerate(argv):
+        text = str(item)
+        if not is_template(text):
+            items.append(text)
+            continue
+        pieces = _pieces(text, data)
+        rendered = "".join(pieces)
+        if _starts_with_data_dash(pieces):
+            raise ExecutorError(
+                f"argv[{i}] {_short(repr(text))} renders to {_short(repr(rendered))}: a request "
+                "value may not start an argument with '-' (a program would read it as an "
+                "option); only the template's own text may, as in '--name={{ … }}'"
+            )
+        items.append(rendered)
+    return items
+
+
+def _starts_with_data_dash(pieces: Iterable[str]) -> bool:
+    from remediate.executors.sandbox import Literal
+
+    for piece in pieces:
+        visible = piece.lstrip()
+        if visible:
+            return visible[0] == "-" and not isinstance(piece, Literal)
+    return False
+
+
 def _pieces(source: str, data: Mapping[str, Any]) -> list[str]:
     try:
         return render_pieces(source, data)

@@ -15,6 +15,7 @@ from remediate.executors.base import (
     check_environment,
     refuse_characters,
     render,
+    render_argv,
     template_data,
 )
 
@@ -35,8 +36,8 @@ class CommandExecutor:
                 ],
             )
             argv = [
-                refuse_characters(f"argv[{i}]", str(a))
-                for i, a in enumerate(render(list(config["argv"]), data))
+                refuse_characters(f"argv[{i}]", a)
+                for i, a in enumerate(render_argv(config["argv"], data))
             ]
             extra = {
                 refuse_characters(f"env name {k!r}", str(k), "\x00="): refuse_characters(
