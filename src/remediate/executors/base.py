@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.adapters import environment as runner_environment
 from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
+from remediate.executors.redaction import MAX_OUTPUT as MAX_OUTPUT
+from remediate.executors.redaction import REDACTED as REDACTED
+from remediate.executors.redaction import Redactor as Redactor
 from remediate.executors.templates import MAX_RENDERED as MAX_RENDERED
 from remediate.executors.templates import MAX_TEMPLATE_STEPS as MAX_TEMPLATE_STEPS
 from remediate.executors.templates import TEMPLATE_NAMES as TEMPLATE_NAMES
 from remediate.executors.templates import RenderError, is_template, render_pieces
 
-MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
-REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
 
@@ -47,53 +48,6 @@ class Executor(Protocol):
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
 
 
-class Redactor:
-    """Replaces every secret value, longest first, by [REDACTED]."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def output(self, data: bytes, *, cut_start: bool = False, cut_end: bool = False) -> str:
-        """Decoded, redacted, then truncated to its last MAX_OUTPUT characters.
-
-        `cut_start`/`cut_end`: the capture cut `data` there, maybe inside a secret, whose
-        rest no longer matches it. The characters a secret could reach into from that edge
-        (the longest secret's length in bytes, less one) are dropped, after the secrets
-        that do match were found, so a whole secret crossing that margin is still redacted.
-        """
-        text = data.decode("utf-8", "replace")
-        edge = max((len(s.encode()) - 1 for s in self.secrets), default=0)
-        if not edge or not (cut_start or cut_end):
-            text = self(text)
-        else:
-            low = min(edge, len(text)) if cut_start else 0
-            high = max(low, len(text) - edge) if cut_end else len(text)
-            note = f"[… {len(text) - (high - low)} characters dropped at the capture limit …]"
-            kept = self._redact_between(text, low, high)
-            text = (note if cut_start else "") + kept + (note if cut_end else "")
-        if len(text) > MAX_OUTPUT:
-            text = f"[… {len(text) - MAX_OUTPUT} characters cut …]" + text[-MAX_OUTPUT:]
-        return text
-
-    def _redact_between(self, text: str, low: int, high: int) -> str:
-        """`text[low:high]` redacted, secrets found in the whole `text` (crossing the edges)."""
-        pattern = re.compile("|".join(re.escape(s) for s in self.secrets))
-        pieces: list[str] = []
-        position = 0
-        for match in pattern.finditer(text):
-            pieces.append(text[max(position, low) : min(match.start(), high)])
-            if match.end() > low and match.start() < high:
-                pieces.append(REDACTED)
-            position = match.end()
-        pieces.append(text[max(position, low) : high])
-        return "".join(pieces)
-
-
 def refuse_characters(where: str, value: str, characters: str = "\x00") -> str:
     """`value`, unless it holds one of `characters` (NUL by default: no process takes it)."""
     found = sorted({c for c in characters if c in value})
@@ -122,6 +76,16 @@ def check_environment(context: ExecutionContext, wanted: Iterable[tuple[str, str
     ]
     if refused:
         raise ExecutorError("; ".join(dict.fromkeys(refused)))
+
+
+def redact_result(result: ExecutionResult, environment: Mapping[str, str]) -> ExecutionResult:
+    """`result` with the runner's secret-looking variables redacted once more: the last
+    guard, for any executor (a plugin's too), before the audit and the output."""
+    redact = Redactor(ambient_secrets(environment))
+    if not redact.secrets:
+        return result
+    error = redact(result.error) if result.error is not None else None
+    return replace(result, details=redact.value(dict(result.details)), error=error)
 
 
 def ambient_secrets(environment: Mapping[str, str]) -> list[str]:
