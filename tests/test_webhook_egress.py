@@ -54,6 +54,13 @@ class Endpoint(BaseHTTPRequestHandler):
             return
         if Endpoint.mode == "slow":
             time.sleep(3)
+        if Endpoint.mode == "short":  # promises more than it sends, then closes
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(REPLY)
+            self.close_connection = True
+            return
         body = REPLY * (3000 if Endpoint.mode == "big" else 1)
         self.send_response(Endpoint.status)
         if Endpoint.location:
@@ -184,8 +191,12 @@ def test_allowed_hosts_match_exact_names_and_subdomains_of_wildcards(
     ],
 )  # fmt: skip
 def test_a_requester_choosing_the_host_reaches_no_unlisted_host(
-    port: int, value: str, error: str
+    port: int, value: str, error: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def never(host: str, port: int) -> list[str]:
+        raise AssertionError(f"{host} was looked up: a requester's name must not reach DNS")
+
+    monkeypatch.setattr(http, "resolve", never)
     config = {"url": "http://{{ parameters.host }}/hook", "allowedHosts": ["hooks.example.com"]}
     result = call(config, PRIVATE, host=value.format(port=port))
     assert (result.ok, result.outcome_unknown) == (False, False)
@@ -232,6 +243,26 @@ def test_a_requester_choosing_the_host_reaches_no_unlisted_host(
 )
 def test_addresses_that_are_not_public_are_named(address: str, problem: str | None) -> None:
     assert egress.address_problem(address) == problem
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "resolve", lambda host, port: ["8.8.8.8", "10.0.0.7"])
+    config = {"url": f"http://hooks.example.test:{port}/", "allowedHosts": ["hooks.example.test"]}
+    result = call(config)
+    assert result.error == (
+        "webhook host 'hooks.example.test' resolves to 10.0.0.7, a private address: "
+        "refused unless the runner sets REMEDIATE_WEBHOOK_ALLOW_PRIVATE=1"
+    )
+    assert Endpoint.seen == []
+
+
+def test_a_name_that_does_not_resolve_is_a_definite_failure() -> None:
+    config = {"url": "https://nothing.invalid/", "allowedHosts": ["nothing.invalid"]}
+    result = call(config, PRIVATE)
+    assert (result.ok, result.outcome_unknown) == (False, False)
+    assert (result.error or "").startswith("webhook host 'nothing.invalid' does not resolve: ")
 
 
 # --- the connection goes to the checked address; nothing is resolved twice ---
@@ -345,6 +376,17 @@ def test_a_lost_reply_to_a_post_is_an_unknown_outcome_and_not_repeated(
     assert result.error is not None
     assert result.error.endswith("; the outcome is unknown and the call was not repeated")
     assert len(Endpoint.seen) == 1
+
+
+def test_a_reply_whose_body_is_cut_short_still_counts_by_its_status(port: int) -> None:
+    Endpoint.mode = "short"
+    config = {"url": f"http://127.0.0.1:{port}/", "allowedHosts": ["127.0.0.1"]}
+    result = call({**config, "recordResponse": True}, PRIVATE)
+    assert result.ok, result.error
+    assert result.details["response"] == REPLY.decode()  # no secret: no edge to drop
+    target = http.Target("http", "127.0.0.1", port, "/", ("127.0.0.1",))
+    reply = http.send("GET", target, {}, None, 5)
+    assert (reply.status, reply.body, reply.cut) == (200, REPLY, True)  # its end may be cut
 
 
 def test_a_call_that_cannot_connect_is_a_definite_failure() -> None:

@@ -113,11 +113,15 @@ def _exchange(
         reply = connection.getresponse()
     except (OSError, http.client.HTTPException) as exc:  # sent, no reply: unknown
         return Response(None, b"", True, error=_describe(exc), address=address)
-    try:
+    try:  # the status is known: a body that is not whole is only cut
         data = reply.read(MAX_BODY + 1)
-    except (OSError, http.client.HTTPException):  # the status is known; the body is not whole
-        return Response(reply.status, b"", True, cut=True, address=address)
-    return Response(reply.status, data[:MAX_BODY], True, cut=len(data) > MAX_BODY, address=address)
+        short = bool(reply.length)  # it promised more than it sent
+    except http.client.IncompleteRead as exc:
+        data, short = exc.partial, True
+    except (OSError, http.client.HTTPException):
+        data, short = b"", True
+    cut = short or len(data) > MAX_BODY
+    return Response(reply.status, data[:MAX_BODY], True, cut=cut, address=address)
 
 
 def _describe(exc: BaseException) -> str:
