@@ -131,3 +131,13 @@ def test_compiling_for_render_builds_nothing(template: str) -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(ExecutorError, match="SecurityError"):
         render(template, {})
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ " + "(" * 1900 + "1" + ")" * 1900 + " }}", "{{ " + "-" * 4000 + "1 }}"]
+)
+def test_a_template_too_deep_to_compile_is_a_problem_not_a_crash(source: str) -> None:
+    from remediate.executors.templates import template_problems
+
+    ((path, message),) = template_problems(source)
+    assert message.startswith("template cannot compile: RecursionError: maximum recursion depth")
