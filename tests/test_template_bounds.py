@@ -139,5 +139,5 @@ def test_compiling_for_render_builds_nothing(template: str) -> None:
 def test_a_template_too_deep_to_compile_is_a_problem_not_a_crash(source: str) -> None:
     from remediate.executors.templates import template_problems
 
-    ((path, message),) = template_problems(source)
+    ((_, message),) = template_problems(source)
     assert message.startswith("template cannot compile: RecursionError: maximum recursion depth")
