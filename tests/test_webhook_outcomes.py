@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,16 @@ def test_a_gateway_error_on_an_idempotent_call_is_repeated_then_unknown(port: in
     assert (result.ok, result.outcome_unknown) == (False, True)
     assert result.error == "HTTP 503; the outcome is unknown (tried 3 times)"
     assert len(Endpoint.seen) == 3
+
+
+def test_every_attempt_together_stays_within_the_timeout(port: int) -> None:
+    Endpoint.mode = "slow"  # replies after 3 s
+    config = {"url": f"http://127.0.0.1:{port}/", "allowedHosts": ["127.0.0.1"]}
+    started = time.monotonic()
+    result = call({**config, "method": "GET", "timeout": "1s"}, PRIVATE)
+    assert time.monotonic() - started < 2.5
+    assert (result.ok, result.outcome_unknown) == (False, True)
+    assert result.error == "TimeoutError: timed out; the outcome is unknown (tried once)"
 
 
 def test_other_errors_are_definite_failures(port: int) -> None:

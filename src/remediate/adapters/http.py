@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -76,12 +77,17 @@ class _PinnedTLS(http.client.HTTPSConnection):
 def send(
     method: str, target: Target, headers: Mapping[str, str], body: bytes | None, timeout: float
 ) -> Response:
-    """One HTTP request to the first of `target.addresses` that accepts a connection;
-    no retries, no redirects."""
+    """One HTTP request to the first of `target.addresses` that accepts a connection within
+    `timeout` (for all of them together); no retries, no redirects."""
     errors = []
+    deadline = time.monotonic() + timeout
     for address in target.addresses:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            errors.append(f"{address}: not tried, the timeout was spent")
+            break
         kind = _PinnedTLS if target.scheme == "https" else _Pinned
-        connection = kind(target.host, target.port, address, timeout)
+        connection = kind(target.host, target.port, address, left)
         try:
             connection.connect()
         except (OSError, ssl.SSLError) as exc:  # nothing was sent: the next address may do

@@ -6,7 +6,7 @@ allows others (`executors.egress`). Secrets are named by environment variable
 returns; the reply body is kept only with `recordResponse: true` (capped, redacted).
 
 Outcomes: a call that certainly never reached the server (no connection) is tried again,
-up to 3 times. A call that may have reached it is an *unknown* outcome, never a definite
+up to 3 times, all within its timeout. A call that may have reached it is an *unknown* outcome, never a definite
 failure: no reply (lost, timed out) or a gateway's 502, 503 or 504, behind which the
 application may have acted. A non-idempotent method (POST, PATCH) is then not repeated;
 GET, PUT and DELETE are, within the same 3 attempts.
@@ -15,6 +15,7 @@ GET, PUT and DELETE are, within the same 3 attempts.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,12 +106,16 @@ def _send(
     checks the destination again and connects to the addresses it checked."""
     allowed = [str(h) for h in config.get("allowedHosts", [])]
     private = environment.webhooks_may_reach_private(context.environment)
+    deadline = time.monotonic() + call.timeout  # all attempts together, within the timeout
     attempts = 0
     while True:
         attempts += 1
         target = egress.target(call.url, allowed, private, http.resolve)
-        reply = http.send(call.method, target, call.headers, call.body, call.timeout)
+        left = max(deadline - time.monotonic(), 0.001)
+        reply = http.send(call.method, target, call.headers, call.body, left)
         if attempts >= ATTEMPTS or not _repeatable(reply, call.method):
+            return reply, attempts
+        if time.monotonic() >= deadline:
             return reply, attempts
 
 
@@ -138,7 +143,8 @@ def _outcome(
     if status is None or status in GATEWAY_STATUSES:
         why = redact(reply.error or "no response") if status is None else f"HTTP {status}"
         if call.method in IDEMPOTENT_METHODS:
-            tail = f"the outcome is unknown (tried {attempts} times)"
+            tried = "once" if attempts == 1 else f"{attempts} times"
+            tail = f"the outcome is unknown (tried {tried})"
         else:
             tail = "the outcome is unknown and the call was not repeated"
         return ExecutionResult(False, details, f"{why}; {tail}", True)
