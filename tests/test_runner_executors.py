@@ -34,6 +34,8 @@ from tests.runner_support import (
 SECRET_ENV = "planted-env-secret-4711"
 SECRET_PASSED = "passed-secret-0815"
 SECRET_HEADER = "header-secret-9999"
+LOCAL = {"allowedHosts": ["127.0.0.1"]}  # with PRIVATE: the test server on 127.0.0.1
+PRIVATE = {"REMEDIATE_WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 def make_request(notes: str = "", **parameters: Any) -> Request:
@@ -181,12 +183,14 @@ def test_webhook_sends_idempotency_key_and_redacts_secret_headers(server: str) -
         "method": "POST",
         "secretHeaders": {"Authorization": "HOOK_TOKEN"},
         "body": {"service": "{{ parameters.service }}"},
+        "recordResponse": True,
+        **LOCAL,
     }
     result = WebhookExecutor().run(
         context(
             "webhook",
             config,
-            {"HOOK_TOKEN": SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN"},
+            {"HOOK_TOKEN": SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN", **PRIVATE},
             request=make_request(service="api"),
         )
     )
@@ -200,7 +204,8 @@ def test_webhook_sends_idempotency_key_and_redacts_secret_headers(server: str) -
 
 def test_webhook_post_with_unknown_outcome_is_not_repeated(server: str) -> None:
     Hook.mode = "hangup"
-    result = WebhookExecutor().run(context("webhook", {"url": server, "method": "POST"}))
+    config = {"url": server, "method": "POST", **LOCAL}
+    result = WebhookExecutor().run(context("webhook", config, PRIVATE))
     assert not result.ok and result.outcome_unknown
     assert "not repeated" in (result.error or "")
     assert len(Hook.seen) == 1
@@ -231,6 +236,8 @@ spec:
     webhook:
       url: {server}/x
       secretHeaders: {{Authorization: HOOK_TOKEN}}
+      allowedHosts: [127.0.0.1]
+      recordResponse: true
   timeout: 10s
 """
     script = f'env; echo "$DEPLOY_KEY" >&2; echo {SECRET_ENV} >&2'
@@ -253,6 +260,7 @@ spec:
         DEPLOY_KEY=SECRET_PASSED,
         HOOK_TOKEN=SECRET_HEADER,
         REMEDIATE_PASS_ENV="DEPLOY_KEY HOOK_TOKEN",
+        **PRIVATE,
     )
     done = remediate(repo, "apply", "--format", "json", env=env)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -354,8 +362,9 @@ def test_a_secret_cut_by_the_output_tail_leaves_no_part_behind() -> None:
 
 def test_a_secret_cut_by_the_response_limit_leaves_no_part_behind(server: str) -> None:
     Hook.mode = "big"
-    config = {"url": server, "secretHeaders": {"Authorization": "HOOK_TOKEN"}}
-    env = {"HOOK_TOKEN": "Bearer-" + SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN"}
+    config = {"url": server, "secretHeaders": {"Authorization": "HOOK_TOKEN"}, **LOCAL}
+    config["recordResponse"] = True
+    env = {"HOOK_TOKEN": "Bearer-" + SECRET_HEADER, "REMEDIATE_PASS_ENV": "HOOK_TOKEN", **PRIVATE}
     result = WebhookExecutor().run(context("webhook", config, env))
     assert result.ok, result.error
     response = result.details["response"]

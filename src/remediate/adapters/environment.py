@@ -46,6 +46,16 @@ def pass_env_ceiling(variables: Mapping[str, str] | None = None) -> frozenset[st
     return frozenset(name for name in re.split(r"[\s,]+", text) if name)
 
 
+ALLOW_PRIVATE_WEBHOOKS = "REMEDIATE_WEBHOOK_ALLOW_PRIVATE"
+
+
+def webhooks_may_reach_private(variables: Mapping[str, str]) -> bool:
+    """Whether the runner (its environment `variables`, never the repository) lets webhooks
+    reach loopback, private, link-local and metadata addresses: REMEDIATE_WEBHOOK_ALLOW_PRIVATE
+    is exactly `1`."""
+    return variables.get(ALLOW_PRIVATE_WEBHOOKS) == "1"
+
+
 def github_actor() -> str | None:
     """Inside GitHub Actions: the authenticated user of the event, from GITHUB_EVENT_PATH."""
     if os.environ.get("GITHUB_ACTIONS") != "true":

@@ -127,6 +127,8 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
     prefix = f"spec.executor.{executor}"
     for path, message in template_problems(spec["executor"][executor]):
         yield _p(doc, f"{prefix}.{path}" if not path.startswith("[") else prefix + path, message)
+    for path, message, severity in registry.config_problems(executor, spec["executor"][executor]):
+        yield _p(doc, f"{prefix}.{path}" if path else prefix, message, severity)
     plugin = spec["executor"].get("plugin")
     if plugin is not None:
         from remediate.executors.registry import plugin_names

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.adapters import environment as runner_environment
 from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
+from remediate.executors.redaction import MAX_OUTPUT as MAX_OUTPUT
+from remediate.executors.redaction import REDACTED as REDACTED
+from remediate.executors.redaction import Redactor as Redactor
+from remediate.executors.templates import MAX_RENDERED as MAX_RENDERED
+from remediate.executors.templates import MAX_TEMPLATE_STEPS as MAX_TEMPLATE_STEPS
 from remediate.executors.templates import TEMPLATE_NAMES as TEMPLATE_NAMES
+from remediate.executors.templates import RenderError, is_template, render_pieces
 
-MAX_RENDERED = 64 * 1024  # one rendered string
-MAX_OUTPUT = 4 * 1024  # per stream, kept in the audit
-MAX_TEMPLATE_STEPS = 100_000  # loop iterations and calls while rendering one string
-REDACTED = "[REDACTED]"
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
 
@@ -45,53 +46,6 @@ class ExecutionResult:
 
 class Executor(Protocol):
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
-
-
-class Redactor:
-    """Replaces every secret value, longest first, by [REDACTED]."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def output(self, data: bytes, *, cut_start: bool = False, cut_end: bool = False) -> str:
-        """Decoded, redacted, then truncated to its last MAX_OUTPUT characters.
-
-        `cut_start`/`cut_end`: the capture cut `data` there, maybe inside a secret, whose
-        rest no longer matches it. The characters a secret could reach into from that edge
-        (the longest secret's length in bytes, less one) are dropped, after the secrets
-        that do match were found, so a whole secret crossing that margin is still redacted.
-        """
-        text = data.decode("utf-8", "replace")
-        edge = max((len(s.encode()) - 1 for s in self.secrets), default=0)
-        if not edge or not (cut_start or cut_end):
-            text = self(text)
-        else:
-            low = min(edge, len(text)) if cut_start else 0
-            high = max(low, len(text) - edge) if cut_end else len(text)
-            note = f"[… {len(text) - (high - low)} characters dropped at the capture limit …]"
-            kept = self._redact_between(text, low, high)
-            text = (note if cut_start else "") + kept + (note if cut_end else "")
-        if len(text) > MAX_OUTPUT:
-            text = f"[… {len(text) - MAX_OUTPUT} characters cut …]" + text[-MAX_OUTPUT:]
-        return text
-
-    def _redact_between(self, text: str, low: int, high: int) -> str:
-        """`text[low:high]` redacted, secrets found in the whole `text` (crossing the edges)."""
-        pattern = re.compile("|".join(re.escape(s) for s in self.secrets))
-        pieces: list[str] = []
-        position = 0
-        for match in pattern.finditer(text):
-            pieces.append(text[max(position, low) : min(match.start(), high)])
-            if match.end() > low and match.start() < high:
-                pieces.append(REDACTED)
-            position = match.end()
-        pieces.append(text[max(position, low) : high])
-        return "".join(pieces)
 
 
 def refuse_characters(where: str, value: str, characters: str = "\x00") -> str:
@@ -124,6 +78,16 @@ def check_environment(context: ExecutionContext, wanted: Iterable[tuple[str, str
         raise ExecutorError("; ".join(dict.fromkeys(refused)))
 
 
+def redact_result(result: ExecutionResult, environment: Mapping[str, str]) -> ExecutionResult:
+    """`result` with the runner's secret-looking variables redacted once more: the last
+    guard, for any executor (a plugin's too), before the audit and the output."""
+    redact = Redactor(ambient_secrets(environment))
+    if not redact.secrets:
+        return result
+    error = redact(result.error) if result.error is not None else None
+    return replace(result, details=redact.value(dict(result.details)), error=error)
+
+
 def ambient_secrets(environment: Mapping[str, str]) -> list[str]:
     """Values of the runner's variables whose names look secret: redacted wherever they show."""
     return [v for k, v in environment.items() if SECRET_NAME.search(k) and len(v) >= 6]
@@ -146,20 +110,6 @@ def template_data(request: Request) -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Any:
-    from jinja2 import StrictUndefined
-
-    from remediate.executors.sandbox import BoundedSandbox
-
-    return BoundedSandbox(MAX_RENDERED, undefined=StrictUndefined, autoescape=False)
-
-
-@lru_cache(maxsize=4096)
-def _compile(source: str) -> Any:
-    return _environment().from_string(source)
-
-
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else f"{text[:limit]}…"
 
@@ -167,27 +117,52 @@ def _short(text: str, limit: int = 200) -> str:
 def render(value: Any, data: Mapping[str, Any]) -> Any:
     """Render every string inside `value` (an executor's config) from `data`."""
     if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
-            return value
-        pieces: list[str] = []
-        size = 0
-        try:
-            with _environment().budget(MAX_TEMPLATE_STEPS):
-                for piece in _compile(value).generate(data):  # streamed: the cap stops loops
-                    pieces.append(piece)
-                    size += len(piece)
-                    if size > MAX_RENDERED:
-                        break
-        except Exception as exc:  # any failure of a template is the action's, with its cause
-            cause = f"{type(exc).__name__}: {exc}"
-            raise ExecutorError(f"template {_short(repr(value))}: {_short(cause, 300)}") from None
-        if size > MAX_RENDERED:
-            raise ExecutorError(
-                f"template {_short(repr(value))} renders over {MAX_RENDERED} characters (the max)"
-            )
-        return "".join(pieces)
+        return "".join(_pieces(value, data)) if is_template(value) else value
     if isinstance(value, list):
         return [render(v, data) for v in value]
     if isinstance(value, dict):
         return {k: render(v, data) for k, v in value.items()}
     return value
+
+
+def render_argv(argv: Iterable[Any], data: Mapping[str, Any]) -> list[str]:
+    """Render each argv item; an item whose first visible character is a `-` that request
+    data put there (not the template's own text) is refused: a program would read it as an
+    option (`-oProxyCommand=…`, `--upload-pack=…`). Blanks before it do not hide it: some
+    programs and wrappers strip them. `--` is no escape either: after it, `kubectl exec`,
+    `env` or `sudo` hand the rest to another program, which reads options again."""
+    items = []
+    for i, item in enumerate(argv):
+        text = str(item)
+        if not is_template(text):
+            items.append(text)
+            continue
+        pieces = _pieces(text, data)
+        rendered = "".join(pieces)
+        if _starts_with_data_dash(pieces):
+            raise ExecutorError(
+                f"argv[{i}] {_short(repr(text))} renders to {_short(repr(rendered))}: a request "
+                "value may not start an argument with '-' (a program would read it as an "
+                "option); only the template's own text may, as in '--name={{ … }}'"
+            )
+        items.append(rendered)
+    return items
+
+
+def _starts_with_data_dash(pieces: Iterable[str]) -> bool:
+    from remediate.executors.sandbox import Literal
+
+    for piece in pieces:
+        visible = piece.lstrip()
+        if visible:
+            return visible[0] == "-" and not isinstance(piece, Literal)
+    return False
+
+
+def _pieces(source: str, data: Mapping[str, Any]) -> list[str]:
+    try:
+        return render_pieces(source, data)
+    except RenderError as exc:
+        if exc.oversize:
+            raise ExecutorError(f"template {_short(repr(source))} {exc}") from None
+        raise ExecutorError(f"template {_short(repr(source))}: {_short(str(exc), 300)}") from None

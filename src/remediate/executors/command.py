@@ -15,6 +15,7 @@ from remediate.executors.base import (
     check_environment,
     refuse_characters,
     render,
+    render_argv,
     template_data,
 )
 
@@ -24,32 +25,14 @@ class CommandExecutor:
 
     def run(self, context: ExecutionContext) -> ExecutionResult:
         config: dict[str, Any] = dict(context.action.config)
-        data = template_data(context.request)
         pass_env = [str(name) for name in config.get("passEnv", [])]
-        try:
-            check_environment(
-                context,
-                [
-                    *(("executorEnvironment", n) for n in context.allowed_environment),
-                    *(("passEnv", n) for n in pass_env),
-                ],
-            )
-            argv = [
-                refuse_characters(f"argv[{i}]", str(a))
-                for i, a in enumerate(render(list(config["argv"]), data))
-            ]
-            extra = {
-                refuse_characters(f"env name {k!r}", str(k), "\x00="): refuse_characters(
-                    f"env {k}", str(v)
-                )
-                for k, v in render(dict(config.get("env", {})), data).items()
-            }
-            cwd = self._cwd(context, config.get("workingDir"))
-        except ExecutorError as exc:
-            return ExecutionResult(False, {}, str(exc))
         env, secrets = self._environment(context, pass_env)
-        env.update(extra)
         redact = Redactor(secrets)
+        try:
+            argv, extra, cwd = self._prepare(context, config, pass_env)
+        except ExecutorError as exc:
+            return ExecutionResult(False, {}, redact(str(exc)))
+        env.update(extra)
         timeout = context.action.timeout.total_seconds()
         done = process.run(argv, env, cwd, timeout)
         details = {
@@ -67,6 +50,30 @@ class CommandExecutor:
         if done.returncode != 0:
             return ExecutionResult(False, details, f"exited with status {done.returncode}")
         return ExecutionResult(True, details)
+
+    def _prepare(
+        self, context: ExecutionContext, config: dict[str, Any], pass_env: list[str]
+    ) -> tuple[list[str], dict[str, str], str]:
+        """argv, extra environment and working directory, or ExecutorError: nothing started."""
+        check_environment(
+            context,
+            [
+                *(("executorEnvironment", n) for n in context.allowed_environment),
+                *(("passEnv", n) for n in pass_env),
+            ],
+        )
+        data = template_data(context.request)
+        argv = [
+            refuse_characters(f"argv[{i}]", a)
+            for i, a in enumerate(render_argv(config["argv"], data))
+        ]
+        extra = {
+            refuse_characters(f"env name {k!r}", str(k), "\x00="): refuse_characters(
+                f"env {k}", str(v)
+            )
+            for k, v in render(dict(config.get("env", {})), data).items()
+        }
+        return argv, extra, self._cwd(context, config.get("workingDir"))
 
     @staticmethod
     def _environment(

@@ -25,6 +25,18 @@ BUILTINS: dict[str, str] = {
     "plugin": "",  # dispatches to a plugin by name
 }
 
+# name → "module:function" that finds, in an executor's config, what cannot work as written
+# ((key path, message, severity) each; used by `validate`)
+CONFIG_CHECKS: dict[str, str] = {"webhook": "remediate.executors.egress:config_problems"}
+
+
+def config_problems(name: str, config: Any) -> list[tuple[str, str, str]]:
+    target = CONFIG_CHECKS.get(name)
+    if not target:
+        return []
+    module, attribute = target.split(":")
+    return list(getattr(import_module(module), attribute)(config))
+
 
 def available(name: str) -> bool:
     """Whether the built-in executor `name` ships in this version (found without importing it)."""

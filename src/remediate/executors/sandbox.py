@@ -9,6 +9,13 @@ exceed `limit` characters, padding methods, `lipsum` and filters given a size ab
 and calls are counted, so a template cannot spin for ever either. Templates come from
 ActionTypes only (request values are data): this keeps a mistaken template from
 exhausting the runner.
+
+Nothing is evaluated while a template is *compiled*: jinja2 folds constant expressions
+then (its optimizer, and `visit_Output` for every printed expression), outside any runtime
+check, so `{{ 'a' * 10**9 }}` would be built by `validate`. Here only literal text is
+constant; every expression runs when the template renders, within the bounds above.
+Literal text is yielded as `Literal`, so that a caller can tell what the template wrote
+from what an expression (request data) produced.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.meta import TrackingCodeGenerator
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -40,7 +48,40 @@ _SIZED_FILTERS = frozenset({"center", "indent", "batch", "slice", "truncate", "w
 _STEPS: ContextVar[list[int] | None] = ContextVar("remediate_template_steps", default=None)
 
 
-class _BoundedCodeGenerator(CodeGenerator):
+class Literal(str):
+    """Text written in the template itself, as opposed to what an expression produced."""
+
+    __slots__ = ()
+
+
+class _Unfolded(CodeGenerator):
+    """A code generator that evaluates nothing at compile time (see the module's doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.optimizer = None  # no constant folding
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: Any) -> str:
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()  # evaluated when rendering, by the sandbox
+        return super()._output_child_to_const(node, frame, finalize)
+
+
+class NameTracker(_Unfolded, TrackingCodeGenerator):
+    """`jinja2.meta.find_undeclared_variables` without compile-time evaluation."""
+
+
+def undeclared_names(environment: Any, source: str) -> set[str]:
+    """The names `source` reads from its data (TemplateSyntaxError if it does not parse)."""
+    tracker = NameTracker(environment)
+    tracker.visit(environment.parse(source))
+    return tracker.undeclared_identifiers
+
+
+class _BoundedCodeGenerator(_Unfolded):
+    def _output_const_repr(self, group: Iterable[Any]) -> str:
+        return f"environment.literal({super()._output_const_repr(group)})"
+
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         """Every loop iterates through `environment.counted`, which spends the budget."""
         if not getattr(node, "counted", False):
@@ -62,6 +103,7 @@ class _BoundedCodeGenerator(CodeGenerator):
 class BoundedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**", "+", "%"})
     code_generator_class = _BoundedCodeGenerator
+    literal = Literal
 
     def __init__(self, limit: int, **options: Any) -> None:
         super().__init__(**options)

@@ -17,7 +17,7 @@ from typing import Protocol
 from remediate.adapters import environment
 from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
-from remediate.executors.base import ExecutionContext, ExecutionResult
+from remediate.executors.base import ExecutionContext, ExecutionResult, redact_result
 from remediate.service.locks import Target, target
 from remediate.service.runtime import Runtime
 
@@ -116,10 +116,10 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             attempt=job.attempt,
         )
         result: ExecutionResult = executor.run(context)
-        return result
     except LookupError as exc:
-        return ExecutionResult(False, {}, str(exc))
+        result = ExecutionResult(False, {}, str(exc))
     except Exception as exc:  # an executor's bug must not lose the outcome
-        return ExecutionResult(
+        result = ExecutionResult(
             False, {}, f"executor {action.executor} crashed: {type(exc).__name__}"
         )
+    return redact_result(result, variables)

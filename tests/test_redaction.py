@@ -1,0 +1,219 @@
+"""Redaction covers a secret's encoded forms: base64 (standard and URL-safe, padded or not, at
+each of the three alignments inside a longer stream, wrapped), URL-encoded (quote, quote_plus,
+either case of hex), JSON-escaped (Python's and Go's escapes), hex, and each string leaf of a
+secret that is a JSON document. The forms are printed by a real process that is handed the
+secret through `passEnv`, as an action would print them."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from remediate.executors.base import MAX_OUTPUT, ExecutionResult, Redactor, redact_result
+from remediate.executors.command import CommandExecutor
+from tests.runner_support import action_yaml, cli_env, clone, make_remote, remediate, request_yaml
+from tests.test_runner_executors import context, grams
+
+SECRET = 's3cr3t/Pa+ss wörd"<&=?'  # URL-, JSON- and HTML-special characters, non-ASCII
+LONG = "".join(f"{i:02d}x" for i in range(40))  # 120 characters: base64(1) wraps it
+
+FORMS = r"""
+import base64, binascii, json, os, sys
+from urllib.parse import quote, quote_plus
+s = os.environ["THE_TOKEN"]
+b = s.encode()
+forms = {
+    "raw": s,
+    "b64": base64.b64encode(b).decode(),
+    "b64-nopad": base64.b64encode(b).decode().rstrip("="),
+    "b64url": base64.urlsafe_b64encode(b).decode(),
+    "b64url-nopad": base64.urlsafe_b64encode(b).decode().rstrip("="),
+    "quote": quote(s, safe=""),
+    "quote-slash": quote(s),
+    "quote_plus": quote_plus(s),
+    "quote-lower": "".join(f"%{x:02x}" for x in b),
+    "json": json.dumps(s)[1:-1],
+    "json-utf8": json.dumps(s, ensure_ascii=False)[1:-1],
+    "json-go": json.dumps(s)[1:-1].replace("<", "\\u003c").replace("&", "\\u0026"),
+    "json-slash": json.dumps(s)[1:-1].replace("/", "\\/"),
+    "json-all": "".join(f"\\u{ord(c):04X}" for c in s),
+    "hex": b.hex(),
+    "HEX": b.hex().upper(),
+}
+for label, form in forms.items():
+    print(f"{label}: {form}")
+for label, prefix, suffix in (("shift0", b"", b"!"), ("shift1", b"x", b"!"), ("shift2", b"xy", b"!")):
+    for name, encode in (("std", base64.b64encode), ("url", base64.urlsafe_b64encode)):
+        print(f"{label}-{name}: {encode(prefix + b + suffix).decode()}")
+sys.stdout.write("wrapped: " + base64.encodebytes(os.environ["LONG_TOKEN"].encode()).decode())
+"""
+
+
+def run_forms(secret: str, **extra_env: str) -> dict[str, Any]:
+    env = {
+        "PATH": os.environ["PATH"],
+        "THE_TOKEN": secret,
+        "LONG_TOKEN": LONG,
+        "REMEDIATE_PASS_ENV": "THE_TOKEN LONG_TOKEN",
+        **extra_env,
+    }
+    config = {"argv": ["python3", "-c", FORMS], "passEnv": ["THE_TOKEN", "LONG_TOKEN"]}
+    result = CommandExecutor().run(context("command", config, env))
+    assert result.ok, result.error
+    return dict(result.details)
+
+
+def test_every_encoded_form_of_a_secret_is_redacted() -> None:
+    out = run_forms(SECRET)["stdout"]
+    lines = out.splitlines()
+    exact = [line for line in lines if not line.startswith(("shift", "wrapped"))]
+    assert len(exact) == 16
+    for line in exact:
+        assert line == line.split(":")[0] + ": [REDACTED]", line
+    shifted = [line for line in lines if line.startswith("shift")]
+    assert len(shifted) == 6
+    for line in shifted:  # only the characters that mix in the neighbours' bits are left
+        assert re.fullmatch(r"shift\d-\w+: [\w+/-]{0,3}\[REDACTED\][\w+/=-]{0,4}", line), line
+    assert lines[-1] == "wrapped: [REDACTED]"
+    assert out.count("[REDACTED]") == len(lines)
+
+
+def test_each_string_leaf_of_a_json_secret_is_redacted_but_short_ones_are_not() -> None:
+    key = (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    )
+    document = {
+        "type": "service_account",
+        "private_key": key,
+        "client": {"email": "bot@proj.iam.example.com", "ids": ["id-0001-abcd"]},
+        "enabled": "true",
+        "n": "1",
+        "empty": "",
+        "region": "eu",
+        "flag": True,
+    }
+    script = (
+        "import json, os, base64\n"
+        "d = json.loads(os.environ['SA_KEY'])\n"
+        "print('key:', d['private_key'])\n"
+        "print('escaped:', json.dumps(d['private_key']))\n"
+        "print('b64:', base64.b64encode(d['client']['email'].encode()).decode())\n"
+        "print('id:', d['client']['ids'][0], 'type:', d['type'])\n"
+        "print('short:', d['enabled'], d['n'], repr(d['empty']), d['region'], d['flag'])\n"
+        "print('pretty:', json.dumps(d, indent=1))\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "SA_KEY": json.dumps(document),
+        "REMEDIATE_PASS_ENV": "SA_KEY",
+    }
+    config = {"argv": ["python3", "-c", script], "passEnv": ["SA_KEY"]}
+    result = CommandExecutor().run(context("command", config, env))
+    assert result.ok, result.error
+    out = result.details["stdout"]
+    for leaf in (key, "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "bot@proj.iam.example.com"):
+        assert leaf not in out
+    for leaf in ("service_account", "id-0001-abcd", "Ym90QHByb2ouaWFtLmV4YW1wbGUuY29t"):
+        assert leaf not in out
+    assert out.splitlines()[:4] == [
+        "key: [REDACTED]",
+        'escaped: "[REDACTED]"',
+        "b64: [REDACTED]",
+        "id: [REDACTED] type: [REDACTED]",
+    ]
+    assert "short: true 1 '' eu True" in out  # shorter than 6 characters: not redacted
+    assert '"enabled": "true"' in out and '"region": "eu"' in out
+
+
+def test_short_and_trivial_secrets_do_not_wipe_out_the_output() -> None:
+    redact = Redactor(["", "1", "eu", '{"a": "true", "b": "", "c": "long-enough-1"}'])
+    assert redact("true 1 eu '' a b c long-enough-1") == "true 1 eu '' a b c [REDACTED]"
+    assert Redactor(["abcd"])("abcd YWJjZA== 61626364") == "[REDACTED] YWJjZA== 61626364"
+
+
+def test_overlapping_copies_of_a_secret_leave_nothing_behind() -> None:
+    assert Redactor(["abcabc"])("xabcabcabcy") == "x[REDACTED]y"
+    assert Redactor(["abcdef", "defghi"])("abcdefghi") == "[REDACTED]"
+
+
+@pytest.mark.parametrize(
+    ("label", "encode"),
+    [
+        ("base64", lambda s: base64.b64encode(s.encode()).decode()),
+        ("json-all", lambda s: "".join(f"\\u{ord(c):04x}" for c in s)),  # the longest form
+    ],
+)
+def test_an_encoded_secret_cut_by_the_output_tail_leaves_no_part_behind(
+    label: str, encode: Any
+) -> None:
+    token = "".join(f"{i:03d}" for i in range(40))  # 120 characters, no 8 alike
+    form = encode(token)
+    times = 64 * 1024 // len(form) + 7  # the tail's first copy is cut
+    script = f"import sys\nfor _ in range({times}): sys.stderr.write({form!r})\n"
+    env = {"PATH": os.environ["PATH"], "BIG_TOKEN": token, "REMEDIATE_PASS_ENV": "BIG_TOKEN"}
+    config = {"argv": ["python3", "-c", script], "passEnv": ["BIG_TOKEN"]}
+    result = CommandExecutor().run(context("command", config, env))
+    assert result.ok, result.error
+    err = result.details["stderr"]
+    assert "[REDACTED]" in err
+    assert not any(g in err for g in grams(form)), (label, err[:300])
+
+
+def test_redaction_of_a_full_capture_stays_fast() -> None:
+    secrets = [f"secret-number-{i:02d}-" + "k" * 40 for i in range(20)]
+    redact = Redactor([*secrets, json.dumps({f"k{i}": s for i, s in enumerate(secrets)})])
+    data = (b"0123456789abcdef" * 65536)[: 1 << 20]
+    started = time.monotonic()
+    text = redact.output(data, cut_end=True)
+    assert time.monotonic() - started < 5
+    assert len(text) <= MAX_OUTPUT + 100
+
+
+def test_encoded_secrets_never_reach_the_audit_or_the_output(tmp_path: Path) -> None:
+    sa_key = json.dumps({"type": "service_account", "private_key": "pk-" + "Q" * 30})
+    script = (
+        "import base64, json, os, sys\n"
+        "from urllib.parse import quote_plus\n"
+        "t = os.environ['DEPLOY_TOKEN']\n"
+        "print(base64.b64encode(t.encode()).decode(), quote_plus(t), json.dumps(t))\n"
+        "k = json.loads(os.environ['SA_KEY'])['private_key']\n"
+        "print(base64.urlsafe_b64encode(b'x' + k.encode()).decode(), file=sys.stderr)\n"
+        "sys.exit(3)\n"
+    )
+    extra = "      passEnv: [DEPLOY_TOKEN, SA_KEY]\n"
+    bare = make_remote(
+        tmp_path,
+        actions={"leak": action_yaml("leak", ["python3", "-c", script], extra=extra)},
+        requests={"rem-leak": request_yaml("rem-leak", action="leak")},
+    )
+    repo = clone(tmp_path, bare, "work")
+    env = cli_env(DEPLOY_TOKEN=SECRET, SA_KEY=sa_key, REMEDIATE_PASS_ENV="DEPLOY_TOKEN SA_KEY")
+    done = remediate(repo, "apply", "--format", "json", env=env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    blob = "".join(p.read_text() for p in (repo / "audit").rglob("*.jsonl"))
+    assert blob.count("[REDACTED]") >= 4
+    shown = blob + done.stdout + done.stderr
+    b64 = base64.b64encode(SECRET.encode()).decode()
+    leaf = base64.urlsafe_b64encode(b"x" + b"pk-" + b"Q" * 30).decode()
+    for form in (b64[:12], "s3cr3t%2FPa", "s3cr3t/Pa", "pk-QQQQ", leaf[4:16]):
+        assert form not in shown, form
+
+
+def test_every_result_is_redacted_once_more_before_it_is_recorded() -> None:
+    """The last guard (service.execute.run_one) for any executor, a plugin's too."""
+    secret = "plugin-leaked-token-42"
+    leaked = ExecutionResult(
+        False,
+        {"log": [f"got {base64.b64encode(secret.encode()).decode()}"], "n": 1},
+        f"failed with {json.dumps(secret)}",
+    )
+    result = redact_result(leaked, {"PLUGIN_TOKEN": secret, "PATH": "/bin"})
+    assert result.details == {"log": ["got [REDACTED]"], "n": 1}
+    assert result.error == 'failed with "[REDACTED]"'
