@@ -50,6 +50,7 @@ def validate_with(tmp_path: Path, template: str) -> dict[str, object]:
 
     repo = tmp_path / "repo"
     shutil.copytree(QUICKSTART, repo)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)  # a remediation repository
     (repo / "actions" / "bomb.yaml").write_text(ACTION.format(template=json.dumps(template)))
     cli = [sys.executable, "-m", "remediate", "validate", "--repo", str(repo)]
     wrapper = WRAPPER.format(limit=LIMIT_AS)

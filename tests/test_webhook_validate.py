@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from remediate.core.names import first_invisible
 from tests.conftest import Result
 
 REL = "actions/hook.yaml"
@@ -62,8 +63,10 @@ def test_a_malformed_allowed_hosts_entry_is_an_error_at_its_line(
     result = validate(quickstart, run_cli, "https://hooks.example.com/x", extra)
     assert result.code == 1
     shown = json.dumps(entry, ensure_ascii=False)
+    found = first_invisible(entry)  # a space or a look-alike letter is named
+    message = ENTRY.replace("is not valid: ", f"is not valid: {found}. ") if found else ENTRY
     assert result.err.splitlines()[0] == (
-        f"{REL}:9: spec.executor.webhook.allowedHosts[1]: {shown} {ENTRY}"
+        f"{REL}:9: spec.executor.webhook.allowedHosts[1]: {shown} {message}"
     )
 
 

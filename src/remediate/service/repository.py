@@ -8,6 +8,7 @@ that says where the repository is, or how to make one.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from remediate.adapters.git_cli import work_tree_of
@@ -35,7 +36,9 @@ def require(root: Path, policy_library: bool = False) -> None:
 
 
 def _has_settings(directory: Path) -> bool:
-    return any((directory / name).is_file() for name in SETTINGS_FILES)
+    # Present in any form: a settings file that is a FIFO or a dangling link is the
+    # repository's broken document (exit 1, named by the loader), not a stray directory.
+    return any(os.path.lexists(directory / name) for name in SETTINGS_FILES)
 
 
 def _no_settings(where: Path) -> str:
