@@ -149,12 +149,15 @@ def test_the_readme_names_a_rev_that_can_exist() -> None:
         assert "commit" in rev
         return
     if len(rev) == 40 and all(c in "0123456789abcdef" for c in rev):
-        assert (
-            subprocess.run(
-                ["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}^{{commit}}"]
-            ).returncode
-            == 0
-        )
+        found = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{rev}^{{commit}}"])
+        if (
+            found.returncode != 0
+            and git(ROOT, "rev-parse", "--is-shallow-repository").strip() == "true"
+        ):
+            pytest.skip(f"README's rev {rev} is outside this shallow clone's history")
+        assert found.returncode == 0, f"README names rev {rev}, which is no commit here"
+        hooks = git(ROOT, "show", f"{rev}:.pre-commit-hooks.yaml")
+        assert "pass_filenames: false" in hooks and "always_run: true" in hooks
         return
     tags = git(ROOT, "tag", "--list", rev).split()
     assert tags == [rev], f"README names rev {rev}, which is no tag of this repository"
