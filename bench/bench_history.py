@@ -1,0 +1,156 @@
+"""How command cost grows with history: the same commands on audits of 100 … N completed requests.
+
+    .venv/bin/python bench/bench_history.py [--sizes 100,1000,10000] [--repeat 3]
+
+For each size, a bare remote with that many completed requests comes from
+`bench/generate_history.py` (cached under bench/.data/history-N). Then, in
+fresh clones, side by side and alternating over the sizes so that machine
+noise hits all of them:
+- `status` (all requests) and `status ID` (one), with `--format json`;
+- `plan --base HEAD~1` after a commit that adds one request;
+- `apply` with one new request (pushed by a person first), in a full clone
+  and in a shallow one (`git clone --depth 1`, the `actions/checkout` default);
+- `audit verify`;
+each timed as a whole process (wall seconds) with its peak RSS (wait4), plus
+the number of refs on the remote. Prints medians; the figures go into
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from tests.runner_support import OPERATOR, REQUESTER, cli_env, git, request_yaml  # noqa: E402
+
+from generate_history import generate  # noqa: E402
+
+
+def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MB) of one `remediate` process; NaN seconds if it failed
+    with an exit code in `expect` other than 0 (shown as the failure it is)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "remediate", *args, "--repo", str(cwd)],
+        cwd=cwd,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in expect:
+        raise SystemExit(f"remediate {' '.join(args)} exited {code}: {err.decode()[-800:]}")
+    if code != 0:
+        print(f"    remediate {args[0]} exited {code}: {err.decode().splitlines()[0][:160]}")
+        return float("nan"), usage.ru_maxrss // 1024
+    return wall, usage.ru_maxrss // 1024
+
+
+def fresh_clone(tmp: Path, bare: Path, name: str, depth: int | None = None) -> Path:
+    target = tmp / name
+    extra = ["--depth", str(depth)] if depth else []
+    source = bare.as_uri() if depth else str(bare)  # --depth needs a real transport
+    git(tmp, "clone", "--quiet", *extra, source, str(target))
+    git(target, "config", "user.email", OPERATOR)
+    git(target, "config", "user.name", "ops")
+    return target
+
+
+def add_request(repo: Path, name: str, push: bool) -> None:
+    (repo / "remediations" / f"{name}.yaml").write_text(request_yaml(name, service="svc-new"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", f"Add {name}", email=REQUESTER)
+    if push:
+        git(repo, "push", "--quiet", "origin", "HEAD:main")
+
+
+def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, int]]:
+    """Every measured command once, on a copy of the pristine remote."""
+    bare = tmp / f"remote-{size}.git"
+    shutil.rmtree(bare, ignore_errors=True)
+    shutil.copytree(pristine, bare)
+    out: dict[str, tuple[float, int]] = {}
+    reader = fresh_clone(tmp, bare, f"read-{size}")
+    out["status"] = run(reader, "status", "--format", "json")
+    out["status ID"] = run(reader, "status", "rem-000000-0", "--format", "json")
+    out["audit verify"] = run(reader, "audit", "verify")
+    add_request(reader, "rem-plan-1", push=False)
+    out["plan --base"] = run(reader, "plan", "--base", "HEAD~1", "--format", "json")
+    shutil.rmtree(reader)
+    for kind, depth in (("apply (full clone)", None), ("apply (shallow clone)", 1)):
+        shutil.rmtree(bare)
+        shutil.copytree(pristine, bare)
+        person = fresh_clone(tmp, bare, f"person-{size}")
+        add_request(person, "rem-new-1", push=True)
+        runner = fresh_clone(tmp, bare, f"runner-{size}", depth)
+        out[kind] = run(runner, "apply", expect=(0, 1) if depth else (0,))
+        shutil.rmtree(person)
+        shutil.rmtree(runner)
+    refs = git(bare, "for-each-ref", "--format=%(refname)").split()
+    out["remote refs"] = (float(len(refs)), 0)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    remotes = {}
+    for size in sizes:
+        cached = HERE / ".data" / f"history-{size}"
+        if not (cached / "remote.git").is_dir():
+            started = time.perf_counter()
+            generate(cached, size)
+            print(f"generated {size} completed requests in {time.perf_counter() - started:.1f} s")
+        remotes[size] = cached / "remote.git"
+    results: dict[int, dict[str, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
+    with tempfile.TemporaryDirectory() as tmp_name:
+        for r in range(args.repeat):
+            for size in sizes:
+                for key, value in one_round(remotes[size], Path(tmp_name), size).items():
+                    results[size][key].append(value)
+                print(f"  round {r + 1}, {size}: done", flush=True)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"medians of {args.repeat} rounds: seconds (peak RSS MB)")
+    keys = list(results[sizes[0]])
+    print("| command | " + " | ".join(f"{s:,} completed" for s in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for key in keys:
+        cells = []
+        for size in sizes:
+            walls = [w for w, _ in results[size][key]]
+            rss = max(m for _, m in results[size][key])
+            wall = statistics.median(walls)
+            if key == "remote refs":
+                cells.append(f"{wall:.0f}")
+            elif wall != wall:  # NaN: the command failed
+                cells.append(f"fails (exit 1) ({rss} MB)")
+            else:
+                cells.append(f"{wall:.2f} s ({rss} MB)")
+        print(f"| {key} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
