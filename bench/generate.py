@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import subprocess
 from pathlib import Path
 
 ENVIRONMENTS = ["production", "staging", "dev", "qa", "prod-eu", "prod-us", "sandbox", "perf"]
@@ -162,6 +163,8 @@ def generate(
         shard = root / "remediations" / f"{i // 1000:02d}"
         shard.mkdir(exist_ok=True)
         (shard / f"rem-{i:05d}.yaml").write_text(request(i, rng))
+    # a remediation repository is a git work tree (commands refuse any other directory)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     return root
 
 
