@@ -40,8 +40,8 @@ from tests.runner_support import (
 
 
 def overhead(actions: int) -> dict[str, float]:
-    import remediate.service.apply as apply_module
-    import remediate.service.execute as execute_module
+    from remediate import wiring
+    from remediate.service.apply import apply
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -52,23 +52,23 @@ def overhead(actions: int) -> dict[str, float]:
         bare = make_remote(tmp, actions={"noop": action_yaml("noop", ["true"])}, requests=requests)
         repo = clone(tmp, bare, "runner")
         inside = [0.0]
-        real = execute_module.run_one
+        session = wiring.session(repo, {**os.environ, "REMEDIATE_NOW": NOW})
+        real = session.backend
 
-        def timed(*args: object) -> object:
-            started = time.perf_counter()
-            try:
-                return real(*args)  # type: ignore[arg-type]
-            finally:
-                inside[0] += time.perf_counter() - started
+        class Timed:
+            """The real execution backend, timed: what executors cost is not overhead."""
 
-        execute_module.run_one = timed  # type: ignore[assignment]
-        os.environ["REMEDIATE_NOW"] = NOW
-        try:
-            started = time.perf_counter()
-            report = apply_module.apply(repo, "bench@example.com", concurrency=1)
-            wall = time.perf_counter() - started
-        finally:
-            execute_module.run_one = real
+            def run(self, context: object) -> object:
+                started = time.perf_counter()
+                try:
+                    return real.run(context)  # type: ignore[arg-type]
+                finally:
+                    inside[0] += time.perf_counter() - started
+
+        session.backend = Timed()  # type: ignore[assignment]
+        started = time.perf_counter()
+        report = apply(session, "bench@example.com", concurrency=1)
+        wall = time.perf_counter() - started
         assert len(report.executed) == actions, report.skipped[:3]
         return {
             "wall_s": wall,

@@ -39,8 +39,8 @@ sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 from remediate.core.document import Document  # noqa: E402
 from remediate.core.model import Repository, build_repository  # noqa: E402
+from remediate.documents.repository import load_valid  # noqa: E402
 from remediate.service.plan import History, compile_repository, decide_all  # noqa: E402
-from remediate.service.validate import load_valid  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, inside the Berlin windows
 BIN = Path(sys.executable).parent

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from remediate.adapters import git_store
-from remediate.service import state
+from remediate.core import snapshot as state
 from tests.conftest import Result
 from tests.runner_support import NOW, RUNNER, action_yaml, clone, git, make_remote, request_yaml
 
@@ -84,7 +84,7 @@ def test_a_large_batch_is_split_into_files_under_the_cap(
 def test_one_event_larger_than_the_cap_is_a_bug_not_a_silent_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from remediate.service.writeback import split_lines
+    from remediate.core.drafting import split_lines
 
     monkeypatch.setattr(state, "MAX_FILE_BYTES", 10)
     assert split_lines(["abc\n", "def\n", "ghi\n"]) == ["abc\ndef\n", "ghi\n"]

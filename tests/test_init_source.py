@@ -80,7 +80,7 @@ def test_init_takes_the_url_from_the_one_place_that_names_it(
 ) -> None:
     monkeypatch.setattr("remediate.resources.SOURCE_REPOSITORY", URL)
     monkeypatch.setattr(
-        "remediate.service.init.installed_from",
+        "remediate.adapters.provenance.installed_from",
         lambda: InstalledFrom("checkout", None, SHA, "/src/remediate"),
     )
     result = run_cli("init", str(tmp_path / "repo"))
@@ -108,7 +108,7 @@ def test_unknown_source_leaves_placeholders_that_the_install_step_refuses(
 ) -> None:
     monkeypatch.setattr("remediate.resources.SOURCE_REPOSITORY", None)
     unknown = InstalledFrom("unknown", None, None, "installed from neither a checkout nor git")
-    monkeypatch.setattr("remediate.service.init.installed_from", lambda: unknown)
+    monkeypatch.setattr("remediate.adapters.provenance.installed_from", lambda: unknown)
     result = run_cli("init", str(tmp_path / "repo"))
     assert result.code == 0
     assert (
@@ -126,7 +126,7 @@ def test_a_pinned_install_step_asks_pip_for_that_commit_of_that_repository(
     tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
-        "remediate.service.init.installed_from", lambda: InstalledFrom("git", URL, SHA, URL)
+        "remediate.adapters.provenance.installed_from", lambda: InstalledFrom("git", URL, SHA, URL)
     )
     assert run_cli("init", str(tmp_path / "repo")).code == 0
     done, pip_args = run_install_step(install_step(tmp_path / "repo"), tmp_path)

@@ -92,7 +92,7 @@ _REPOS: dict[int, Path] = {}
 
 def _context() -> list:  # type: ignore[type-arg]
     """The quickstart's documents, so references (action types, parameters) are exercised."""
-    from remediate.service.validate import load_valid
+    from remediate.documents.repository import load_valid
 
     if not _CONTEXT:
         _CONTEXT.extend(load_valid(QUICKSTART))

@@ -234,3 +234,19 @@ def test_a_malformed_audit_line_is_reported_not_a_crash(run_cli: Run, audited: P
     assert sum("not an audit event" in p for p in problems) == 3
     done = run_cli("status", "--repo", str(audited), "--format", "json")
     assert done.code == 0 and "Traceback" not in done.err
+
+
+def test_verify_with_invalid_settings_reports_the_document_error(
+    run_cli: Run, audited: Path
+) -> None:
+    """Not "not the runner" for every runner commit: the runner's identity is in the
+    settings, so verify loads them fail closed and names what is wrong with them."""
+    settings = audited / "remediate.yaml"
+    settings.write_text(settings.read_text() + "  surprise: true\n")
+    done = run_cli("audit", "verify", "--repo", str(audited))
+    assert done.code == 1
+    assert "not the runner" not in done.out + done.err
+    assert done.err.startswith("remediate: 1 document error(s); nothing was run\n"), done.err
+    assert "remediate.yaml:" in done.err and "surprise" in done.err, done.err
+    body = json.loads(run_cli("audit", "verify", "--repo", str(audited), "--format", "json").out)
+    assert [e["file"] for e in body["errors"]] == ["remediate.yaml"]

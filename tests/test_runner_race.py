@@ -30,6 +30,7 @@ from tests.runner_support import (
     request_yaml,
     start,
 )
+from tests.sessions import Wrapped, session
 
 LATER = "2026-11-23T12:00:00Z"
 MUCH_LATER = "2026-11-23T18:00:00Z"
@@ -170,10 +171,7 @@ def test_idempotent_action_abandoned_by_a_crash_is_retried_after_backoff(tmp_pat
     assert_clean(tmp_path, bare)
 
 
-def test_push_rejected_mid_run_is_rebuilt_on_the_new_tip(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from remediate.adapters.git_store import GitStore
+def test_push_rejected_mid_run_is_rebuilt_on_the_new_tip(tmp_path: Path) -> None:
     from remediate.service.apply import apply
 
     log = tmp_path / "executions.log"
@@ -184,14 +182,19 @@ def test_push_rejected_mid_run_is_rebuilt_on_the_new_tip(
     )
     other = clone(tmp_path, bare, "other", email="someone@example.com")
     runner = clone(tmp_path, bare, "runner")
-    real_push = GitStore.push_branch
     landed: list[str] = []
     calls: list[str] = []
 
-    def push_after_someone_else(self: GitStore, sha: str) -> tuple[str, str]:
+    class Raced(Wrapped):
+        """Between this runner's fetch and its push, another writer lands a commit."""
+
+        def push_branch(self, sha: str) -> tuple[str, str]:
+            return push_after_someone_else(self.inner, sha)
+
+    def push_after_someone_else(real: Any, sha: str) -> tuple[str, str]:
         calls.append(sha)
         if len(calls) % 2 == 0:  # every first push of a phase, not its retry
-            return real_push(self, sha)
+            return real.push_branch(sha)  # type: ignore[no-any-return]
         # between this runner's fetch and its push, another writer lands a commit
         git(other, "pull", "-q", "--rebase", "origin", "main")
         (other / f"notes-{len(landed)}.txt").write_text("meanwhile\n")
@@ -199,12 +202,9 @@ def test_push_rejected_mid_run_is_rebuilt_on_the_new_tip(
         git(other, "commit", "-qm", "meanwhile", email="someone@example.com")
         git(other, "push", "-q", "origin", "HEAD:main")
         landed.append(sha)
-        return real_push(self, sha)
+        return real.push_branch(sha)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(GitStore, "push_branch", push_after_someone_else)
-    monkeypatch.setenv("REMEDIATE_NOW", NOW)
-    report = apply(runner, "ops@example.com")
-    monkeypatch.undo()
+    report = apply(session(runner, store=Raced), "ops@example.com")
     assert sorted(report.executed) == [("rem-a", "COMPLETED"), ("rem-b", "COMPLETED")]
     assert report.stats.rejected >= 3  # every phase's first push was rejected, then rebuilt
     assert executions(log) == Counter(["rem-a", "rem-b"])
@@ -272,10 +272,8 @@ def test_outcomes_of_a_run_that_cannot_push_are_recorded_by_the_next_run(tmp_pat
 
 
 def test_a_claim_whose_event_never_reached_the_branch_is_adopted_not_rerun(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    import remediate.service.apply as apply_module
-
     log = tmp_path / "executions.log"
     bare = make_remote(
         tmp_path,
@@ -283,19 +281,24 @@ def test_a_claim_whose_event_never_reached_the_branch_is_adopted_not_rerun(
         requests={"rem-o": request_yaml("rem-o")},
     )
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
-
-    class Died(Exception):
-        pass
-
-    def die(*args: object) -> None:
-        raise Died  # the runner dies after its claim ref landed, before the branch push
-
-    monkeypatch.setenv("REMEDIATE_NOW", NOW)
-    monkeypatch.setattr(apply_module, "_claim_batch", die)
-    with pytest.raises(Died):
-        apply_module.apply(first, "ops@example.com")
-    monkeypatch.undo()
+    # The first runner's claim ref lands; the branch push of its claim event never does
+    # (the remote refuses it: to the runner, as if it had died right there).
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text(
+        "#!/bin/sh\n"
+        "while read old new ref; do\n"
+        '  [ "$ref" = refs/heads/main ] || continue\n'
+        '  if git log -1 --format=%s "$new" | grep -q "^remediate apply: claim"; then\n'
+        "    echo 'the runner is gone' >&2; exit 1\n"
+        "  fi\n"
+        "done\n"
+    )
+    hook.chmod(0o755)
+    done = remediate(first, "apply", env=cli_env(REMEDIATE_PUSH_ATTEMPTS="1"))
+    assert done.returncode == 1 and "could not push the audit" in done.stderr, done.stderr
+    hook.unlink()
     assert "refs/claims/rem-o/1" in git(tmp_path, "ls-remote", str(bare))
+    assert not log.exists()
     report = json_out(remediate(second, "apply", "--format", "json"))
     assert report["executed"] == []
     status = json_out(remediate(second, "status", "rem-o", "--format", "json"))
@@ -386,10 +389,8 @@ def test_apply_never_runs_a_request_that_is_not_on_the_shared_branch(tmp_path: P
     assert executions(log) == Counter(["rem-pub"])
 
 
-def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import remediate.service.apply as apply_module
+def test_two_runners_never_run_actions_on_one_target_at_the_same_time(tmp_path: Path) -> None:
+    from remediate.service.apply import apply
 
     log = tmp_path / "intervals.log"
     script = (
@@ -403,30 +404,30 @@ def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
         requests={n: request_yaml(n, action="slow") for n in names},  # one target: api/staging
     )
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
-    # Both runners have selected their requests and nothing is claimed yet; then the first
-    # claims rem-1 (it runs with --max 1) and the second claims what is left: without a
-    # per-target lock both would now run an action on api/staging at the same time.
+    # Both runners have selected their requests and nothing is locked or claimed yet; then
+    # the first takes the lock and claims rem-1 (it runs with --max 1), and the second
+    # pushes for the same lock: without a per-target lock both would now run an action on
+    # api/staging at the same time.
     both_selected = threading.Barrier(2, timeout=5)
-    real_claim = apply_module._claim
 
-    def claim_in_turn(rt: Any, snap: Any, jobs: Any, report: Any) -> Any:
-        with contextlib.suppress(threading.BrokenBarrierError):
-            both_selected.wait()
-        if rt.root == second:
-            time.sleep(0.5)
-        return real_claim(rt, snap, jobs, report)
+    class InTurn(Wrapped):
+        def push_leases(self, updates: dict[str, Any]) -> dict[str, str]:
+            if any(ref.startswith("refs/locks/") and new for ref, (new, _) in updates.items()):
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_selected.wait()
+                if self.inner.root == second:
+                    time.sleep(0.5)
+            return self.inner.push_leases(updates)  # type: ignore[no-any-return]
 
     reports: list[Any] = []
     errors: list[BaseException] = []
 
     def run(root: Path, **kwargs: Any) -> None:
         try:
-            reports.append(apply_module.apply(root, OPERATOR, **kwargs))
+            reports.append(apply(session(root, store=InTurn), OPERATOR, **kwargs))
         except BaseException as exc:  # a crashed runner must fail the test, not pass it
             errors.append(exc)
 
-    monkeypatch.setenv("REMEDIATE_NOW", NOW)
-    monkeypatch.setattr(apply_module, "_claim", claim_in_turn)
     runners = [
         threading.Thread(target=run, args=(first,), kwargs={"max_actions": 1}),
         threading.Thread(target=run, args=(second,)),
@@ -435,7 +436,6 @@ def test_two_runners_never_run_actions_on_one_target_at_the_same_time(
         thread.start()
     for thread in runners:
         thread.join(timeout=60)
-    monkeypatch.undo()
     assert not any(thread.is_alive() for thread in runners)
     assert errors == []
     assert len(reports) == 2
@@ -462,12 +462,11 @@ def _text(path: Path) -> str:
 
 
 def test_targets_compare_case_insensitively_for_locks_and_serial_execution(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    from remediate.adapters.git_store import GitStore, Person
-    from remediate.core.audit import parse_time
-    from remediate.service import locks
-    from remediate.service.apply import apply
+    from remediate.core.commits import Person
+    from remediate.core.times import parse_time
+    from remediate.service.apply import apply, locks
 
     log = tmp_path / "intervals.log"
     script = (
@@ -485,21 +484,20 @@ def test_targets_compare_case_insensitively_for_locks_and_serial_execution(
     holder, runner = clone(tmp_path, bare, "holder"), clone(tmp_path, bare, "runner")
     # another runner holds the lock of staging/api: neither spelling may run
     won, held = locks.acquire(
-        GitStore(holder),
+        session(holder).store,
         Person("other", "other@example.com"),
         parse_time(NOW),
         {("staging", "api"): timedelta(minutes=5)},
     )
     assert won == {("staging", "api")}
-    monkeypatch.setenv("REMEDIATE_NOW", NOW)
-    report = apply(runner, OPERATOR)
+    report = apply(session(runner), OPERATOR)
     assert report.executed == []
     assert sorted(report.skipped) == [
         ("rem-low", "another runner holds refs/locks/staging/api"),
         ("rem-up", "another runner holds refs/locks/staging/api"),
     ]
-    locks.release(GitStore(holder), held)
-    report = apply(runner, OPERATOR)  # concurrency 4: still one target, so one at a time
+    locks.release(session(holder).store, held)
+    report = apply(session(runner), OPERATOR)  # concurrency 4: still one target, so one at a time
     assert sorted(report.executed) == [("rem-low", "COMPLETED"), ("rem-up", "COMPLETED")]
     spans = sorted(_intervals(log).values())
     assert len(spans) == 2
@@ -522,8 +520,7 @@ def _gated(log: Path, gate: Path) -> list[str]:
 
 
 def _at(seconds: int) -> str:
-    from remediate.core.audit import parse_time
-    from remediate.core.decision import iso
+    from remediate.core.times import iso, parse_time
 
     return iso(parse_time(NOW) + timedelta(seconds=seconds)) or ""
 

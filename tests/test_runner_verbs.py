@@ -6,7 +6,6 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -371,12 +370,11 @@ def test_apply_leaves_requests_deferred_by_a_change_window(
     assert log.read_text().split() == ["rem-w"]
 
 
-def test_two_operators_approving_at_once_both_count(
-    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_operators_approving_at_once_both_count(run_cli: Run, tmp_path: Path) -> None:
     import threading
 
-    import remediate.service.verbs as verbs
+    from remediate.service import verbs
+    from tests.sessions import Wrapped, session
 
     bare = make_remote(
         tmp_path,
@@ -388,26 +386,31 @@ def test_two_operators_approving_at_once_both_count(
     repo = clone(tmp_path, bare, "work")
     run_cli("apply", "--max", "0", "--repo", str(repo))
     one, two = clone(tmp_path, bare, "one", OPERATOR), clone(tmp_path, bare, "two", OPERATOR2)
-    # both decide on the same audit (one approval each, not enough alone), then push in turn
+    # both decide on the same audit (one approval each, not enough alone), then push in turn:
+    # each first push waits for the other approval to be built on the same snapshot
     same_snapshot = threading.Barrier(2, timeout=10)
-    real = verbs._check_counts
     calls: list[str] = []
 
-    def in_step(rt: Any, actor: str, before: Any, after: Any) -> None:
-        calls.append(actor)
-        if calls.count(actor) == 1:
-            same_snapshot.wait()
-            if actor == OPERATOR2:
-                time.sleep(0.5)
-        real(rt, actor, before, after)
+    def in_step(actor: str) -> type[Wrapped]:
+        class InStep(Wrapped):
+            def push_branch(self, sha: str) -> tuple[str, str]:
+                calls.append(actor)
+                if calls.count(actor) == 1:
+                    same_snapshot.wait()
+                    if actor == OPERATOR2:
+                        time.sleep(0.5)
+                return self.inner.push_branch(sha)  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(verbs, "_check_counts", in_step)
-    threads = [threading.Thread(target=verbs.approve, args=(r, "rem-2", None)) for r in (one, two)]
+        return InStep
+
+    threads = [
+        threading.Thread(target=verbs.approve, args=(session(r, store=in_step(who)), "rem-2", None))
+        for r, who in ((one, OPERATOR), (two, OPERATOR2))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    monkeypatch.undo()
     assert calls.count(OPERATOR2) == 2  # rejected once, then rebuilt on the first approval
     git(repo, "pull", "-q")
     status = out(run_cli("status", "rem-2", "--repo", str(repo), "--format", "json"))

@@ -1,4 +1,4 @@
-"""What the runner reads from its environment: the clock, the acting identity, variables."""
+"""What the runner reads from its environment: the acting identity, limits, variables."""
 
 from __future__ import annotations
 
@@ -6,34 +6,8 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from remediate.errors import UsageError
-
-
-def now() -> datetime:
-    """The current time, or REMEDIATE_NOW (ISO 8601) so that tests never depend on today."""
-    fixed = os.environ.get("REMEDIATE_NOW")
-    if not fixed:
-        return datetime.now(UTC)
-    try:
-        moment = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"REMEDIATE_NOW={fixed!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def push_attempts() -> int:
-    """How often a rejected push is rebuilt and retried (REMEDIATE_PUSH_ATTEMPTS, default 30)."""
-    text = os.environ.get("REMEDIATE_PUSH_ATTEMPTS", "30")
-    if not text.isdigit() or int(text) < 1:
-        raise UsageError(f"REMEDIATE_PUSH_ATTEMPTS={text!r} must be a positive integer")
-    return int(text)
-
-
-def variables() -> dict[str, str]:
-    return dict(os.environ)
-
 
 PASS_ENV = "REMEDIATE_PASS_ENV"
 
@@ -56,13 +30,33 @@ def webhooks_may_reach_private(variables: Mapping[str, str]) -> bool:
     return variables.get(ALLOW_PRIVATE_WEBHOOKS) == "1"
 
 
-def github_actor() -> str | None:
-    """Inside GitHub Actions: the authenticated user of the event, from GITHUB_EVENT_PATH."""
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return None
-    path = os.environ.get("GITHUB_EVENT_PATH")
-    if not path:
-        return None
+class RunnerEnvironment:
+    """The `Environment` port over a mapping of variables (`os.environ`, given by
+    `remediate.wiring`; a plain dict in tests). Read when asked, never cached: a
+    malformed value fails the command that needs it, not every command."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self._variables = variables
+
+    def variables(self) -> Mapping[str, str]:
+        return dict(self._variables)
+
+    def push_attempts(self) -> int:
+        """How often a rejected push is rebuilt and retried (REMEDIATE_PUSH_ATTEMPTS, default 30)."""
+        text = self._variables.get("REMEDIATE_PUSH_ATTEMPTS", "30")
+        if not text.isdigit() or int(text) < 1:
+            raise UsageError(f"REMEDIATE_PUSH_ATTEMPTS={text!r} must be a positive integer")
+        return int(text)
+
+    def github_actor(self) -> str | None:
+        """Inside GitHub Actions: the authenticated user of the event, from GITHUB_EVENT_PATH."""
+        if self._variables.get("GITHUB_ACTIONS") != "true":
+            return None
+        path = self._variables.get("GITHUB_EVENT_PATH")
+        return _event_actor(path) if path else None
+
+
+def _event_actor(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as handle:
             event = json.load(handle)

@@ -10,19 +10,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from remediate.errors import UserError
-
-
-def work_tree_of(directory: Path) -> Path | None:
-    """The top of the git work tree holding `directory` (absolute), or None.
-
-    Found as git finds it, by the nearest `.git` (a directory, or a file in a worktree or
-    submodule), without starting git: every command makes this check before anything else.
-    """
-    for candidate in (directory, *directory.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
+from remediate.documents.worktree import work_tree_of
+from remediate.errors import UsageError, UserError
 
 
 def not_a_repository(root: Path) -> str:
@@ -79,3 +68,41 @@ def remote_reason(err: str) -> str:
         text = re.sub(r"^'[^']*' does not appear", "it does not appear", text)
         return USERINFO.sub("", text)
     return "git gave no reason"
+
+
+def changed_files(root: Path, base: str) -> list[str]:
+    """Files added or modified between `base` and the work tree (committed or not).
+
+    The git command line directly, not GitPython: importing GitPython costs
+    more than the whole of `plan --base` on a one-request change may take.
+    """
+    if not (root / ".git").exists():
+        raise UsageError(f"{root}: not a git repository")
+
+    def git(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
+        )
+
+    if base.startswith("-"):  # never let a value reach git as an option (--output=…)
+        raise UsageError(f"--base {base}: a revision cannot start with '-'")
+    resolved = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
+    commit = resolved.stdout.strip()
+    if resolved.returncode != 0 or not commit:
+        raise UsageError(f"--base {base}: not a commit in this repository")
+    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", commit, "--")
+    if diff.returncode != 0:
+        raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
+    untracked = git("ls-files", "--others", "--exclude-standard")
+    names = {line for line in (diff.stdout + "\n" + untracked.stdout).splitlines() if line}
+    return sorted(names)
+
+
+class WorkTreeChanges:
+    """The `Changes` port: what changed in the work tree of `root` since a commit."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def since(self, base: str) -> list[str]:
+        return changed_files(self.root, base)

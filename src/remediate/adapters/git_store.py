@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from remediate.adapters.git_cli import not_a_repository, unreachable
+from remediate.core.commits import AuditCommit as AuditCommit
+from remediate.core.commits import Person as Person
+from remediate.core.commits import PushOutcome as PushOutcome
 from remediate.errors import UsageError, UserError
 
 
@@ -25,59 +27,9 @@ def open_repo(root: Path):  # type: ignore[no-untyped-def]
         raise UsageError(not_a_repository(root)) from None
 
 
-def changed_files(root: Path, base: str) -> list[str]:
-    """Files added or modified between `base` and the work tree (committed or not).
-
-    The git command line directly, not GitPython: importing GitPython costs
-    more than the whole of `plan --base` on a one-request change may take.
-    """
-    import subprocess
-
-    if not (root / ".git").exists():
-        raise UsageError(f"{root}: not a git repository")
-
-    def git(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], capture_output=True, text=True, check=False
-        )
-
-    if base.startswith("-"):  # never let a value reach git as an option (--output=…)
-        raise UsageError(f"--base {base}: a revision cannot start with '-'")
-    resolved = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}")
-    commit = resolved.stdout.strip()
-    if resolved.returncode != 0 or not commit:
-        raise UsageError(f"--base {base}: not a commit in this repository")
-    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", commit, "--")
-    if diff.returncode != 0:
-        raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
-    untracked = git("ls-files", "--others", "--exclude-standard")
-    names = {line for line in (diff.stdout + "\n" + untracked.stdout).splitlines() if line}
-    return sorted(names)
-
-
 # --- write-back: the runner's commits, pushes and claim refs ----------------------------
 
 CLAIMS_PREFIX = "refs/claims/"
-
-
-@dataclass(frozen=True)
-class Person:
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class AuditCommit:
-    sha: str
-    committer: str  # e-mail
-    author: str  # e-mail
-    changes: tuple[tuple[str, str], ...]  # (status letter, path)
-
-
-class PushOutcome:
-    OK = "ok"
-    REJECTED = "rejected"  # the remote moved on: fetch, rebuild, retry
-    AMBIGUOUS = "ambiguous"  # the reply was lost: the ref may have moved
 
 
 class GitStore:
@@ -328,13 +280,6 @@ class GitStore:
                 if ref in wanted:
                     found[ref] = sha
         return found
-
-    def push_claims(self, claims: dict[str, str]) -> dict[str, str]:
-        """Create each claim ref only if it does not exist (compare-and-swap on the remote).
-
-        Returns ref → "won", "lost" or "unknown" (the reply was lost; ask the remote).
-        """
-        return self.push_leases({ref: (sha, "") for ref, sha in claims.items()})
 
     def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
         """Set (or, with None, delete) each ref only if it still holds the expected value.

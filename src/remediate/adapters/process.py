@@ -9,22 +9,12 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import IO
+
+from remediate.core.processes import Completed
 
 KILL_GRACE_SECONDS = 2.0
 KEEP_BYTES = 64 * 1024  # of each stream, from its end: output goes to files, never to memory
-
-
-@dataclass(frozen=True)
-class Completed:
-    returncode: int | None  # None: it never started
-    stdout: bytes
-    stderr: bytes
-    timed_out: bool = False
-    error: str | None = None  # why it could not start
-    stdout_cut: bool = False  # only the last KEEP_BYTES were kept: the start is cut
-    stderr_cut: bool = False
 
 
 def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> Completed:
@@ -85,3 +75,12 @@ def _tail(handle: IO[bytes]) -> tuple[bytes, bool]:
 def _kill_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+class LocalProcesses:
+    """The `ProcessRunner` port over `run`: processes on this machine."""
+
+    def run(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float
+    ) -> Completed:
+        return run(argv, env, cwd, timeout)

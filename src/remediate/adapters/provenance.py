@@ -11,22 +11,12 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+
+from remediate.core.provenance import InstalledFrom as InstalledFrom
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
-
-
-@dataclass(frozen=True)
-class InstalledFrom:
-    """`how` is "checkout", "git" or "unknown"; `url` is None when no URL is known."""
-
-    how: str
-    url: str | None
-    commit: str | None
-    where: str  # for people: the checkout's path, the URL installed from, or why unknown
-    unpushed: bool = False  # a checkout whose HEAD is on no remote branch, or has edits
 
 
 def installed_from() -> InstalledFrom:
@@ -93,3 +83,15 @@ def _git(root: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
+
+
+class LocalInstall:
+    """The `Scaffolding` port of `init`: git init, and where this remediate came from."""
+
+    def init_repository(self, directory: Path) -> None:
+        from remediate.adapters.git_cli import init_repository
+
+        init_repository(directory)
+
+    def installed_from(self) -> InstalledFrom:
+        return installed_from()

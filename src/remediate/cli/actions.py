@@ -29,9 +29,11 @@ def actions(
 
     --status keeps the events that moved a request to that status.
     """
+    from remediate import wiring
     from remediate.service.query import actions as run
 
     if limit < 1:
         raise UsageError("--limit must be 1 or more")
-    show_events(list(run(Path(repo), status_filter, environment, limit)), output_format)
+    session = wiring.session(Path(repo))
+    show_events(list(run(session, status_filter, environment, limit)), output_format)
     return 0

@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 
 from remediate.cli.output import command_line, echo
+from remediate.documents.repository import ValidationReport
 from remediate.errors import Problem
 from remediate.service.markdown import cell
-from remediate.service.validate import ValidationReport
 
 SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub keeps of one step's summary
 _TRAILER_ROOM = 200  # bytes kept free for the "… and N more" line

@@ -12,7 +12,7 @@ from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
 
 if TYPE_CHECKING:
-    from remediate.service.outcomes import ApplyReport, Failure
+    from remediate.service.apply.report import ApplyReport, Failure
 
 
 @command(epilog=example("remediate apply --dry-run"))
@@ -40,17 +40,16 @@ def apply(
     action completed, 1 when one failed, an outcome could not be recorded, or
     a document is invalid (then nothing runs).
     """
-    from remediate.adapters.environment import github_actor
-    from remediate.adapters.git_store import GitStore
+    from remediate import wiring
     from remediate.service.apply import apply as run_apply
+    from remediate.service.runtime import actor_or_none
 
     if max_actions is not None and max_actions < 0:
         raise UsageError("--max must be 0 or more")
     if concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
-    root = Path(repo)
-    actor = github_actor() or (GitStore(root).user_email() if root.is_dir() else None)
-    report = run_apply(root, actor, dry_run, max_actions, concurrency)
+    session = wiring.session(Path(repo))
+    report = run_apply(session, actor_or_none(session), dry_run, max_actions, concurrency)
     for name, status in report.late:
         echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "

@@ -23,6 +23,7 @@ def approve(request_id: str, reason: str | None, repo: str, output_format: str |
     a request in any other status prints that status and changes nothing.
     The requester, non-operators and stale approvals never count (exit 1).
     """
+    from remediate import wiring
     from remediate.service.verbs import approve as run
 
-    return show(run(Path(repo), request_id, reason or None), output_format)
+    return show(run(wiring.session(Path(repo)), request_id, reason or None), output_format)

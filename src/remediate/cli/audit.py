@@ -23,9 +23,10 @@ def verify(repo: str, output_format: str | None) -> int:
 
     Exit 0 when the audit log is intact, 1 on any tampering.
     """
+    from remediate import wiring
     from remediate.service.verify import verify as run
 
-    report = run(Path(repo))
+    report = run(wiring.session(Path(repo)))
     if resolve_format(output_format) == "json":
         echo_json(report.as_json())
     else:

@@ -20,6 +20,7 @@ def cancel(request_id: str, repo: str, output_format: str | None) -> int:
     The requester or an operator may cancel a request that has not started
     executing; it never runs.
     """
+    from remediate import wiring
     from remediate.service.verbs import cancel as run
 
-    return show(run(Path(repo), request_id), output_format)
+    return show(run(wiring.session(Path(repo)), request_id), output_format)

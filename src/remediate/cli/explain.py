@@ -27,11 +27,12 @@ def explain(request_id: str, now: str | None, repo: str, output_format: str | No
     For a request that has started, what the audit says happened (why it
     failed, whether it is retried) and what could still change it.
     """
+    from remediate import wiring
+    from remediate.service.audit_log import history
     from remediate.service.explain import explain as run_explain
-    from remediate.service.state_bridge import history_for
 
-    root = Path(repo)
-    result = run_explain(root, request_id, resolve_now(now), history_for(root))
+    session = wiring.session(Path(repo))
+    result = run_explain(session, request_id, resolve_now(now, session), history(session))
     if resolve_format(output_format, FORMATS) == "json":
         echo_json(result.as_json())
         return 0

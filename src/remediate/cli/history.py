@@ -16,7 +16,8 @@ from remediate.cli.events_output import show_events
 @format_option("text", "json")
 def history(incident_id: str, repo: str, output_format: str | None) -> int:
     """Audit events of one incident's requests, newest first."""
+    from remediate import wiring
     from remediate.service.query import history as run
 
-    show_events(list(run(Path(repo), incident_id)), output_format)
+    show_events(list(run(wiring.session(Path(repo)), incident_id)), output_format)
     return 0

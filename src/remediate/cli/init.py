@@ -24,9 +24,10 @@ def init(directory: str, force: bool) -> int:
     repository it becomes one (branch main). The result validates clean; edit
     remediate.yaml's RBAC before first use.
     """
+    from remediate import wiring
     from remediate.service.init import scaffold
 
-    result = scaffold(Path(directory), force=force)
+    result = scaffold(Path(directory), wiring.scaffolding(), force=force)
     for rel in result.files:
         echo(f"created {Path(directory) / rel}")
     echo(result.install.describe())

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from remediate.cli import command, example, format_option, repo_option, resolve_format
 from remediate.cli.output import echo, echo_json
 from remediate.errors import UsageError
+
+if TYPE_CHECKING:
+    from remediate.service.session import Session
 
 FORMATS = ("text", "markdown", "json")
 
@@ -30,14 +33,12 @@ def now_option(func: F) -> F:
     )(func)
 
 
-def resolve_now(text: str | None) -> datetime:
-    """The moment to decide at: `--now`, else the clock adapter (REMEDIATE_NOW or the wall
-    clock, as for `apply`; read here, never in core)."""
+def resolve_now(text: str | None, session: Session) -> datetime:
+    """The moment to decide at: `--now`, else the session's clock (REMEDIATE_NOW or the
+    wall clock, as for `apply`; read here, never in core)."""
     if text is None:
-        from remediate.adapters.environment import now
-
-        return now()
-    from remediate.core.policy import parse_time
+        return session.clock.now()
+    from remediate.core.times import parse_time
 
     try:
         return parse_time(text)
@@ -63,12 +64,13 @@ def plan(base: str | None, now: str | None, repo: str, output_format: str | None
     --format markdown gives the body of a pull-request comment. Exit 0, or 1
     when any document is invalid (nothing is decided then).
     """
+    from remediate import wiring
+    from remediate.service.audit_log import history
     from remediate.service.plan import plan as run_plan
     from remediate.service.render import render_markdown, render_text
-    from remediate.service.state_bridge import history_for
 
-    root = Path(repo)
-    report = run_plan(root, resolve_now(now), base, history_for(root))
+    session = wiring.session(Path(repo))
+    report = run_plan(session, resolve_now(now, session), base, history(session))
     chosen = resolve_format(output_format, FORMATS)
     if chosen == "json":
         echo_json(report.as_json())

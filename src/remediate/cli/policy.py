@@ -36,9 +36,11 @@ def test(paths: tuple[str, ...], now: str | None, repo: str, output_format: str 
     time). Exit 0 when every case passes, 1 on any mismatch or invalid
     document.
     """
+    from remediate import wiring
     from remediate.service.policytest import run_tests
 
-    report = run_tests(Path(repo), paths, resolve_now(now))
+    session = wiring.session(Path(repo))
+    report = run_tests(session, paths, resolve_now(now, session))
     if resolve_format(output_format, FORMATS) == "json":
         echo_json(report.as_json())
     else:

@@ -17,6 +17,7 @@ from remediate.cli.verb_output import show
 @format_option("text", "json")
 def reject(request_id: str, reason: str | None, repo: str, output_format: str | None) -> int:
     """Reject a PENDING_APPROVAL request; it never executes."""
+    from remediate import wiring
     from remediate.service.verbs import reject as run
 
-    return show(run(Path(repo), request_id, reason or None), output_format)
+    return show(run(wiring.session(Path(repo)), request_id, reason or None), output_format)

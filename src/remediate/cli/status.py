@@ -16,9 +16,10 @@ from remediate.cli.output import echo, echo_json
 @format_option("text", "json")
 def status(request_id: str | None, repo: str, output_format: str | None) -> int:
     """The current status of every request, or of one."""
+    from remediate import wiring
     from remediate.service.query import status as run
 
-    rows = run(Path(repo), request_id)
+    rows = run(wiring.session(Path(repo)), request_id)
     if resolve_format(output_format) == "json":
         body = rows[0].as_json() if request_id else {"requests": [r.as_json() for r in rows]}
         echo_json(body)

@@ -9,8 +9,7 @@ import click
 
 from remediate.cli import command, example, format_option, repo_option, resolve_format
 from remediate.cli.output import echo, echo_command, echo_json
-from remediate.service.validate import ValidationReport
-from remediate.service.validate import validate as run_validate
+from remediate.documents.repository import ValidationReport
 
 FORMATS = ("text", "json", "github")
 
@@ -32,7 +31,10 @@ def validate(paths: tuple[str, ...], repo: str, output_format: str | None) -> in
 
     if not HAVE_LIBYAML:
         echo("remediate: warning: PyYAML has no libyaml here; parsing is ~8x slower", err=True)
-    report = run_validate(Path(repo), paths, keep_documents=False)
+    from remediate import wiring
+    from remediate.service.validate import validate as run_validate
+
+    report = run_validate(wiring.session(Path(repo)), paths)
     chosen = resolve_format(output_format, FORMATS)
     if chosen == "json":
         _json(report)

@@ -14,12 +14,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from remediate.core import lifecycle
 from remediate.core.decision import Approval, Execution, legacy_lifts
+from remediate.core.times import parse_time
 
 FIELDS = (
     "id",
@@ -131,12 +132,6 @@ def event_hash(data: Mapping[str, Any]) -> str:
 def to_line(event: Event) -> str:
     """One JSON Lines record (keys in the contract's order)."""
     return json.dumps(event.as_json(), ensure_ascii=False, separators=(",", ":"))
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time; one without a zone is taken as UTC (never naive)."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

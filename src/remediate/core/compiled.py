@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +20,7 @@ from remediate.core.conditions import Condition, ConditionError, compile_conditi
 from remediate.core.document import Document
 from remediate.core.duration import parse_duration
 from remediate.core.matching import Match, MatchIndex, Pattern, bits, matches_any, normalize_name
+from remediate.core.times import parse_time
 from remediate.core.windows import ChangeWindow
 
 
@@ -303,19 +304,6 @@ def _exception(spec: Mapping[str, Any], i: int) -> PolicyException:
         services=globs("services"),
         environments=globs("environments"),
     )
-
-
-def parse_time(value: object) -> datetime:
-    """An RFC 3339 time from a document (strings; YAML timestamps too), always aware UTC."""
-
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        text = str(value).strip()
-        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone offset (write e.g. 2026-11-23T10:00:00Z)")
-    return moment.astimezone(UTC)
 
 
 def names(policies: Sequence[Policy]) -> tuple[str, ...]:

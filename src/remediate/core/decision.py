@@ -8,21 +8,16 @@ runner (`service.apply`, the lifecycle verbs) and the outputs (`plan`,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from remediate.core.identity import Directory
+from remediate.core.model import Settings
+from remediate.core.times import iso as iso  # where outputs have always found it
 
 DECISION_STATUSES = ("QUEUED", "PENDING_APPROVAL", "POLICY_VIOLATION")
-
-
-def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 UTC with milliseconds: 2026-11-23T09:00:00.000Z."""
-    if moment is None:
-        return None
-
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -181,3 +176,36 @@ class Decision:
             "approvers": list(self.approvers),
             "notBefore": iso(self.not_before),
         }
+
+
+def requesters_of(recorded: str | None, by_file: Sequence[str]) -> tuple[str, ...]:
+    """Everyone whose approval never counts: the recorded requester when there is one;
+    else both who added the request's content and who added its current path (a move
+    must not make the mover, or anyone else, the requester of an unrecorded request)."""
+    return (recorded,) if recorded else tuple(by_file)
+
+
+def decision_context(
+    now: datetime,
+    directory: Directory,
+    settings: Settings,
+    requesters: Sequence[str] = (),
+    approvals: Iterable[Approval] = (),
+    executions: Iterable[Execution] = (),
+) -> Context:
+    """The one way a decision's context is built (apply, the verbs, plan, explain, policy
+    test). The first of `requesters` (`requesters_of`) is the requester the policies see,
+    whose approvals the engine drops; the approvals of the others are dropped here."""
+    requester, *others = tuple(requesters) or (None,)
+    kept = tuple(
+        a for a in approvals if not any(directory.same_person(a.by, who) for who in others)
+    )
+    return Context(
+        now=now,
+        directory=directory,
+        requester=requester,
+        approvals=kept,
+        executions=tuple(executions),
+        default_decision=settings.default_decision,
+        default_approvals=settings.default_approvals,
+    )

@@ -3,7 +3,7 @@
 Order of business (docs/policy.md): the matching policies (minus those an
 unexpired exception exempts the request from); for each, blockedEnvironments,
 its rules, its rate limit and its change windows; `Settings.defaultDecision`
-when no rule yielded an effect (`core.findings`, `core.ratelimit`); change
+when no rule yielded an effect (`core.verdicts`, `core.ratelimit`); change
 windows that never overlap are a violation; then overrides lift the
 overridable violations they were given for, approvals are counted per
 require_approval rule, and the status follows: any violation left →
@@ -22,10 +22,10 @@ from remediate.core import approvals as approvals_mod
 from remediate.core.compiled import Group, PolicySet
 from remediate.core.conditions import MISSING
 from remediate.core.decision import Context, Decision, Violation
-from remediate.core.findings import Findings, blocked, collect, without_exempt
 from remediate.core.model import Request
 from remediate.core.ratelimit import rate_limit
 from remediate.core.sentences import describe, plural
+from remediate.core.verdicts import Findings, blocked, collect, without_exempt
 from remediate.core.windows import common_opening
 
 

@@ -17,7 +17,6 @@ from remediate.core.compiled import (
     Rule,
     compile_policies,
     compile_policy,
-    parse_time,
     policy_problems,
 )
 from remediate.core.evaluate import evaluate
@@ -30,6 +29,5 @@ __all__ = [
     "compile_policies",
     "compile_policy",
     "evaluate",
-    "parse_time",
     "policy_problems",
 ]

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from remediate.core.decision import Approval, ApprovalNeed, Violation
 
 if TYPE_CHECKING:
-    from remediate.core.findings import Findings
+    from remediate.core.verdicts import Findings
 
 
 def plural(count: int, word: str) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from remediate.adapters import environment as runner_environment
+from remediate.adapters.process import LocalProcesses
 from remediate.core.model import DEFAULT_EXECUTOR_ENVIRONMENT, ActionType, Request
+from remediate.core.processes import ProcessRunner
 from remediate.executors.redaction import MAX_OUTPUT as MAX_OUTPUT
 from remediate.executors.redaction import REDACTED as REDACTED
 from remediate.executors.redaction import Redactor as Redactor
@@ -34,6 +36,8 @@ class ExecutionContext:
     root: Path
     idempotency_key: str
     attempt: int = 1
+    # what runs the action's processes: the session's, passed down by the execute phase
+    processes: ProcessRunner = field(default_factory=LocalProcesses)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from remediate.adapters import process
 from remediate.executors.base import (
     ExecutionContext,
     ExecutionResult,
@@ -34,7 +33,7 @@ class CommandExecutor:
             return ExecutionResult(False, {}, redact(str(exc)))
         env.update(extra)
         timeout = context.action.timeout.total_seconds()
-        done = process.run(argv, env, cwd, timeout)
+        done = context.processes.run(argv, env, cwd, timeout)
         details = {
             "argv": [redact(a) for a in argv],
             "exitCode": done.returncode,

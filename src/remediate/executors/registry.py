@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from remediate.executors.base import ExecutionContext, ExecutionResult
 
 ENTRY_POINT_GROUP = "remediate.executors"
 
@@ -70,3 +73,14 @@ def load(name: str, plugin: str | None = None) -> Any:
         return getattr(import_module(module), attribute)
     except (ImportError, AttributeError) as exc:
         raise LookupError(f"executor {name!r} is not available in this version: {exc}") from None
+
+
+class InProcess:
+    """The execution backend (`service.ports.ExecutionBackend`): the registered executor
+    of the action, run in this process (in the calling worker thread)."""
+
+    def run(self, context: ExecutionContext) -> ExecutionResult:
+        action = context.action
+        plugin = action.config.get("name") if action.executor == "plugin" else None
+        result: ExecutionResult = load(action.executor, plugin)().run(context)
+        return result

@@ -6,7 +6,6 @@ import glob
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 from remediate.core import lifecycle as lc
 from remediate.core.audit import RequestState
@@ -16,14 +15,8 @@ from remediate.core.model import ActionType, Repository, Request, build_reposito
 from remediate.core.policy import PolicySet
 from remediate.core.ratelimit import counts_toward, execution_key, key_value, request_key
 from remediate.core.sentences import local_time, plural, utc, who
-from remediate.service.plan import (
-    History,
-    compile_repository,
-    decide_all,
-    find_request,
-    load_valid_paths,
-)
-from remediate.service.validate import load_valid
+from remediate.service.plan import History, compile_repository, decide_all, find_request
+from remediate.service.session import Session
 
 
 @dataclass(frozen=True)
@@ -61,9 +54,9 @@ class Explanation:
 
 
 def explain(
-    root: Path, request_id: str, now: datetime, history: History | None = None
+    session: Session, request_id: str, now: datetime, history: History | None = None
 ) -> Explanation:
-    repo = build_repository(_documents_for(root, request_id))
+    repo = build_repository(_documents_for(session, request_id))
     request = find_request(repo, request_id)
     policies = compile_repository(repo)
     history = history or History()
@@ -138,8 +131,9 @@ def _retry_steps(state: RequestState, action: ActionType | None, now: datetime) 
 _NAME = re.compile(r"[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?")
 
 
-def _documents_for(root: Path, request_id: str) -> list[Document]:
+def _documents_for(session: Session, request_id: str) -> list[Document]:
     """The request's own file (`remediations/**/ID.yaml`) with its context, else everything."""
+    root = session.root
     found = []
     if _NAME.fullmatch(request_id) and (root / "remediations").is_dir():
         found = [
@@ -148,10 +142,10 @@ def _documents_for(root: Path, request_id: str) -> list[Document]:
             for p in (root / "remediations").rglob(f"{glob.escape(request_id)}{suffix}")
         ]
     if found:
-        documents = load_valid_paths(root, found)
+        documents = session.documents.load_paths(found)
         if any(d.kind == "RemediationRequest" and d.name == request_id for d in documents):
             return documents
-    return load_valid(root)
+    return session.documents.load()
 
 
 def what_would_change(

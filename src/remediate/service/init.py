@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from remediate import resources
-from remediate.adapters.git_cli import init_repository, work_tree_of
-from remediate.adapters.provenance import InstalledFrom, installed_from
+from remediate.core.provenance import InstalledFrom
+from remediate.documents.worktree import work_tree_of
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
+from remediate.service.ports import Scaffolding
 from remediate.service.repository import enclosing
 from remediate.service.workflows import WORKFLOWS, InstallPin, pin_for, render
 
@@ -24,7 +25,10 @@ class Scaffolded:
 
 
 def scaffold(
-    target: Path, force: bool = False, installed: InstalledFrom | None = None
+    target: Path,
+    tools: Scaffolding,
+    force: bool = False,
+    installed: InstalledFrom | None = None,
 ) -> Scaffolded:
     """Write settings, action types, baseline policies and tests, a schedule and workflows.
 
@@ -48,10 +52,10 @@ def scaffold(
         _refuse_a_stranger(target)
         _refuse_nesting(target)
     new_repository = work_tree_of(target.resolve()) is None
-    install = pin_for(installed or installed_from(), resources.SOURCE_REPOSITORY)
+    install = pin_for(installed or tools.installed_from(), resources.SOURCE_REPOSITORY)
     _write(target, plan, install)
     if new_repository:
-        init_repository(target)
+        tools.init_repository(target)
     return Scaffolded(target, sorted(plan), install, new_repository)
 
 

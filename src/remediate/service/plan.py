@@ -3,20 +3,18 @@
 The history a decision depends on besides the documents (recorded statuses,
 approvals, prior executions, requesters) comes from the audit; it arrives
 here as a `History`, so this service never reads the audit itself and the
-caller decides where it comes from (`history_from_states` turns the audit
-fold of `remediate.core.audit` into one).
+caller decides where it comes from (`service.audit_log.history`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from remediate.core.decision import Approval, Context, Decision, Execution
+from remediate.core.decision import Context, Decision, Execution, decision_context, requesters_of
 from remediate.core.document import Document
 from remediate.core.identity import Directory
 from remediate.core.lifecycle import NOT_STARTED
@@ -24,36 +22,22 @@ from remediate.core.model import Repository, Request, build_repository
 from remediate.core.policy import PolicyError, PolicySet, compile_policies, evaluate
 from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import DocumentsInvalid, Problem, UserError
-from remediate.service.validate import check_root, load_valid
 
 if TYPE_CHECKING:
     from remediate.core.audit import RequestState
-
-_CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
+    from remediate.service.session import Session
 
 
 @dataclass(frozen=True)
 class History:
-    """What the audit knows, by request id; empty means nothing is recorded yet."""
+    """What the audit knows; empty means nothing is recorded yet."""
 
-    statuses: Mapping[str, str] = field(default_factory=dict)
-    approvals: Mapping[str, tuple[Approval, ...]] = field(default_factory=dict)
-    executions: tuple[Execution, ...] = ()
-    requesters: Mapping[str, str] = field(default_factory=dict)  # by request id or file
-    states: Mapping[str, RequestState] = field(default_factory=dict)  # the whole fold
+    states: Mapping[str, RequestState] = field(default_factory=dict)  # by request id
+    requesters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by file (git)
 
-
-def history_from_states(
-    states: Mapping[str, RequestState], requesters: Mapping[str, str] | None = None
-) -> History:
-    """A `History` from the audit fold (`remediate.core.audit.fold`)."""
-    return History(
-        statuses={rid: s.status for rid, s in states.items()},
-        approvals={rid: s.approvals for rid, s in states.items() if s.approvals},
-        executions=tuple(e for s in states.values() for e in s.executions),
-        requesters=dict(requesters or {}),
-        states=dict(states),
-    )
+    @cached_property
+    def executions(self) -> tuple[Execution, ...]:
+        return tuple(e for s in self.states.values() for e in s.executions)
 
 
 @dataclass(frozen=True)
@@ -77,7 +61,7 @@ class PlanReport:
         return {"decisions": [d.as_json() for d in self.decisions]}
 
 
-def load_for_plan(root: Path, base: str | None) -> list[Document]:
+def load_for_plan(session: Session, base: str | None) -> list[Document]:
     """The documents to plan from: the whole repository, or what changed since `base`.
 
     With `base`, only the changed documents are loaded and checked, together
@@ -85,52 +69,27 @@ def load_for_plan(root: Path, base: str | None) -> list[Document]:
     any error among them), so a one-request change stays fast in a big repo.
     """
     if base is None:
-        return load_valid(root)
-    from remediate.adapters.git_store import changed_files
-
-    everything = changed_files(root, base)
+        return session.documents.load()
+    root = session.root
+    everything = session.changes.since(base)
     changed = [f for f in everything if f.endswith(YAML_SUFFIXES)]
-    documents = load_valid_paths(root, [str(root / f) for f in changed if (root / f).exists()])
+    documents = session.documents.load_paths(
+        [str(root / f) for f in changed if (root / f).exists()]
+    )
     if any(f.startswith("audit/") for f in everything):
-        _refuse_foreign_audit(root, base, documents)
+        _refuse_foreign_audit(session, base, documents)
     changed_set = set(changed)
     return [d for d in documents if d.kind != "RemediationRequest" or d.file in changed_set]
 
 
-def _refuse_foreign_audit(root: Path, base: str, documents: list[Document]) -> None:
+def _refuse_foreign_audit(session: Session, base: str, documents: list[Document]) -> None:
     """A change under audit/ that the runner did not commit (a pull request forging events) fails."""
     from remediate.service.verify import foreign_changes_since
 
     runner = build_repository(documents).settings.runner_email
-    found = foreign_changes_since(root, base, runner)
+    found = foreign_changes_since(session.store, base, runner)
     if found:
         raise DocumentsInvalid([Problem("audit/", 0, "", p) for p in found])
-
-
-def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) -> list[Document]:
-    """The documents under `paths` and the repository's settings, action types and policies.
-
-    Fails closed (`DocumentsInvalid`) on any problem among them; requests
-    elsewhere in the repository are neither loaded nor checked. With
-    `library`, a repository without any ActionType (a policy library such as
-    this project's own `policies/`) may name action types in its PolicyTest
-    cases that it does not define.
-    """
-    from remediate.documents.loader import discover, load_files
-    from remediate.documents.references import check_references
-    from remediate.service.validate import with_context
-
-    check_root(root)
-    files, problems = with_context(root, *(discover(root, paths) if paths else ([], [])))
-    loaded = load_files(root, files)
-    problems += loaded.problems + check_references(loaded.documents)
-    if library and not any(d.kind == "ActionType" for d in loaded.documents):
-        tests = {d.file for d in loaded.documents if d.kind == "PolicyTest"}
-        problems = [p for p in problems if not (p.file in tests and _CASE_ACTION.fullmatch(p.path))]
-    errors = sorted(p for p in problems if p.severity == "error")
-    if errors:
-        raise DocumentsInvalid(errors)
-    return loaded.documents
 
 
 def compile_repository(repo: Repository) -> PolicySet:
@@ -148,20 +107,15 @@ def context_for(
     request: Request | None,
     now: datetime,
 ) -> Context:
-    requester = approvals = None
+    """The decision context of `request` (None: one with no requester and no approvals)."""
+    state = history.states.get(request.name) if request is not None else None
+    requesters: tuple[str, ...] = ()
     if request is not None:
-        requester = history.requesters.get(request.name)
-        if requester is None and request.file is not None:
-            requester = history.requesters.get(request.file)
-        approvals = history.approvals.get(request.name)
-    return Context(
-        now=now,
-        directory=directory,
-        requester=requester,
-        approvals=approvals or (),
-        executions=history.executions,
-        default_decision=repo.settings.default_decision,
-        default_approvals=repo.settings.default_approvals,
+        by_file = history.requesters.get(request.file, ()) if request.file else ()
+        requesters = requesters_of(state.requester if state else None, by_file)
+    approvals = state.approvals_for(request.content_hash) if state and request else ()
+    return decision_context(
+        now, directory, repo.settings, requesters, approvals, history.executions
     )
 
 
@@ -179,14 +133,14 @@ def decide_all(
     )
     out = []
     # One context serves every request with no requester and no approvals on record.
-    shared = context_for(repo, directory, History(executions=history.executions), None, now)
+    shared = context_for(repo, directory, history, None, now)
     for request in chosen:
-        recorded = history.statuses.get(request.name)
-        if recorded is not None and recorded not in NOT_STARTED:
-            out.append(Planned(_recorded(request, recorded), request, recorded=True))
+        state = history.states.get(request.name)
+        if state is not None and state.status not in NOT_STARTED:
+            out.append(Planned(_recorded(request, state.status), request, recorded=True))
             continue
         context = shared
-        if history.requesters or history.approvals:
+        if history.requesters or history.states:
             context = context_for(repo, directory, history, request, now)
             if context.requester is None and not context.approvals:
                 context = shared
@@ -203,10 +157,10 @@ def _recorded(request: Request, status: str) -> Decision:
 
 
 def plan(
-    root: Path, now: datetime, base: str | None = None, history: History | None = None
+    session: Session, now: datetime, base: str | None = None, history: History | None = None
 ) -> PlanReport:
     """Decisions for all requests, or those added or changed since `base`, as of `now`."""
-    documents = load_for_plan(root, base)
+    documents = load_for_plan(session, base)
     repo = build_repository(documents)
     policies = compile_repository(repo)
     entries = decide_all(repo, policies, now, history or History())

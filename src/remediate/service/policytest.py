@@ -15,13 +15,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from remediate.core.decision import Approval, Context, Decision, Execution, iso
+from remediate.core.decision import Approval, Context, Decision, Execution, decision_context
 from remediate.core.document import Document
 from remediate.core.identity import Directory
-from remediate.core.model import Request, build_repository
-from remediate.core.policy import PolicySet, compile_policies, evaluate, parse_time
+from remediate.core.model import Request, Settings, build_repository
+from remediate.core.policy import PolicySet, compile_policies, evaluate
+from remediate.core.times import iso, parse_time
 from remediate.errors import UsageError
-from remediate.service.plan import compile_repository, load_valid_paths
+from remediate.service.plan import compile_repository
+from remediate.service.session import Session
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,10 @@ class TestReport:
         }
 
 
-def run_tests(root: Path, paths: Sequence[str], now: datetime) -> TestReport:
+def run_tests(session: Session, paths: Sequence[str], now: datetime) -> TestReport:
     """Validate (fail closed), then run every PolicyTest under `paths` (default: all)."""
-    documents = load_valid_paths(root, paths, library=True)
+    root = session.root
+    documents = session.documents.load_paths(paths, library=True)
     repo = build_repository(documents)
     tests = [d for d in documents if d.kind == "PolicyTest"]
     if paths:
@@ -113,8 +116,10 @@ def _policies_under_test(
 
 
 def _context(
-    spec: Mapping[str, Any], directory: Directory, now: datetime, settings: Any
+    spec: Mapping[str, Any], directory: Directory, now: datetime, settings: Settings
 ) -> Context:
+    """A case's context: its own requester, approvals and executions, built as every
+    decision's is (`core.decision.decision_context`)."""
     approvals = tuple(
         Approval(by=a) if isinstance(a, str) else _approval(a) for a in spec.get("approvals", ())
     )
@@ -129,14 +134,14 @@ def _context(
         )
         for e in spec.get("executions", ())
     )
-    return Context(
-        now=parse_time(spec["now"]) if "now" in spec else now,
-        directory=directory,
-        requester=spec.get("requester"),
-        approvals=approvals,
-        executions=executions,
-        default_decision=settings.default_decision,
-        default_approvals=settings.default_approvals,
+    requester = spec.get("requester")
+    return decision_context(
+        parse_time(spec["now"]) if "now" in spec else now,
+        directory,
+        settings,
+        (requester,) if requester else (),
+        approvals,
+        executions,
     )
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from remediate.adapters.git_store import GitStore
 from remediate.core.audit import Event, RequestState, newest_first
 from remediate.errors import UserError
-from remediate.service.state import AuditSnapshot, read_audit
+from remediate.service.audit_log import at_head
+from remediate.service.session import Session
 
 
 @dataclass(frozen=True)
@@ -32,27 +31,18 @@ class StatusRow:
         }
 
 
-def _snapshot(root: Path) -> AuditSnapshot:
-    if not root.is_dir():
-        from remediate.errors import UsageError
-
-        raise UsageError(f"--repo {root}: not a directory")
-    store = GitStore(root)
-    return read_audit(store, store.head())
-
-
-def _file_requests(root: Path) -> dict[str, Any]:
-    """Requests in the files (for NEW ones); unreadable documents are skipped here."""
+def _file_requests(session: Session) -> dict[str, Any]:
+    """Requests in the files (for NEW ones): a read command shows what it can, so documents
+    that do not pass validation are left out here (`apply` and the verbs fail closed)."""
     from remediate.core.model import build_repository
-    from remediate.service.validate import validate
 
-    report = validate(root)
+    report = session.documents.validate()
     return dict(build_repository(report.documents).requests) if report.documents else {}
 
 
-def status(root: Path, request_id: str | None = None) -> list[StatusRow]:
-    snap = _snapshot(root)
-    requests = _file_requests(root)
+def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
+    snap = at_head(session)
+    requests = _file_requests(session)
     names = set(requests) | set(snap.states)
     if request_id is not None:
         if request_id not in names:
@@ -75,15 +65,15 @@ def status(root: Path, request_id: str | None = None) -> list[StatusRow]:
     return rows
 
 
-def history(root: Path, incident_id: str) -> list[Event]:
-    snap = _snapshot(root)
+def history(session: Session, incident_id: str) -> list[Event]:
+    snap = at_head(session)
     return newest_first(e for e in snap.events if e.incident_id == incident_id)
 
 
 def actions(
-    root: Path, status_filter: str | None, environment: str | None, limit: int
+    session: Session, status_filter: str | None, environment: str | None, limit: int
 ) -> list[Event]:
-    snap = _snapshot(root)
+    snap = at_head(session)
     chosen = [
         e
         for e in snap.events

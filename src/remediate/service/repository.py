@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from remediate.adapters.git_cli import work_tree_of
+from remediate.documents.worktree import work_tree_of
 from remediate.errors import UsageError
 
 # The loader's ROOT_FILES, named here so that the check does not import the YAML parser.

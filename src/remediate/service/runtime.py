@@ -7,25 +7,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from remediate.adapters import environment
-from remediate.adapters.git_store import GitStore, Person
 from remediate.core.audit import RequestState
-from remediate.core.decision import Context, Decision
+from remediate.core.commits import Person
+from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
 from remediate.core.model import Repository, Request, build_repository
 from remediate.errors import UserError
-from remediate.service.validate import load_valid
+from remediate.service.ports import Store
+from remediate.service.session import Session
 
 
 @dataclass
 class Runtime:
-    root: Path
+    session: Session
     repository: Repository
     policies: Any  # core.policy.PolicySet
     directory: Directory
-    store: GitStore
     requesters: dict[str, tuple[str, ...]]  # file → who added it (and who moved it there)
     now: datetime
+
+    @property
+    def root(self) -> Path:
+        return self.session.root
+
+    @property
+    def store(self) -> Store:
+        return self.session.store
 
     @property
     def runner(self) -> Person:
@@ -38,12 +45,8 @@ class Runtime:
         return found[0] if found else None
 
     def requesters_of(self, request: Request, state: RequestState | None) -> tuple[str, ...]:
-        """Everyone whose approval never counts: the recorded requester when there is one;
-        else both who added the request's content and who added its current path (a move
-        must not make the mover, or anyone else, the requester of an unrecorded request)."""
-        if state is not None and state.requester:
-            return (state.requester,)
-        return self.requesters.get(request.file, ()) if request.file else ()
+        by_file = self.requesters.get(request.file, ()) if request.file else ()
+        return requesters_of(state.requester if state is not None else None, by_file)
 
     def is_requester(self, actor: str, request: Request, state: RequestState | None) -> bool:
         same = self.directory.same_person
@@ -56,21 +59,13 @@ class Runtime:
         extra: tuple[Any, ...] = (),
         executions: tuple[Any, ...] | None = None,
     ) -> Context:
-        settings = self.repository.settings
-        requester, *others = self.requesters_of(request, state) or (None,)
-        approvals = tuple(  # the policy engine drops the requester's; drop the mover's too
-            a
-            for a in (*state.approvals_for(request.content_hash), *extra)
-            if not any(self.directory.same_person(a.by, who) for who in others)
-        )
-        return Context(
-            now=self.now,
-            directory=self.directory,
-            requester=requester,
-            approvals=approvals,
-            executions=executions if executions is not None else (),
-            default_decision=settings.default_decision,
-            default_approvals=settings.default_approvals,
+        return decision_context(
+            self.now,
+            self.directory,
+            self.repository.settings,
+            self.requesters_of(request, state),
+            (*state.approvals_for(request.content_hash), *extra),
+            executions or (),
         )
 
     def evaluate(self, request: Request, context: Context) -> Decision:
@@ -86,40 +81,27 @@ class Runtime:
         return found
 
 
-def load(root: Path) -> Runtime:
-    """Documents (fail closed), policies, the directory and the git store of `root`."""
-    from remediate.core.policy import compile_policies
-
-    if not root.is_dir():
-        from remediate.errors import UsageError
-
-        raise UsageError(f"--repo {root}: not a directory")
-    repository = build_repository(load_valid(root))
-    store = GitStore(root)
+def load(session: Session) -> Runtime:
+    """Documents (fail closed), policies, the directory and the store of the session."""
+    from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
+    repository = build_repository(session.documents.load())
+    store = session.store
     require_runner_only(store, store.fetch(), repository.settings.runner_email)
     return Runtime(
-        root=root,
+        session=session,
         repository=repository,
-        policies=_compile(compile_policies, repository),
+        policies=compile_repository(repository),
         directory=Directory.from_settings(repository.settings),
-        store=store,
         requesters=store.requesters(),
-        now=environment.now(),
+        now=session.clock.now(),
     )
 
 
-def _compile(compile_policies: Any, repository: Repository) -> Any:
-    try:
-        return compile_policies(repository.policies)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-
-
-def acting_identity(store: GitStore) -> str:
+def acting_identity(session: Session) -> str:
     """Who acts: the GitHub event's user inside Actions, else `git config user.email`."""
-    found = environment.github_actor() or store.user_email()
+    found = actor_or_none(session)
     if not found:
         raise UserError(
             "no acting identity: set `git config user.email` (inside GitHub Actions the "
@@ -128,7 +110,11 @@ def acting_identity(store: GitStore) -> str:
     return found
 
 
-def person(identity: str, store: GitStore | None = None) -> Person:
+def actor_or_none(session: Session) -> str | None:
+    return session.env.github_actor() or session.store.user_email()
+
+
+def person(identity: str, store: Store | None = None) -> Person:
     """The commit author for an identity: git's user.name when it is the git user."""
     name = None
     if store is not None and store.user_email() == identity:

@@ -8,18 +8,20 @@ changed request) raises UserError saying why: exit 1.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from remediate.core import lifecycle as lc
-from remediate.core.audit import RequestState, to_line
+from remediate.core.audit import RequestState
 from remediate.core.decision import Approval, Decision
+from remediate.core.drafting import Batch, Chain, draft
 from remediate.core.model import Request
+from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
+from remediate.service import audit_log
+from remediate.service.claims import Claim, claim
 from remediate.service.runtime import Runtime, acting_identity, decision_details, load, person
-from remediate.service.state import AuditSnapshot
-from remediate.service.writeback import Batch, Chain, draft, write
+from remediate.service.session import Session
 
 
 @dataclass
@@ -39,10 +41,10 @@ class VerbResult:
         return body
 
 
-def _start(root: Path, request_id: str) -> tuple[Runtime, Request, str]:
-    rt = load(root)
+def _start(session: Session, request_id: str) -> tuple[Runtime, Request, str]:
+    rt = load(session)
     request = rt.request(request_id)
-    return rt, request, acting_identity(rt.store)
+    return rt, request, acting_identity(session)
 
 
 def _check_current(state: RequestState, request: Request, verb: str) -> None:
@@ -69,8 +71,8 @@ def _check_operator(
         raise UserError(f"{actor} is not an operator (Settings rbac) and cannot {verb} requests")
 
 
-def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
-    rt, request, actor = _start(root, request_id)
+def approve(session: Session, request_id: str, reason: str | None) -> VerbResult:
+    rt, request, actor = _start(session, request_id)
     result = VerbResult(lc.NEW)
 
     def build(snap: AuditSnapshot) -> Batch | None:
@@ -117,7 +119,7 @@ def approve(root: Path, request_id: str, reason: str | None) -> VerbResult:
         result.status, result.detail, result.recorded = decision.status, decision.detail, True
         return chain.batch(f"remediate approve {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
     return result
 
 
@@ -149,8 +151,8 @@ def _decide(
     return rt.evaluate(request, rt.context(request, state, extra, snap.executions()))
 
 
-def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
-    rt, request, actor = _start(root, request_id)
+def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:
+    rt, request, actor = _start(session, request_id)
     result = VerbResult(lc.REJECTED)
 
     def build(snap: AuditSnapshot) -> Batch | None:
@@ -174,17 +176,14 @@ def reject(root: Path, request_id: str, reason: str | None) -> VerbResult:
         result.recorded = True
         return chain.batch(f"remediate reject {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
     return result
 
 
-def cancel(root: Path, request_id: str) -> VerbResult:
+def cancel(session: Session, request_id: str) -> VerbResult:
     """The requester or an operator may cancel a request that has not started."""
-    from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-    from remediate.service.state import read_audit
-
-    rt, request, actor = _start(root, request_id)
-    state = read_audit(rt.store, rt.store.fetch()).state(request.name)
+    rt, request, actor = _start(session, request_id)
+    state = audit_log.read(rt.store, rt.store.fetch()).state(request.name)
     if state.status not in lc.NOT_STARTED:
         raise UserError(
             f'Cannot cancel action in "{state.status}" status — only actions that have not '
@@ -195,17 +194,10 @@ def cancel(root: Path, request_id: str) -> VerbResult:
     details: dict[str, Any] = {"verb": "cancel", "attempt": state.attempt}
     event = draft(request.name, state.status, lc.CANCELLED, actor, rt.now, details, request=request)
     if state.status == lc.QUEUED:  # leaving QUEUED needs the attempt's claim, as a run does
-        from dataclasses import replace
-
-        sha = rt.store.make_commit(
-            None,
-            {CLAIM_FILE: to_line(replace(event, prev=state.head)) + "\n"},
-            "remediate cancel\n",
-            rt.runner,
-            rt.runner,
-        )
-        ref = claim_ref(request.name, state.attempt)
-        if not push_claims(rt.store, {ref: sha}).get(ref):
+        linked = (replace(event, prev=state.head),)
+        if not claim(
+            rt.store, rt.runner, [Claim("requests", request.name, state.attempt, linked)], "cancel"
+        ):
             raise UserError(
                 f"{request.name} was just claimed by a runner; it can no longer be cancelled"
             )
@@ -220,5 +212,5 @@ def cancel(root: Path, request_id: str) -> VerbResult:
         chain.add(event)
         return chain.batch(f"remediate cancel {request.name} by {actor}")
 
-    write(rt.store, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
     return VerbResult(lc.CANCELLED, recorded=True)

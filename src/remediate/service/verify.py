@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from remediate.adapters.git_store import AuditCommit, GitStore
 from remediate.core.audit import check_chains
+from remediate.core.commits import AuditCommit
 from remediate.core.model import build_repository
+from remediate.core.snapshot import AUDIT_DIR
 from remediate.errors import UserError
-from remediate.service.state import AUDIT_DIR, read_audit
-from remediate.service.validate import validate
+from remediate.service import audit_log
+from remediate.service.ports import AuditReader
+from remediate.service.session import Session
 
 
 @dataclass
@@ -35,15 +36,14 @@ class VerifyReport:
         }
 
 
-def verify(root: Path) -> VerifyReport:
-    if not root.is_dir():
-        from remediate.errors import UsageError
-
-        raise UsageError(f"--repo {root}: not a directory")
-    store = GitStore(root)
-    runner = build_repository(validate(root).documents).settings.runner_email
+def verify(session: Session) -> VerifyReport:
+    """Every chain at HEAD, and who changed `audit/`: the runner's identity comes from
+    the settings, loaded fail closed (an invalid `remediate.yaml` is reported as such,
+    never read as "no runner identity")."""
+    runner = build_repository(session.documents.load_paths(())).settings.runner_email
+    store = session.store
     rev = store.head()
-    snap = read_audit(store, rev)
+    snap = audit_log.read(store, rev)
     report = VerifyReport(len(snap.events), snap.files, problems=list(snap.problems))
     report.problems += check_chains(snap.events)
     history = store.audit_history(rev, AUDIT_DIR)
@@ -70,7 +70,7 @@ def foreign_changes(history: list[AuditCommit], runner: str) -> list[str]:
     return problems
 
 
-def require_runner_only(store: GitStore, rev: str | None, runner: str) -> None:
+def require_runner_only(store: AuditReader, rev: str | None, runner: str) -> None:
     """Refuse to act on an audit log that holds changes the runner did not make.
 
     State is a fold over the events; an event someone else committed (a forged
@@ -87,7 +87,6 @@ def require_runner_only(store: GitStore, rev: str | None, runner: str) -> None:
         )
 
 
-def foreign_changes_since(root: Path, base: str, runner: str) -> list[str]:
+def foreign_changes_since(store: AuditReader, base: str, runner: str) -> list[str]:
     """`foreign_changes` in the commits after `base` (what a pull request would bring)."""
-    store = GitStore(root)
     return foreign_changes(store.audit_history(f"{base}..HEAD", AUDIT_DIR), runner)

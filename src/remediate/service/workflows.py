@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from remediate.adapters.provenance import InstalledFrom
+from remediate.core.provenance import InstalledFrom
 
 REPOSITORY_TOKEN = "@@REMEDIATE_REPOSITORY@@"
 COMMIT_TOKEN = "@@REMEDIATE_COMMIT@@"

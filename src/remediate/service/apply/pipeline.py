@@ -11,41 +11,43 @@ Before claiming, a runner takes the lock of each target it will act on
 (`service.locks`), so two runners never act on one service and environment
 at the same time.
 
-Phases: decisions and recovery (`service.decide`), selection
-(`service.select`), locks and claims (here), execution (`service.execute`),
-outcomes (`service.outcomes`).
+Phases: decisions and recovery (`decide`, `recovery`), selection (`select`),
+locks (`locks`) and claims (here, through `service.claims`), execution
+(`execute`), outcomes (`outcomes`); what each phase did goes into the
+`report`.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from pathlib import Path
 
-from remediate.adapters.git_store import Person
 from remediate.core import lifecycle as lc
-from remediate.core.audit import to_line
-from remediate.core.decision import iso
-from remediate.service import locks
-from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-from remediate.service.decide import ClaimsOnRemote, claim_redecisions, decide_batch
-from remediate.service.execute import Job, deadlines, execute, target_of
-from remediate.service.outcomes import ApplyReport, Recorder, failure
-from remediate.service.recovery import ABANDON_GRACE
+from remediate.core.commits import Person
+from remediate.core.drafting import Batch, Chain
+from remediate.core.snapshot import AuditSnapshot, parse_files
+from remediate.core.times import iso
+from remediate.service.apply import locks
+from remediate.service.apply.decide import ClaimsOnRemote, claim_redecisions, decide_batch
+from remediate.service.apply.execute import Job, deadlines, execute, target_of
+from remediate.service.apply.outcomes import Recorder
+from remediate.service.apply.recovery import ABANDON_GRACE
+from remediate.service.apply.report import ApplyReport, failure
+from remediate.service.apply.select import select
+from remediate.service.audit_log import read, write
+from remediate.service.claims import Claim, claim
 from remediate.service.runtime import Runtime, load, person
-from remediate.service.select import select
-from remediate.service.state import AuditSnapshot, parse_files
-from remediate.service.writeback import Batch, Chain, write
+from remediate.service.session import Session
 
 
 def apply(
-    root: Path,
+    session: Session,
     actor: str | None,
     dry_run: bool = False,
     max_actions: int | None = None,
     concurrency: int = 4,
 ) -> ApplyReport:
-    rt = load(root)
+    rt = load(session)
     report = ApplyReport(dry_run=dry_run)
     _only_published(rt, report)
     author = person(actor, rt.store) if actor else rt.runner
@@ -98,7 +100,7 @@ def _claim_and_run(
     jobs = _claim(rt, snap, jobs, report)
     if not jobs:
         return
-    write(rt.store, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
+    write(rt.session, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
     recorder = Recorder(rt, author, report)
     execute(rt, jobs, concurrency, recorder)
     recorder.finish()
@@ -148,7 +150,7 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
     kept, _ = parse_files(spooled)
     claim_redecisions(rt)
     snap = write(
-        rt.store,
+        rt.session,
         lambda s: decide_batch(rt, s, claims, report, False, kept),
         rt.now,
         author,
@@ -166,9 +168,7 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
 
 
 def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
-    from remediate.service.state import read_audit
-
-    snap = read_audit(rt.store, rt.store.fetch())
+    snap = read(rt.store, rt.store.fetch())
     decide_batch(rt, snap, ClaimsOnRemote(rt), report, True, [])
     return snap
 
@@ -178,21 +178,23 @@ def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
 
 def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:
     """Create every job's claim ref in one push; keep the jobs this runner won."""
-    linked = []
-    for job in jobs:
-        state = snap.state(job.request.name)
-        linked.append(to_line(replace(job.claim, prev=state.head)) + "\n")
-    sha = rt.store.make_commit(
-        None, {CLAIM_FILE: "".join(linked)}, "remediate claims\n", rt.runner, rt.runner
-    )
-    results = push_claims(rt.store, {claim_ref(j.request.name, j.attempt): sha for j in jobs})
-    won = []
-    for job in jobs:
-        if results.get(claim_ref(job.request.name, job.attempt)):
-            won.append(job)
+    claims = [
+        Claim(
+            "requests",
+            job.request.name,
+            job.attempt,
+            (replace(job.claim, prev=snap.state(job.request.name).head),),
+        )
+        for job in jobs
+    ]
+    won = {c.ref for c in claim(rt.store, rt.runner, claims, "claims")}
+    kept = []
+    for job, wanted in zip(jobs, claims, strict=True):
+        if wanted.ref in won:
+            kept.append(job)
         else:
             report.skipped.append((job.request.name, "claimed by another runner"))
-    return won
+    return kept
 
 
 def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:

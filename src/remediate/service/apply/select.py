@@ -13,15 +13,16 @@ from dataclasses import replace
 
 from remediate.core import lifecycle as lc
 from remediate.core.audit import RequestState
-from remediate.core.decision import Execution, iso
+from remediate.core.decision import Execution
+from remediate.core.drafting import draft
 from remediate.core.model import Request
-from remediate.service import locks
-from remediate.service.decide import decision_event
-from remediate.service.execute import Job, target_of
-from remediate.service.outcomes import ApplyReport
+from remediate.core.snapshot import AuditSnapshot
+from remediate.core.times import iso
+from remediate.service.apply import locks
+from remediate.service.apply.decide import decision_event
+from remediate.service.apply.execute import Job, target_of
+from remediate.service.apply.report import ApplyReport
 from remediate.service.runtime import Runtime
-from remediate.service.state import AuditSnapshot
-from remediate.service.writeback import draft
 
 
 def select(

@@ -1,6 +1,6 @@
 """`apply`, phase 1: record decisions, adopt orphan claims, recover abandoned executions.
 
-Rebuilt from a fresh snapshot on every push attempt (`service.writeback.write`).
+Rebuilt from a fresh snapshot on every push attempt (`service.audit_log.write`).
 Outcomes a failed push left in the local spool are recorded first.
 """
 
@@ -9,15 +9,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from remediate.core import lifecycle as lc
-from remediate.core.audit import Event, RequestState, to_line
+from remediate.core.audit import Event, RequestState
 from remediate.core.decision import Execution
+from remediate.core.drafting import Batch, Chain, draft
 from remediate.core.model import Request
-from remediate.service.claims import CLAIM_FILE, claim_ref, push_claims
-from remediate.service.outcomes import ApplyReport, settle
-from remediate.service.recovery import adopt, recover
+from remediate.core.snapshot import AuditSnapshot
+from remediate.service.apply.recovery import adopt, recover, settle
+from remediate.service.apply.report import ApplyReport
+from remediate.service.audit_log import read
+from remediate.service.claims import Claim, claim, claim_ref
 from remediate.service.runtime import Runtime, decision_details
-from remediate.service.state import AuditSnapshot, read_audit
-from remediate.service.writeback import Batch, Chain, draft
 
 EDITED = "the request was edited: earlier approvals are void"
 
@@ -78,26 +79,18 @@ def claim_redecisions(rt: Runtime) -> None:
     ref, so each decision goes into a claim commit; `decide_batch` then adopts the ones
     this runner won, like orphan claims, and a request still allowed runs in this same
     apply under its new attempt. A lost claim means another runner took the attempt."""
-    snap = read_audit(rt.store, rt.store.fetch())
+    snap = read(rt.store, rt.store.fetch())
     executions = snap.executions()
-    events = []
+    claims = []
     for name in sorted(rt.repository.requests):
         request, state = rt.repository.requests[name], snap.state(name)
         if state.status == lc.QUEUED and state.content_hash not in (None, request.content_hash):
             event = decision_event(rt, request, state, executions)
             if event is not None:
                 details = {**event.details, "attempt": state.attempt}
-                events.append(replace(event, details=details, prev=state.head))
-    if not events:
-        return
-    sha = rt.store.make_commit(
-        None,
-        {CLAIM_FILE: "".join(to_line(e) + "\n" for e in events)},
-        "remediate re-decisions\n",
-        rt.runner,
-        rt.runner,
-    )
-    push_claims(rt.store, {claim_ref(e.request_id, e.details["attempt"]): sha for e in events})
+                linked = replace(event, details=details, prev=state.head)
+                claims.append(Claim("requests", name, state.attempt, (linked,)))
+    claim(rt.store, rt.runner, claims, "re-decisions")
 
 
 def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) -> None:

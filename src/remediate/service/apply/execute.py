@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
-from remediate.adapters import environment
 from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
 from remediate.executors.base import ExecutionContext, ExecutionResult, redact_result
-from remediate.service.locks import Target, target
+from remediate.service.apply.locks import Target, target
 from remediate.service.runtime import Runtime
 
 Outcomes = list[tuple["Job", ExecutionResult]]
@@ -81,7 +80,7 @@ def deadlines(jobs: list[Job], concurrency: int) -> dict[str, timedelta]:
 def execute(rt: Runtime, jobs: list[Job], concurrency: int, sink: Sink) -> None:
     """Run the jobs; hand each target's outcomes to `sink` once its actions are done."""
     groups = _groups(jobs)
-    variables = environment.variables()
+    variables = dict(rt.session.env.variables())
 
     def run_group(group: list[Job]) -> Outcomes:
         # a per-target lock: one action per service and environment at a time
@@ -97,13 +96,11 @@ def execute(rt: Runtime, jobs: list[Job], concurrency: int, sink: Sink) -> None:
 
 
 def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:
-    from remediate.executors import registry
-
+    """Run one claimed action through the session's execution backend; every outcome,
+    a crash of the executor too, becomes a result (redacted once more)."""
     action = job.action
     assert action is not None
     try:
-        plugin = action.config.get("name") if action.executor == "plugin" else None
-        executor = registry.load(action.executor, plugin)()
         context = ExecutionContext(
             request=job.request,
             action=action,
@@ -114,8 +111,9 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             # repository's request never shares a key with this one.
             idempotency_key=f"{job.request.name}/{job.attempt}/{job.request.content_hash[7:23]}",
             attempt=job.attempt,
+            processes=rt.session.processes,
         )
-        result: ExecutionResult = executor.run(context)
+        result = rt.session.backend.run(context)
     except LookupError as exc:
         result = ExecutionResult(False, {}, str(exc))
     except Exception as exc:  # an executor's bug must not lose the outcome

@@ -1,28 +1,21 @@
-"""Writing events back: build on the remote tip, commit, push; on rejection fetch and rebuild.
+"""Drafting audit events: new events, their links onto chains, their files and commit message.
 
-A batch is rebuilt from a fresh snapshot on every attempt, so its `prev`
-links and `from` statuses always match what is on the remote, and events
-whose ids are already there (a push whose reply was lost) are not written
-again. Never forced: the branch push itself is a compare-and-swap.
+Pure (no I/O, no clock: `now` is an argument). `service.audit_log.write` turns a
+`Batch` into a commit on the remote tip; it rebuilds the batch from a fresh snapshot on
+every attempt, so links and `from` statuses always match what the remote holds.
 """
 
 from __future__ import annotations
 
-import random
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from remediate.adapters import environment
-from remediate.adapters.git_store import GitStore, Person, PushOutcome
+from remediate.core import snapshot as snapshots
 from remediate.core.audit import Event, RequestState, apply_event, to_line
-from remediate.core.decision import iso
-from remediate.errors import UserError
-from remediate.service import state
-from remediate.service.state import AUDIT_DIR, AuditSnapshot, read_audit
+from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot
+from remediate.core.times import iso
 
 
 def new_id() -> str:
@@ -61,14 +54,6 @@ class Batch:
     states: dict[str, RequestState] = field(default_factory=dict)  # after the events
 
 
-@dataclass
-class PushStats:
-    commits: int = 0
-    pushes: int = 0
-    rejected: int = 0
-    ambiguous: int = 0
-
-
 def audit_path(now: datetime, batch_id: str) -> str:
     stamp = now.strftime("%Y%m%dT%H%M%S") + f"{now.microsecond // 1000:03d}Z"
     return f"{AUDIT_DIR}/{now:%Y/%m/%d}/{stamp}-{batch_id[:12]}.jsonl"
@@ -85,11 +70,11 @@ def audit_files(now: datetime, batch_id: str, events: list[Event]) -> dict[str, 
 
 
 def split_lines(lines: list[str]) -> list[str]:
-    """Whole lines grouped into texts of at most `state.MAX_FILE_BYTES` bytes of UTF-8 each.
+    """Whole lines grouped into texts of at most `snapshot.MAX_FILE_BYTES` bytes of UTF-8 each.
 
     Readers refuse a larger audit file unread, so nothing the runner writes may be one.
     """
-    limit = state.MAX_FILE_BYTES
+    limit = snapshots.MAX_FILE_BYTES
     parts: list[str] = []
     chunk: list[str] = []
     size = 0
@@ -122,55 +107,12 @@ def message(batch: Batch) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(
-    store: GitStore,
-    build: Callable[[AuditSnapshot], Batch | None],
-    now: datetime,
-    author: Person,
-    committer: Person,
-    stats: PushStats | None = None,
-) -> AuditSnapshot:
-    """Commit and push what `build` makes of the latest snapshot; the snapshot written on."""
-    stats = stats or PushStats()
-    last = ""
-    attempts = environment.push_attempts()
-    for attempt in range(attempts):
-        tip = store.fetch()
-        snap = _known.get(tip or "") or read_audit(store, tip)
-        batch = build(snap)
-        if batch is None or not batch.events:
-            if tip is not None:
-                store.fast_forward(tip)  # the checkout shows what the remote knows
-            return snap
-        files = audit_files(now, new_id(), batch.events)
-        sha = store.make_commit(tip, files, message(batch), author, committer)
-        stats.commits += 1
-        if not store.has_upstream:
-            store.fast_forward(sha)
-            return _written(store, snap, sha, batch)
-        stats.pushes += 1
-        outcome, why = store.push_branch(sha)
-        if outcome == PushOutcome.OK:
-            store.fast_forward(sha)
-            return _written(store, snap, sha, batch)
-        if outcome == PushOutcome.REJECTED:
-            stats.rejected += 1
-        else:
-            stats.ambiguous += 1  # the next fetch shows whether it landed: its ids are skipped
-        time.sleep(random.uniform(0.01, 0.05) * min(2**attempt, 16))
-        last = why
-    raise UserError(f"could not push the audit after {attempts} attempts: {last}")
-
-
-# A commit's audit is fixed by its hash: snapshots this process wrote need no re-reading.
-_known: dict[str, AuditSnapshot] = {}
-
-
-def _written(store: GitStore, snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot:
-    """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
+def after(snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot | None:
+    """The snapshot once `batch` landed on `snap` as commit `sha`, without re-reading it;
+    None when the batch does not carry the states of every request it touches."""
     if {e.request_id for e in batch.events} - set(batch.states):
-        return read_audit(store, sha)  # a batch that does not carry its states
-    after = AuditSnapshot(
+        return None
+    return AuditSnapshot(
         sha,
         snap.events + batch.events,
         snap.problems,
@@ -178,9 +120,6 @@ def _written(store: GitStore, snap: AuditSnapshot, sha: str, batch: Batch) -> Au
         {**snap.states, **batch.states},
         snap.ids | {e.id for e in batch.events},
     )
-    _known.clear()  # keep one: the latest
-    _known[sha] = after
-    return after
 
 
 def draft(
@@ -197,22 +136,12 @@ def draft(
     event_id: str | None = None,
 ) -> Event:
     """A new event (unlinked) with the request's descriptive fields."""
-    if request is not None:
-        incident, action, service, env = (
-            request.incident_id,
-            request.action_type,
-            request.service_name,
-            request.environment,
-        )
-    elif state is not None:
-        incident, action, service, env = (
-            state.incident_id,
-            state.action_type,
-            state.service_name,
-            state.environment,
-        )
-    else:
-        incident = action = service = env = None
+    source: Any = request if request is not None else state
+    incident, action, service, env = (
+        (source.incident_id, source.action_type, source.service_name, source.environment)
+        if source is not None
+        else (None, None, None, None)
+    )
     return Event(
         id=event_id or new_id(),
         at=iso(now) or "",

@@ -10,16 +10,18 @@ after its backoff. Nothing here ever runs an action.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from remediate.core import lifecycle as lc
 from remediate.core.audit import Event, RequestState, retry_time
-from remediate.core.decision import iso
+from remediate.core.drafting import Chain, draft
 from remediate.core.model import ActionType, Request
+from remediate.core.snapshot import parse_files
+from remediate.core.times import iso
 from remediate.service.claims import CLAIM_FILE, claim_ref
 from remediate.service.runtime import Runtime
-from remediate.service.state import parse_files
-from remediate.service.writeback import Chain, draft
 
 ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
 
@@ -107,3 +109,23 @@ def maybe_retry(
         )
     )
     log.append((request.name, lc.QUEUED))
+
+
+def settle(chain: Chain, event: Event, attempt: Any, now: datetime) -> str:
+    """Add an outcome to its request's chain: "recorded", "learned" (after another
+    runner abandoned the execution), "known" (already written) or "lost" (the
+    request moved on: queued or run again)."""
+    learned = event.id + "-learned"
+    if event.id in chain.snap.ids or learned in chain.snap.ids:
+        return "known"
+    state = chain.state(event.request_id)
+    if state.attempt != attempt:
+        return "lost"
+    if state.status == lc.EXECUTING:
+        chain.add(event)
+        return "recorded"
+    if state.status == lc.FAILED and state.outcome_unknown:
+        details = {**event.details, "verb": "learn", "learnedAfter": "abandon"}
+        chain.add(replace(event, id=learned, from_=lc.FAILED, at=iso(now) or "", details=details))
+        return "learned"
+    return "lost"

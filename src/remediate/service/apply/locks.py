@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from remediate.adapters.git_store import GitStore, Person
-from remediate.core.audit import parse_time
-from remediate.core.decision import iso
+from remediate.core.commits import Person
 from remediate.core.matching import normalize_name
+from remediate.core.times import iso, parse_time
+from remediate.service.claims import who_won
+from remediate.service.ports import Store
 
 LOCKS_PREFIX = "refs/locks/"
 LOCK_FILE = "lock.json"
@@ -47,7 +48,7 @@ class Held:
 
 
 def acquire(
-    store: GitStore, runner: Person, now: datetime, targets: dict[Target, timedelta]
+    store: Store, runner: Person, now: datetime, targets: dict[Target, timedelta]
 ) -> tuple[set[Target], Held]:
     """Take the locks of `targets` (target → how long its actions may take)."""
     if not targets:
@@ -73,20 +74,18 @@ def acquire(
         None, {LOCK_FILE: json.dumps(body) + "\n"}, "remediate lock\n", runner, runner
     )
     results = store.push_leases({ref: (sha, old) for ref, old in expected.items()})
-    if "unknown" in results.values():  # the reply was lost: look
-        remote = store.claim_refs(LOCKS_PREFIX) or {}
-        results = {ref: "won" if remote.get(ref) == sha else "lost" for ref in results}
-    won = {t for t in targets if results.get(lock_ref(t)) == "won"}
+    ours = who_won(store, results, dict.fromkeys(expected, sha))
+    won = {t for t in targets if ours.get(lock_ref(t))}
     return won, Held({lock_ref(t): sha for t in won})
 
 
-def release(store: GitStore, held: Held) -> None:
+def release(store: Store, held: Held) -> None:
     """Delete our locks (each only if it is still ours)."""
     if held.refs:
         store.push_leases({ref: (None, sha) for ref, sha in held.refs.items()})
 
 
-def _expired(store: GitStore, ref: str, sha: str, now: datetime) -> bool:
+def _expired(store: Store, ref: str, sha: str, now: datetime) -> bool:
     store.fetch_refs([ref])
     text = store.show(sha, LOCK_FILE)
     try:

@@ -1,0 +1,36 @@
+"""The one way a time is read and written: RFC 3339 with an offset, always aware UTC.
+
+Documents (`expires`, PolicyTest `now`), audit events (`at`, `deadline`, `retryAt`),
+lock bodies, `--now` and `REMEDIATE_NOW` all go through `parse_time`; every time the
+runner writes goes through `iso`. A time without an offset is refused, never guessed:
+"10:00" in a runner's log must not mean a different instant on another machine.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_time(value: str | datetime) -> datetime:
+    """An RFC 3339 time (`Z` or an offset; fractions of a second kept) as aware UTC.
+
+    A `datetime` (a YAML timestamp) is accepted as is. ValueError when there is no
+    offset or the text is no ISO 8601 time.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone offset (write e.g. 2026-11-23T10:00:00Z)")
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds: 2026-11-23T09:00:00.000Z."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,226 @@
+"""The one fail-closed loader: the documents of a working tree through every layer.
+
+`validate` reports every problem (YAML, schema, references, duplicate names, requests
+edited after they started); `load_valid` and `load_valid_paths` return the documents or
+raise `DocumentsInvalid` while any is invalid. `WorkTree` is the `service.ports.Documents`
+adapter over them. The audit (for the "edited after it started" warnings) arrives as a
+callable, so this layer never opens git.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from remediate.core.document import Document
+from remediate.core.model import content_hash
+from remediate.documents.loader import discover, load_file, load_files, map_files
+from remediate.documents.references import (
+    Index,
+    NameRecord,
+    build_index,
+    check_documents,
+    duplicate_names,
+    name_record,
+)
+from remediate.errors import DocumentsInvalid, Problem, UsageError
+
+if TYPE_CHECKING:
+    from remediate.core.audit import RequestState
+
+# The recorded state of each request, asked only when a request file needs comparing.
+States = Callable[[], Mapping[str, "RequestState"]]
+_CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
+
+# What named files are checked against: the kinds other documents refer to.
+CONTEXT = ("remediate.yaml", "remediate.yml", "actions", "policies")
+BULK = "remediations/"
+AUDIT_DIR = "audit"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    files: int
+    count: int  # documents that passed their schema
+    problems: list[Problem]
+    documents: list[Document]  # empty unless asked for with keep_documents
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+def check_root(root: Path) -> Path:
+    if not root.is_dir():
+        raise UsageError(f"--repo {root}: not a directory")
+    return root
+
+
+def validate(
+    root: Path,
+    paths: Sequence[str] = (),
+    keep_documents: bool = True,
+    states: States | None = None,
+) -> ValidationReport:
+    """Load and check the documents under `paths` (default: the whole repository).
+
+    Named files are checked against the repository's ActionTypes, policies and
+    settings, which are loaded too, so that a pre-commit hook given one
+    changed request still checks that its action type exists.
+    """
+    check_root(root)
+    files, problems = _files(root, paths)
+    # Requests are the bulk: check them in workers against an index of the rest,
+    # so that only problems and names travel back between processes.
+    bulk = [f for f in files if f.startswith(BULK)]
+    loaded = load_files(root, [f for f in files if not f.startswith(BULK)])
+    index, index_problems = build_index(loaded.documents)
+    problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
+    names = [name_record(d) for d in loaded.documents]
+    documents = list(loaded.documents)
+    hashes: list[HashRecord] = []
+    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir())
+    for found, records, kept, hashed in map_files(root, bulk, checker):
+        problems += found
+        names += records
+        documents += kept
+        hashes += hashed
+    problems += duplicate_names(names)
+    if hashes and states is not None:
+        problems += edited_after_start(states, hashes)
+    problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
+    return ValidationReport(len(files), len(names), problems, documents if keep_documents else [])
+
+
+def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """The files under `paths`, plus the context they are checked against (all when no paths)."""
+    files, problems = discover(root, paths)
+    return with_context(root, files, problems) if paths else (files, problems)
+
+
+def with_context(
+    root: Path, files: list[str], problems: list[Problem]
+) -> tuple[list[str], list[Problem]]:
+    """`files` plus the repository's settings, action types and policies, which others refer to."""
+    where = [str(root / n) for n in CONTEXT if (root / n).exists() or (root / n).is_symlink()]
+    if not where:
+        return files, problems
+    context, context_problems = discover(root, where)
+    return sorted(set(files) | set(context)), problems + [
+        p for p in context_problems if p not in problems
+    ]
+
+
+@dataclass(frozen=True)
+class _BulkCheck:
+    """What a worker does with one request file; inherited by forked workers, not pickled."""
+
+    index: Index
+    keep_documents: bool
+    audited: bool
+
+    def __call__(
+        self, base: Path, rel: str
+    ) -> tuple[list[Problem], list[NameRecord], list[Document], list[HashRecord]]:
+        result = load_file(base, rel)
+        found = result.problems + check_documents(result.documents, self.index)
+        kept = result.documents if self.keep_documents else []
+        requests = [d for d in result.documents if d.kind == "RemediationRequest"]
+        hashed = [_hash_record(d) for d in requests] if self.audited else []
+        return found, [name_record(d) for d in result.documents], kept, hashed
+
+
+# (request name, file, line of spec, content hash)
+HashRecord = tuple[str, str, int, str]
+
+
+def _hash_record(doc: Document) -> HashRecord:
+    return (doc.name, doc.file, doc.line("spec"), content_hash(doc.name, doc.spec))
+
+
+def edited_after_start(read_states: States, hashes: list[HashRecord]) -> list[Problem]:
+    """Warn about requests edited after they started: the edit changes nothing."""
+    from remediate.core.lifecycle import NOT_STARTED
+    from remediate.errors import RemediateError
+
+    try:
+        states = read_states()
+    except RemediateError:
+        return []  # not a git repository: no audit to compare with
+    out = []
+    for name, file, line, digest in hashes:
+        state = states.get(name)
+        if state is None or state.status in NOT_STARTED or state.content_hash in (None, digest):
+            continue
+        out.append(
+            Problem(
+                file,
+                line,
+                "spec",
+                f"request {name} has already started ({state.status}); "
+                "editing it changes nothing: a new action needs a new request",
+                "warning",
+            )
+        )
+    return out
+
+
+def load_valid(root: Path, states: States | None = None) -> list[Document]:
+    """Every document of the repository, or `DocumentsInvalid` (fail closed)."""
+    report = validate(root, states=states)
+    if not report.valid:
+        raise DocumentsInvalid(report.errors)
+    return report.documents
+
+
+def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) -> list[Document]:
+    """The documents under `paths` and the repository's settings, action types and policies.
+
+    Fails closed (`DocumentsInvalid`) on any problem among them; requests
+    elsewhere in the repository are neither loaded nor checked. With
+    `library`, a repository without any ActionType (a policy library such as
+    this project's own `policies/`) may name action types in its PolicyTest
+    cases that it does not define.
+    """
+    from remediate.documents.references import check_references
+
+    check_root(root)
+    files, problems = with_context(root, *(discover(root, paths) if paths else ([], [])))
+    loaded = load_files(root, files)
+    problems += loaded.problems + check_references(loaded.documents)
+    if library and not any(d.kind == "ActionType" for d in loaded.documents):
+        tests = {d.file for d in loaded.documents if d.kind == "PolicyTest"}
+        problems = [p for p in problems if not (p.file in tests and _CASE_ACTION.fullmatch(p.path))]
+    errors = sorted(p for p in problems if p.severity == "error")
+    if errors:
+        raise DocumentsInvalid(errors)
+    return loaded.documents
+
+
+class WorkTree:
+    """The `Documents` port over a working tree (`root`), with the audit's states for
+    the warnings about requests edited after they started."""
+
+    def __init__(self, root: Path, states: States | None = None) -> None:
+        self._root = root
+        self._states = states
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def validate(self, paths: Sequence[str] = (), keep_documents: bool = True) -> ValidationReport:
+        return validate(self._root, paths, keep_documents, self._states)
+
+    def load(self) -> list[Document]:
+        return load_valid(self._root, self._states)
+
+    def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
+        return load_valid_paths(self._root, paths, library)

@@ -1,0 +1,174 @@
+"""Ports: what the use cases need from the world, named by what they need.
+
+`remediate.wiring` builds the real adapters (git, the process environment, the wall
+clock, subprocesses, the executor registry) and hands them over in a `Session`; tests
+hand over the same real adapters wrapped, or fixed ones where that makes a test clearer.
+Nothing under `service/` constructs an adapter, imports one, reads `os.environ` or starts
+a process (`tests/test_meta.py` holds that, by reading every module's imports).
+
+Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
+- `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
+- a forge (pull requests, reviews, team membership on GitHub) and a mailer (reports)
+  become ports here when `remediate github` and `report --send` are built; see
+  docs/architecture.md for where each goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from remediate.core.commits import AuditCommit, Person
+from remediate.core.processes import ProcessRunner as ProcessRunner
+from remediate.core.provenance import InstalledFrom
+
+if TYPE_CHECKING:
+    from remediate.core.document import Document
+    from remediate.documents.repository import ValidationReport
+    from remediate.executors.base import ExecutionContext, ExecutionResult
+
+
+class Clock(Protocol):
+    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+
+    def now(self) -> datetime: ...
+
+
+class Environment(Protocol):
+    """The runner's own variables: never the repository's to set."""
+
+    def variables(self) -> Mapping[str, str]:
+        """Every variable (executors pick from them by allow-list)."""
+
+    def push_attempts(self) -> int:
+        """How often a rejected push is rebuilt and retried (REMEDIATE_PUSH_ATTEMPTS)."""
+
+    def github_actor(self) -> str | None:
+        """Inside GitHub Actions: the user of the event (GITHUB_EVENT_PATH)."""
+
+
+class Documents(Protocol):
+    """The documents of the working tree, through every validation layer."""
+
+    @property
+    def root(self) -> Path: ...
+
+    def validate(self, paths: Sequence[str] = (), keep_documents: bool = True) -> ValidationReport:
+        """Every problem of the documents under `paths` (default: all), not fail closed."""
+
+    def load(self) -> list[Document]:
+        """Every document, or `DocumentsInvalid` while any is invalid (fail closed)."""
+
+    def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
+        """The documents under `paths` with the settings, action types and policies they
+        are checked against; fail closed like `load`."""
+
+
+class Changes(Protocol):
+    """What changed in the working tree since a commit (`plan --base`), without GitPython."""
+
+    def since(self, base: str) -> list[str]:
+        """Files added or modified between `base` and the work tree (committed or not)."""
+
+
+class Scaffolding(Protocol):
+    """What `init` needs beyond writing files: a new git repository, and where this
+    remediate was installed from (for the workflows it pins)."""
+
+    def init_repository(self, directory: Path) -> None: ...
+
+    def installed_from(self) -> InstalledFrom: ...
+
+
+class CommitDocuments(Protocol):
+    """The seam of the trust issue (#8): every document as a fetched commit holds it,
+    through the same layers as `Documents.load`. Not implemented yet: `apply` and the
+    verbs still read the working tree (and skip requests that differ from the tip)."""
+
+    def at(self, rev: str) -> list[Document]: ...
+
+
+class AuditReader(Protocol):
+    """Read a commit: its tree, blobs and the history of paths."""
+
+    def head(self) -> str | None: ...
+
+    def fetch(self) -> str | None:
+        """The tip to build on: the upstream branch after a fetch, or HEAD without one."""
+
+    def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
+        """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
+
+    def blob_text(self, blob: str) -> str: ...
+
+    def show(self, rev: str, path: str) -> str | None: ...
+
+    def requesters(self, prefix: str = "remediations") -> dict[str, tuple[str, ...]]:
+        """File → who added its content, then (if another) who added its current path."""
+
+    def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+
+    def unpublished(self, rev: str | None, prefix: str) -> set[str]:
+        """Files under `prefix` whose work-tree content is not what `rev` holds."""
+
+    def user_name(self) -> str | None: ...
+
+    def user_email(self) -> str | None: ...
+
+
+class AuditWriter(Protocol):
+    """Write commits without touching the work tree, and push the branch (never forced)."""
+
+    @property
+    def has_upstream(self) -> bool: ...
+
+    def make_commit(
+        self,
+        parent: str | None,
+        files: dict[str, str],
+        message: str,
+        author: Person,
+        committer: Person,
+    ) -> str: ...
+
+    def push_branch(self, sha: str) -> tuple[str, str]:
+        """(`core.commits.PushOutcome`, git's message)."""
+
+    def fast_forward(self, sha: str) -> bool: ...
+
+
+class Refs(Protocol):
+    """Compare-and-swap refs on the remote: claims and locks."""
+
+    def claim_refs(self, prefix: str) -> dict[str, str] | None:
+        """Refs under `prefix` on the remote (ref → sha); None when it cannot be read."""
+
+    def refs_named(self, names: list[str]) -> dict[str, str]: ...
+
+    def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
+        """ref → (new sha or None to delete, expected sha or "" for absent) → won/lost/unknown."""
+
+    def fetch_refs(self, refs: list[str]) -> None: ...
+
+
+class Spool(Protocol):
+    """Events that ran but could not be pushed, kept locally for the next run."""
+
+    def spool(self, name: str, text: str) -> Path: ...
+
+    def spooled(self) -> dict[str, str]: ...
+
+    def unspool(self, name: str) -> None: ...
+
+
+class Store(AuditReader, AuditWriter, Refs, Spool, Protocol):
+    """Everything the runner does with its git repository and remote."""
+
+
+class ExecutionBackend(Protocol):
+    """What runs an executor for one claimed action (in this process today; a worker
+    pool later). Crashes and unknown executors are the caller's to turn into outcomes."""
+
+    def run(self, context: ExecutionContext) -> ExecutionResult: ...
