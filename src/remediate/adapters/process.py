@@ -1,4 +1,8 @@
-"""The one module that runs subprocesses for actions: argv only, own process group, timeout."""
+"""The one module that runs subprocesses for actions: argv only, own process group, timeout.
+
+Each group is announced to the watchdog (`adapters.watchdog`), which kills it if the
+runner dies while it runs.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from remediate.adapters.watchdog import WATCHDOG
 from remediate.core.processes import Completed
 
 KILL_GRACE_SECONDS = 2.0
@@ -34,6 +39,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: f
             return Completed(None, b"", b"", error=f"cannot start {argv[0]}: {exc.strerror or exc}")
         except ValueError as exc:  # a NUL in argv or env, an empty argv: it never started
             return Completed(None, b"", b"", error=f"cannot start {argv[:1]}: {exc}")
+        WATCHDOG.started(proc.pid)  # if this runner dies, the watchdog kills the group
         # a timer, not wait(timeout=…), which polls with sleeps: a short action returns at once
         expired = threading.Event()
 
@@ -54,6 +60,7 @@ def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: f
             kill.cancel()
         timed_out = expired.is_set()
         _kill_group(proc.pid, signal.SIGKILL)  # children left behind by a finished action
+        WATCHDOG.ended(proc.pid)
         (stdout, stdout_cut), (stderr, stderr_cut) = _tail(out), _tail(err)
         return Completed(
             proc.returncode,
