@@ -209,7 +209,7 @@ def test_literals_that_are_not_compared_with_names_are_free(
         "      when: >-\n"
         '        request.notes.contains("Производство") &&\n'
         '        request.environment == "production" &&\n'
-        '        request.environment.matches("^PROD") == false &&\n'
+        '        request.environment.matches("(?i)^PROD") == false &&\n'
         '        request.serviceName in ["api-gateway", "billing.v2"] &&\n'
         '        request.notes == "request.environment == \\"Х\\""\n',
     )

@@ -48,13 +48,6 @@ def _status_of(run_cli: Callable[..., Result], repo: Path, request: str, now: st
 # --- Names in conditions: case and look-alikes in shapes the token checker does not see --
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CEL name literals are only checked in a few token shapes: a parenthesised "
-    'field, a literal in parentheses, a list built with +, exists(), `"X" in [field]` '
-    "and matches() with an upper-case or look-alike literal validate clean and the deny "
-    "rule silently never matches (conditions see names in lower case)",
-)
 @pytest.mark.parametrize(
     "when",
     [

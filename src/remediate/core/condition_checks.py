@@ -2,12 +2,14 @@
 it compares.
 
 The CEL library exposes no syntax tree (only the variables and functions an
-expression references), so these checks read a token stream: string
-literals are single tokens, so their content is never mistaken for code.
-They see field reads through `.name` and `["name"]` and the comparisons a
-guardrail writes (`==`, `!=`, `in [...]`, `startsWith`, `endsWith`,
-`contains`); anything more dynamic is refused by the bounds
-(`conditions.bound_problems`) or left to evaluation, which fails closed.
+expression references). Field reads are found on a token stream: string
+literals are single tokens, so their content is never mistaken for code, and
+`.name` and `["name"]` are the only ways to read a field (`conditions.bound_problems`
+refuses dynamic ones). The literals a name field is compared with are found
+exactly, on our own syntax tree (`core.cel_syntax`, `core.name_flow`), for
+the conditions that read a name field; where that parser cannot read an
+expression the library accepted, the token shapes below (`name_literals`)
+are checked instead, so a condition is never refused for our parser's sake.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from remediate.core.cel_syntax import CelSyntaxError
+from remediate.core.name_flow import name_uses
+from remediate.core.name_patterns import lowered, upper_case_letters
 from remediate.core.names import NAME_RULE, first_invisible, first_outside_name
 
 LEAF = "leaf"  # a value without fields (a string, a list)
@@ -170,17 +175,17 @@ def _kind(toks: list[Token], i: int) -> str:
     return toks[i].kind if 0 <= i < len(toks) else ""
 
 
-def literal_problem(field: str, value: str, method: str | None = None) -> str | None:
-    """Why `value` can never equal (be part of, match) the name field `field`, or None."""
-    shown = json.dumps(value, ensure_ascii=False)
+def literal_problem(
+    field: str, value: str, method: str | None = None, shown: str | None = None
+) -> str | None:
+    """Why `value` can never equal (be part of, match) the name field `field`, or None.
+
+    `shown` is how the literal is named in the message (default: its value, quoted).
+    """
+    shown = shown or json.dumps(value, ensure_ascii=False)
     kind = NAME_FIELDS[field]
-    if method == "matches":  # a regex: only characters no name can hold are certain misses
-        bad = first_invisible(value)
-        return (
-            f"{shown} is matched against request.{field} but {bad}: {kind} names {NAME_RULE}"
-            if bad
-            else None
-        )
+    if method == "matches":
+        return _regex_problem(field, value, shown)
     bad = first_outside_name(value)
     if bad:
         return f"{shown} is compared with request.{field} but {bad}: {kind} names {NAME_RULE}"
@@ -193,21 +198,69 @@ def literal_problem(field: str, value: str, method: str | None = None) -> str | 
     return None
 
 
+def _regex_problem(field: str, regex: str, shown: str) -> str | None:
+    """A regex can hold any visible ASCII; invisible or look-alike characters, and letters
+    that must match in upper case, are certain misses."""
+    bad = first_invisible(regex)
+    if bad:
+        kind = NAME_FIELDS[field]
+        return f"{shown} is matched against request.{field} but {bad}: {kind} names {NAME_RULE}"
+    upper = upper_case_letters(regex)
+    if not upper:
+        return None
+    return (
+        f"{shown} is matched against request.{field}, which conditions see in lower case:"
+        f" {json.dumps(regex[upper[0]])} (character {upper[0] + 1}) can never match;"
+        f" write {json.dumps(lowered(regex, upper), ensure_ascii=False)} or begin it with (?i)"
+    )
+
+
+_HOW = {"whole": None, "part": "startsWith", "regex": "matches"}
+
+
 def condition_problems(source: str, decode: Callable[[str], Any]) -> list[tuple[str, int]]:
-    """(message, 1-based line within `source`) for each unknown field and bad name literal.
+    """(message, 1-based line within `source`) for each unknown field and bad name literal,
+    in the order they appear.
 
     `decode` turns a string literal's source text into its value (the CEL
     library's own reading, escapes included).
     """
     toks = tokens(source)
-    problems: list[tuple[str, int]] = []
+    found: list[tuple[int, str]] = []  # (offset, message)
+    names = []
     for read in field_reads(toks, decode):
         message = unknown_field(read)
         if message:
-            problems.append((message, source.count("\n", 0, read.start) + 1))
-            continue
-        if read.root != "request" or len(read.path) != 1 or read.path[0] not in NAME_FIELDS:
-            continue
+            found.append((read.start, message))
+        elif read.root == "request" and len(read.path) == 1 and read.path[0] in NAME_FIELDS:
+            names.append(read)
+    if names:  # only conditions that read a name field are parsed
+        found.extend(_name_problems(source, toks, names, decode))
+    found.sort(key=lambda item: item[0])
+    return [(message, source.count("\n", 0, at) + 1) for at, message in dict.fromkeys(found)]
+
+
+def _name_problems(
+    source: str, toks: list[Token], reads: list[FieldRead], decode: Callable[[str], Any]
+) -> list[tuple[int, str]]:
+    try:
+        uses = name_uses(source)
+    except (CelSyntaxError, RecursionError):  # not read by our parser: the token shapes
+        return _token_name_problems(toks, reads, decode)
+    out = []
+    for use in uses:
+        text = use.text
+        problem = literal_problem(use.field, text.value, _HOW[use.how], text.shown)
+        if problem:
+            out.append((text.start, problem))
+    return out
+
+
+def _token_name_problems(
+    toks: list[Token], reads: list[FieldRead], decode: Callable[[str], Any]
+) -> list[tuple[int, str]]:
+    out = []
+    for read in reads:
         for tok in name_literals(toks, read):
             value = decode(tok.text)
             problem = (
@@ -216,5 +269,5 @@ def condition_problems(source: str, decode: Callable[[str], Any]) -> list[tuple[
                 else None
             )
             if problem:
-                problems.append((problem, source.count("\n", 0, tok.start) + 1))
-    return problems
+                out.append((tok.start, problem))
+    return out
