@@ -17,6 +17,7 @@ from tests.runner_support import (
     json_out,
     make_remote,
     remediate,
+    remote_events,
     request_yaml,
     write_requests,
 )
@@ -125,3 +126,24 @@ def test_a_reader_behind_the_checkpoint_reads_its_own_commit(tmp_path: Path) -> 
     assert _statuses(reader) == {f"rem-{i}": "NEW" for i in range(3)}  # HEAD is the seed
     git(reader, "pull", "--quiet", "--ff-only")
     assert _statuses(reader) == {f"rem-{i}": "COMPLETED" for i in range(3)}
+
+
+def test_a_shallow_clone_applies_on_the_checkpoint_with_the_real_requester(tmp_path: Path) -> None:
+    """`actions/checkout`'s default, `--depth 1`: the clone is deepened to the checkpoint's
+    commit, the guard judges what came after it, the requester is who added the file."""
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    assert remediate(clone(tmp_path, bare, "runner"), "apply").returncode == 0
+    _add(clone(tmp_path, bare, "person"), "rem-3")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", bare.as_uri(), str(shallow))
+    git(shallow, "config", "user.email", "ops@example.com")
+    done = remediate(shallow, "apply")
+    assert done.returncode == 0, done.stderr
+    assert sorted(log.read_text().split()) == [f"rem-{i}" for i in range(4)]
+    decided = [
+        e
+        for e in remote_events(tmp_path, bare)
+        if e["requestId"] == "rem-3" and e["details"].get("verb") == "decide"
+    ]
+    assert [e["details"]["requester"] for e in decided] == [REQUESTER]
