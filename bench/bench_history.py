@@ -37,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from tests.runner_support import OPERATOR, REQUESTER, cli_env, git, request_yaml  # noqa: E402
 
-from generate_history import generate  # noqa: E402
+from generate_history import checkpoint, generate  # noqa: E402
 
 
 def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[float, int]:
@@ -123,6 +123,9 @@ def main() -> None:
             generate(cached, size)
             print(f"generated {size} completed requests in {time.perf_counter() - started:.1f} s")
         remotes[size] = cached / "remote.git"
+        if not git(remotes[size], "for-each-ref", "refs/remediate/checkpoint"):
+            with tempfile.TemporaryDirectory() as tmp_name:  # cached before checkpoints
+                checkpoint(Path(tmp_name), remotes[size])
     results: dict[int, dict[str, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp_name:
         for r in range(args.repeat):

@@ -240,12 +240,23 @@ def generate(target: Path, completed: int, spacing: timedelta = timedelta(minute
         for ref in git(bare, "for-each-ref", "--format=%(refname)", "refs/claims/").split():
             if "rem-tpl-" in ref:
                 git(bare, "update-ref", "-d", ref)
+        git(bare, "update-ref", "-d", "refs/remediate/checkpoint")  # the template's
+        checkpoint(tmp, bare)
         git(bare, "gc", "--quiet")
         out = target / "remote.git"
         if out.exists():
             shutil.rmtree(out)
         shutil.copytree(bare, out)
     return out
+
+
+def checkpoint(tmp: Path, bare: Path) -> None:
+    """What the runner leaves after its last run: a no-op `apply` writes its checkpoint."""
+    work = clone(tmp, bare, "checkpoint")
+    done = remediate(work, "apply")
+    if done.returncode != 0:
+        raise SystemExit(f"checkpoint apply failed: {done.stderr}")
+    shutil.rmtree(work)
 
 
 def main() -> None:

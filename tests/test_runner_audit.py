@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from remediate.core.audit import Event, check_chains, fold, to_line
+from remediate.core.audit import Event, fold, to_line
+from remediate.core.chains import check_chains
 from tests.conftest import Result
 from tests.runner_support import (
     NOW,

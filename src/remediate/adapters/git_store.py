@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from remediate.adapters.git_cli import not_a_repository, unreachable
@@ -30,6 +31,8 @@ def open_repo(root: Path):  # type: ignore[no-untyped-def]
 # --- write-back: the runner's commits, pushes and claim refs ----------------------------
 
 CLAIMS_PREFIX = "refs/claims/"
+RUNNER_REFS = "refs/remediate/"
+DEEPEN = (16, 256, 4096)  # commits a shallow clone is deepened by, in turn, to reach one
 
 
 class GitStore:
@@ -82,12 +85,13 @@ class GitStore:
         if self.remote is None or self.remote_branch is None:
             return self.head()
         tracking = f"refs/remotes/{self.remote}/{self.remote_branch}"
-        code, _, err = self._run(
+        code, _, err = self._run(  # the branch and the runner's refs (its checkpoint) together
             "fetch",
             "--quiet",
             "--no-tags",
             self.remote,
             f"+refs/heads/{self.remote_branch}:{tracking}",
+            f"+{RUNNER_REFS}*:{RUNNER_REFS}*",
         )
         if code != 0:
             raise UserError(self.unreachable(err))
@@ -100,7 +104,8 @@ class GitStore:
         tree listing, so that a caller can refuse a file before reading it."""
         if rev is None:
             return []
-        out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, "--", prefix)
+        where = ("--", prefix) if prefix else ()
+        out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, *where)
         found = []
         for entry in out.split("\0"):
             meta, _, path = entry.partition("\t")
@@ -117,15 +122,71 @@ class GitStore:
             self._blobs[blob] = text
         return text
 
+    def resolve(self, ref: str) -> str | None:
+        """The commit a local ref names, or None."""
+        code, out, _ = self._run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return out if code == 0 else None
+
+    def refresh(self, prefix: str = RUNNER_REFS) -> None:
+        """Fetch the remote's refs under `prefix` into the same local names (quietly: a
+        read command without the network reads what it has)."""
+        if self.remote is not None:
+            self._run("fetch", "--quiet", "--no-tags", self.remote, f"+{prefix}*:{prefix}*")
+
+    def committer(self, sha: str) -> str | None:
+        code, out, _ = self._run("show", "-s", "--format=%ce", sha)
+        return out.strip() if code == 0 else None
+
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """Is `ancestor` in `rev`'s history? A shallow clone is deepened until it can tell."""
+        for depth in (0, *DEEPEN, -1):
+            if depth:
+                self._deepen(depth)
+            code, _, _ = self._run("merge-base", "--is-ancestor", ancestor, rev)
+            if code == 0:
+                return True
+            _, shallow, _ = self._run("rev-parse", "--is-shallow-repository")
+            if shallow.strip() != "true" or self.remote is None:
+                return False
+        return False
+
+    def _deepen(self, depth: int) -> None:
+        assert self.remote is not None
+        how = "--unshallow" if depth < 0 else f"--deepen={depth}"
+        target = self.remote_branch or "HEAD"
+        self._run("fetch", "--quiet", "--no-tags", how, self.remote, target)
+
+    def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
+        """(status letter, path, blob, size) of every file under `prefix` that differs
+        between `base` and `rev` (A added, M modified, D deleted; no renames)."""
+        out = self.git.diff_tree("-r", "-z", "--no-renames", base, rev, "--", prefix)
+        fields = out.split("\0")
+        found = []
+        for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+            parts = meta.split()
+            if len(parts) == 5:
+                letter, blob = parts[4][:1], parts[3]
+                size = 0 if letter == "D" else int(self.git.get_object_header(blob)[2])
+                found.append((letter, path, blob, size))
+        return found
+
     def show(self, rev: str, path: str) -> str | None:
         code, out, _ = self._run("show", f"{rev}:{path}")
         return out if code == 0 else None
 
-    def requesters(self, prefix: str = "remediations") -> dict[str, tuple[str, ...]]:
-        """File → who added it, from HEAD's history: first the author of the commit that
-        (last) added its content, following renames, then, if another, the author of the
+    def requesters(
+        self,
+        prefix: str = "remediations",
+        rev: str | None = None,
+        since: str | None = None,
+        known: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> dict[str, tuple[str, ...]]:
+        """File → who added it, from the history of `rev` (HEAD) after `since` (all): first
+        the author of the commit that (last) added its content, following renames (from
+        `known` for a file added before `since`), then, if another, the author of the
         commit that added its current path (who moved it there)."""
-        if self.head() is None:
+        rev = rev or self.head()
+        if rev is None:
             return {}
         out = self.git.log(
             "--diff-filter=AR",
@@ -133,11 +194,12 @@ class GitStore:
             "--reverse",
             "--format=%x00%ae",
             "--name-status",
-            "HEAD",
+            f"{since}..{rev}" if since else rev,
             "--",
             prefix,
         )
         found: dict[str, tuple[str, ...]] = {}
+        earlier = known if known is not None else {}
         for chunk in out.split("\x00")[1:]:
             email, *lines = chunk.strip("\n").split("\n")
             email = email.strip()
@@ -146,7 +208,7 @@ class GitStore:
                 if status.startswith("A") and len(paths) == 1:
                     found[paths[0]] = (email,)
                 elif status.startswith("R") and len(paths) == 2:
-                    origin = found.get(paths[0], (email,))[0]
+                    origin = (found.get(paths[0]) or earlier.get(paths[0]) or (email,))[0]
                     found[paths[1]] = tuple(dict.fromkeys((origin, email)))
         return found
 
@@ -198,8 +260,9 @@ class GitStore:
         message: str,
         author: Person,
         committer: Person,
+        tree_from: str | None = None,
     ) -> str:
-        """A commit of `parent`'s tree plus `files`, built in a temporary index."""
+        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`, in a temporary index."""
         with tempfile.TemporaryDirectory(prefix="remediate-") as tmp:
             env = {
                 "GIT_INDEX_FILE": os.path.join(tmp, "index"),
@@ -208,8 +271,8 @@ class GitStore:
                 "GIT_COMMITTER_NAME": committer.name,
                 "GIT_COMMITTER_EMAIL": committer.email,
             }
-            if parent is not None:
-                self.git.execute(["git", "read-tree", parent], env=env)
+            if (tree_from or parent) is not None:
+                self.git.execute(["git", "read-tree", str(tree_from or parent)], env=env)
             paths = []
             for i, text in enumerate(files.values()):
                 path = os.path.join(tmp, f"f{i}")

@@ -4,15 +4,15 @@ Each event records one status change of one request and carries `prev`, the
 hash of the previous event of the same request, so that editing, deleting or
 reordering an event breaks a chain, while events of different requests never
 depend on each other (concurrent runners do not conflict). The state of every
-request is a fold over its chain; `check_chains` reports what a fold cannot
-trust. Pure: no I/O, no clock.
+request is a fold over its chain (`fold`, or `extend` from known states);
+`core.chains.check_chains` reports what a fold cannot trust. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -163,6 +163,7 @@ class RequestState:
     events: int = 0
     last_failure: str | None = None  # the error of the last FAILED, kept through a retry
     last_failed_at: str | None = None
+    ids: tuple[str, ...] = ()  # of its events, in fold order: what is already recorded
 
     @property
     def started(self) -> bool:
@@ -203,6 +204,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     changes: dict[str, Any] = {
         "head": event.hash,
         "events": state.events + 1,
+        "ids": (*state.ids, event.id),
         "created_at": state.created_at or event.at,
         "action_type": event.action_type or state.action_type,
         "environment": event.environment or state.environment,
@@ -316,6 +318,32 @@ def fold(events: Iterable[Event]) -> dict[str, RequestState]:
     return states
 
 
+def extend(
+    known: Callable[[str], RequestState], events: Iterable[Event]
+) -> dict[str, RequestState] | None:
+    """The states after `events` are added to known states (`known(request_id)`), or None
+    unless each request's new events form one unbroken line from its head: then the
+    result is exactly what `fold` of all its events gives; anything else needs `fold`."""
+    by_request: dict[str, list[Event]] = {}
+    for event in events:
+        by_request.setdefault(event.request_id, []).append(event)
+    states: dict[str, RequestState] = {}
+    for request_id, chain in by_request.items():
+        state = known(request_id)
+        following: dict[str | None, Event] = {}
+        for event in chain:
+            if event.prev in following or event.id in state.ids:
+                return None  # a fork, a duplicate, an event recorded twice
+            following[event.prev] = event
+        for _ in chain:
+            step = following.get(state.head)
+            if step is None:
+                return None  # an event that does not follow the chain
+            state = apply_event(state, step)
+        states[request_id] = state
+    return states
+
+
 def ordered(events: Iterable[Event]) -> list[Event]:
     """Every event in causal order: by request chain, requests interleaved by time."""
     by_request: dict[str, list[Event]] = {}
@@ -338,60 +366,6 @@ def newest_first(events: Iterable[Event]) -> list[Event]:
 
 def _negate(at: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in at)
-
-
-def check_chains(events: Iterable[Event]) -> list[str]:
-    """Problems that show tampering: broken links, forks, duplicate ids, forbidden transitions."""
-    problems: list[str] = []
-    by_id: dict[str, Event] = {}
-    by_request: dict[str, list[Event]] = {}
-    for event in events:
-        other = by_id.get(event.id)
-        if other is not None:
-            if other.hash != event.hash:
-                problems.append(f"event {event.id} appears twice with different content")
-            else:
-                problems.append(f"event {event.id} appears twice")
-            continue
-        by_id[event.id] = event
-        by_request.setdefault(event.request_id, []).append(event)
-    for request_id, chain in sorted(by_request.items()):
-        problems += _check_chain(request_id, chain)
-    return problems
-
-
-def _check_chain(request_id: str, chain: list[Event]) -> list[str]:
-    problems: list[str] = []
-    hashes = {e.hash for e in chain}
-    follows: dict[str | None, list[str]] = {}
-    for event in chain:
-        if event.prev is not None and event.prev not in hashes:
-            problems.append(
-                f"request {request_id}: event {event.id} follows {event.prev[:19]}…, "
-                "which is no event of this request (an event was edited, deleted or forged)"
-            )
-        follows.setdefault(event.prev, []).append(event.id)
-    for prev, ids in follows.items():
-        if len(ids) > 1:
-            where = "the start" if prev is None else f"{prev[:19]}…"
-            problems.append(
-                f"request {request_id}: events {', '.join(sorted(ids))} all follow {where} "
-                "(the chain forks: an event was inserted or forged)"
-            )
-    state = RequestState(request_id)
-    for event in order_chain(chain):
-        if event.from_ != state.status:
-            problems.append(
-                f"request {request_id}: event {event.id} moves from {event.from_}, "
-                f"but the request was {state.status}"
-            )
-        elif not permitted(state, event):
-            problems.append(
-                f"request {request_id}: event {event.id}: {event.from_} → {event.to} "
-                f"by {event.verb or 'no verb'} is not a lifecycle transition"
-            )
-        state = apply_event(state, event)
-    return problems
 
 
 def retry_time(at: datetime, backoff: timedelta, failures: int) -> datetime:

@@ -38,7 +38,7 @@ class Chain:
 
     def add(self, event: Event) -> Event | None:
         """Link `event` (its id kept) after the request's head; None if already recorded."""
-        if event.id in self.snap.ids:
+        if self.snap.recorded(event.request_id, event.id):
             return None
         current = self.state(event.request_id)
         linked = replace(event, prev=current.head)
@@ -112,14 +112,8 @@ def after(snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot | None:
     None when the batch does not carry the states of every request it touches."""
     if {e.request_id for e in batch.events} - set(batch.states):
         return None
-    return AuditSnapshot(
-        sha,
-        snap.events + batch.events,
-        snap.problems,
-        snap.files + len(split_lines([to_line(e) + "\n" for e in batch.events])),
-        {**snap.states, **batch.states},
-        snap.ids | {e.id for e in batch.events},
-    )
+    files = len(split_lines([to_line(e) + "\n" for e in batch.events]))
+    return snap.extended(sha, batch.events, batch.states, files)
 
 
 def draft(

@@ -22,6 +22,7 @@ from remediate.core.commits import Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, oversized, parse_files, snapshot
 from remediate.errors import RemediateError, UserError
+from remediate.service import checkpoint
 from remediate.service.plan import History
 from remediate.service.ports import AuditReader
 from remediate.service.session import Session
@@ -39,8 +40,26 @@ def read_files(store: AuditReader, rev: str | None) -> dict[str, str]:
     return {path: store.blob_text(blob) for path, blob, _ in blobs}
 
 
-def read(store: AuditReader, rev: str | None) -> AuditSnapshot:
-    """The audit at `rev`, folded (files already parsed by this process are not again)."""
+def read(store: AuditReader, rev: str | None, runner: str | None = None) -> AuditSnapshot:
+    """The audit at `rev`, folded: onto the runner's checkpoint when there is one `rev`
+    holds (only the files added since are read), else every file."""
+    key = (rev, runner)
+    found = _read.get(key)
+    if found is None:
+        base = checkpoint.find(store, rev, runner)
+        found = checkpoint.since(store, rev, base) if base is not None and rev else None
+        found = found or read_all(store, rev)
+        if len(_read) > 4:
+            _read.clear()
+        _read[key] = found
+    return found
+
+
+_read: dict[tuple[str | None, str | None], AuditSnapshot] = {}
+
+
+def read_all(store: AuditReader, rev: str | None) -> AuditSnapshot:
+    """Every audit file at `rev`, folded (files already parsed by this process are not again)."""
     files = read_files(store, rev)
     events: list[Event] = []
     problems: list[str] = []
@@ -54,13 +73,29 @@ def read(store: AuditReader, rev: str | None) -> AuditSnapshot:
     return snapshot(events, rev, problems, len(files))
 
 
-def at_head(session: Session) -> AuditSnapshot:
-    """The audit at HEAD, read once per session."""
-    found = session.memo.get("audit@HEAD")
+def at_head(session: Session, every: bool = False) -> AuditSnapshot:
+    """The audit at HEAD, read once per session: on the runner's checkpoint (fetched
+    first) when it can, or, with `every`, all events (what `history` and `actions` list)."""
+    key = f"audit@HEAD/{every}"
+    found = session.memo.get(key)
     if found is None:
-        found = session.memo["audit@HEAD"] = read(session.store, session.store.head())
+        store = session.store
+        runner = None if every else runner_email(session)
+        if runner:
+            store.refresh()
+        found = session.memo[key] = read(store, store.head(), runner)
     assert isinstance(found, AuditSnapshot)
     return found
+
+
+def runner_email(session: Session) -> str | None:
+    """The runner's identity from the settings; None while they are invalid."""
+    from remediate.core.model import build_repository
+
+    try:
+        return build_repository(session.documents.load_paths(())).settings.runner_email
+    except RemediateError:
+        return None
 
 
 def history(session: Session) -> History:
@@ -74,7 +109,9 @@ def history(session: Session) -> History:
     if not (root / ".git").exists() or not (root / AUDIT_DIR).is_dir():
         return History()
     try:
-        return History(states=at_head(session).states, requesters=session.store.requesters())
+        snap = at_head(session)
+        found = checkpoint.requesters(session.store, snap.rev, checkpoint.of(snap))
+        return History(states=snap.states, requesters=found)
     except RemediateError:
         return History()
 
@@ -102,7 +139,8 @@ def write(
     attempts = session.env.push_attempts()
     for attempt in range(attempts):
         tip = store.fetch()
-        snap = _known.get(tip or "") or read(store, tip)
+        snap = _known.get(tip or "") or read(store, tip, committer.email)
+        session.memo["audit@tip"] = snap
         batch = build(snap)
         if batch is None or not batch.events:
             if tip is not None:
@@ -113,12 +151,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch)
+            return _written(session, snap, sha, batch, committer.email)
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch)
+            return _written(session, snap, sha, batch, committer.email)
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -132,11 +170,20 @@ def write(
 _known: dict[str, AuditSnapshot] = {}
 
 
-def _written(session: Session, snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot:
+def _written(
+    session: Session, snap: AuditSnapshot, sha: str, batch: Batch, runner: str
+) -> AuditSnapshot:
     """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
     found = after(snap, sha, batch)
-    if found is None:
-        return read(session.store, sha)  # a batch that does not carry its states
+    if found is None:  # a batch that does not carry its states
+        found = read(session.store, sha, runner)
     _known.clear()  # keep one: the latest
     _known[sha] = found
+    session.memo["audit@tip"] = found
     return found
+
+
+def save_checkpoint(session: Session, runner: Person) -> bool:
+    """After the runner wrote (or read) the tip: its checkpoint, if newer than the remote's."""
+    snap = session.memo.get("audit@tip")
+    return isinstance(snap, AuditSnapshot) and checkpoint.save(session.store, snap, runner)

@@ -105,8 +105,29 @@ class AuditReader(Protocol):
 
     def show(self, rev: str, path: str) -> str | None: ...
 
-    def requesters(self, prefix: str = "remediations") -> dict[str, tuple[str, ...]]:
-        """File → who added its content, then (if another) who added its current path."""
+    def requesters(
+        self,
+        prefix: str = "remediations",
+        rev: str | None = None,
+        since: str | None = None,
+        known: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> dict[str, tuple[str, ...]]:
+        """File → who added its content, then (if another) who added its current path;
+        from the history of `rev` (HEAD), only after `since` (renames from `known`)."""
+
+    def resolve(self, ref: str) -> str | None:
+        """The commit a local ref names."""
+
+    def refresh(self, prefix: str = "refs/remediate/") -> None:
+        """Fetch the remote's refs under `prefix` (the runner's checkpoint), if it can."""
+
+    def committer(self, sha: str) -> str | None: ...
+
+    def is_ancestor(self, ancestor: str, rev: str) -> bool:
+        """Is `ancestor` in `rev`'s history (a shallow clone deepened as needed)?"""
+
+    def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
+        """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
 
@@ -131,7 +152,9 @@ class AuditWriter(Protocol):
         message: str,
         author: Person,
         committer: Person,
-    ) -> str: ...
+        tree_from: str | None = None,
+    ) -> str:
+        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`."""
 
     def push_branch(self, sha: str) -> tuple[str, str]:
         """(`core.commits.PushOutcome`, git's message)."""

@@ -66,14 +66,14 @@ def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
 
 
 def history(session: Session, incident_id: str) -> list[Event]:
-    snap = at_head(session)
+    snap = at_head(session, every=True)
     return newest_first(e for e in snap.events if e.incident_id == incident_id)
 
 
 def actions(
     session: Session, status_filter: str | None, environment: str | None, limit: int
 ) -> list[Event]:
-    snap = at_head(session)
+    snap = at_head(session, every=True)
     chosen = [
         e
         for e in snap.events

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ class Runtime:
     repository: Repository
     policies: Any  # core.policy.PolicySet
     directory: Directory
-    requesters: dict[str, tuple[str, ...]]  # file → who added it (and who moved it there)
+    requesters: Mapping[str, tuple[str, ...]]  # file → who added it (and who moved it there)
     now: datetime
 
     @property
@@ -83,19 +84,41 @@ class Runtime:
 
 def load(session: Session) -> Runtime:
     """Documents (fail closed), policies, the directory and the store of the session."""
+    from remediate.service import checkpoint
+    from remediate.service.audit_log import read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
     repository = build_repository(session.documents.load())
     store = session.store
-    require_runner_only(store, store.fetch(), repository.settings.runner_email)
+    runner = repository.settings.runner_email
+    tip = store.fetch()
+    refuse_rewritten(store, tip, runner)
+    snap = read(store, tip, runner)
+    require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,
         repository=repository,
         policies=compile_repository(repository),
         directory=Directory.from_settings(repository.settings),
-        requesters=store.requesters(),
+        requesters=checkpoint.requesters(store, tip, checkpoint.of(snap)),
         now=session.clock.now(),
+    )
+
+
+def refuse_rewritten(store: Store, tip: str | None, runner: str) -> None:
+    """Refuse a branch that no longer holds the commit the runner's checkpoint names: its
+    history was rewritten, and claims and events the runner relied on may be gone."""
+    from remediate.service.checkpoint import stored
+
+    found = stored(store, runner)
+    if found is None or tip is None or store.is_ancestor(found.commit, tip):
+        return
+    raise UserError(
+        f"the branch no longer contains commit {found.commit[:12]}, which the runner's "
+        f"checkpoint ({found.sha[:12]}) names: its history was rewritten, so events the "
+        "runner recorded may be gone; nothing was done. Restore the branch, or, once "
+        "`remediate audit verify` is clean, delete refs/remediate/checkpoint on the remote"
     )
 
 

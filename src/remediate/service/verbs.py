@@ -120,6 +120,7 @@ def approve(session: Session, request_id: str, reason: str | None) -> VerbResult
         return chain.batch(f"remediate approve {request.name} by {actor}")
 
     audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.save_checkpoint(session, rt.runner)
     return result
 
 
@@ -177,13 +178,14 @@ def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:
         return chain.batch(f"remediate reject {request.name} by {actor}")
 
     audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.save_checkpoint(session, rt.runner)
     return result
 
 
 def cancel(session: Session, request_id: str) -> VerbResult:
     """The requester or an operator may cancel a request that has not started."""
     rt, request, actor = _start(session, request_id)
-    state = audit_log.read(rt.store, rt.store.fetch()).state(request.name)
+    state = audit_log.read(rt.store, rt.store.fetch(), rt.runner.email).state(request.name)
     if state.status not in lc.NOT_STARTED:
         raise UserError(
             f'Cannot cancel action in "{state.status}" status — only actions that have not '
@@ -206,11 +208,12 @@ def cancel(session: Session, request_id: str) -> VerbResult:
         chain = Chain(snap)
         current = chain.state(request.name)
         if current.status != state.status or current.attempt != state.attempt:
-            if event.id in snap.ids:
+            if snap.recorded(request.name, event.id):
                 return None
             raise UserError(f"{request.name} changed to {current.status} meanwhile; not cancelled")
         chain.add(event)
         return chain.batch(f"remediate cancel {request.name} by {actor}")
 
     audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
+    audit_log.save_checkpoint(session, rt.runner)
     return VerbResult(lc.CANCELLED, recorded=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from remediate.core.audit import check_chains
+from remediate.core.chains import check_chains
 from remediate.core.commits import AuditCommit
 from remediate.core.model import build_repository
 from remediate.core.snapshot import AUDIT_DIR
@@ -43,7 +43,7 @@ def verify(session: Session) -> VerifyReport:
     runner = build_repository(session.documents.load_paths(())).settings.runner_email
     store = session.store
     rev = store.head()
-    snap = audit_log.read(store, rev)
+    snap = audit_log.read_all(store, rev)
     report = VerifyReport(len(snap.events), snap.files, problems=list(snap.problems))
     report.problems += check_chains(snap.events)
     history = store.audit_history(rev, AUDIT_DIR)
@@ -70,13 +70,18 @@ def foreign_changes(history: list[AuditCommit], runner: str) -> list[str]:
     return problems
 
 
-def require_runner_only(store: AuditReader, rev: str | None, runner: str) -> None:
+def require_runner_only(
+    store: AuditReader, rev: str | None, runner: str, since: str | None = None
+) -> None:
     """Refuse to act on an audit log that holds changes the runner did not make.
 
     State is a fold over the events; an event someone else committed (a forged
-    approval, an edited status) must never queue or run anything.
+    approval, an edited status) must never queue or run anything. With `since` (the
+    commit of the runner's checkpoint the state rests on), only the commits after it
+    are judged: those before were judged when the runner wrote the checkpoint.
     """
-    found = foreign_changes(store.audit_history(rev, AUDIT_DIR), runner)
+    span = f"{since}..{rev}" if since and rev else rev
+    found = foreign_changes(store.audit_history(span, AUDIT_DIR), runner)
     if found:
         shown = "\n  ".join(found[:10]) + (
             f"\n  … and {len(found) - 10} more" if len(found) > 10 else ""

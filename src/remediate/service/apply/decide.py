@@ -33,9 +33,7 @@ class ClaimsOnRemote:
     def on_remote(self, snap: AuditSnapshot) -> dict[str, str]:
         if snap.rev not in self.seen:
             wanted = [
-                claim_ref(s.request_id, s.attempt)
-                for s in snap.states.values()
-                if s.status == lc.QUEUED
+                claim_ref(s.request_id, s.attempt) for s in snap.active() if s.status == lc.QUEUED
             ]
             self.seen[snap.rev] = self.rt.store.refs_named(wanted)
         return self.seen[snap.rev]
@@ -79,7 +77,7 @@ def claim_redecisions(rt: Runtime) -> None:
     ref, so each decision goes into a claim commit; `decide_batch` then adopts the ones
     this runner won, like orphan claims, and a request still allowed runs in this same
     apply under its new attempt. A lost claim means another runner took the attempt."""
-    snap = read(rt.store, rt.store.fetch())
+    snap = read(rt.store, rt.store.fetch(), rt.runner.email)
     executions = snap.executions()
     claims = []
     for name in sorted(rt.repository.requests):

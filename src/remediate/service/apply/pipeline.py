@@ -34,7 +34,7 @@ from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
-from remediate.service.audit_log import read, write
+from remediate.service.audit_log import read, save_checkpoint, write
 from remediate.service.claims import Claim, claim
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
@@ -62,6 +62,7 @@ def apply(
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
     finally:
         locks.release(rt.store, held)
+    save_checkpoint(rt.session, rt.runner)
     return report
 
 
@@ -168,7 +169,7 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
 
 
 def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
-    snap = read(rt.store, rt.store.fetch())
+    snap = read(rt.store, rt.store.fetch(), rt.runner.email)
     decide_batch(rt, snap, ClaimsOnRemote(rt), report, True, [])
     return snap
 

@@ -116,7 +116,9 @@ def settle(chain: Chain, event: Event, attempt: Any, now: datetime) -> str:
     runner abandoned the execution), "known" (already written) or "lost" (the
     request moved on: queued or run again)."""
     learned = event.id + "-learned"
-    if event.id in chain.snap.ids or learned in chain.snap.ids:
+    if chain.snap.recorded(event.request_id, event.id) or chain.snap.recorded(
+        event.request_id, learned
+    ):
         return "known"
     state = chain.state(event.request_id)
     if state.attempt != attempt:

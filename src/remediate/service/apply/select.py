@@ -32,7 +32,7 @@ def select(
     executions = list(snap.executions())
     busy = {  # targets where an action (of any runner) is executing now
         locks.target(st.environment or "", st.service_name or "")
-        for st in snap.states.values()
+        for st in snap.active()
         if st.status == lc.EXECUTING
     }
     for name in sorted(rt.repository.requests):

@@ -1,0 +1,65 @@
+"""Verification of the audit's hash chains: what a fold cannot trust.
+
+Pure: no I/O, no clock. `check_chains` reports broken links, forks, duplicate ids and
+forbidden transitions; `audit verify` runs it over every event (`service.verify`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from remediate.core.audit import Event, RequestState, apply_event, order_chain, permitted
+
+
+def check_chains(events: Iterable[Event]) -> list[str]:
+    """Problems that show tampering: broken links, forks, duplicate ids, forbidden transitions."""
+    problems: list[str] = []
+    by_id: dict[str, Event] = {}
+    by_request: dict[str, list[Event]] = {}
+    for event in events:
+        other = by_id.get(event.id)
+        if other is not None:
+            if other.hash != event.hash:
+                problems.append(f"event {event.id} appears twice with different content")
+            else:
+                problems.append(f"event {event.id} appears twice")
+            continue
+        by_id[event.id] = event
+        by_request.setdefault(event.request_id, []).append(event)
+    for request_id, chain in sorted(by_request.items()):
+        problems += _check_chain(request_id, chain)
+    return problems
+
+
+def _check_chain(request_id: str, chain: list[Event]) -> list[str]:
+    problems: list[str] = []
+    hashes = {e.hash for e in chain}
+    follows: dict[str | None, list[str]] = {}
+    for event in chain:
+        if event.prev is not None and event.prev not in hashes:
+            problems.append(
+                f"request {request_id}: event {event.id} follows {event.prev[:19]}…, "
+                "which is no event of this request (an event was edited, deleted or forged)"
+            )
+        follows.setdefault(event.prev, []).append(event.id)
+    for prev, ids in follows.items():
+        if len(ids) > 1:
+            where = "the start" if prev is None else f"{prev[:19]}…"
+            problems.append(
+                f"request {request_id}: events {', '.join(sorted(ids))} all follow {where} "
+                "(the chain forks: an event was inserted or forged)"
+            )
+    state = RequestState(request_id)
+    for event in order_chain(chain):
+        if event.from_ != state.status:
+            problems.append(
+                f"request {request_id}: event {event.id} moves from {event.from_}, "
+                f"but the request was {state.status}"
+            )
+        elif not permitted(state, event):
+            problems.append(
+                f"request {request_id}: event {event.id}: {event.from_} → {event.to} "
+                f"by {event.verb or 'no verb'} is not a lifecycle transition"
+            )
+        state = apply_event(state, event)
+    return problems

@@ -1,0 +1,140 @@
+"""The runner's checkpoint: the folded audit as of one commit of the branch, in buckets.
+
+A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
+- `checkpoint.json`: the commit of the branch it summarises, how many audit files that
+  commit holds, and which requests are not final (`Manifest`);
+- `requests/<xx>.json`: every request's folded state, 256 buckets by a hash of its id;
+- `files/<xx>.json`: every request file (by a hash of its path) with who added it, the
+  blob the runner last read and the requests it declares;
+- `executions.json`: every execution start (what rate limits count).
+A reader reads only the buckets it needs; a writer rewrites only the buckets whose
+content changed and takes the rest (their blob ids) from the previous checkpoint.
+Pure: encoding and decoding only; `service.checkpoint` reads and writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from remediate.core.audit import RequestState
+from remediate.core.decision import Approval, Execution
+from remediate.core.times import iso, parse_time
+
+VERSION = 1
+REF = "refs/remediate/checkpoint"
+MANIFEST = "checkpoint.json"
+EXECUTIONS = "executions.json"
+_TIMES = {"claimed_at", "deadline", "retry_at"}
+
+
+def bucket(kind: str, key: str) -> str:
+    """The file of `kind` ("requests" or "files") that holds `key`."""
+    return f"{kind}/{hashlib.sha256(key.encode()).hexdigest()[:2]}.json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    commit: str  # the commit of the branch whose audit this summarises
+    files: int  # audit files at that commit
+    active: tuple[str, ...]  # requests not final (COMPLETED, FAILED, REJECTED, CANCELLED)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": VERSION,
+            "commit": self.commit,
+            "files": self.files,
+            "active": list(self.active),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Manifest | None:
+        """The manifest, or None for anything this version does not read."""
+        if not isinstance(data, dict) or data.get("version") != VERSION:
+            return None
+        commit, files, active = data.get("commit"), data.get("files"), data.get("active")
+        if not isinstance(commit, str) or not isinstance(files, int):
+            return None
+        if not isinstance(active, list) or not all(isinstance(a, str) for a in active):
+            return None
+        return cls(commit, files, tuple(active))
+
+
+def encode(value: Any) -> Any:
+    """JSON for a state, approval or execution (datetimes as RFC 3339)."""
+    if isinstance(value, datetime):
+        return {"$t": iso(value)}
+    if isinstance(value, RequestState | Approval | Execution):
+        return {f.name: encode(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    return value
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value["$t"]) if isinstance(value, dict) else None
+
+
+def decode_state(data: dict[str, Any]) -> RequestState:
+    values = dict(data)
+    for name in _TIMES:
+        values[name] = _time(values.get(name))
+    values["approvals"] = tuple(
+        Approval(**{**a, "at": _time(a.get("at")), "lifts": tuple(a["lifts"])})
+        for a in values["approvals"]
+    )
+    values["executions"] = tuple(decode_execution(x) for x in values["executions"])
+    values["ids"] = tuple(values["ids"])
+    return RequestState(**values)
+
+
+def decode_execution(data: dict[str, Any]) -> Execution:
+    return Execution(**{**data, "at": _time(data["at"])})
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def states_text(states: Mapping[str, RequestState]) -> str:
+    return dumps({name: encode(states[name]) for name in states})
+
+
+def read_states(text: str) -> dict[str, RequestState]:
+    return {name: decode_state(data) for name, data in json.loads(text).items()}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A request file as the runner last read it: who added it, its blob, its requests."""
+
+    requesters: tuple[str, ...]
+    blob: str | None = None
+    names: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"requesters": list(self.requesters), "blob": self.blob, "names": list(self.names)}
+
+
+def read_files(text: str) -> dict[str, FileEntry]:
+    return {
+        path: FileEntry(tuple(e["requesters"]), e.get("blob"), tuple(e.get("names", ())))
+        for path, e in json.loads(text).items()
+    }
+
+
+def files_text(entries: Mapping[str, FileEntry]) -> str:
+    return dumps({path: entries[path].as_json() for path in entries})
+
+
+def executions_text(executions: Iterable[Execution]) -> str:
+    rows = sorted(executions, key=lambda x: (x.at, x.request_id))
+    return "".join(dumps(encode(x)) for x in rows)
+
+
+def read_executions(text: str) -> list[Execution]:
+    return [decode_execution(json.loads(line)) for line in text.splitlines() if line.strip()]

@@ -1,0 +1,247 @@
+"""The runner's checkpoint on the remote: read what it holds, fold only what came after.
+
+`find` trusts a checkpoint only if the runner committed it and its commit C is in the
+history of the commit being read; `since` folds onto it just the audit files added in
+C..rev, and gives up (the caller reads everything) on anything else: a file modified or
+deleted since C, an unreadable line, an event that does not extend its chain. `save`
+writes a new checkpoint after the runner pushed: the buckets whose content changed, the
+rest taken from the previous one; it replaces the remote ref only by compare-and-swap,
+and only with a later commit of the branch (losing that race is fine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from remediate.core import checkpoint as cp
+from remediate.core.audit import RequestState, extend
+from remediate.core.chains import check_chains
+from remediate.core.commits import WON, Person
+from remediate.core.decision import Execution
+from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, Layered, oversized, parse_files
+from remediate.errors import UserError
+from remediate.service.ports import AuditReader, Store
+
+REQUESTS = "remediations"
+
+
+@dataclass
+class Stored:
+    """A checkpoint as the store holds it, its buckets read on first use (`snapshot.Base`)."""
+
+    store: AuditReader
+    sha: str
+    manifest: cp.Manifest
+    blobs: dict[str, str]  # path in its tree → blob
+    _buckets: dict[str, dict[str, RequestState]] = field(default_factory=dict)
+    _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
+    _executions: list[Execution] | None = None
+
+    @property
+    def commit(self) -> str:
+        return self.manifest.commit
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        return self.manifest.active
+
+    def bucket(self, path: str) -> dict[str, RequestState]:
+        if path not in self._buckets:
+            blob = self.blobs.get(path)
+            self._buckets[path] = cp.read_states(self.store.blob_text(blob)) if blob else {}
+        return self._buckets[path]
+
+    def state(self, request_id: str) -> RequestState | None:
+        return self.bucket(cp.bucket("requests", request_id)).get(request_id)
+
+    def every(self) -> dict[str, RequestState]:
+        found: dict[str, RequestState] = {}
+        for path in sorted(p for p in self.blobs if p.startswith("requests/")):
+            found.update(self.bucket(path))
+        return found
+
+    def executions(self) -> list[Execution]:
+        if self._executions is None:
+            blob = self.blobs.get(cp.EXECUTIONS)
+            self._executions = cp.read_executions(self.store.blob_text(blob)) if blob else []
+        return self._executions
+
+    def files(self, path: str) -> dict[str, cp.FileEntry]:
+        if path not in self._files:
+            blob = self.blobs.get(path)
+            self._files[path] = cp.read_files(self.store.blob_text(blob)) if blob else {}
+        return self._files[path]
+
+    def file(self, path: str) -> cp.FileEntry | None:
+        return self.files(cp.bucket("files", path)).get(path)
+
+
+def stored(store: AuditReader, runner: str) -> Stored | None:
+    """The local checkpoint ref, if the runner committed it and this version reads it."""
+    import json
+
+    sha = store.resolve(cp.REF)
+    if sha is None or (store.committer(sha) or "").casefold() != runner.casefold():
+        return None
+    blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
+    if cp.MANIFEST not in blobs:
+        return None
+    try:
+        manifest = cp.Manifest.from_json(json.loads(store.blob_text(blobs[cp.MANIFEST])))
+    except ValueError:
+        return None
+    return Stored(store, sha, manifest, blobs) if manifest else None
+
+
+def find(store: AuditReader, rev: str | None, runner: str | None) -> Stored | None:
+    """A checkpoint the state at `rev` may rest on: the runner's, of a commit `rev` holds."""
+    if rev is None or not runner:
+        return None
+    found = stored(store, runner)
+    if found is None or not store.is_ancestor(found.commit, rev):
+        return None
+    return found
+
+
+def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
+    """The audit at `rev`: `base` plus the files added since its commit; None when only
+    a full read can say (a file modified or deleted since, an unreadable line, a chain
+    that the new events do not simply extend)."""
+    changes = store.added(base.commit, rev, AUDIT_DIR)
+    if any(letter != "A" for letter, *_ in changes):
+        return None
+    for _, path, _, size in changes:
+        refused = oversized(path, size)
+        if refused:
+            raise UserError(refused)
+    events, problems = parse_files({path: store.blob_text(blob) for _, path, blob, _ in changes})
+    if problems:
+        return None
+    top = extend(lambda name: base.state(name) or RequestState(name), events)
+    if top is None:
+        return None
+    return AuditSnapshot(
+        rev,
+        events,
+        [],
+        base.manifest.files + len(changes),
+        Layered(base, top),
+        base=base.commit,
+        checkpoint=base.sha,
+    )
+
+
+def requesters(
+    store: AuditReader, rev: str | None, base: Stored | None
+) -> Mapping[str, tuple[str, ...]]:
+    """File → who added it (`AuditReader.requesters`), as of `rev`: the checkpoint's, with
+    the history after its commit on top, or the whole history without one."""
+    if base is None:
+        return store.requesters(REQUESTS, rev=rev)
+    return Requesters(
+        base, store.requesters(REQUESTS, rev=rev, since=base.commit, known=Known(base))
+    )
+
+
+class Known(Mapping[str, tuple[str, ...]]):
+    """The checkpoint's requesters of each file, read by bucket on first use."""
+
+    def __init__(self, base: Stored) -> None:
+        self.base = base
+
+    def __getitem__(self, path: str) -> tuple[str, ...]:
+        entry = self.base.file(path)
+        if entry is None:
+            raise KeyError(path)
+        return entry.requesters
+
+    def __iter__(self) -> Iterator[str]:
+        for path in sorted(p for p in self.base.blobs if p.startswith("files/")):
+            yield from self.base.files(path)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class Requesters(Known):
+    """The checkpoint's requesters with those of files added since on top."""
+
+    def __init__(self, base: Stored, top: dict[str, tuple[str, ...]]) -> None:
+        super().__init__(base)
+        self.top = top
+
+    def __getitem__(self, path: str) -> tuple[str, ...]:
+        return self.top[path] if path in self.top else super().__getitem__(path)
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self.top
+        yield from (p for p in super().__iter__() if p not in self.top)
+
+
+def of(snap: AuditSnapshot) -> Stored | None:
+    """The checkpoint a snapshot's states rest on."""
+    if isinstance(snap.states, Layered) and isinstance(snap.states.base, Stored):
+        return snap.states.base
+    return None
+
+
+def save(store: Store, snap: AuditSnapshot, runner: Person) -> bool:
+    """Write the checkpoint of `snap` if its commit is later than the current one's, by
+    compare-and-swap of the ref; True when it landed (losing the race is fine)."""
+    if snap.rev is None or snap.problems:
+        return False
+    current = stored(store, runner.email)
+    if current is not None and (
+        current.commit == snap.rev or not store.is_ancestor(current.commit, snap.rev)
+    ):
+        return False
+    base = of(snap)
+    if base is None and check_chains(snap.events):
+        return False  # a full read with problems: `audit verify` names them; no summary
+    files = _state_files(snap, base)
+    files.update(_file_entries(store, snap.rev, base))
+    if base is None or _new_executions(snap, base):
+        files[cp.EXECUTIONS] = cp.executions_text(snap.executions())
+    active = sorted(s.request_id for s in snap.active())
+    files[cp.MANIFEST] = cp.dumps(cp.Manifest(snap.rev, snap.files, tuple(active)).as_json())
+    message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
+    tree_from = base.sha if base is not None else None
+    sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
+    expected = current.sha if current is not None else ""
+    return store.push_leases({cp.REF: (sha, expected)}).get(cp.REF) == WON
+
+
+def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
+    """The request buckets to write: those holding a state changed since `base` (all without)."""
+    changed = snap.states.top if isinstance(snap.states, Layered) else snap.states
+    grouped: dict[str, dict[str, RequestState]] = {}
+    for name, state in changed.items():
+        grouped.setdefault(cp.bucket("requests", name), {})[name] = state
+    out = {}
+    for path, states in grouped.items():
+        merged = {**(base.bucket(path) if base is not None else {}), **states}
+        out[path] = cp.states_text(dict(sorted(merged.items())))
+    return out
+
+
+def _file_entries(store: AuditReader, rev: str, base: Stored | None) -> dict[str, str]:
+    """The file buckets to write: who added each request file added since `base`."""
+    known = Known(base) if base is not None else None
+    found = store.requesters(REQUESTS, rev=rev, since=base.commit if base else None, known=known)
+    grouped: dict[str, dict[str, cp.FileEntry]] = {}
+    for path, who in found.items():
+        grouped.setdefault(cp.bucket("files", path), {})[path] = cp.FileEntry(who)
+    out = {}
+    for bucket, entries in grouped.items():
+        merged = {**(base.files(bucket) if base is not None else {}), **entries}
+        out[bucket] = cp.files_text(dict(sorted(merged.items())))
+    return out
+
+
+def _new_executions(snap: AuditSnapshot, base: Stored) -> bool:
+    top = snap.states.top if isinstance(snap.states, Layered) else {}
+    return any(
+        len(s.executions) != len((base.state(n) or RequestState(n)).executions)
+        for n, s in top.items()
+    )

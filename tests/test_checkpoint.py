@@ -1,0 +1,149 @@
+"""The runner's checkpoint: used when it can be trusted, equal to the full fold, never a
+way around the audit (real git, a bare remote, several clones, real processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from remediate.core import checkpoint as cp
+from remediate.core.commits import Person
+from remediate.service import audit_log
+from tests.runner_support import (
+    REQUESTER,
+    RUNNER,
+    action_yaml,
+    clone,
+    git,
+    json_out,
+    make_remote,
+    remediate,
+    remote_events,
+    request_yaml,
+    write_requests,
+)
+from tests.sessions import session
+
+
+def _remote(tmp: Path, log: Path) -> Path:
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    requests = {f"rem-{i}": request_yaml(f"rem-{i}", service=f"svc-{i}") for i in range(3)}
+    return make_remote(tmp, actions={"noop": action_yaml("noop", argv)}, requests=requests)
+
+
+def _add(work: Path, name: str) -> None:
+    git(work, "pull", "--quiet", "--ff-only")
+    write_requests(work, {name: request_yaml(name, service=f"svc-{name}")})
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", f"Add {name}")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
+
+
+def _statuses(work: Path) -> dict[str, str]:
+    rows = json_out(remediate(work, "status", "--format", "json"))["requests"]
+    return {row["requestId"]: row["status"] for row in rows}
+
+
+def test_apply_writes_a_checkpoint_and_a_read_on_an_older_one_equals_the_full_fold(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    runner, person = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    first = git(bare, "rev-parse", cp.REF)
+    assert git(bare, "show", "-s", "--format=%ce", first) == RUNNER
+    _add(person, "rem-3")
+    git(runner, "pull", "--quiet", "--ff-only")  # apply reads the work tree's requests
+    assert remediate(runner, "apply").returncode == 0
+    assert git(bare, "rev-parse", cp.REF) != first  # a newer checkpoint
+    git(bare, "update-ref", cp.REF, first)  # as if the second runner lost the race
+    reader = clone(tmp_path, bare, "reader")
+    store = session(reader).store
+    tip = store.fetch()
+    snap = audit_log.read(store, tip, RUNNER)
+    full = audit_log.read_all(store, tip)
+    assert snap.base is not None and snap.base != tip  # on the checkpoint, plus what came after
+    assert len(snap.events) < len(full.events)
+    assert dict(snap.states) == full.states
+    assert sorted(snap.executions(), key=repr) == sorted(full.executions(), key=repr)
+    assert snap.files == full.files
+    assert _statuses(reader) == {f"rem-{i}": "COMPLETED" for i in range(4)}
+    assert sorted(log.read_text().split()) == [f"rem-{i}" for i in range(4)]
+
+
+def _forge(work: Path, committer: str) -> None:
+    """Push a checkpoint that forgets rem-0 (its bucket emptied), committed by `committer`."""
+    store = session(work).store
+    store.fetch()
+    real = store.resolve(cp.REF)
+    assert real is not None
+    who = Person(committer.split("@")[0], committer)
+    bucket = cp.bucket("requests", "rem-0")
+    forged = store.make_commit(None, {bucket: "{}\n"}, "forged\n", who, who, tree_from=real)
+    assert store.push_leases({cp.REF: (forged, real)}) == {cp.REF: "won"}
+
+
+def test_a_checkpoint_committed_by_someone_else_is_ignored(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    runner = clone(tmp_path, bare, "runner")
+    assert remediate(runner, "apply").returncode == 0
+    attacker = clone(tmp_path, bare, "attacker", email=REQUESTER)
+    _forge(attacker, REQUESTER)
+    reader = clone(tmp_path, bare, "reader")
+    assert _statuses(reader)["rem-0"] == "COMPLETED"  # the full fold, not the forgery
+    assert remediate(runner, "apply").returncode == 0
+    assert sorted(log.read_text().split()) == ["rem-0", "rem-1", "rem-2"]  # nothing re-ran
+    # The committer is what tells them apart: the same forgery in the runner's name would
+    # be read (a signed checkpoint, with the trust issue's signing, closes that).
+    _forge(attacker, RUNNER)
+    assert _statuses(clone(tmp_path, bare, "reader-2"))["rem-0"] == "NEW"
+
+
+def test_apply_refuses_a_branch_rewritten_behind_the_checkpoint(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    runner = clone(tmp_path, bare, "runner")
+    seed = git(runner, "rev-parse", "HEAD")
+    assert remediate(runner, "apply").returncode == 0
+    git(runner, "push", "--quiet", "--force", "origin", f"{seed}:refs/heads/main")
+    git(bare, "for-each-ref", "--format=delete %(refname)", "refs/claims/")
+    for ref in git(bare, "for-each-ref", "--format=%(refname)", "refs/claims/").split():
+        git(bare, "update-ref", "-d", ref)
+    fresh = clone(tmp_path, bare, "fresh")
+    done = remediate(fresh, "apply")
+    assert done.returncode == 1
+    assert "the branch no longer contains commit" in done.stderr
+    assert sorted(log.read_text().split()) == ["rem-0", "rem-1", "rem-2"]  # nothing re-ran
+    assert _statuses(fresh) == {f"rem-{i}": "NEW" for i in range(3)}  # read: the full fold
+
+
+def test_a_reader_behind_the_checkpoint_reads_its_own_commit(tmp_path: Path) -> None:
+    bare = _remote(tmp_path, tmp_path / "log")
+    reader = clone(tmp_path, bare, "reader")
+    runner = clone(tmp_path, bare, "runner")
+    assert remediate(runner, "apply").returncode == 0
+    assert _statuses(reader) == {f"rem-{i}": "NEW" for i in range(3)}  # HEAD is the seed
+    git(reader, "pull", "--quiet", "--ff-only")
+    assert _statuses(reader) == {f"rem-{i}": "COMPLETED" for i in range(3)}
+
+
+def test_a_shallow_clone_applies_on_the_checkpoint_with_the_real_requester(tmp_path: Path) -> None:
+    """`actions/checkout`'s default, `--depth 1`: the clone is deepened to the checkpoint's
+    commit, the guard judges what came after it, the requester is who added the file."""
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    assert remediate(clone(tmp_path, bare, "runner"), "apply").returncode == 0
+    _add(clone(tmp_path, bare, "person"), "rem-3")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "--quiet", "--depth", "1", bare.as_uri(), str(shallow))
+    git(shallow, "config", "user.email", "ops@example.com")
+    done = remediate(shallow, "apply")
+    assert done.returncode == 0, done.stderr
+    assert sorted(log.read_text().split()) == [f"rem-{i}" for i in range(4)]
+    decided = [
+        e
+        for e in remote_events(tmp_path, bare)
+        if e["requestId"] == "rem-3" and e["details"].get("verb") == "decide"
+    ]
+    assert [e["details"]["requester"] for e in decided] == [REQUESTER]
