@@ -83,11 +83,6 @@ def test_a_name_literal_that_cannot_match_is_a_validate_error_in_any_shape(
 # --- Symbolic links that silently drop documents ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a dangling symbolic link under policies/ is skipped without a word: validate "
-    "says valid and the policy it stood for is simply not applied (fail-open)",
-)
 def test_a_dangling_symlink_where_documents_live_is_an_error(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -98,12 +93,6 @@ def test_a_dangling_symlink_where_documents_live_is_an_error(
     assert "policies/deny.yaml" in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a directory symlink inside policies/ to a directory of the repository that is "
-    "not a document directory is skipped ('walked in its own place', which it never is): "
-    "its deny policy is silently not applied",
-)
 def test_a_directory_symlink_inside_the_repository_is_walked_or_refused(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
