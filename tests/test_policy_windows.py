@@ -269,3 +269,19 @@ def test_an_hourly_window_on_the_berlin_fall_back_night() -> None:
     assert not window.is_open(at("2026-10-25T00:59:00Z"))
     assert window.is_open(at("2026-10-25T01:15:00Z"))
     assert window.next_open(at("2026-10-25T00:59:00Z")) == at("2026-10-25T01:00:00Z")
+
+
+def test_window_arithmetic_never_overflows_at_the_ends_of_the_calendar() -> None:
+    """A duration longer than the time since 0001 (`999999d999999d`), a now near 9999, a zone
+    east of UTC at 0001-01-01: open or closed, never OverflowError; no opening past 9000."""
+    huge = ChangeWindow("0 9 * * 1-5", timedelta(days=1999998), "Pacific/Kiritimati")
+    assert huge.is_open(at("2026-11-23T10:00:00Z"))
+    assert huge.next_open(at("2026-11-23T10:00:00Z")) == at("2026-11-23T10:00:00Z")
+    late = business()
+    assert late.next_opening(at("9999-12-31T20:00:00Z")) is None
+    assert not late.is_open(at("9999-12-31T20:00:00Z"))
+    assert late.next_opening(at("9000-12-31T20:00:00Z")) is None  # 9001 is out of range
+    assert not ChangeWindow("0 0 * * *", timedelta(hours=1), "Etc/GMT-14").is_open(
+        datetime(1, 1, 1, tzinfo=UTC)
+    )
+    assert next_open_all([[business()]], at("9999-12-31T20:00:00Z")) is None

@@ -122,11 +122,6 @@ _WINDOW_POLICY = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan --now at the ends of the calendar (0001-01-01, 9999-12-31) with a change "
-    "window overflows datetime: exit 70 'internal error: OverflowError'",
-)
 @pytest.mark.parametrize("now", ["0001-01-01T00:00:00Z", "9999-12-31T20:00:00Z"])
 def test_plan_now_at_the_ends_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result], now: str
@@ -137,11 +132,6 @@ def test_plan_now_at_the_ends_of_the_calendar_is_not_a_bug(
     assert "internal error" not in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a PolicyTest whose context.now is 9999-12-31T23:00:00Z validates clean, then "
-    "`policy test` exits 70 (OverflowError in the change-window arithmetic)",
-)
 def test_a_policy_test_near_the_end_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -163,17 +153,16 @@ def test_a_policy_test_near_the_end_of_the_calendar_is_not_a_bug(
         "      context: {now: '9999-12-31T23:00:00Z'}\n"
         "      expect: {status: QUEUED}\n",
     )
-    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    validate = run_cli("validate", "--repo", str(quickstart))
+    if validate.code == 1:  # refused at its line (times are bounded to 1970..9000): fine
+        assert "policies/tests/review-edge.yaml:" in validate.err
+    else:
+        assert validate.code == 0, validate.err
     result = run_cli("policy", "test", "--repo", str(quickstart))
     assert result.code in (0, 1), result.err
     assert "internal error" not in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an exception whose `expires` is 0001-01-01T00:00:00+14:00 passes the schema, "
-    "then plan exits 70 (OverflowError converting it to UTC in compiled.parse_time)",
-)
 def test_an_exception_expiry_at_the_start_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:

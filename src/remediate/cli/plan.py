@@ -38,10 +38,12 @@ def resolve_now(text: str | None, session: Session) -> datetime:
     wall clock, as for `apply`; read here, never in core)."""
     if text is None:
         return session.clock.now()
-    from remediate.core.times import parse_time
+    from remediate.core.times import RANGE, OutOfRange, parse_time
 
     try:
         return parse_time(text)
+    except OutOfRange:
+        raise UsageError(f"--now {text}: outside the supported range ({RANGE})") from None
     except ValueError:
         raise UsageError(
             f"--now {text}: not an RFC 3339 time with an offset (e.g. 2026-11-23T10:00:00Z)"

@@ -5,7 +5,9 @@ so 09:00 Europe/Berlin stays 09:00 local across DST changes, and a 02:30 fire
 on spring-forward night fires once, like cronie); the duration is elapsed
 time from each opening. A window is open at `now` when an opening lies less
 than `duration` before it (or at it). Arithmetic is on instants (UTC), never on
-local wall time. All times here are aware.
+local wall time. All times here are aware. Openings are sought within the range
+of `core.times` (1970 to 9000): none lies outside it, so nothing here overflows
+at the ends of `datetime`'s calendar whatever `now` or the duration.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from zoneinfo import ZoneInfo
+
+from remediate.core.times import EARLIEST, LATEST
 
 # How far ahead to look for a time when every policy's windows are open together.
 SEARCH_STEPS = 500
@@ -39,14 +43,17 @@ class ChangeWindow:
         from cronsim import CronSim, CronSimError
 
         moment = now.astimezone(UTC)
+        if moment > LATEST:
+            return None
         try:
             # Started inside a fall-back night's repeated hour (fold=1),
             # cronsim can yield the first pass's fire, which is already past.
-            fires = CronSim(self.cron, moment.astimezone(self._zone()))
+            fires = CronSim(self.cron, max(moment, EARLIEST).astimezone(self._zone()))
             for fire in islice(fires, 4):
                 if fire.astimezone(UTC) > moment:
-                    return fire.astimezone(UTC)
-        except CronSimError:
+                    found = fire.astimezone(UTC)
+                    return found if found <= LATEST else None
+        except (CronSimError, OverflowError):
             return None
         return None
 
@@ -57,7 +64,11 @@ class ChangeWindow:
         it): cronsim's forward iteration keeps a fall-back night's two 02:00s
         apart, where reverse iteration in wall time skips one of them.
         """
-        opened = self.next_opening(now - self.duration)
+        try:
+            since = now - self.duration
+        except OverflowError:  # a duration longer than the time since year 1
+            since = EARLIEST
+        opened = self.next_opening(since)
         return opened is not None and opened <= now
 
     def next_open(self, now: datetime) -> datetime | None:
