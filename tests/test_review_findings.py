@@ -226,13 +226,6 @@ def test_hourly_windows_on_lord_howe_dst_nights_open_at_every_local_half_hour(
 # --- The plan that the scaffolded workflow writes into the job summary -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan --format markdown, which the scaffolded workflow appends to "
-    "$GITHUB_STEP_SUMMARY (and which is documented as a pull-request comment body), has "
-    "no size cap: 10,000 changed requests give ~1.4 MB, over GitHub's 1 MiB, so the whole "
-    "summary is dropped",
-)
 def test_plan_markdown_stays_within_the_job_summary_limit(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
