@@ -242,12 +242,6 @@ def test_plan_markdown_stays_within_the_job_summary_limit(
 # --- Redaction: wrapped base64 with an indent -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wrapped base64 is redacted only when its lines start at column 0: the same "
-    "encoding indented (YAML block scalars, `kubectl describe`, e-mail bodies quoted with "
-    "spaces) passes whole",
-)
 def test_indented_wrapped_base64_of_a_secret_is_redacted() -> None:
     import base64
 
