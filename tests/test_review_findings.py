@@ -190,13 +190,6 @@ def test_an_exception_expiry_at_the_start_of_the_calendar_is_not_a_bug(
 # --- DST with a 30-minute shift (Australia/Lord_Howe) -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cronsim drops a fire at a local time that exists on Lord Howe's spring-forward "
-    "night (02:00 -> 02:30, so 02:30+11:00 = 15:30Z exists) and the second 01:30 of its "
-    "fall-back night (15:00Z, fold=1), which Berlin's hourly windows do get: the window "
-    "is reported closed and deferred to the next hour",
-)
 @pytest.mark.parametrize(
     "now",
     [
