@@ -103,8 +103,11 @@ def test_a_leading_dash_from_data_is_refused(template: str) -> None:
 @pytest.mark.parametrize(
     ("template", "rendered"),
     [
-        ("-{{ parameters.opt }}", "--x"),
+        ("-{{ parameters.word }}", "-ok"),  # the template wrote the option's dash
         ("  -{{ parameters.word }}", "  -ok"),
+        ("--{{ parameters.opt }}", "---x"),  # the template wrote a long option's dashes
+        ("- {{ parameters.opt }}", "- -x"),
+        ("-v{{ parameters.opt }}", "-v-x"),
         ("{{ parameters.blank }}-{{ parameters.word }}", " -ok"),  # the '-' is the template's
         ("{% if parameters.word %}-v{% endif %}{{ parameters.opt }}", "-v-x"),
         ("{{ parameters.word }}{{ parameters.opt }}", "ok-x"),
@@ -116,6 +119,42 @@ def test_a_leading_dash_from_data_is_refused(template: str) -> None:
 )
 def test_a_dash_the_template_wrote_or_a_dash_inside_is_fine(template: str, rendered: str) -> None:
     assert render_argv(["prog", template], data()) == ["prog", rendered]
+
+
+LONG_OPTION = (
+    ": a request value may not add a '-' to the template's lone '-' (a program would read "
+    "'--…' as a long option); write the option in the template, as in '--name={{ … }}'"
+)
+
+
+def test_a_long_option_built_from_a_template_dash_and_data_is_refused(tmp_path: Path) -> None:
+    """`-{{ x }}` with x = `-upload-pack=…` renders `--upload-pack=…`: the template wrote only
+    the first dash, the data made it a long option."""
+    marker = tmp_path / "PWNED"
+    subprocess.run(["git", "init", "-q", str(tmp_path / "src")], check=True)
+    remote = f"-upload-pack=touch {marker}"
+    result = run(tmp_path, ["git", "ls-remote", "-{{ parameters.remote }}", "src"], remote=remote)
+    assert not result.ok
+    assert result.error == (
+        f"argv[2] '-{{{{ parameters.remote }}}}' renders to {'-' + remote!r}" + LONG_OPTION
+    )
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "-{{ parameters.opt }}",
+        "  -{{ parameters.opt }}",
+        "{{ parameters.blank }}-{{ parameters.opt }}",
+        "-{{ parameters.empty }}{{ parameters.opt }}",
+        "-{# a comment #}{{ parameters.opt }}",
+        "{% if parameters.word %}-{% endif %}{{ parameters.opt }}",
+    ],
+)
+def test_a_data_dash_after_a_lone_template_dash_is_refused(template: str) -> None:
+    with pytest.raises(ExecutorError, match="may not add a '-' to the template's lone '-'"):
+        render_argv(["prog", template], data())
 
 
 def test_apply_records_the_refusal_as_a_failure_and_runs_nothing(tmp_path: Path) -> None:

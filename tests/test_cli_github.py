@@ -105,6 +105,25 @@ def test_workflow_command_escaping() -> None:
 
     assert escape_data("50% a\r\nb") == "50%25 a%0D%0Ab"
     assert escape_property("a,b:c%\n") == "a%2Cb%3Ac%25%0A"
+    assert escape_data("a ##[x") == f"a #{J}#[x"
+    assert escape_property("a ##[x") == "a ##[x"  # exact: a property is never a command
+
+
+def test_an_annotation_names_a_file_holding_a_legacy_prefix_exactly(
+    quickstart: Path, run_cli: Run, actions_env: Path
+) -> None:
+    """The runner reads a valid `::` command as such, never as a legacy `##[` one; a joiner
+    in `file=` would point the annotation at a path that does not exist."""
+    name = "x ##[error]y.yaml"
+    (quickstart / "remediations" / name).write_text(
+        HOSTILE.replace("rem-hostile", "rem-legacy").split('  "x\\n')[0] + "  severity2: 1\n"
+    )
+    r = run_cli("validate", "--repo", str(quickstart))
+    assert r.code == 1
+    (annotation,) = [line for line in r.out.splitlines() if line.startswith("::")]
+    assert annotation.startswith(f"::error file=remediations/{name},line=9::")
+    assert "##[" not in annotation.split("::", 2)[2]  # the message still has the joiner
+    assert f"remediations/x #{J}#[error]y.yaml:9:" in r.err  # a plain line: neutralised
 
 
 def test_every_message_of_any_command_is_neutralised_in_actions(

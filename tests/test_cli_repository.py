@@ -124,6 +124,39 @@ def test_init_below_a_file_is_misuse(run_cli: Run, tmp_path: Path) -> None:
     assert r.err == f"remediate: {blocker}: is a file, not a directory\n"
 
 
+def test_init_into_an_empty_directory_name_is_misuse(
+    run_cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("init", "")
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (
+        "remediate: DIRECTORY is empty: name a directory, or leave it out for the current one\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_init_says_what_is_in_the_way(run_cli: Run, tmp_path: Path) -> None:
+    os.symlink("nowhere", tmp_path / "dl")
+    r = run_cli("init", str(tmp_path / "dl"))
+    assert (r.code, r.out) == (2, "")
+    assert r.err == (
+        f"remediate: {tmp_path / 'dl'}: is a broken symbolic link (to nowhere), not a directory\n"
+    )
+    r = run_cli("init", str(tmp_path / "dl" / "sub"))
+    assert r.err == (
+        f"remediate: {tmp_path / 'dl' / 'sub'}: {tmp_path / 'dl'} is a broken symbolic link"
+        " (to nowhere), not a directory\n"
+    )
+    (tmp_path / "f").write_text("")
+    os.symlink("f", tmp_path / "fl")
+    r = run_cli("init", str(tmp_path / "fl"))
+    assert r.err == f"remediate: {tmp_path / 'fl'}: is a symbolic link to a file, not a directory\n"
+    os.mkfifo(tmp_path / "pipe")
+    r = run_cli("init", str(tmp_path / "pipe"))
+    assert (r.code, r.err) == (2, f"remediate: {tmp_path / 'pipe'}: is a FIFO, not a directory\n")
+
+
 @pytest.mark.skipif(not Path("/sys").is_dir(), reason="needs /sys, where nobody creates files")
 def test_init_where_nothing_can_be_written_exits_1(run_cli: Run) -> None:
     r = run_cli("init", "/sys/remediate-test-target")

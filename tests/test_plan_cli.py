@@ -332,3 +332,40 @@ def test_plan_explain_and_policy_test_read_the_clock_adapter(
     )
     r = run_cli("policy", "test", str(tests), "--repo", str(quickstart))
     assert r.code == 0, r.out
+
+
+def test_markdown_is_capped_at_a_comment_body_with_a_count_of_the_rest(
+    run_cli: Run, quickstart: Path
+) -> None:
+    """65,536 characters (a pull-request comment body; under the job summary's 1 MiB too),
+    never cut inside a row or a character; the rest is named on stderr (the step's log)."""
+    policy = quickstart / "policies" / "production-safety.yaml"
+    doc = yaml.safe_load(policy.read_text())
+    doc["spec"]["rules"][0]["message"] = "Zwei SRE-Freigaben nötig € " * 18  # 3-byte characters
+    policy.write_text(yaml.safe_dump(doc, sort_keys=False))
+    for i in range(150):
+        write_request(quickstart, f"rem-cap-{i:03d}", environment="production", severity="HIGH")
+    r = run_cli("plan", "--repo", str(quickstart), "--now", MONDAY, "--format", "markdown")
+    assert r.code == 0, r.err
+    assert len(r.out) <= 65536 and len(r.out.encode()) <= 1024 * 1024
+    lines = r.out.splitlines()
+    rows = [line for line in lines if line.startswith("| rem-")]
+    assert all(row.endswith(" |") and row.count(" | ") == 3 for row in rows)
+    left_out = 153 - len(rows)
+    assert 0 < left_out < 153
+    assert lines[-1] == f"… and {left_out} more requests: see the log of this step."
+    assert r.out.endswith(".\n")
+    shown = {row.split(" | ")[0][2:] for row in rows}
+    named = [line.split(":")[0] for line in r.err.splitlines() if line.startswith("rem-")]
+    assert len(named) == left_out and not shown & set(named)
+    assert r.err.splitlines()[0] == (
+        f"remediate: the markdown plan shows {len(rows)} of 153 requests"
+        " (65536 characters at most); the rest:"
+    )
+
+
+def test_markdown_under_the_cap_is_whole(run_cli: Run, quickstart: Path) -> None:
+    r = run_cli("plan", "--repo", str(quickstart), "--now", MONDAY, "--format", "markdown")
+    assert r.code == 0 and r.err == ""
+    assert "more request" not in r.out
+    assert sum(line.startswith("| rem-") for line in r.out.splitlines()) == 3

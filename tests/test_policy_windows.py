@@ -269,3 +269,62 @@ def test_an_hourly_window_on_the_berlin_fall_back_night() -> None:
     assert not window.is_open(at("2026-10-25T00:59:00Z"))
     assert window.is_open(at("2026-10-25T01:15:00Z"))
     assert window.next_open(at("2026-10-25T00:59:00Z")) == at("2026-10-25T01:00:00Z")
+
+
+def test_window_arithmetic_never_overflows_at_the_ends_of_the_calendar() -> None:
+    """A duration longer than the time since 0001 (`999999d999999d`), a now near 9999, a zone
+    east of UTC at 0001-01-01: open or closed, never OverflowError; no opening past 9000."""
+    huge = ChangeWindow("0 9 * * 1-5", timedelta(days=1999998), "Pacific/Kiritimati")
+    assert huge.is_open(at("2026-11-23T10:00:00Z"))
+    assert huge.next_open(at("2026-11-23T10:00:00Z")) == at("2026-11-23T10:00:00Z")
+    late = business()
+    assert late.next_opening(at("9999-12-31T20:00:00Z")) is None
+    assert not late.is_open(at("9999-12-31T20:00:00Z"))
+    assert late.next_opening(at("9000-12-31T20:00:00Z")) is None  # 9001 is out of range
+    assert not ChangeWindow("0 0 * * *", timedelta(hours=1), "Etc/GMT-14").is_open(
+        datetime(1, 1, 1, tzinfo=UTC)
+    )
+    assert next_open_all([[business()]], at("9999-12-31T20:00:00Z")) is None
+
+
+# Lord Howe shifts by 30 minutes: 02:00 (+10:30) → 02:30 (+11:00) on 2026-10-04 (15:30Z),
+# 02:00 (+11:00) → 01:30 (+10:30) on 2026-04-05 (15:00Z). cronsim steps expressions with a
+# `*` in the minute or hour field in elapsed time and jumps over 02:30 and the second 01:30;
+# the windows find those openings from wall-clock time across any offset change.
+LORD_HOWE_NIGHTS = ["2026-10-03T15:30:00Z", "2026-04-04T15:00:00Z"]
+# (expressions at a fixed minute and hour step in wall time, Debian cron's way, on purpose:
+# an imaginary 02:15 fires at 02:30, an ambiguous 01:45 once; tests above)
+ELAPSED_CRONS = ["30 * * * *", "0 * * * *", "*/15 * * * *", "15,45 * * * *", "* 2 * * *"]
+
+
+def _wall_clock_fires(cron: str, zone: str, start: datetime, end: datetime) -> list[datetime]:
+    """The oracle: every UTC minute whose local wall-clock time the expression matches."""
+    from zoneinfo import ZoneInfo
+
+    from cronsim import CronSim
+
+    fires, moment = [], start
+    while moment <= end:
+        wall = moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        if next(CronSim(cron, wall - timedelta(minutes=1))) == wall:
+            fires.append(moment)
+        moment += timedelta(minutes=1)
+    return fires
+
+
+@pytest.mark.parametrize("night", LORD_HOWE_NIGHTS)
+@pytest.mark.parametrize("cron", ELAPSED_CRONS)
+def test_windows_open_at_every_wall_clock_fire_of_a_half_hour_dst_night(
+    night: str, cron: str
+) -> None:
+    window = ChangeWindow(cron, timedelta(minutes=20), "Australia/Lord_Howe")
+    middle = at(night)
+    fires = _wall_clock_fires(
+        cron, window.timezone, middle - timedelta(hours=5), middle + timedelta(hours=30)
+    )
+    for step in range(-4 * 6, 4 * 6):
+        now = middle + timedelta(minutes=10 * step, seconds=-1)
+        following = next(f for f in fires if f > now)
+        assert window.next_opening(now) == following, now
+        inside = any(f <= now < f + window.duration for f in fires)
+        assert window.is_open(now) is inside, now

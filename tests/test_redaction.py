@@ -166,6 +166,30 @@ def test_an_encoded_secret_cut_by_the_output_tail_leaves_no_part_behind(
     assert not any(g in err for g in grams(form)), (label, err[:300])
 
 
+@pytest.mark.parametrize(
+    ("indent", "newline"), [("    ", "\n"), ("\t", "\n"), ("  ", "\r\n"), (" " * 16, "\n")]
+)
+def test_indented_wrapped_base64_is_redacted_and_its_neighbours_are_kept(
+    indent: str, newline: str
+) -> None:
+    """YAML block scalars, `kubectl describe`, quoted e-mail: wrapped lines with an indent."""
+    encoded = base64.b64encode(LONG.encode()).decode()
+    lines = [indent + encoded[i : i + 64] for i in range(0, len(encoded), 64)]
+    text = f"data: |{newline}" + newline.join(lines) + f"{newline}{indent}next: value{newline}"
+    assert Redactor([LONG])(text) == (
+        f"data: |{newline}{indent}[REDACTED]{newline}{indent}next: value{newline}"
+    )
+
+
+def test_an_indent_is_allowed_only_after_a_line_break_and_only_so_deep() -> None:
+    encoded = base64.b64encode(LONG.encode()).decode()
+    redact = Redactor([LONG])
+    spaced = encoded[:64] + "  " + encoded[64:]  # spaces without a break: another text
+    assert redact(spaced) == spaced
+    deep = encoded[:64] + "\n" + " " * 17 + encoded[64:]
+    assert redact(deep) == deep  # deeper than 16: not a wrapped encoding we look for
+
+
 def test_redaction_of_a_full_capture_stays_fast() -> None:
     secrets = [f"secret-number-{i:02d}-" + "k" * 40 for i in range(20)]
     redact = Redactor([*secrets, json.dumps({f"k{i}": s for i, s in enumerate(secrets)})])
@@ -174,6 +198,12 @@ def test_redaction_of_a_full_capture_stays_fast() -> None:
     text = redact.output(data, cut_end=True)
     assert time.monotonic() - started < 5
     assert len(text) <= MAX_OUTPUT + 100
+    # indented lines that start like an encoded secret, all the way down
+    start = base64.b64encode(secrets[0].encode()).decode()[:8].encode()
+    data = (b"\n" + b" " * 12 + start) * ((1 << 20) // 21)
+    started = time.monotonic()
+    redact.output(data, cut_end=True)
+    assert time.monotonic() - started < 5
 
 
 def test_encoded_secrets_never_reach_the_audit_or_the_output(tmp_path: Path) -> None:

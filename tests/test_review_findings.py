@@ -76,11 +76,6 @@ def test_a_name_literal_that_cannot_match_is_a_validate_error_in_any_shape(
 # --- Symbolic links that silently drop documents ------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a dangling symbolic link under policies/ is skipped without a word: validate "
-    "says valid and the policy it stood for is simply not applied (fail-open)",
-)
 def test_a_dangling_symlink_where_documents_live_is_an_error(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -91,12 +86,6 @@ def test_a_dangling_symlink_where_documents_live_is_an_error(
     assert "policies/deny.yaml" in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a directory symlink inside policies/ to a directory of the repository that is "
-    "not a document directory is skipped ('walked in its own place', which it never is): "
-    "its deny policy is silently not applied",
-)
 def test_a_directory_symlink_inside_the_repository_is_walked_or_refused(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -126,11 +115,6 @@ _WINDOW_POLICY = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan --now at the ends of the calendar (0001-01-01, 9999-12-31) with a change "
-    "window overflows datetime: exit 70 'internal error: OverflowError'",
-)
 @pytest.mark.parametrize("now", ["0001-01-01T00:00:00Z", "9999-12-31T20:00:00Z"])
 def test_plan_now_at_the_ends_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result], now: str
@@ -141,11 +125,6 @@ def test_plan_now_at_the_ends_of_the_calendar_is_not_a_bug(
     assert "internal error" not in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a PolicyTest whose context.now is 9999-12-31T23:00:00Z validates clean, then "
-    "`policy test` exits 70 (OverflowError in the change-window arithmetic)",
-)
 def test_a_policy_test_near_the_end_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -167,17 +146,16 @@ def test_a_policy_test_near_the_end_of_the_calendar_is_not_a_bug(
         "      context: {now: '9999-12-31T23:00:00Z'}\n"
         "      expect: {status: QUEUED}\n",
     )
-    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    validate = run_cli("validate", "--repo", str(quickstart))
+    if validate.code == 1:  # refused at its line (times are bounded to 1970..9000): fine
+        assert "policies/tests/review-edge.yaml:" in validate.err
+    else:
+        assert validate.code == 0, validate.err
     result = run_cli("policy", "test", "--repo", str(quickstart))
     assert result.code in (0, 1), result.err
     assert "internal error" not in result.err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an exception whose `expires` is 0001-01-01T00:00:00+14:00 passes the schema, "
-    "then plan exits 70 (OverflowError converting it to UTC in compiled.parse_time)",
-)
 def test_an_exception_expiry_at_the_start_of_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -205,13 +183,6 @@ def test_an_exception_expiry_at_the_start_of_the_calendar_is_not_a_bug(
 # --- DST with a 30-minute shift (Australia/Lord_Howe) -------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cronsim drops a fire at a local time that exists on Lord Howe's spring-forward "
-    "night (02:00 -> 02:30, so 02:30+11:00 = 15:30Z exists) and the second 01:30 of its "
-    "fall-back night (15:00Z, fold=1), which Berlin's hourly windows do get: the window "
-    "is reported closed and deferred to the next hour",
-)
 @pytest.mark.parametrize(
     "now",
     [
@@ -241,13 +212,6 @@ def test_hourly_windows_on_lord_howe_dst_nights_open_at_every_local_half_hour(
 # --- The plan that the scaffolded workflow writes into the job summary -------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan --format markdown, which the scaffolded workflow appends to "
-    "$GITHUB_STEP_SUMMARY (and which is documented as a pull-request comment body), has "
-    "no size cap: 10,000 changed requests give ~1.4 MB, over GitHub's 1 MiB, so the whole "
-    "summary is dropped",
-)
 def test_plan_markdown_stays_within_the_job_summary_limit(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
@@ -264,12 +228,6 @@ def test_plan_markdown_stays_within_the_job_summary_limit(
 # --- Redaction: wrapped base64 with an indent -----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wrapped base64 is redacted only when its lines start at column 0: the same "
-    "encoding indented (YAML block scalars, `kubectl describe`, e-mail bodies quoted with "
-    "spaces) passes whole",
-)
 def test_indented_wrapped_base64_of_a_secret_is_redacted() -> None:
     import base64
 

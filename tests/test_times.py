@@ -57,3 +57,101 @@ def test_remediate_now_without_an_offset_is_misuse(run_cli, quickstart, monkeypa
     done = run_cli("plan", "--repo", str(quickstart))
     assert done.code == 2
     assert "REMEDIATE_NOW='2026-11-23T10:00:00' is not an RFC 3339 time" in done.err
+
+
+# Times are bounded to 1970-01-01T00:00:00Z .. 9000-12-31T23:59:59.999999Z (UTC): git cannot
+# date anything before 1970, and the centuries after 9000 leave room for every duration,
+# window search and backoff before datetime's year 9999 overflows.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1970-01-01T00:00:00Z",
+        "1970-01-01T05:00:00+05:00",
+        "9000-12-31T23:59:59.999Z",
+        "9000-12-31T18:59:59-05:00",
+    ],
+)
+def test_times_at_the_bounds_are_accepted(text: str) -> None:
+    assert parse_time(text).tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+14:00",  # before the start of datetime's calendar in UTC
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00+01:00",
+        "9001-01-01T00:00:00Z",
+        "9000-12-31T23:00:00-05:00",
+        "9999-12-31T23:59:59-14:00",  # after the end of datetime's calendar in UTC
+    ],
+)
+def test_times_outside_the_supported_range_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"outside the supported range \(1970 to 9000, UTC\)"):
+        parse_time(text)
+
+
+def test_a_yaml_timestamp_outside_the_range_is_refused() -> None:
+    from remediate.core.times import OutOfRange
+
+    with pytest.raises(OutOfRange):
+        parse_time(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+
+
+@pytest.mark.parametrize("now", ["0001-01-01T00:00:00Z", "9999-12-31T20:00:00Z"])
+def test_now_outside_the_range_is_misuse_naming_the_range(run_cli, quickstart, now) -> None:  # type: ignore[no-untyped-def]
+    done = run_cli("plan", "--repo", str(quickstart), "--now", now)
+    assert done.code == 2
+    assert done.err.splitlines()[-1] == (
+        f"remediate: --now {now}: outside the supported range (1970 to 9000, UTC)"
+    )
+
+
+def test_remediate_now_outside_the_range_is_misuse(run_cli, quickstart, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("REMEDIATE_NOW", "9999-12-31T20:00:00Z")
+    done = run_cli("plan", "--repo", str(quickstart))
+    assert done.code == 2
+    assert "REMEDIATE_NOW='9999-12-31T20:00:00Z': outside the supported range" in done.err
+
+
+_EXCEPTION = """apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: edge}
+spec:
+  exceptions:
+    - owner: alice@example.com
+      reason: edge
+      expires: '%s'
+      services: [api-gateway]
+"""
+
+
+@pytest.mark.parametrize(
+    ("expires", "message"),
+    [
+        # the schema's pattern (for editors and check-jsonschema too)
+        (
+            "0001-01-01T00:00:00+14:00",
+            '"0001-01-01T00:00:00+14:00" is not valid: An RFC 3339 time with an offset, from '
+            "1970 to 9000 (UTC), such as 2026-11-23T10:00:00Z.",
+        ),
+        # the exact bound, which a pattern on the local year cannot see
+        (
+            "9000-12-31T23:00:00-05:00",
+            "'9000-12-31T23:00:00-05:00' is outside the supported range (1970 to 9000, UTC)",
+        ),
+    ],
+)
+def test_a_document_time_outside_the_range_is_a_validate_error_at_its_line(  # type: ignore[no-untyped-def]
+    run_cli, quickstart, expires: str, message: str
+) -> None:
+    (quickstart / "policies" / "edge.yaml").write_text(_EXCEPTION % expires)
+    done = run_cli("validate", "--repo", str(quickstart))
+    assert done.code == 1
+    assert (
+        done.err.splitlines()[0] == f"policies/edge.yaml:8: spec.exceptions[0].expires: {message}"
+    )
+    plan = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
+    assert plan.code == 1
+    assert "internal error" not in plan.err

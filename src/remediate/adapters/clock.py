@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from remediate.core.times import parse_time
+from remediate.core.times import RANGE, OutOfRange, parse_time
 from remediate.errors import UsageError
 
 
@@ -20,6 +20,10 @@ class SystemClock:
             return datetime.now(UTC)
         try:
             return parse_time(self.override)
+        except OutOfRange:
+            raise UsageError(
+                f"REMEDIATE_NOW={self.override!r}: outside the supported range ({RANGE})"
+            ) from None
         except ValueError:
             raise UsageError(
                 f"REMEDIATE_NOW={self.override!r} is not an RFC 3339 time with an offset "

@@ -15,10 +15,7 @@ from pathlib import Path
 from remediate.cli.output import command_line, echo
 from remediate.documents.repository import ValidationReport
 from remediate.errors import Problem
-from remediate.service.markdown import cell
-
-SUMMARY_LIMIT = 1024 * 1024  # bytes GitHub keeps of one step's summary
-_TRAILER_ROOM = 200  # bytes kept free for the "… and N more" line
+from remediate.service.markdown import SUMMARY_LIMIT, cell, fit
 
 
 class Workspace:
@@ -56,27 +53,27 @@ def summary(report: ValidationReport, where: Workspace, room: int) -> str:
     problems = report.errors + [p for p in report.problems if p.severity != "error"]
     if not problems:
         return head
-    text = head + "\n| level | file | line | key | problem |\n|---|---|---|---|---|\n"
-    used = len(text.encode())
-    shown = 0
-    for p in problems:
-        row = f"| {p.severity} | {cell(where(p.file))} | {p.line} | {cell(p.path)} | "
-        row += f"{cell(p.message)} |\n"
-        if used + len(row.encode()) + _TRAILER_ROOM > room:
-            break
-        text += row
-        used += len(row.encode())
-        shown += 1
-    return text + _left_out(problems[shown:])
+    head += "\n| level | file | line | key | problem |\n|---|---|---|---|---|\n"
+    rows = [
+        f"| {p.severity} | {cell(where(p.file))} | {p.line} | {cell(p.path)} | {cell(p.message)} |\n"
+        for p in problems
+    ]
+    errors = len(report.errors)  # the rows hold the errors first
+
+    def left_out(shown: int) -> str:
+        more_errors = max(errors - shown, 0)
+        return _left_out(more_errors, len(problems) - shown - more_errors)
+
+    text, _ = fit(head, rows, left_out, size=room)
+    return text
 
 
-def _left_out(problems: list[Problem]) -> str:
-    if not problems:
+def _left_out(errors: int, warnings: int) -> str:
+    if not errors and not warnings:
         return ""
-    errors = sum(p.severity == "error" for p in problems)
     parts = [f"{errors} more error(s)"] if errors else []
-    if len(problems) > errors:
-        parts.append(f"{len(problems) - errors} more warning(s)")
+    if warnings:
+        parts.append(f"{warnings} more warning(s)")
     return f"\n… and {' and '.join(parts)}: see the log of this step.\n"
 
 

@@ -8,6 +8,7 @@ import click
 
 from remediate.cli import command, example
 from remediate.cli.output import echo
+from remediate.errors import UsageError
 
 
 @command(epilog=example("remediate init my-remediations"))
@@ -26,6 +27,11 @@ def init(directory: str, force: bool) -> int:
     """
     from remediate import wiring
     from remediate.service.init import scaffold
+
+    if not directory:  # Path("") would silently be "."
+        raise UsageError(
+            "DIRECTORY is empty: name a directory, or leave it out for the current one"
+        )
 
     result = scaffold(Path(directory), wiring.scaffolding(), force=force)
     for rel in result.files:

@@ -8,7 +8,9 @@ command (`::add-mask::`, `::warning …`), so in GitHub mode:
 - plain lines are neutralised: a WORD JOINER breaks `::` at the start of every physical
   line and every `##[`; the text reads the same;
 - workflow commands (annotations) are the only lines that start with `::`, and their
-  data and properties are escaped as the runner unescapes them;
+  data and properties are escaped as the runner unescapes them. The runner parses a line
+  as a legacy `##[` command only when it is no valid `::` command, so properties need no
+  joiner (one in `file=` would name a file that does not exist); the message keeps it;
 - JSON is escaped losslessly (`#` as `\\u0023` in `##[`), so it parses to the same value.
 """
 
@@ -62,15 +64,19 @@ def echo_json(body: Any) -> None:
     click.echo(json.dumps(body, indent=2).replace("##[", "#\\u0023["))
 
 
+def _percent(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def escape_data(text: str) -> str:
     """A workflow command's message, as the runner unescapes it (and no legacy `##[`)."""
-    escaped = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return escaped.replace("##[", "#" + JOINER + "#[")
+    return _percent(text).replace("##[", "#" + JOINER + "#[")
 
 
 def escape_property(text: str) -> str:
-    """A workflow command's property value (`file=…`), as the runner unescapes it."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    """A workflow command's property value (`file=…`), as the runner unescapes it: exact,
+    so that an annotation points at the file even when its name holds `##[`."""
+    return _percent(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def command_line(name: str, message: str, **properties: str | int | None) -> str:

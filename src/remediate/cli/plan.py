@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,10 +39,12 @@ def resolve_now(text: str | None, session: Session) -> datetime:
     wall clock, as for `apply`; read here, never in core)."""
     if text is None:
         return session.clock.now()
-    from remediate.core.times import parse_time
+    from remediate.core.times import RANGE, OutOfRange, parse_time
 
     try:
         return parse_time(text)
+    except OutOfRange:
+        raise UsageError(f"--now {text}: outside the supported range ({RANGE})") from None
     except ValueError:
         raise UsageError(
             f"--now {text}: not an RFC 3339 time with an offset (e.g. 2026-11-23T10:00:00Z)"
@@ -66,6 +69,7 @@ def plan(base: str | None, now: str | None, repo: str, output_format: str | None
     """
     from remediate import wiring
     from remediate.service.audit_log import history
+    from remediate.service.markdown import COMMENT_LIMIT
     from remediate.service.plan import plan as run_plan
     from remediate.service.render import render_markdown, render_text
 
@@ -75,7 +79,16 @@ def plan(base: str | None, now: str | None, repo: str, output_format: str | None
     if chosen == "json":
         echo_json(report.as_json())
     elif chosen == "markdown":
-        echo(render_markdown(report), nl=False)
+        markdown = render_markdown(report)
+        echo(markdown.body, nl=False)
+        if markdown.left_out:  # where the comment's "see the log" points
+            shown = len(report.entries) - len(markdown.left_out)
+            echo(
+                f"remediate: the markdown plan shows {shown} of {len(report.entries)} requests"
+                f" ({COMMENT_LIMIT} characters at most); the rest:",
+                err=True,
+            )
+            echo(render_text(replace(report, entries=markdown.left_out)), err=True)
     else:
         echo(render_text(report))
     return 0

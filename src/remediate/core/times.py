@@ -4,18 +4,30 @@ Documents (`expires`, PolicyTest `now`), audit events (`at`, `deadline`, `retryA
 lock bodies, `--now` and `REMEDIATE_NOW` all go through `parse_time`; every time the
 runner writes goes through `iso`. A time without an offset is refused, never guessed:
 "10:00" in a runner's log must not mean a different instant on another machine.
+
+Times are bounded to the years 1970 to 9000 in UTC (`EARLIEST`, `LATEST`): git cannot
+date anything before 1970, and the centuries after 9000 leave room for every duration,
+window search and backoff added to a time before `datetime` overflows at year 9999.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+RANGE = "1970 to 9000, UTC"
+
+
+class OutOfRange(ValueError):
+    """A well-formed time outside EARLIEST..LATEST; the message says so."""
+
 
 def parse_time(value: str | datetime) -> datetime:
     """An RFC 3339 time (`Z` or an offset; fractions of a second kept) as aware UTC.
 
     A `datetime` (a YAML timestamp) is accepted as is. ValueError when there is no
-    offset or the text is no ISO 8601 time.
+    offset or the text is no ISO 8601 time; OutOfRange (a ValueError) outside 1970..9000.
     """
     if isinstance(value, datetime):
         moment = value
@@ -26,6 +38,9 @@ def parse_time(value: str | datetime) -> datetime:
         moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"{value!r} has no time zone offset (write e.g. 2026-11-23T10:00:00Z)")
+    # Compared before converting: astimezone itself overflows at the calendar's ends.
+    if not EARLIEST <= moment <= LATEST:
+        raise OutOfRange(f"{value!r} is outside the supported range ({RANGE})")
     return moment.astimezone(UTC)
 
 

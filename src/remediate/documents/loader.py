@@ -8,6 +8,7 @@ releases nothing to threads.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
@@ -71,7 +72,7 @@ def _collect(
     try:
         mode = os.stat(start).st_mode  # a link inside the repository is followed
     except OSError as exc:
-        problems.append(Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}"))
+        problems.append(_unreadable(start, rel, exc))
         return
     if stat.S_ISDIR(mode):
         _walk(str(start), "" if rel == "." else rel, real_root, found, problems)
@@ -97,20 +98,7 @@ def _walk(
                 continue
             child = f"{rel}/{name}" if rel else name
             if entry.is_symlink():
-                # Never followed when it leaves the repository; a directory link inside it is
-                # skipped too, since its target is walked in its own place.
-                if not _inside(Path(entry.path), real_root):
-                    problems.append(_outside(child))
-                    continue
-                try:
-                    mode = entry.stat().st_mode
-                except OSError:
-                    continue  # a dangling link names nothing to read
-                if stat.S_ISREG(mode):
-                    if name.endswith(YAML_SUFFIXES):
-                        found.append(child)
-                elif not stat.S_ISDIR(mode):
-                    problems.append(_not_regular(child, mode, True))
+                _link(entry, child, real_root, found, problems)
             elif entry.is_dir(follow_symlinks=False):
                 _walk(entry.path, child, real_root, found, problems)
             elif entry.is_file(follow_symlinks=False):
@@ -118,6 +106,53 @@ def _walk(
                     found.append(child)
             else:
                 problems.append(_not_regular(child, entry.stat(follow_symlinks=False).st_mode))
+
+
+def _link(
+    entry: os.DirEntry[str], rel: str, real_root: Path, found: list[str], problems: list[Problem]
+) -> None:
+    """A link to a regular file inside the repository is followed; nothing else is.
+
+    A directory link is never walked: a request's requester is read from the git history
+    of its path, which the files of a linked directory do not have, and a walk through
+    links could cycle or load one file twice. When the directory is loaded in its own
+    place anyway (inside a document directory) that is a warning, else an error; so is
+    a link that names nothing (a document gone missing must not pass as valid).
+    """
+    if not _inside(Path(entry.path), real_root):
+        problems.append(_outside(rel))
+        return
+    try:
+        mode = entry.stat().st_mode
+    except OSError as exc:
+        problems.append(_unreadable(Path(entry.path), rel, exc))
+        return
+    if stat.S_ISREG(mode):
+        if entry.name.endswith(YAML_SUFFIXES):
+            found.append(rel)
+    elif stat.S_ISDIR(mode):
+        problems.append(_directory_link(entry.path, rel, real_root))
+    else:
+        problems.append(_not_regular(rel, mode, True))
+
+
+def _directory_link(path: str, rel: str, real_root: Path) -> Problem:
+    shown = f"symbolic link to a directory (to {os.readlink(path)}); not followed"
+    target = Path(os.path.realpath(path))
+    for name in DOCUMENT_DIRS:
+        place = Path(os.path.realpath(real_root / name))
+        if target == place or place in target.parents:
+            where = target.relative_to(real_root).as_posix()
+            return Problem(rel, 0, "", f"{shown}: its documents load as {where}", "warning")
+    return Problem(rel, 0, "", f"{shown}: move its documents here, or link each file")
+
+
+def _unreadable(path: Path, rel: str, exc: OSError) -> Problem:
+    """`exc` from following `path`; a link that names nothing says so, with its target."""
+    if os.path.islink(path) and exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+        what = "symbolic link loop" if exc.errno == errno.ELOOP else "broken symbolic link"
+        return Problem(rel, 0, "", f"{what} (to {os.readlink(path)}); not followed")
+    return Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}")
 
 
 def _outside(rel: str) -> Problem:

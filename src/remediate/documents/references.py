@@ -15,6 +15,7 @@ from typing import Any
 
 from remediate.core.document import Document
 from remediate.core.duration import parse_duration
+from remediate.core.times import parse_time
 from remediate.documents import schemas
 from remediate.documents.teams import check_teams
 from remediate.errors import Problem
@@ -195,6 +196,8 @@ def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
         yield from _duration(doc, f"spec.changeWindows[{i}].duration", window["duration"])
     if "rateLimit" in spec:
         yield from _duration(doc, "spec.rateLimit.per", spec["rateLimit"]["per"])
+    for i, exception in enumerate(spec.get("exceptions", [])):
+        yield from _time(doc, f"spec.exceptions[{i}].expires", exception.get("expires"))
     names: dict[str, int] = {}
     for i, rule in enumerate(spec.get("rules", [])):
         if rule["name"] in names:
@@ -219,6 +222,22 @@ def _check_policy_test(doc: Document, index: Index) -> Iterable[Problem]:
             yield _p(doc, "spec.policies", f"unknown policy {name!r}")
     for i, case in enumerate(doc.spec["cases"]):
         yield from check_request_spec(doc, index, f"spec.cases[{i}].request", case["request"])
+        context, expect = case.get("context", {}), case.get("expect", {})
+        yield from _time(doc, f"spec.cases[{i}].context.now", context.get("now"))
+        for j, execution in enumerate(context.get("executions", [])):
+            yield from _time(doc, f"spec.cases[{i}].context.executions[{j}].at", execution["at"])
+        yield from _time(doc, f"spec.cases[{i}].expect.notBefore", expect.get("notBefore"))
+
+
+def _time(doc: Document, path: str, value: Any) -> Iterable[Problem]:
+    """The exact range of `core.times`, which the schema's pattern on the local year (for
+    editors) approximates: `9000-12-31T23:00:00-05:00` is already 9001 in UTC."""
+    if value is None:
+        return
+    try:
+        parse_time(value)
+    except ValueError as exc:
+        yield _p(doc, path, str(exc))
 
 
 def _cron(doc: Document, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]:

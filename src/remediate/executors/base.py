@@ -134,7 +134,9 @@ def render_argv(argv: Iterable[Any], data: Mapping[str, Any]) -> list[str]:
     data put there (not the template's own text) is refused: a program would read it as an
     option (`-oProxyCommand=…`, `--upload-pack=…`). Blanks before it do not hide it: some
     programs and wrappers strip them. `--` is no escape either: after it, `kubectl exec`,
-    `env` or `sudo` hand the rest to another program, which reads options again."""
+    `env` or `sudo` hand the rest to another program, which reads options again. Nor may
+    data add a `-` to a lone `-` the template wrote (`-{{ x }}` with x = `-upload-pack=…`):
+    the template meant a short option, the data made it a long one."""
     items = []
     for i, item in enumerate(argv):
         text = str(item)
@@ -143,24 +145,43 @@ def render_argv(argv: Iterable[Any], data: Mapping[str, Any]) -> list[str]:
             continue
         pieces = _pieces(text, data)
         rendered = "".join(pieces)
-        if _starts_with_data_dash(pieces):
+        why = _data_dash(pieces)
+        if why:
             raise ExecutorError(
-                f"argv[{i}] {_short(repr(text))} renders to {_short(repr(rendered))}: a request "
-                "value may not start an argument with '-' (a program would read it as an "
-                "option); only the template's own text may, as in '--name={{ … }}'"
+                f"argv[{i}] {_short(repr(text))} renders to {_short(repr(rendered))}: {why}"
             )
         items.append(rendered)
     return items
 
 
-def _starts_with_data_dash(pieces: Iterable[str]) -> bool:
+_STARTS = (
+    "a request value may not start an argument with '-' (a program would read it as an "
+    "option); only the template's own text may, as in '--name={{ … }}'"
+)
+_LENGTHENS = (
+    "a request value may not add a '-' to the template's lone '-' (a program would read "
+    "'--…' as a long option); write the option in the template, as in '--name={{ … }}'"
+)
+
+
+def _data_dash(pieces: Iterable[str]) -> str | None:
+    """Why the item's leading `-` is the data's, or None: the first visible character is a
+    value's `-`, or a value's `-` follows a lone `-` of the template's own text."""
     from remediate.executors.sandbox import Literal
 
+    written = ""  # the visible text before this piece, all of it the template's
     for piece in pieces:
-        visible = piece.lstrip()
-        if visible:
-            return visible[0] == "-" and not isinstance(piece, Literal)
-    return False
+        text = piece if written else piece.lstrip()
+        if not text:
+            continue  # blanks (the template's or a value's) and empty pieces
+        if not isinstance(piece, Literal):
+            if text[0] != "-":
+                return None
+            return _LENGTHENS if written else _STARTS
+        written += text
+        if written != "-":
+            return None
+    return None
 
 
 def _pieces(source: str, data: Mapping[str, Any]) -> list[str]:

@@ -8,7 +8,8 @@ Forms, each a regular expression built once per secret:
 - *base64*, standard and URL-safe, padded or not, at each of the three alignments a secret
   can have inside a longer encoded stream (the characters that mix in a neighbour's bits
   stay: they carry less than one character of the secret), with line breaks anywhere, as
-  `base64`, `openssl` and PEM wrap it;
+  `base64`, `openssl` and PEM wrap it, each maybe followed by an indent of up to 16
+  spaces or tabs (YAML block scalars, `kubectl describe`, quoted e-mail);
 - *hex*, either case, line breaks allowed;
 
 and the same for each string leaf of a secret that is a JSON document (a service-account
@@ -37,7 +38,9 @@ MIN_SECRET = 4
 MIN_ENCODED = 6
 MIN_LEAF = 6
 MAX_LEAVES = 1000  # string leaves taken from one JSON secret
-_BREAK = r"(?:\r?\n)?"
+MAX_INDENT = 16  # spaces or tabs after a line break inside a wrapped encoding
+# Bounded, so that `Form.longest` (what a cut capture drops at its edge) stays finite.
+_BREAK = rf"(?:\r?\n[ \t]{{0,{MAX_INDENT}}})?"
 _JSON_SHORT = {'"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n"}
 _JSON_SHORT.update({"\r": "\\r", "\t": "\\t"})
 _URLSAFE = str.maketrans("+/", "-_")
@@ -109,7 +112,7 @@ def _wrapped(text: str, flags: int, optional_tail: str = "") -> Form:
         tail = f"(?:{_BREAK}{re.escape(char)}{tail})?"
     pattern += tail
     chars = len(text) + len(optional_tail)
-    return Form(re.compile(pattern, flags), 3 * chars)
+    return Form(re.compile(pattern, flags), (3 + MAX_INDENT) * chars)
 
 
 def _leaves(secret: str, depth: int = 0) -> Iterator[str]:

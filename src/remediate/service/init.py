@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from remediate import resources
 from remediate.core.provenance import InstalledFrom
+from remediate.documents.loader import special_kind
 from remediate.documents.worktree import work_tree_of
 from remediate.errors import UsageError, UserError
 from remediate.resources import data_dir, package_file
@@ -73,14 +76,24 @@ def _files() -> dict[str, Path]:
 
 
 def _refuse_a_file(target: Path) -> None:
-    """Misuse: the target, or a directory it would be created in, is a file."""
+    """Misuse: the target, or a directory it would be created in, is not a directory."""
     for path in (target, *target.parents):
         if path.exists() or path.is_symlink():
             if path.is_dir():
                 return
+            what = _what(path)
             if path == target:
-                raise UsageError(f"{target}: is a file, not a directory")
-            raise UsageError(f"{target}: {path} is a file, not a directory")
+                raise UsageError(f"{target}: is {what}, not a directory")
+            raise UsageError(f"{target}: {path} is {what}, not a directory")
+
+
+def _what(path: Path) -> str:
+    """`a file`, `a FIFO`, `a broken symbolic link (to …)`, `a symbolic link to a file`."""
+    if path.is_symlink() and not path.exists():
+        return f"a broken symbolic link (to {os.readlink(path)})"
+    mode = path.stat().st_mode
+    what = "a file" if stat.S_ISREG(mode) else special_kind(mode)
+    return f"a symbolic link to {what}" if path.is_symlink() else what
 
 
 def _refuse_a_stranger(target: Path) -> None:

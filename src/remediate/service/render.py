@@ -9,11 +9,12 @@ wrote it into a request or a policy message (`remediate.service.markdown`).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from remediate.core.decision import iso
-from remediate.service.markdown import neutral
-from remediate.service.plan import PlanReport
+from remediate.service.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, fit, neutral
+from remediate.service.plan import Planned, PlanReport
 
 MARKER = "<!-- remediate:plan -->"
 
@@ -27,8 +28,20 @@ def summary(report: PlanReport) -> str:
     return f"{total} request{'s' if total != 1 else ''}: {parts}"
 
 
-def render_markdown(report: PlanReport) -> str:
-    """The body of the pull-request comment; starts with `<!-- remediate:plan -->`."""
+@dataclass(frozen=True)
+class Markdown:
+    """The comment body, and the entries it had no room for (to be listed elsewhere)."""
+
+    body: str
+    left_out: tuple[Planned, ...] = ()
+
+
+def render_markdown(report: PlanReport, limit: int = COMMENT_LIMIT) -> Markdown:
+    """The body of the pull-request comment; starts with `<!-- remediate:plan -->`.
+
+    At most `limit` characters (a comment body's limit, and within a job summary's
+    1 MiB): whole rows only, then "… and N more requests: see the log of this step."
+    """
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
@@ -38,18 +51,29 @@ def render_markdown(report: PlanReport) -> str:
         keep_trailing_newline=True,
     )
     env.filters["neutral"] = neutral
-    entries: list[dict[str, Any]] = [
-        {
-            "decision": e.decision,
-            "approvers": ", ".join(e.decision.approvers) or "-",
-            "not_before": iso(e.decision.not_before),
-        }
-        for e in report.entries
-    ]
-    body: str = env.get_template("plan.md.j2").render(
-        summary=summary(report), base=report.base, now=iso(report.now), entries=entries
-    )
-    return body
+    template = env.get_template("plan.md.j2")
+    given = {"summary": summary(report), "base": report.base, "now": iso(report.now)}
+    module = template.make_module({**given, "entries": report.entries})
+    head = str(module)
+    rows = [str(module.row(_entry(e))) for e in report.entries]  # type: ignore[attr-defined]
+    total = len(rows)
+
+    def tail(shown: int) -> str:
+        more = total - shown
+        if not more:
+            return "\n"
+        return f"\n… and {more} more request{'s' if more != 1 else ''}: see the log of this step.\n"
+
+    body, shown = fit(head, rows, tail, chars=limit, size=SUMMARY_LIMIT)
+    return Markdown(body, report.entries[shown:])
+
+
+def _entry(e: Planned) -> dict[str, Any]:
+    return {
+        "decision": e.decision,
+        "approvers": ", ".join(e.decision.approvers) or "-",
+        "not_before": iso(e.decision.not_before),
+    }
 
 
 def render_text(report: PlanReport) -> str:
