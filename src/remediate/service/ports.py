@@ -3,8 +3,9 @@
 `remediate.wiring` builds the real adapters (git, the process environment, the wall
 clock, subprocesses, the executor registry) and hands them over in a `Session`; tests
 hand over the same real adapters wrapped, or fixed ones where that makes a test clearer.
-Nothing under `service/` constructs an adapter, imports one, reads `os.environ` or starts
-a process (`tests/test_meta.py` holds that, by reading every module's imports).
+Nothing under `service/` constructs an adapter, imports one, reads the process
+environment or starts a process (`tests/test_layers.py` holds that, by reading every
+module's imports).
 
 Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
 - `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
