@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.core.audit import Event, RequestState, newest_first
+from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
+from remediate.service import checkpoint
 from remediate.service.audit_log import at_head
 from remediate.service.session import Session
 
@@ -31,18 +33,19 @@ class StatusRow:
         }
 
 
-def _file_requests(session: Session) -> dict[str, Any]:
+def _file_requests(session: Session, snap: AuditSnapshot) -> dict[str, Any]:
     """Requests in the files (for NEW ones): a read command shows what it can, so documents
-    that do not pass validation are left out here (`apply` and the verbs fail closed)."""
+    that do not pass validation are left out here (`apply` and the verbs fail closed).
+    Files of settled requests are not parsed: their state is all status shows of them."""
     from remediate.core.model import build_repository
 
-    report = session.documents.validate()
+    report = session.documents.validate(skip=checkpoint.settled(checkpoint.of(snap)))
     return dict(build_repository(report.documents).requests) if report.documents else {}
 
 
 def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
     snap = at_head(session)
-    requests = _file_requests(session)
+    requests = _file_requests(session, snap)
     names = set(requests) | set(snap.states)
     if request_id is not None:
         if request_id not in names:
