@@ -262,6 +262,8 @@ def _file_entries(
         old = entries.get(path) or (base.file(path) if base is not None else None)
         if old is None:
             continue  # not a file of the branch's history
+        if path not in entries and old.blob == blob and old.names == names:
+            continue  # recorded settled already (the file was skipped): still so
         done = bool(names) and all(snap.state(name).status in SETTLED for name, _ in names)
         new = replace(old, blob=blob, names=names) if done else replace(old, blob=None, names=())
         if new != old or path in entries:
