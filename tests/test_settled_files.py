@@ -149,3 +149,56 @@ def test_no_verb_leads_out_of_a_settled_status() -> None:
 
     assert set(SETTLED) <= set(FINAL)
     assert [key for key in TRANSITIONS if key[0] in SETTLED] == []
+
+
+def test_status_of_one_recorded_request_reads_no_request_file(tmp_path: Path) -> None:
+    """`status ID` of a request the audit knows comes from its state (one checkpoint
+    bucket): the documents port is asked for no request file; a request the audit does
+    not know yet is looked up in the files, and an unknown name is an error."""
+    import pytest
+
+    from remediate.errors import UserError
+    from remediate.service.query import status
+    from tests.sessions import Wrapped
+
+    bare, _ = _applied(tmp_path)
+    reader = clone(tmp_path, bare, "reader")
+    write_requests(reader, {"rem-9": request_yaml("rem-9", service="svc-9")})
+    asked: list[object] = []
+
+    class Counted(Wrapped):
+        def validate(self, *args: object, **kwargs: object) -> object:
+            asked.append(args)
+            return self.inner.validate(*args, **kwargs)
+
+    s = session(reader)
+    s.documents = Counted(s.documents)  # type: ignore[assignment]
+    [row] = status(s, "rem-1")
+    assert (row.status, row.action_type, row.service_name) == ("COMPLETED", "noop", "svc-1")
+    assert asked == []
+    [row] = status(s, "rem-9")
+    assert (row.status, row.service_name) == ("NEW", "svc-9")
+    assert len(asked) == 1
+    with pytest.raises(UserError, match="no request named 'rem-nope'"):
+        status(s, "rem-nope")
+
+
+def test_a_later_checkpoint_appends_new_executions_and_equals_the_full_fold(
+    tmp_path: Path,
+) -> None:
+    from remediate.core import checkpoint as cp
+    from remediate.service import audit_log
+
+    bare, runner = _applied(tmp_path)
+    person = clone(tmp_path, bare, "person")
+    write_requests(person, {"rem-3": request_yaml("rem-3", service="svc-3")})
+    _push(person, "Add rem-3")
+    git(runner, "pull", "--quiet", "--ff-only")
+    assert remediate(runner, "apply").returncode == 0
+    reader = clone(tmp_path, bare, "reader")
+    store = session(reader).store
+    tip = store.fetch()
+    text = git(bare, "show", f"{cp.REF}:{cp.EXECUTIONS}") + "\n"
+    full = audit_log.read_all(store, tip)
+    assert sorted(cp.read_executions(text), key=repr) == sorted(full.executions(), key=repr)
+    assert [x.request_id for x in cp.read_executions(text)][-1] == "rem-3"

@@ -40,6 +40,7 @@ class Stored:
     _buckets: dict[str, dict[str, RequestState]] = field(default_factory=dict)
     _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
     _executions: list[Execution] | None = None
+    _executions_text: str | None = None
 
     @property
     def commit(self) -> str:
@@ -66,9 +67,14 @@ class Stored:
 
     def executions(self) -> list[Execution]:
         if self._executions is None:
-            blob = self.blobs.get(cp.EXECUTIONS)
-            self._executions = cp.read_executions(self.store.blob_text(blob)) if blob else []
+            self._executions = cp.read_executions(self.executions_text())
         return self._executions
+
+    def executions_text(self) -> str:
+        if self._executions_text is None:
+            blob = self.blobs.get(cp.EXECUTIONS)
+            self._executions_text = self.store.blob_text(blob) if blob else ""
+        return self._executions_text
 
     def files(self, path: str) -> dict[str, cp.FileEntry]:
         if path not in self._files:
@@ -226,7 +232,7 @@ def save(
     files = _state_files(snap, base)
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
-        files[cp.EXECUTIONS] = cp.executions_text(snap.executions())
+        files[cp.EXECUTIONS] = _executions_file(snap, base)
     active = sorted(s.request_id for s in snap.active())
     files[cp.MANIFEST] = cp.dumps(cp.Manifest(snap.rev, snap.files, tuple(active)).as_json())
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
@@ -276,6 +282,28 @@ def _file_entries(
         merged = {**(base.files(bucket) if base is not None else {}), **changed}
         out[bucket] = cp.files_text(dict(sorted(merged.items())))
     return out
+
+
+def _executions_file(snap: AuditSnapshot, base: Stored | None) -> str:
+    """`executions.json` of `snap`: the previous text with the new rows appended when they
+    sort after it (the usual case: no row is encoded again), else rewritten sorted."""
+    top = snap.states.top if isinstance(snap.states, Layered) else None
+    if base is None or top is None:
+        return cp.executions_text(snap.executions())
+    added: list[Execution] = []
+    for name, state in top.items():
+        before = (base.state(name) or RequestState(name)).executions
+        if state.executions[: len(before)] != before:
+            return cp.executions_text(snap.executions())
+        added += state.executions[len(before) :]
+    old = base.executions()
+    if old and added and min(_order(x) for x in added) < max(_order(x) for x in old[-1:]):
+        return cp.executions_text(snap.executions())
+    return base.executions_text() + cp.executions_text(added)
+
+
+def _order(execution: Execution) -> tuple[object, ...]:
+    return (execution.at, execution.request_id)
 
 
 def _new_executions(snap: AuditSnapshot, base: Stored) -> bool:

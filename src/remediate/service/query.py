@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.core.audit import Event, RequestState, newest_first
+from remediate.core.lifecycle import NEW
 from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
 from remediate.service import checkpoint
@@ -45,27 +46,39 @@ def _file_requests(session: Session, snap: AuditSnapshot) -> dict[str, Any]:
 
 def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
     snap = at_head(session)
-    requests = _file_requests(session, snap)
-    names = set(requests) | set(snap.states)
     if request_id is not None:
-        if request_id not in names:
-            raise UserError(f"no request named {request_id!r}")
-        names = {request_id}
-    rows = []
-    for name in sorted(names):
-        state = snap.states.get(name) or RequestState(name)
-        request = requests.get(name)
-        rows.append(
-            StatusRow(
-                name,
-                state.status,
-                state.action_type or (request.action_type if request else None),
-                state.environment or (request.environment if request else None),
-                state.service_name or (request.service_name if request else None),
-                state.updated_at,
-            )
-        )
-    return rows
+        return [_one(session, snap, request_id)]
+    requests = _file_requests(session, snap)
+    return [_row(name, snap, requests) for name in sorted(set(requests) | set(snap.states))]
+
+
+def _one(session: Session, snap: AuditSnapshot, request_id: str) -> StatusRow:
+    """One request: a recorded one from its state alone (one checkpoint bucket, no request
+    file read); a request the audit does not know yet from the files."""
+    state = snap.states.get(request_id)
+    if state is not None and state.status != NEW and _complete(state):
+        return _row(request_id, snap, {})
+    requests = _file_requests(session, snap)
+    if request_id not in requests and state is None:
+        raise UserError(f"no request named {request_id!r}")
+    return _row(request_id, snap, requests)
+
+
+def _complete(state: RequestState) -> bool:
+    return bool(state.action_type and state.environment and state.service_name)
+
+
+def _row(name: str, snap: AuditSnapshot, requests: dict[str, Any]) -> StatusRow:
+    state = snap.states.get(name) or RequestState(name)
+    request = requests.get(name)
+    return StatusRow(
+        name,
+        state.status,
+        state.action_type or (request.action_type if request else None),
+        state.environment or (request.environment if request else None),
+        state.service_name or (request.service_name if request else None),
+        state.updated_at,
+    )
 
 
 def history(session: Session, incident_id: str) -> list[Event]:
