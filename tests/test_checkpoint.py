@@ -72,14 +72,21 @@ def test_apply_writes_a_checkpoint_and_a_read_on_an_older_one_equals_the_full_fo
 
 
 def _forge(work: Path, committer: str) -> None:
-    """Push a checkpoint that forgets rem-0 (its bucket emptied), committed by `committer`."""
+    """Push a checkpoint that forgets rem-0 (its state and its file's record), committed by
+    `committer`."""
     store = session(work).store
     store.fetch()
     real = store.resolve(cp.REF)
     assert real is not None
     who = Person(committer.split("@")[0], committer)
-    bucket = cp.bucket("requests", "rem-0")
-    forged = store.make_commit(None, {bucket: "{}\n"}, "forged\n", who, who, tree_from=real)
+    files = {cp.bucket("requests", "rem-0"): "{}\n"}
+    for path, blob, _ in store.tree_blobs(real, "files"):  # and rem-0's file as never read
+        entries = cp.read_files(store.blob_text(blob))
+        if any(n == "rem-0" for e in entries.values() for n, _ in e.names):
+            files[path] = cp.files_text(
+                {p: cp.FileEntry(e.requesters) if e.names else e for p, e in entries.items()}
+            )
+    forged = store.make_commit(None, files, "forged\n", who, who, tree_from=real)
     assert store.push_leases({cp.REF: (forged, real)}) == {cp.REF: "won"}
 
 

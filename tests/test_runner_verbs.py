@@ -165,11 +165,12 @@ def test_cancel_by_requester_or_operator_before_start(run_cli: Run, tmp_path: Pa
     assert refused.code == 1 and "neither the requester" in refused.err
     as_(repo, REQUESTER)
     assert run_cli("cancel", "rem-a", "--repo", str(repo)).code == 0
+    assert "refs/claims/rem-a/1" in git(tmp_path, "ls-remote", str(bare))  # cancel claims it
     run_cli("apply", "--repo", str(repo))
     assert log.read_text().split() == ["rem-b"]  # the cancelled one never ran
     late = run_cli("cancel", "rem-b", "--repo", str(repo))
     assert late.code == 1 and '"COMPLETED"' in late.err
-    assert "refs/claims/rem-a/1" in git(tmp_path, "ls-remote", str(bare))
+    assert "refs/claims/" not in git(tmp_path, "ls-remote", str(bare))  # attempts over: pruned
 
 
 def test_editing_a_queued_request_voids_its_approvals(run_cli: Run, tmp_path: Path) -> None:

@@ -4,8 +4,8 @@ A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
 - `checkpoint.json`: the commit of the branch it summarises, how many audit files that
   commit holds, and which requests are not final (`Manifest`);
 - `requests/<xx>.json`: every request's folded state, 256 buckets by a hash of its id;
-- `files/<xx>.json`: every request file (by a hash of its path) with who added it, the
-  blob the runner last read and the requests it declares;
+- `files/<xx>.json`: every request file (by a hash of its path) with who added it and,
+  once its requests are settled, the blob the runner read and the requests it declares;
 - `executions.json`: every execution start (what rate limits count).
 A reader reads only the buckets it needs; a writer rewrites only the buckets whose
 content changed and takes the rest (their blob ids) from the previous checkpoint.
@@ -110,21 +110,34 @@ def read_states(text: str) -> dict[str, RequestState]:
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A request file as the runner last read it: who added it, its blob, its requests."""
+    """A request file: who added it and, once every request it declares is settled
+    (COMPLETED, REJECTED or CANCELLED: statuses nothing leaves), the blob the runner read
+    then with the (name, line) of each of those requests. A reader need not parse the
+    file again while it still has that blob (`service.checkpoint.settled`)."""
 
     requesters: tuple[str, ...]
     blob: str | None = None
-    names: tuple[str, ...] = ()
+    names: tuple[tuple[str, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"requesters": list(self.requesters), "blob": self.blob, "names": list(self.names)}
+        body: dict[str, Any] = {"requesters": list(self.requesters)}
+        if self.blob is not None:
+            body["blob"], body["names"] = self.blob, [list(n) for n in self.names]
+        return body
 
 
 def read_files(text: str) -> dict[str, FileEntry]:
-    return {
-        path: FileEntry(tuple(e["requesters"]), e.get("blob"), tuple(e.get("names", ())))
-        for path, e in json.loads(text).items()
-    }
+    return {path: _file_entry(e) for path, e in json.loads(text).items()}
+
+
+def _file_entry(data: dict[str, Any]) -> FileEntry:
+    blob, names = data.get("blob"), data.get("names") or ()
+    if not isinstance(blob, str) or not all(
+        isinstance(n, list) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+        for n in names
+    ):
+        return FileEntry(tuple(data["requesters"]))
+    return FileEntry(tuple(data["requesters"]), blob, tuple((n[0], n[1]) for n in names))
 
 
 def files_text(entries: Mapping[str, FileEntry]) -> str:

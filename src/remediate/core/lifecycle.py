@@ -22,6 +22,8 @@ DECIDED = (QUEUED, PENDING_APPROVAL, POLICY_VIOLATION)
 # Not started: a request in these may still be edited (re-evaluated), approved, cancelled.
 NOT_STARTED = (NEW, PENDING_APPROVAL, QUEUED, POLICY_VIOLATION)
 FINAL = (COMPLETED, FAILED, REJECTED, CANCELLED)
+# Final and left by no verb (a FAILED request may yet be retried or learn its outcome).
+SETTLED = (COMPLETED, REJECTED, CANCELLED)
 
 # (from, verb) → the statuses that verb may lead to.
 TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {

@@ -192,15 +192,34 @@ def _inside(path: Path, real_root: Path) -> bool:
 
 def load_file(root: Path, rel: str) -> LoadResult:
     """Read, parse and schema-check one file; every problem names `rel` and a line."""
+    raw = read_bytes(root, rel)
+    return LoadResult(problems=[raw]) if isinstance(raw, Problem) else load_bytes(rel, raw)
+
+
+def read_bytes(root: Path, rel: str) -> bytes | Problem:
+    """The bytes of one file (its type and size checked first), or why they cannot be read."""
+    try:
+        return _read(os.path.join(root, rel))
+    except YamlProblem as p:
+        return Problem(rel, p.line, p.path, p.message)
+    except OSError as exc:
+        return Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}")
+
+
+def blob_id(raw: bytes) -> str:
+    """Git's (SHA-1) blob id of these bytes: what `git ls-tree` names a file holding them."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def load_bytes(rel: str, raw: bytes) -> LoadResult:
+    """Parse and schema-check the bytes of one file; every problem names `rel` and a line."""
     result = LoadResult()
     try:
-        raw = _read(os.path.join(root, rel))
         parsed = parse(decode(raw))
     except YamlProblem as p:
         result.problems.append(Problem(rel, p.line, p.path, p.message))
-        return result
-    except OSError as exc:
-        result.problems.append(Problem(rel, 0, "", f"cannot read: {exc.strerror or exc}"))
         return result
     if not parsed:
         result.problems.append(Problem(rel, 0, "", "file contains no documents", "warning"))

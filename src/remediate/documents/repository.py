@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from remediate.core.document import Document
 from remediate.core.model import content_hash
-from remediate.documents.loader import discover, load_file, load_files, map_files
+from remediate.documents.loader import (
+    blob_id,
+    discover,
+    load_bytes,
+    load_files,
+    map_files,
+    read_bytes,
+)
 from remediate.documents.references import (
     Index,
     NameRecord,
@@ -33,6 +40,12 @@ if TYPE_CHECKING:
 
 # The recorded state of each request, asked only when a request file needs comparing.
 States = Callable[[], Mapping[str, "RequestState"]]
+# The (name, line of metadata.name) of each request a file declares.
+Names = tuple[tuple[str, int], ...]
+# Request files that need not be parsed: path → (git blob id, the requests it declares).
+# A file is skipped only while its bytes still have that blob id; its names still count
+# for duplicate names. The service passes final requests' files (`service.checkpoint`).
+Skip = Mapping[str, tuple[str, Names]]
 _CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
 
 # What named files are checked against: the kinds other documents refer to.
@@ -47,6 +60,9 @@ class ValidationReport:
     count: int  # documents that passed their schema
     problems: list[Problem]
     documents: list[Document]  # empty unless asked for with keep_documents
+    # Request files read (parsed or skipped) that hold only valid requests:
+    # path → (blob id, names); what a checkpoint records of them.
+    read: dict[str, tuple[str, Names]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -68,12 +84,14 @@ def validate(
     paths: Sequence[str] = (),
     keep_documents: bool = True,
     states: States | None = None,
+    skip: Skip | None = None,
 ) -> ValidationReport:
     """Load and check the documents under `paths` (default: the whole repository).
 
     Named files are checked against the repository's ActionTypes, policies and
     settings, which are loaded too, so that a pre-commit hook given one
-    changed request still checks that its action type exists.
+    changed request still checks that its action type exists. Request files in
+    `skip` whose bytes are unchanged are not parsed (their names still count).
     """
     check_root(root)
     files, problems = _files(root, paths)
@@ -86,17 +104,23 @@ def validate(
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
     hashes: list[HashRecord] = []
-    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir())
-    for found, records, kept, hashed in map_files(root, bulk, checker):
+    read: dict[str, tuple[str, Names]] = {}
+    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir(), skip or {})
+    for rel, (found, records, kept, hashed, blob) in zip(
+        bulk, map_files(root, bulk, checker), strict=True
+    ):
         problems += found
         names += records
         documents += kept
         hashes += hashed
+        if blob is not None and not found and all(r[0] == REQUEST for r in records):
+            read[rel] = (blob, tuple((r[1], r[3]) for r in records))
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
     problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
-    return ValidationReport(len(files), len(names), problems, documents if keep_documents else [])
+    kept_documents = documents if keep_documents else []
+    return ValidationReport(len(files), len(names), problems, kept_documents, read)
 
 
 def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
@@ -118,6 +142,11 @@ def with_context(
     ]
 
 
+REQUEST = "RemediationRequest"
+# What one request file yields: problems, names, documents, hash records, its blob id.
+Checked = tuple[list[Problem], list[NameRecord], list[Document], list["HashRecord"], str | None]
+
+
 @dataclass(frozen=True)
 class _BulkCheck:
     """What a worker does with one request file; inherited by forked workers, not pickled."""
@@ -125,16 +154,22 @@ class _BulkCheck:
     index: Index
     keep_documents: bool
     audited: bool
+    skip: Skip
 
-    def __call__(
-        self, base: Path, rel: str
-    ) -> tuple[list[Problem], list[NameRecord], list[Document], list[HashRecord]]:
-        result = load_file(base, rel)
+    def __call__(self, base: Path, rel: str) -> Checked:
+        raw = read_bytes(base, rel)
+        if isinstance(raw, Problem):
+            return [raw], [], [], [], None
+        blob = blob_id(raw)
+        known = self.skip.get(rel)
+        if known is not None and known[0] == blob:
+            return [], [(REQUEST, name, rel, line) for name, line in known[1]], [], [], blob
+        result = load_bytes(rel, raw)
         found = result.problems + check_documents(result.documents, self.index)
         kept = result.documents if self.keep_documents else []
-        requests = [d for d in result.documents if d.kind == "RemediationRequest"]
+        requests = [d for d in result.documents if d.kind == REQUEST]
         hashed = [_hash_record(d) for d in requests] if self.audited else []
-        return found, [name_record(d) for d in result.documents], kept, hashed
+        return found, [name_record(d) for d in result.documents], kept, hashed, blob
 
 
 # (request name, file, line of spec, content hash)
@@ -174,10 +209,18 @@ def edited_after_start(read_states: States, hashes: list[HashRecord]) -> list[Pr
 
 def load_valid(root: Path, states: States | None = None) -> list[Document]:
     """Every document of the repository, or `DocumentsInvalid` (fail closed)."""
-    report = validate(root, states=states)
+    return load_report(root, states).documents
+
+
+def load_report(
+    root: Path, states: States | None = None, skip: Skip | None = None
+) -> ValidationReport:
+    """Every document but the unchanged files in `skip`, as a report, or `DocumentsInvalid`
+    while any document read is invalid (fail closed)."""
+    report = validate(root, states=states, skip=skip)
     if not report.valid:
         raise DocumentsInvalid(report.errors)
-    return report.documents
+    return report
 
 
 def load_valid_paths(root: Path, paths: Sequence[str], library: bool = False) -> list[Document]:
@@ -216,11 +259,16 @@ class WorkTree:
     def root(self) -> Path:
         return self._root
 
-    def validate(self, paths: Sequence[str] = (), keep_documents: bool = True) -> ValidationReport:
-        return validate(self._root, paths, keep_documents, self._states)
+    def validate(
+        self, paths: Sequence[str] = (), keep_documents: bool = True, skip: Skip | None = None
+    ) -> ValidationReport:
+        return validate(self._root, paths, keep_documents, self._states, skip)
 
     def load(self) -> list[Document]:
         return load_valid(self._root, self._states)
+
+    def load_report(self, skip: Skip | None = None) -> ValidationReport:
+        return load_report(self._root, self._states, skip)
 
     def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
         return load_valid_paths(self._root, paths, library)

@@ -43,7 +43,7 @@ def read_files(store: AuditReader, rev: str | None) -> dict[str, str]:
 def read(store: AuditReader, rev: str | None, runner: str | None = None) -> AuditSnapshot:
     """The audit at `rev`, folded: onto the runner's checkpoint when there is one `rev`
     holds (only the files added since are read), else every file."""
-    key = (rev, runner)
+    key = (id(store), rev, runner)
     found = _read.get(key)
     if found is None:
         base = checkpoint.find(store, rev, runner)
@@ -55,7 +55,9 @@ def read(store: AuditReader, rev: str | None, runner: str | None = None) -> Audi
     return found
 
 
-_read: dict[tuple[str | None, str | None], AuditSnapshot] = {}
+# Per store: a snapshot on a checkpoint reads its buckets through the store it came from
+# on first use, and a store is not for several threads at once (two sessions, one process).
+_read: dict[tuple[int, str | None, str | None], AuditSnapshot] = {}
 
 
 def read_all(store: AuditReader, rev: str | None) -> AuditSnapshot:
@@ -139,7 +141,7 @@ def write(
     attempts = session.env.push_attempts()
     for attempt in range(attempts):
         tip = store.fetch()
-        snap = _known.get(tip or "") or read(store, tip, committer.email)
+        snap = _known.get((id(store), tip or "")) or read(store, tip, committer.email)
         session.memo["audit@tip"] = snap
         batch = build(snap)
         if batch is None or not batch.events:
@@ -167,7 +169,7 @@ def write(
 
 
 # A commit's audit is fixed by its hash: snapshots this process wrote need no re-reading.
-_known: dict[str, AuditSnapshot] = {}
+_known: dict[tuple[int, str], AuditSnapshot] = {}  # per store, as `_read`
 
 
 def _written(
@@ -178,12 +180,17 @@ def _written(
     if found is None:  # a batch that does not carry its states
         found = read(session.store, sha, runner)
     _known.clear()  # keep one: the latest
-    _known[sha] = found
+    _known[(id(session.store), sha)] = found
     session.memo["audit@tip"] = found
     return found
 
 
 def save_checkpoint(session: Session, runner: Person) -> bool:
-    """After the runner wrote (or read) the tip: its checkpoint, if newer than the remote's."""
+    """After the runner wrote (or read) the tip: its checkpoint, if newer than the remote's,
+    recording the request files this command read (`runtime.load`) that are settled."""
     snap = session.memo.get("audit@tip")
-    return isinstance(snap, AuditSnapshot) and checkpoint.save(session.store, snap, runner)
+    read = session.memo.get(READ_FILES, {})
+    return isinstance(snap, AuditSnapshot) and checkpoint.save(session.store, snap, runner, read)
+
+
+READ_FILES = "documents@read"  # memo: the request files `runtime.load` read (path → blob, names)

@@ -11,19 +11,22 @@ and only with a later commit of the branch (losing that race is fine).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
 from remediate.core import checkpoint as cp
 from remediate.core.audit import RequestState, extend
 from remediate.core.chains import check_chains
 from remediate.core.commits import WON, Person
 from remediate.core.decision import Execution
+from remediate.core.lifecycle import SETTLED
 from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, Layered, oversized, parse_files
 from remediate.errors import UserError
 from remediate.service.ports import AuditReader, Store
 
 REQUESTS = "remediations"
+Names = tuple[tuple[str, int], ...]
+ReadFile = tuple[str, Names]  # a request file as read: its blob id, its (name, line)s
 
 
 @dataclass
@@ -37,6 +40,7 @@ class Stored:
     _buckets: dict[str, dict[str, RequestState]] = field(default_factory=dict)
     _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
     _executions: list[Execution] | None = None
+    _executions_text: str | None = None
 
     @property
     def commit(self) -> str:
@@ -63,9 +67,14 @@ class Stored:
 
     def executions(self) -> list[Execution]:
         if self._executions is None:
-            blob = self.blobs.get(cp.EXECUTIONS)
-            self._executions = cp.read_executions(self.store.blob_text(blob)) if blob else []
+            self._executions = cp.read_executions(self.executions_text())
         return self._executions
+
+    def executions_text(self) -> str:
+        if self._executions_text is None:
+            blob = self.blobs.get(cp.EXECUTIONS)
+            self._executions_text = self.store.blob_text(blob) if blob else ""
+        return self._executions_text
 
     def files(self, path: str) -> dict[str, cp.FileEntry]:
         if path not in self._files:
@@ -75,6 +84,24 @@ class Stored:
 
     def file(self, path: str) -> cp.FileEntry | None:
         return self.files(cp.bucket("files", path)).get(path)
+
+    def every_file(self) -> Iterator[tuple[str, cp.FileEntry]]:
+        for path in sorted(p for p in self.blobs if p.startswith("files/")):
+            yield from self.files(path).items()
+
+
+def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[str, Names]]:
+    """Request files that need not be parsed: path → (blob, names) of each file whose
+    requests were all settled when the runner last read it (none declared in `keep`).
+    Settled statuses are left by no verb, so what a checkpoint of an ancestor says of
+    them holds at every later commit; editing such a file changes nothing."""
+    if base is None:
+        return {}
+    return {
+        path: (entry.blob, entry.names)
+        for path, entry in base.every_file()
+        if entry.blob is not None and entry.names and not any(n in keep for n, _ in entry.names)
+    }
 
 
 def stored(store: AuditReader, runner: str) -> Stored | None:
@@ -186,9 +213,12 @@ def of(snap: AuditSnapshot) -> Stored | None:
     return None
 
 
-def save(store: Store, snap: AuditSnapshot, runner: Person) -> bool:
+def save(
+    store: Store, snap: AuditSnapshot, runner: Person, read: Mapping[str, ReadFile] | None = None
+) -> bool:
     """Write the checkpoint of `snap` if its commit is later than the current one's, by
-    compare-and-swap of the ref; True when it landed (losing the race is fine)."""
+    compare-and-swap of the ref; True when it landed (losing the race is fine). `read`:
+    the request files this command read (path → blob, names), whose settled ones it records."""
     if snap.rev is None or snap.problems:
         return False
     current = stored(store, runner.email)
@@ -200,9 +230,9 @@ def save(store: Store, snap: AuditSnapshot, runner: Person) -> bool:
     if base is None and check_chains(snap.events):
         return False  # a full read with problems: `audit verify` names them; no summary
     files = _state_files(snap, base)
-    files.update(_file_entries(store, snap.rev, base))
+    files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
-        files[cp.EXECUTIONS] = cp.executions_text(snap.executions())
+        files[cp.EXECUTIONS] = _executions_file(snap, base)
     active = sorted(s.request_id for s in snap.active())
     files[cp.MANIFEST] = cp.dumps(cp.Manifest(snap.rev, snap.files, tuple(active)).as_json())
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
@@ -225,18 +255,55 @@ def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
     return out
 
 
-def _file_entries(store: AuditReader, rev: str, base: Stored | None) -> dict[str, str]:
-    """The file buckets to write: who added each request file added since `base`."""
+def _file_entries(
+    store: AuditReader, snap: AuditSnapshot, base: Stored | None, read: Mapping[str, ReadFile]
+) -> dict[str, str]:
+    """The file buckets to write: who added each request file added since `base`, and the
+    files read whose settled blob changed."""
     known = Known(base) if base is not None else None
-    found = store.requesters(REQUESTS, rev=rev, since=base.commit if base else None, known=known)
+    since_base = base.commit if base else None
+    found = store.requesters(REQUESTS, rev=snap.rev, since=since_base, known=known)
+    entries = {path: cp.FileEntry(who) for path, who in found.items()}
+    for path, (blob, names) in read.items():
+        old = entries.get(path) or (base.file(path) if base is not None else None)
+        if old is None:
+            continue  # not a file of the branch's history
+        if path not in entries and old.blob == blob and old.names == names:
+            continue  # recorded settled already (the file was skipped): still so
+        done = bool(names) and all(snap.state(name).status in SETTLED for name, _ in names)
+        new = replace(old, blob=blob, names=names) if done else replace(old, blob=None, names=())
+        if new != old or path in entries:
+            entries[path] = new
     grouped: dict[str, dict[str, cp.FileEntry]] = {}
-    for path, who in found.items():
-        grouped.setdefault(cp.bucket("files", path), {})[path] = cp.FileEntry(who)
+    for path, entry in entries.items():
+        grouped.setdefault(cp.bucket("files", path), {})[path] = entry
     out = {}
-    for bucket, entries in grouped.items():
-        merged = {**(base.files(bucket) if base is not None else {}), **entries}
+    for bucket, changed in grouped.items():
+        merged = {**(base.files(bucket) if base is not None else {}), **changed}
         out[bucket] = cp.files_text(dict(sorted(merged.items())))
     return out
+
+
+def _executions_file(snap: AuditSnapshot, base: Stored | None) -> str:
+    """`executions.json` of `snap`: the previous text with the new rows appended when they
+    sort after it (the usual case: no row is encoded again), else rewritten sorted."""
+    top = snap.states.top if isinstance(snap.states, Layered) else None
+    if base is None or top is None:
+        return cp.executions_text(snap.executions())
+    added: list[Execution] = []
+    for name, state in top.items():
+        before = (base.state(name) or RequestState(name)).executions
+        if state.executions[: len(before)] != before:
+            return cp.executions_text(snap.executions())
+        added += state.executions[len(before) :]
+    old = base.executions()
+    if old and added and min(_order(x) for x in added) < max(_order(x) for x in old[-1:]):
+        return cp.executions_text(snap.executions())
+    return base.executions_text() + cp.executions_text(added)
+
+
+def _order(execution: Execution) -> tuple[object, ...]:
+    return (execution.at, execution.request_id)
 
 
 def _new_executions(snap: AuditSnapshot, base: Stored) -> bool:

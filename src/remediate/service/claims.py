@@ -10,11 +10,12 @@ events reach the branch leaves them where the next run can adopt them (`recovery
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from remediate.core.audit import Event, to_line
+from remediate.core import lifecycle
+from remediate.core.audit import Event, RequestState, to_line
 from remediate.core.commits import UNKNOWN, WON, Person
 from remediate.service.ports import AuditWriter, Refs
 
@@ -47,17 +48,25 @@ class ClaimStore(AuditWriter, Refs, Protocol):
     """What claiming needs of a store (a `ports.Store` has it)."""
 
 
-def claim(store: ClaimStore, runner: Person, claims: Sequence[Claim], why: str) -> list[Claim]:
+class Won(list[Claim]):
+    """The claims a runner won, in order, and the claim commit their refs point to."""
+
+    def __init__(self, claims: Sequence[Claim] = (), sha: str = "") -> None:
+        super().__init__(claims)
+        self.sha = sha
+
+
+def claim(store: ClaimStore, runner: Person, claims: Sequence[Claim], why: str) -> Won:
     """Create every claim's ref (→ one commit holding all their events) if absent, in one
     push; the claims this runner won, in order. `why` names the commit ("claims")."""
     if not claims:
-        return []
+        return Won()
     text = "".join(to_line(e) + "\n" for c in claims for e in c.events)
     sha = store.make_commit(None, {CLAIM_FILE: text}, f"remediate {why}\n", runner, runner)
     wanted: dict[str, str | None] = {c.ref: sha for c in claims}
     results = store.push_leases({ref: (sha, "") for ref in wanted})
     won = who_won(store, results, wanted)
-    return [c for c in claims if won.get(c.ref)]
+    return Won([c for c in claims if won.get(c.ref)], sha)
 
 
 def who_won(refs: Refs, results: dict[str, str], wanted: dict[str, str | None]) -> dict[str, bool]:
@@ -72,3 +81,57 @@ def who_won(refs: Refs, results: dict[str, str], wanted: dict[str, str | None]) 
             **{ref: WON if remote.get(ref) == wanted[ref] else "lost" for ref in unknown},
         }
     return {ref: result == WON for ref, result in results.items()}
+
+
+def parse_claim_ref(ref: str, stream: str = "requests") -> tuple[str, int] | None:
+    """(subject, attempt) of a claim ref of `stream`, or None for anything else."""
+    prefix = PREFIXES[stream]
+    subject, _, attempt = ref.removeprefix(prefix).rpartition("/")
+    if not ref.startswith(prefix) or not subject or not attempt.isdigit():
+        return None
+    return subject.replace("%2E", "."), int(attempt)
+
+
+def over(refs: Mapping[str, str], state_of: Callable[[str], RequestState]) -> dict[str, str]:
+    """The request claim refs (ref → sha) whose attempt is over on the branch: the request
+    has moved on to a later attempt, or ended this one in a final status. Nothing leaves
+    such an attempt again, so its ref guards nothing: a runner that creates it anew finds
+    the attempt taken when it re-reads the branch (`pipeline._claim_and_run`)."""
+    found = {}
+    for ref, sha in refs.items():
+        parsed = parse_claim_ref(ref)
+        if parsed is None:
+            continue
+        state = state_of(parsed[0])
+        if state.attempt > parsed[1] or (
+            state.attempt == parsed[1] and state.status in lifecycle.FINAL
+        ):
+            found[ref] = sha
+    return found
+
+
+PRUNE_CHUNK = 500  # deletions per push (each is two arguments of `git push`)
+
+
+def prune(store: Refs, state_of: Callable[[str], RequestState]) -> int:
+    """Delete the request claim refs whose attempt is over on the branch, each only if it
+    still holds what was listed (a compare-and-swap); how many went."""
+    listed = store.claim_refs(PREFIXES["requests"])
+    if not listed:
+        return 0
+    done = over(listed, state_of)
+    gone = 0
+    refs = sorted(done)
+    for i in range(0, len(refs), PRUNE_CHUNK):
+        chunk: dict[str, tuple[str | None, str]] = {
+            ref: (None, done[ref]) for ref in refs[i : i + PRUNE_CHUNK]
+        }
+        gone += [r == WON for r in store.push_leases(chunk).values()].count(True)
+    return gone
+
+
+def release(store: Refs, won: Won, refs: Sequence[str]) -> None:
+    """Delete claim refs this runner won but will not use, each only if still its own."""
+    if refs:
+        deletions: dict[str, tuple[str | None, str]] = {ref: (None, won.sha) for ref in refs}
+        store.push_leases(deletions)

@@ -27,7 +27,7 @@ from remediate.core.provenance import InstalledFrom
 
 if TYPE_CHECKING:
     from remediate.core.document import Document
-    from remediate.documents.repository import ValidationReport
+    from remediate.documents.repository import Skip, ValidationReport
     from remediate.executors.base import ExecutionContext, ExecutionResult
 
 
@@ -56,11 +56,18 @@ class Documents(Protocol):
     @property
     def root(self) -> Path: ...
 
-    def validate(self, paths: Sequence[str] = (), keep_documents: bool = True) -> ValidationReport:
-        """Every problem of the documents under `paths` (default: all), not fail closed."""
+    def validate(
+        self, paths: Sequence[str] = (), keep_documents: bool = True, skip: Skip | None = None
+    ) -> ValidationReport:
+        """Every problem of the documents under `paths` (default: all), not fail closed;
+        request files in `skip` whose bytes are unchanged are not parsed (their names count)."""
 
     def load(self) -> list[Document]:
         """Every document, or `DocumentsInvalid` while any is invalid (fail closed)."""
+
+    def load_report(self, skip: Skip | None = None) -> ValidationReport:
+        """Every document but the unchanged files of `skip` (final requests), fail closed
+        like `load`; the report says which request files were read, with their blob ids."""
 
     def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
         """The documents under `paths` with the settings, action types and policies they

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from remediate.core.audit import Event, RequestState, newest_first
+from remediate.core.lifecycle import NEW
+from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
+from remediate.service import checkpoint
 from remediate.service.audit_log import at_head
 from remediate.service.session import Session
 
@@ -31,38 +34,51 @@ class StatusRow:
         }
 
 
-def _file_requests(session: Session) -> dict[str, Any]:
+def _file_requests(session: Session, snap: AuditSnapshot) -> dict[str, Any]:
     """Requests in the files (for NEW ones): a read command shows what it can, so documents
-    that do not pass validation are left out here (`apply` and the verbs fail closed)."""
+    that do not pass validation are left out here (`apply` and the verbs fail closed).
+    Files of settled requests are not parsed: their state is all status shows of them."""
     from remediate.core.model import build_repository
 
-    report = session.documents.validate()
+    report = session.documents.validate(skip=checkpoint.settled(checkpoint.of(snap)))
     return dict(build_repository(report.documents).requests) if report.documents else {}
 
 
 def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
     snap = at_head(session)
-    requests = _file_requests(session)
-    names = set(requests) | set(snap.states)
     if request_id is not None:
-        if request_id not in names:
-            raise UserError(f"no request named {request_id!r}")
-        names = {request_id}
-    rows = []
-    for name in sorted(names):
-        state = snap.states.get(name) or RequestState(name)
-        request = requests.get(name)
-        rows.append(
-            StatusRow(
-                name,
-                state.status,
-                state.action_type or (request.action_type if request else None),
-                state.environment or (request.environment if request else None),
-                state.service_name or (request.service_name if request else None),
-                state.updated_at,
-            )
-        )
-    return rows
+        return [_one(session, snap, request_id)]
+    requests = _file_requests(session, snap)
+    return [_row(name, snap, requests) for name in sorted(set(requests) | set(snap.states))]
+
+
+def _one(session: Session, snap: AuditSnapshot, request_id: str) -> StatusRow:
+    """One request: a recorded one from its state alone (one checkpoint bucket, no request
+    file read); a request the audit does not know yet from the files."""
+    state = snap.states.get(request_id)
+    if state is not None and state.status != NEW and _complete(state):
+        return _row(request_id, snap, {})
+    requests = _file_requests(session, snap)
+    if request_id not in requests and state is None:
+        raise UserError(f"no request named {request_id!r}")
+    return _row(request_id, snap, requests)
+
+
+def _complete(state: RequestState) -> bool:
+    return bool(state.action_type and state.environment and state.service_name)
+
+
+def _row(name: str, snap: AuditSnapshot, requests: dict[str, Any]) -> StatusRow:
+    state = snap.states.get(name) or RequestState(name)
+    request = requests.get(name)
+    return StatusRow(
+        name,
+        state.status,
+        state.action_type or (request.action_type if request else None),
+        state.environment or (request.environment if request else None),
+        state.service_name or (request.service_name if request else None),
+        state.updated_at,
+    )
 
 
 def history(session: Session, incident_id: str) -> list[Event]:

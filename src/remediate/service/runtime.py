@@ -82,19 +82,27 @@ class Runtime:
         return found
 
 
-def load(session: Session) -> Runtime:
-    """Documents (fail closed), policies, the directory and the store of the session."""
+def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
+    """Documents (fail closed), policies, the directory and the store of the session.
+
+    Request files whose requests the runner's checkpoint recorded as settled, and whose
+    bytes are unchanged, are not parsed (unless they declare a request in `keep`): they
+    can change nothing. Everything else is (new and unsettled requests, settings, action
+    types, policies), and fails closed."""
     from remediate.service import checkpoint
-    from remediate.service.audit_log import read
+    from remediate.service.audit_log import READ_FILES, read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
-    repository = build_repository(session.documents.load())
+    settings = build_repository(session.documents.load_paths(())).settings
     store = session.store
-    runner = repository.settings.runner_email
+    runner = settings.runner_email
     tip = store.fetch()
     refuse_rewritten(store, tip, runner)
     snap = read(store, tip, runner)
+    report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
+    session.memo[READ_FILES] = report.read
+    repository = build_repository(report.documents)
     require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,

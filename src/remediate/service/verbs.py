@@ -42,7 +42,7 @@ class VerbResult:
 
 
 def _start(session: Session, request_id: str) -> tuple[Runtime, Request, str]:
-    rt = load(session)
+    rt = load(session, keep=(request_id,))
     request = rt.request(request_id)
     return rt, request, acting_identity(session)
 

@@ -35,7 +35,7 @@ from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
-from remediate.service.claims import Claim, claim
+from remediate.service.claims import Claim, Won, claim, claim_ref, prune, release
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -63,7 +63,15 @@ def apply(
     finally:
         locks.release(rt.store, held)
     save_checkpoint(rt.session, rt.runner)
+    _prune(rt)
     return report
+
+
+def _prune(rt: Runtime) -> None:
+    """Delete the claim refs whose attempt is over on the tip this run left."""
+    snap = rt.session.memo.get("audit@tip")
+    if isinstance(snap, AuditSnapshot):
+        prune(rt.store, snap.state)
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
@@ -98,10 +106,15 @@ def _claim_and_run(
     report: ApplyReport,
 ) -> None:
     runner = rt.runner
-    jobs = _claim(rt, snap, jobs, report)
+    jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
-    write(rt.session, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats)
+    written = write(
+        rt.session, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats
+    )
+    jobs = _on_the_branch(rt, written, jobs, won, report)
+    if not jobs:
+        return
     recorder = Recorder(rt, author, report)
     execute(rt, jobs, concurrency, recorder)
     recorder.finish()
@@ -177,7 +190,9 @@ def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
 # -- phase 3: claim ----------------------------------------------------------------------
 
 
-def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport) -> list[Job]:
+def _claim(
+    rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyReport
+) -> tuple[list[Job], Won]:
     """Create every job's claim ref in one push; keep the jobs this runner won."""
     claims = [
         Claim(
@@ -188,19 +203,38 @@ def _claim(rt: Runtime, snap: AuditSnapshot, jobs: list[Job], report: ApplyRepor
         )
         for job in jobs
     ]
-    won = {c.ref for c in claim(rt.store, rt.runner, claims, "claims")}
+    won = claim(rt.store, rt.runner, claims, "claims")
+    refs = {c.ref for c in won}
     kept = []
     for job, wanted in zip(jobs, claims, strict=True):
-        if wanted.ref in won:
+        if wanted.ref in refs:
             kept.append(job)
         else:
             report.skipped.append((job.request.name, "claimed by another runner"))
+    return kept, won
+
+
+def _on_the_branch(
+    rt: Runtime, written: AuditSnapshot, jobs: list[Job], won: Won, report: ApplyReport
+) -> list[Job]:
+    """The jobs whose claim event is on the branch now: only those run. A claim ref won
+    for an attempt the branch already shows taken (its ref was pruned, and this runner's
+    view predated the outcome) runs nothing, and its ref is deleted again."""
+    kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
+    late = [j for j in jobs if j not in kept]
+    for job in late:
+        report.skipped.append(
+            (job.request.name, f"attempt {job.attempt} was already taken on the branch")
+        )
+    release(rt.store, won, [claim_ref(j.request.name, j.attempt) for j in late])
     return kept
 
 
 def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
+    """The claim events of the jobs whose attempt is still waiting on the branch."""
     chain = Chain(snap)
     for job in jobs:
-        if chain.state(job.request.name).status == lc.QUEUED:
+        state = chain.state(job.request.name)
+        if state.status == lc.QUEUED and state.attempt == job.attempt:
             chain.add(job.claim)
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
