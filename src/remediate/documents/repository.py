@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from remediate.core.document import Document
 from remediate.core.model import content_hash
 from remediate.documents.loader import (
+    PARALLEL_THRESHOLD,
     blob_id,
     discover,
     load_bytes,
@@ -103,18 +104,8 @@ def validate(
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
-    hashes: list[HashRecord] = []
-    read: dict[str, tuple[str, Names]] = {}
     checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir(), skip or {})
-    for rel, (found, records, kept, hashed, blob) in zip(
-        bulk, map_files(root, bulk, checker), strict=True
-    ):
-        problems += found
-        names += records
-        documents += kept
-        hashes += hashed
-        if blob is not None and not found and all(r[0] == REQUEST for r in records):
-            read[rel] = (blob, tuple((r[1], r[3]) for r in records))
+    hashes, read = _check_bulk(root, bulk, checker, problems, names, documents)
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
@@ -140,6 +131,33 @@ def with_context(
     return sorted(set(files) | set(context)), problems + [
         p for p in context_problems if p not in problems
     ]
+
+
+def _check_bulk(
+    root: Path,
+    bulk: list[str],
+    checker: _BulkCheck,
+    problems: list[Problem],
+    names: list[NameRecord],
+    documents: list[Document],
+) -> tuple[list[HashRecord], dict[str, tuple[str, Names]]]:
+    """Check the request files (adding to `problems`, `names`, `documents`); their hash
+    records and the files read whole and valid (path → blob, names)."""
+    hashes: list[HashRecord] = []
+    read: dict[str, tuple[str, Names]] = {}
+    # Skipping costs a read and a hash: workers pay only for the files to parse.
+    parsed = len(bulk) - len(checker.skip.keys() & set(bulk))
+    jobs = 1 if parsed < PARALLEL_THRESHOLD else None
+    for rel, (found, records, kept, hashed, blob) in zip(
+        bulk, map_files(root, bulk, checker, jobs), strict=True
+    ):
+        problems += found
+        names += records
+        documents += kept
+        hashes += hashed
+        if blob is not None and not found and all(r[0] == REQUEST for r in records):
+            read[rel] = (blob, tuple((r[1], r[3]) for r in records))
+    return hashes, read
 
 
 REQUEST = "RemediationRequest"
