@@ -54,6 +54,27 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
+def validate_problems(
+    repo: Path, run_cli: Callable[..., Result], warnings: bool = True
+) -> list[str]:
+    """The lines `validate` prints on stderr: errors without the summary, or, when it
+    passes, its warnings ([] with `warnings=False`)."""
+    result = run_cli("validate", "--repo", str(repo))
+    assert "Traceback" not in result.err
+    if result.code == 0:
+        return result.err.splitlines() if warnings else []
+    assert result.code == 1
+    return result.err.splitlines()[:-1]
+
+
+def write_policy(repo: Path, name: str, body: str) -> None:
+    """`policies/<name>.yaml`: a GuardrailPolicy named `name` whose spec is `body`."""
+    (repo / "policies" / f"{name}.yaml").write_text(
+        f"apiVersion: remediate/v1\nkind: GuardrailPolicy\nmetadata:\n  name: {name}\nspec:\n"
+        + body
+    )
+
+
 @pytest.fixture
 def applied(
     quickstart: Path,

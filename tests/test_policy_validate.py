@@ -14,6 +14,8 @@ import pytest
 
 from remediate.core.conditions import ConditionError, compile_condition
 from tests.conftest import Result
+from tests.conftest import validate_problems as errors
+from tests.conftest import write_policy as shared_write_policy
 
 POLICY = "policies/checks.yaml"
 REQUEST_FIELDS = (
@@ -22,20 +24,8 @@ REQUEST_FIELDS = (
 )
 
 
-def errors(repo: Path, run_cli: Callable[..., Result]) -> list[str]:
-    """The problem lines of `validate` (without the summary), [] when it passes clean."""
-    result = run_cli("validate", "--repo", str(repo))
-    assert "Traceback" not in result.err
-    if result.code == 0:
-        return result.err.splitlines()
-    assert result.code == 1
-    return result.err.splitlines()[:-1]
-
-
 def write_policy(repo: Path, body: str) -> None:
-    (repo / POLICY).write_text(
-        "apiVersion: remediate/v1\nkind: GuardrailPolicy\nmetadata:\n  name: checks\nspec:\n" + body
-    )
+    shared_write_policy(repo, "checks", body)
 
 
 def one_rule(when: str) -> str:
