@@ -20,9 +20,10 @@ def test_plan_base_refuses_a_pull_request_that_forges_audit_events(
     sha = git(applied, "rev-parse", "--short=12", "HEAD").strip()
     result = run_cli("plan", "--base", "main")
     assert result.code == 1
-    assert result.err.splitlines()[1:] == [
-        f"audit/: commit {sha} changed audit/ but was committed by alice@example.com, "
-        "not the runner (remediate-bot@example.com)"
+    assert result.err.splitlines()[-2:] == [
+        "remediate: 1 document error(s); nothing was run",
+        f"audit/: audit/forged.jsonl: added by commit {sha} (committed by alice@example.com, "
+        f"not the runner (remediate-bot@example.com)); `git revert {sha}` undoes it",
     ]
 
 
@@ -53,7 +54,7 @@ def test_acting_commands_refuse_audit_events_the_runner_did_not_commit(
     assert result.err.splitlines() == [
         "remediate: the audit log holds changes the runner did not make; nothing was done "
         "(`remediate audit verify` lists them):",
-        f"  commit {sha} changed audit/ but was committed by alice@example.com, "
-        "not the runner (remediate-bot@example.com)",
+        f"  audit/forged.jsonl: added by commit {sha} (committed by alice@example.com, "
+        f"not the runner (remediate-bot@example.com)); `git revert {sha}` undoes it",
     ]
     assert git(applied, "ls-remote", "origin") == before  # nothing pushed, nothing claimed

@@ -41,10 +41,17 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         env=RunnerEnvironment(variables),
         processes=LocalProcesses(),
         backend=InProcess(),
-        open_store=lambda: _store(root),
+        open_store=lambda: _store(root, variables.get("REMEDIATE_SIGNING_KEY")),
+        notify=_warning,
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
+
+
+def _warning(text: str) -> None:
+    from remediate.cli.output import echo
+
+    echo(f"remediate: warning: {text}", err=True)
 
 
 def scaffolding() -> Scaffolding:
@@ -54,10 +61,12 @@ def scaffolding() -> Scaffolding:
     return LocalInstall()
 
 
-def _store(root: Path) -> Store:
+def _store(root: Path, signing_key: str | None = None) -> Store:
+    """The git store; `signing_key` (REMEDIATE_SIGNING_KEY: the runner's SSH key, or its
+    public key with the private one in ssh-agent) signs its commits when the settings ask."""
     from remediate.adapters.git_store import GitStore
 
-    return GitStore(root)
+    return GitStore(root, signing_key or None)
 
 
 def _head_states(built: Session) -> Mapping[str, RequestState]:

@@ -43,12 +43,16 @@ class GitStore:
     branch is fast-forwarded afterwards when it can be.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, signing_key: str | None = None) -> None:
         self.root = root
         self.repo = open_repo(root)
         self.git = self.repo.git
         self._blobs: dict[str, str] = {}
+        self._remotes: list[str] = []
         self.branch, self.remote, self.remote_branch = self._upstream()
+        self.tracks = self.remote_branch  # the branch the checkout's upstream names
+        self.signing_key = signing_key  # REMEDIATE_SIGNING_KEY: the runner's SSH key
+        self._sign = False
 
     # -- where to read and write --------------------------------------------------------
     def _run(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -58,14 +62,41 @@ class GitStore:
         return int(status), str(out), str(err)
 
     def _upstream(self) -> tuple[str | None, str | None, str | None]:
+        """(checked-out branch, its upstream remote, the upstream's branch); without an
+        upstream (detached HEAD, a local branch) the remote is `origin` or the only one."""
         code, branch, _ = self._run("symbolic-ref", "--quiet", "--short", "HEAD")
-        if code != 0:
-            return None, None, None
-        _, remote, _ = self._run("config", f"branch.{branch}.remote")
-        _, merge, _ = self._run("config", f"branch.{branch}.merge")
-        if not remote or not merge.startswith("refs/heads/") or remote == ".":
-            return branch, None, None
-        return branch, remote, merge[len("refs/heads/") :]
+        if code == 0:
+            _, remote, _ = self._run("config", f"branch.{branch}.remote")
+            _, merge, _ = self._run("config", f"branch.{branch}.merge")
+            if remote and merge.startswith("refs/heads/") and remote != ".":
+                return branch, remote, merge[len("refs/heads/") :]
+        _, names, _ = self._run("remote")
+        remotes = names.split()
+        only = "origin" if "origin" in remotes else remotes[0] if len(remotes) == 1 else None
+        self._remotes = remotes
+        return (branch if code == 0 else None), only, None
+
+    def target_branch(self, branch: str) -> None:
+        """Fetch and push `<remote>/<branch>` from now on, whatever is checked out; UserError
+        when several remotes leave it open which one is the shared repository."""
+        if self.remote is None and len(self._remotes) > 1:
+            raise UserError(
+                f"this repository has several remotes ({', '.join(self._remotes)}) and none "
+                "is `origin` or the checked-out branch's upstream: set the branch's upstream "
+                f"(`git branch --set-upstream-to <remote>/{branch}`) so the runner knows where "
+                "its claims and events go; nothing was done"
+            )
+        self.remote_branch = branch
+
+    def sign_commits(self) -> None:
+        """Sign every commit made from now on with the runner's SSH key (`gpg.format ssh`)."""
+        if not self.signing_key:
+            raise UserError(
+                "Settings.spec.runner.signing lists the keys that must sign the runner's "
+                "commits, but REMEDIATE_SIGNING_KEY (the path of the runner's SSH key, or of "
+                "its public key with the private one in ssh-agent) is not set; nothing was done"
+            )
+        self._sign = True
 
     def unreachable(self, err: str) -> str:
         """One sentence for a remote git could not talk to: which, where, and git's reason."""
@@ -82,8 +113,9 @@ class GitStore:
 
     def fetch(self) -> str | None:
         """The tip to build on: the upstream branch after a fetch, or HEAD without one."""
-        if self.remote is None or self.remote_branch is None:
+        if self.remote is None:
             return self.head()
+        self.remote_branch = self.remote_branch or "main"
         tracking = f"refs/remotes/{self.remote}/{self.remote_branch}"
         code, _, err = self._run(  # the branch and the runner's refs (its checkpoint) together
             "fetch",
@@ -150,6 +182,11 @@ class GitStore:
                 return False
         return False
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        """Where `b`'s history left `a`'s (their best common ancestor), if any."""
+        code, out, _ = self._run("merge-base", a, b)
+        return out.strip() or None if code == 0 else None
+
     def _deepen(self, depth: int) -> None:
         assert self.remote is not None
         how = "--unshallow" if depth < 0 else f"--deepen={depth}"
@@ -212,28 +249,43 @@ class GitStore:
                     found[paths[1]] = tuple(dict.fromkeys((origin, email)))
         return found
 
-    def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]:
-        """Every commit reachable from `rev` that touched `prefix`, with its changes."""
+    def audit_history(
+        self, rev: str | None, prefix: str = "audit", signers: tuple[str, ...] = ()
+    ) -> list[AuditCommit]:
+        """Every commit reachable from `rev` (a commit or `A..B`) that touched `prefix`,
+        newest first, with each file's status and blob (a merge against its first
+        parent); with `signers` (allowed SSH public keys), each commit's signature as git
+        checks it against just those keys."""
         if rev is None:
             return []
-        out = self.git.log(
-            "--format=%x00%H%x09%ce%x09%ae",
-            "--name-status",
+        signed = "%x09%G?%x09%GK" if signers else ""
+        args = [
+            "log",
+            f"--format=%x00%H%x09%P%x09%ce%x09%ae{signed}",
+            "--raw",
+            "--no-abbrev",
             "--no-renames",
             "--diff-merges=first-parent",
             rev,
             "--",
             prefix,
-        )
-        commits: list[AuditCommit] = []
-        for chunk in out.split("\x00")[1:]:
-            header, *lines = chunk.strip("\n").split("\n")
-            sha, committer, author = header.split("\t")
-            changes = tuple(
-                (line.split("\t")[0][:1], line.split("\t")[-1]) for line in lines if "\t" in line
-            )
-            commits.append(AuditCommit(sha, committer, author, changes))
-        return commits
+        ]
+        if not signers:
+            return _parse_history(self.git.execute(["git", *args]))
+        with tempfile.TemporaryDirectory(prefix="remediate-signers-") as tmp:
+            allowed = os.path.join(tmp, "allowed_signers")
+            with open(allowed, "w", encoding="utf-8") as handle:
+                handle.writelines(f'* namespaces="git" {key}\n' for key in signers)
+            config = [
+                "-c",
+                f"gpg.ssh.allowedSignersFile={allowed}",
+                "-c",
+                "gpg.ssh.revocationFile=",
+            ]
+            code, out, err = self._run(*config, *args)
+            if code != 0:
+                raise UserError(f"git log failed: {_last_line(err)}")
+            return _parse_history(out)
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds (or not in it)."""
@@ -289,9 +341,23 @@ class GitStore:
             with open(msg_path, "w", encoding="utf-8") as handle:
                 handle.write(message)
             parents = ["-p", parent] if parent is not None else []
-            return str(
-                self.git.execute(["git", "commit-tree", tree, *parents, "-F", msg_path], env=env)
+            if not self._sign:
+                return str(
+                    self.git.execute(
+                        ["git", "commit-tree", tree, *parents, "-F", msg_path], env=env
+                    )
+                )
+            assert self.signing_key
+            signing = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={self.signing_key}"]
+            code, out, err = self._run(
+                *signing, "commit-tree", "-S", tree, *parents, "-F", msg_path, env=env
             )
+            if code != 0:
+                raise UserError(
+                    f"could not sign the runner's commit with REMEDIATE_SIGNING_KEY: "
+                    f"{_last_line(err)}; nothing more was done"
+                )
+            return out.strip()
 
     def push_branch(self, sha: str) -> tuple[str, str]:
         """Push `sha` to the upstream branch, never forced: (outcome, git's message)."""
@@ -368,6 +434,9 @@ class GitStore:
                     results[ref] = "won" if flag in "*+- " else "lost"
         for ref in updates:
             results.setdefault(ref, "unknown")
+        for ref, (new, _) in updates.items():  # this clone remembers what the runner set:
+            if ref.startswith(RUNNER_REFS) and new and results[ref] == "won":  # its checkpoint
+                self._run("update-ref", ref, new)  # survives a remote forced back
         return results
 
     def _lease_locally(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
@@ -406,7 +475,11 @@ class GitStore:
         (self._spool / name).unlink(missing_ok=True)
 
     def fast_forward(self, sha: str) -> bool:
-        """Move the checked-out branch (and work tree) to `sha` when that is a fast-forward."""
+        """Move the checked-out branch (and work tree) to `sha` when that is a fast-forward
+        and the checkout follows the branch the runner writes (or there is no remote)."""
+        elsewhere = self.remote_branch not in (self.branch, self.tracks)
+        if self.remote is not None and self.branch is not None and elsewhere:
+            return False  # another branch is checked out: the runner leaves it alone
         head = self.head()
         if head == sha:
             return True
@@ -419,6 +492,32 @@ class GitStore:
         else:
             code, _, _ = self._run("merge", "--ff-only", "--quiet", sha)
         return code == 0
+
+
+def _parse_history(out: str) -> list[AuditCommit]:
+    commits: list[AuditCommit] = []
+    for chunk in str(out).split("\x00")[1:]:
+        header, *lines = chunk.strip("\n").split("\n")
+        sha, parents, committer, author, *signature = header.split("\t")
+        changes = []
+        for line in lines:
+            meta, tab, path = line.partition("\t")
+            fields = meta.split()
+            if tab and line.startswith(":") and len(fields) >= 5:
+                changes.append((fields[4][:1], path, fields[3]))
+        status, key = (*signature, "N", "")[:2]
+        commits.append(
+            AuditCommit(
+                sha,
+                committer,
+                author,
+                tuple(changes),
+                merge=len(parents.split()) > 1,
+                signature=status or "N",
+                key=key,
+            )
+        )
+    return commits
 
 
 def _last_line(text: str) -> str:

@@ -20,7 +20,10 @@ class AuditCommit:
     sha: str
     committer: str  # e-mail
     author: str  # e-mail
-    changes: tuple[tuple[str, str], ...]  # (status letter, path)
+    changes: tuple[tuple[str, str, str], ...]  # (status letter, path, blob after it)
+    merge: bool = False  # more than one parent (its changes: against the first)
+    signature: str = "N"  # git's %G?: G good by an allowed key, N none, U/B/E/X/Y/R other
+    key: str = ""  # the signing key's fingerprint (%GK), when signed
 
 
 class PushOutcome:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from remediate.core.authorship import RunnerTrust
 from remediate.core.document import Document
 from remediate.core.duration import parse_duration
 
@@ -44,6 +45,8 @@ class Settings:
     teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
     runner_name: str = "remediate-bot"
     runner_email: str = "remediate-bot@localhost"
+    runner_identities: tuple[str, ...] = ()  # earlier e-mails, still the runner's for their commits
+    runner_signing: tuple[str, ...] = ()  # allowed SSH public keys of the runner's commits
     retention_days: int = 30
     reporting: dict[str, Any] = field(
         default_factory=lambda: {
@@ -53,6 +56,16 @@ class Settings:
         }
     )
     executor_environment: tuple[str, ...] = DEFAULT_EXECUTOR_ENVIRONMENT
+
+    @property
+    def base_branch(self) -> str:
+        """The branch the runner reads and writes (`forge.baseBranch`, default main)."""
+        return str(self.forge.get("baseBranch", "main"))
+
+    @property
+    def runner_trust(self) -> RunnerTrust:
+        """What makes a commit the runner's (`core.authorship`)."""
+        return RunnerTrust.of(self.runner_email, self.runner_identities, self.runner_signing)
 
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any]) -> Settings:
@@ -72,6 +85,8 @@ class Settings:
             teams={k: tuple(v) for k, v in spec.get("teams", {}).items()},
             runner_name=runner.get("name", defaults.runner_name),
             runner_email=runner.get("email", defaults.runner_email),
+            runner_identities=tuple(runner.get("identities", ())),
+            runner_signing=tuple(runner.get("signing", ())),
             retention_days=spec.get("retentionDays", 30),
             reporting={**defaults.reporting, **spec.get("reporting", {})},
             executor_environment=tuple(

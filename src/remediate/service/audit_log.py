@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from remediate.core.audit import Event
+from remediate.core.authorship import RunnerTrust
 from remediate.core.commits import Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, oversized, parse_files, snapshot
@@ -40,9 +41,12 @@ def read_files(store: AuditReader, rev: str | None) -> dict[str, str]:
     return {path: store.blob_text(blob) for path, blob, _ in blobs}
 
 
-def read(store: AuditReader, rev: str | None, runner: str | None = None) -> AuditSnapshot:
+def read(
+    store: AuditReader, rev: str | None, runner: RunnerTrust | str | None = None
+) -> AuditSnapshot:
     """The audit at `rev`, folded: onto the runner's checkpoint when there is one `rev`
-    holds (only the files added since are read), else every file."""
+    holds (only the files added since are read), else every file. `runner`: who may have
+    written the checkpoint (its identities and keys; an e-mail alone is one identity)."""
     key = (id(store), rev, runner)
     found = _read.get(key)
     if found is None:
@@ -57,7 +61,7 @@ def read(store: AuditReader, rev: str | None, runner: str | None = None) -> Audi
 
 # Per store: a snapshot on a checkpoint reads its buckets through the store it came from
 # on first use, and a store is not for several threads at once (two sessions, one process).
-_read: dict[tuple[int, str | None, str | None], AuditSnapshot] = {}
+_read: dict[tuple[int, str | None, RunnerTrust | str | None], AuditSnapshot] = {}
 
 
 def read_all(store: AuditReader, rev: str | None) -> AuditSnapshot:
@@ -82,7 +86,8 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
     found = session.memo.get(key)
     if found is None:
         store = session.store
-        runner = None if every else runner_email(session)
+        trust = runner_trust(session)
+        runner = None if every else trust
         if runner:
             store.refresh()
         found = session.memo[key] = read(store, store.head(), runner)
@@ -90,14 +95,43 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
     return found
 
 
-def runner_email(session: Session) -> str | None:
-    """The runner's identity from the settings; None while they are invalid."""
+def checked_at_head(session: Session, every: bool = False) -> AuditSnapshot:
+    """`at_head` for what a read command shows: with a warning (once) when it rests on an
+    audit log that fails verification."""
+    from remediate.service.verify import unverified
+
+    snap = at_head(session, every)
+    if not session.memo.get(CHECKED):
+        session.memo[CHECKED] = True
+        unverified(session, snap, runner_trust(session))
+    return snap
+
+
+CHECKED = "audit@HEAD/checked"
+
+
+def runner_trust(session: Session) -> RunnerTrust | None:
+    """The runner's identities and keys: set by `runtime.load`, else from the settings;
+    None while they are invalid."""
     from remediate.core.model import build_repository
 
+    found = session.memo.get(TRUST)
+    if isinstance(found, RunnerTrust):
+        return found
     try:
-        return build_repository(session.documents.load_paths(())).settings.runner_email
+        trust = build_repository(session.documents.load_paths(())).settings.runner_trust
     except RemediateError:
         return None
+    session.memo[TRUST] = trust
+    return trust
+
+
+TRUST = "runner@trust"  # memo: the runner's `RunnerTrust` this command judges by
+
+
+def _trust(session: Session, committer: Person) -> RunnerTrust:
+    found = session.memo.get(TRUST)
+    return found if isinstance(found, RunnerTrust) else RunnerTrust.of(committer.email)
 
 
 def history(session: Session) -> History:
@@ -111,7 +145,7 @@ def history(session: Session) -> History:
     if not (root / ".git").exists() or not (root / AUDIT_DIR).is_dir():
         return History()
     try:
-        snap = at_head(session)
+        snap = checked_at_head(session)
         found = checkpoint.requesters(session.store, snap.rev, checkpoint.of(snap))
         return History(states=snap.states, requesters=found)
     except RemediateError:
@@ -141,7 +175,7 @@ def write(
     attempts = session.env.push_attempts()
     for attempt in range(attempts):
         tip = store.fetch()
-        snap = _known.get((id(store), tip or "")) or read(store, tip, committer.email)
+        snap = _known.get((id(store), tip or "")) or read(store, tip, _trust(session, committer))
         session.memo["audit@tip"] = snap
         batch = build(snap)
         if batch is None or not batch.events:
@@ -153,12 +187,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch, committer.email)
+            return _written(session, snap, sha, batch, _trust(session, committer))
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch, committer.email)
+            return _written(session, snap, sha, batch, _trust(session, committer))
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -173,7 +207,7 @@ _known: dict[tuple[int, str], AuditSnapshot] = {}  # per store, as `_read`
 
 
 def _written(
-    session: Session, snap: AuditSnapshot, sha: str, batch: Batch, runner: str
+    session: Session, snap: AuditSnapshot, sha: str, batch: Batch, runner: RunnerTrust
 ) -> AuditSnapshot:
     """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
     found = after(snap, sha, batch)
@@ -190,7 +224,9 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     recording the request files this command read (`runtime.load`) that are settled."""
     snap = session.memo.get("audit@tip")
     read = session.memo.get(READ_FILES, {})
-    return isinstance(snap, AuditSnapshot) and checkpoint.save(session.store, snap, runner, read)
+    return isinstance(snap, AuditSnapshot) and checkpoint.save(
+        session.store, snap, runner, read, _trust(session, runner)
+    )
 
 
 READ_FILES = "documents@read"  # memo: the request files `runtime.load` read (path → blob, names)

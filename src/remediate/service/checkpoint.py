@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from remediate.core import checkpoint as cp
 from remediate.core.audit import RequestState, extend
+from remediate.core.authorship import RunnerTrust, as_trust
 from remediate.core.chains import check_chains
 from remediate.core.commits import WON, Person
 from remediate.core.decision import Execution
@@ -104,12 +105,13 @@ def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[
     }
 
 
-def stored(store: AuditReader, runner: str) -> Stored | None:
-    """The local checkpoint ref, if the runner committed it and this version reads it."""
+def stored(store: AuditReader, runner: RunnerTrust | str) -> Stored | None:
+    """The local checkpoint ref, if the runner wrote it (one of its identities, signed by
+    an allowed key when the settings list keys) and this version reads it."""
     import json
 
     sha = store.resolve(cp.REF)
-    if sha is None or (store.committer(sha) or "").casefold() != runner.casefold():
+    if sha is None or not _by_runner(store, sha, as_trust(runner)):
         return None
     blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
     if cp.MANIFEST not in blobs:
@@ -121,7 +123,21 @@ def stored(store: AuditReader, runner: str) -> Stored | None:
     return Stored(store, sha, manifest, blobs) if manifest else None
 
 
-def find(store: AuditReader, rev: str | None, runner: str | None) -> Stored | None:
+def _by_runner(store: AuditReader, sha: str, trust: RunnerTrust) -> bool:
+    """Did the runner make checkpoint commit `sha` (parentless: it adds its manifest)?"""
+    if not trust.signing:
+        return (store.committer(sha) or "").casefold() in trust.identities
+    key = (id(store), sha, trust)
+    if key not in _judged:
+        found = store.audit_history(sha, cp.MANIFEST, trust.keys)
+        _judged[key] = len(found) == 1 and found[0].sha == sha and trust.is_runner(found[0])
+    return _judged[key]
+
+
+_judged: dict[tuple[int, str, RunnerTrust], bool] = {}  # a commit's signature never changes
+
+
+def find(store: AuditReader, rev: str | None, runner: RunnerTrust | str | None) -> Stored | None:
     """A checkpoint the state at `rev` may rest on: the runner's, of a commit `rev` holds."""
     if rev is None or not runner:
         return None
@@ -214,14 +230,24 @@ def of(snap: AuditSnapshot) -> Stored | None:
 
 
 def save(
-    store: Store, snap: AuditSnapshot, runner: Person, read: Mapping[str, ReadFile] | None = None
+    store: Store,
+    snap: AuditSnapshot,
+    runner: Person,
+    read: Mapping[str, ReadFile] | None = None,
+    trust: RunnerTrust | None = None,
 ) -> bool:
     """Write the checkpoint of `snap` if its commit is later than the current one's, by
     compare-and-swap of the ref; True when it landed (losing the race is fine). `read`:
-    the request files this command read (path → blob, names), whose settled ones it records."""
+    the request files this command read (path → blob, names), whose settled ones it records.
+    Only an audit log the guard passes is summarised: a checkpoint's commit is what later
+    runs judge from, so what came before it must have been judged (`trust`: the runner's
+    identities and keys; its e-mail alone without)."""
+    from remediate.service.verify import authorship
+
+    trust = trust or as_trust(runner.email)
     if snap.rev is None or snap.problems:
         return False
-    current = stored(store, runner.email)
+    current = stored(store, trust)
     if current is not None and (
         current.commit == snap.rev or not store.is_ancestor(current.commit, snap.rev)
     ):
@@ -229,6 +255,9 @@ def save(
     base = of(snap)
     if base is None and check_chains(snap.events):
         return False  # a full read with problems: `audit verify` names them; no summary
+    judged_from = current.commit if current is not None else base.commit if base else None
+    if authorship(store, snap.rev, trust, judged_from)[0]:
+        return False  # files the runner did not write: the guard refuses them next run
     files = _state_files(snap, base)
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):

@@ -86,7 +86,7 @@ def _refuse_foreign_audit(session: Session, base: str, documents: list[Document]
     """A change under audit/ that the runner did not commit (a pull request forging events) fails."""
     from remediate.service.verify import foreign_changes_since
 
-    runner = build_repository(documents).settings.runner_email
+    runner = build_repository(documents).settings.runner_trust
     found = foreign_changes_since(session.store, base, runner)
     if found:
         raise DocumentsInvalid([Problem("audit/", 0, "", p) for p in found])

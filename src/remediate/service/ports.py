@@ -134,10 +134,18 @@ class AuditReader(Protocol):
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Is `ancestor` in `rev`'s history (a shallow clone deepened as needed)?"""
 
+    def merge_base(self, a: str, b: str) -> str | None:
+        """Where `b`'s history left `a`'s (their best common ancestor), if any."""
+
     def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
-    def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+    def audit_history(
+        self, rev: str | None, prefix: str = "audit", signers: tuple[str, ...] = ()
+    ) -> list[AuditCommit]:
+        """Commits of `rev` (or `A..B`) that touched `prefix`, newest first, with each file's
+        blob; with `signers` (allowed SSH public keys), each one's signature checked by git
+        against just those keys."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""
@@ -151,7 +159,15 @@ class AuditWriter(Protocol):
     """Write commits without touching the work tree, and push the branch (never forced)."""
 
     @property
-    def has_upstream(self) -> bool: ...
+    def has_upstream(self) -> bool:
+        """Is there a remote to push to (else the runner works on the local repository)?"""
+
+    def target_branch(self, branch: str) -> None:
+        """Fetch and push `<remote>/<branch>` from now on, whatever is checked out."""
+
+    def sign_commits(self) -> None:
+        """Sign every commit made from now on with the runner's SSH key, from the runner's
+        environment; UserError when it has none."""
 
     def make_commit(
         self,

@@ -10,7 +10,7 @@ from remediate.core.lifecycle import NEW
 from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
 from remediate.service import checkpoint
-from remediate.service.audit_log import at_head
+from remediate.service.audit_log import checked_at_head
 from remediate.service.session import Session
 
 
@@ -45,7 +45,7 @@ def _file_requests(session: Session, snap: AuditSnapshot) -> dict[str, Any]:
 
 
 def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
-    snap = at_head(session)
+    snap = checked_at_head(session)
     if request_id is not None:
         return [_one(session, snap, request_id)]
     requests = _file_requests(session, snap)
@@ -82,14 +82,14 @@ def _row(name: str, snap: AuditSnapshot, requests: dict[str, Any]) -> StatusRow:
 
 
 def history(session: Session, incident_id: str) -> list[Event]:
-    snap = at_head(session, every=True)
+    snap = checked_at_head(session, every=True)
     return newest_first(e for e in snap.events if e.incident_id == incident_id)
 
 
 def actions(
     session: Session, status_filter: str | None, environment: str | None, limit: int
 ) -> list[Event]:
-    snap = at_head(session, every=True)
+    snap = checked_at_head(session, every=True)
     chosen = [
         e
         for e in snap.events

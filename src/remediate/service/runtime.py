@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from remediate.core.audit import RequestState
+from remediate.core.authorship import RunnerTrust
 from remediate.core.commits import Person
 from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
@@ -39,6 +40,11 @@ class Runtime:
     def runner(self) -> Person:
         s = self.repository.settings
         return Person(s.runner_name, s.runner_email)
+
+    @property
+    def trust(self) -> RunnerTrust:
+        """What makes a commit the runner's: its identities and signing keys."""
+        return self.repository.settings.runner_trust
 
     def requester(self, request: Request, state: RequestState | None = None) -> str | None:
         """Who requested it: as the audit recorded it, else who added its file (git)."""
@@ -90,15 +96,17 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     can change nothing. Everything else is (new and unsettled requests, settings, action
     types, policies), and fails closed."""
     from remediate.service import checkpoint
-    from remediate.service.audit_log import READ_FILES, read
+    from remediate.service.audit_log import READ_FILES, TRUST, read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
     settings = build_repository(session.documents.load_paths(())).settings
     store = session.store
-    runner = settings.runner_email
+    runner = session.memo[TRUST] = settings.runner_trust
+    where(session, settings.base_branch, runner)
+    before = checkpoint.stored(store, runner)  # this clone's, before the remote's replaces it
     tip = store.fetch()
-    refuse_rewritten(store, tip, runner)
+    refuse_rewritten(store, tip, runner, before)
     snap = read(store, tip, runner)
     report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
     session.memo[READ_FILES] = report.read
@@ -114,20 +122,40 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     )
 
 
-def refuse_rewritten(store: Store, tip: str | None, runner: str) -> None:
-    """Refuse a branch that no longer holds the commit the runner's checkpoint names: its
-    history was rewritten, and claims and events the runner relied on may be gone."""
+def where(session: Session, branch: str, runner: RunnerTrust) -> None:
+    """Aim the store at `<remote>/<branch>` whatever is checked out; with signing keys in
+    the settings, sign every commit (refused before anything runs without a key); with
+    no remote at all, say once that the runner works on the local repository."""
+    store = session.store
+    store.target_branch(branch)
+    if runner.signing:
+        store.sign_commits()
+    if not store.has_upstream:
+        session.warn(
+            "this repository has no remote: claims and events are committed to the local "
+            "repository only, so runners in other clones do not see them"
+        )
+
+
+def refuse_rewritten(
+    store: Store, tip: str | None, runner: RunnerTrust | str, before: Any = None
+) -> None:
+    """Refuse a branch that no longer holds the runner's last audit commit, which its
+    checkpoint names (the remote's, and `before`: this clone's before the fetch replaced
+    it, so a checkpoint ref forced back with the branch is caught too): the history was
+    rewritten, and claims and events the runner relied on may be gone."""
     from remediate.service.checkpoint import stored
 
-    found = stored(store, runner)
-    if found is None or tip is None or store.is_ancestor(found.commit, tip):
-        return
-    raise UserError(
-        f"the branch no longer contains commit {found.commit[:12]}, which the runner's "
-        f"checkpoint ({found.sha[:12]}) names: its history was rewritten, so events the "
-        "runner recorded may be gone; nothing was done. Restore the branch, or, once "
-        "`remediate audit verify` is clean, delete refs/remediate/checkpoint on the remote"
-    )
+    for found in (before, stored(store, runner)):
+        if found is None or tip is None or store.is_ancestor(found.commit, tip):
+            continue
+        raise UserError(
+            f"the branch no longer contains commit {found.commit[:12]}, the runner's last "
+            f"audit commit, which its checkpoint ({found.sha[:12]}) names: its history was "
+            "rewritten, so events the runner recorded may be gone; nothing was done. "
+            "Restore the branch (push that commit back), or, once `remediate audit verify` "
+            "is clean, delete refs/remediate/checkpoint on the remote and in this clone"
+        )
 
 
 def acting_identity(session: Session) -> str:

@@ -35,6 +35,15 @@ class Session:
     backend: ExecutionBackend
     open_store: Callable[[], Store]
     memo: dict[str, Any] = field(default_factory=dict)
+    notify: Callable[[str], None] | None = None  # how a warning reaches people (stderr)
+    warned: list[str] = field(default_factory=list)
+
+    def warn(self, text: str) -> None:
+        """Say `text` once per session (the CLI prints it on stderr as it comes)."""
+        if text not in self.warned:
+            self.warned.append(text)
+            if self.notify is not None:
+                self.notify(text)
 
     @cached_property
     def store(self) -> Store:

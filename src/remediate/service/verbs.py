@@ -185,7 +185,7 @@ def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:
 def cancel(session: Session, request_id: str) -> VerbResult:
     """The requester or an operator may cancel a request that has not started."""
     rt, request, actor = _start(session, request_id)
-    state = audit_log.read(rt.store, rt.store.fetch(), rt.runner.email).state(request.name)
+    state = audit_log.read(rt.store, rt.store.fetch(), rt.trust).state(request.name)
     if state.status not in lc.NOT_STARTED:
         raise UserError(
             f'Cannot cancel action in "{state.status}" status — only actions that have not '

@@ -77,7 +77,7 @@ def claim_redecisions(rt: Runtime) -> None:
     ref, so each decision goes into a claim commit; `decide_batch` then adopts the ones
     this runner won, like orphan claims, and a request still allowed runs in this same
     apply under its new attempt. A lost claim means another runner took the attempt."""
-    snap = read(rt.store, rt.store.fetch(), rt.runner.email)
+    snap = read(rt.store, rt.store.fetch(), rt.trust)
     executions = snap.executions()
     claims = []
     for name in sorted(rt.repository.requests):

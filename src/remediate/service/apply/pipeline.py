@@ -182,7 +182,7 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
 
 
 def _dry(rt: Runtime, report: ApplyReport) -> AuditSnapshot:
-    snap = read(rt.store, rt.store.fetch(), rt.runner.email)
+    snap = read(rt.store, rt.store.fetch(), rt.trust)
     decide_batch(rt, snap, ClaimsOnRemote(rt), report, True, [])
     return snap
 

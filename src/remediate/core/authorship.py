@@ -1,0 +1,179 @@
+"""Who wrote `audit/`: the guard's rules, judged on content, never on history's shape.
+
+Every file under `audit/` at the tip must be byte for byte what a runner commit added,
+and every file a runner commit added must still be there. A runner commit is a commit
+with one parent whose committer is one of the runner's identities
+(`Settings.spec.runner.identities`, and its current e-mail) and — when
+`Settings.spec.runner.signing` lists allowed SSH keys — that carries a good signature by
+one of them. Merge commits by people, reverts and rebases of people's branches change
+nothing the rule looks at, so they pass; a file someone added, edited or deleted fails,
+named with the commit that did it (a `git revert` of it is the way back).
+
+`judge` is incremental: given a trusted base (the commit the runner's checkpoint
+summarises, judged when it was written), it looks only at what changed since. Pure: the
+store lists the commits and the tree diff (`service.verify` asks it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from remediate.core.commits import AuditCommit
+
+REVERT = "git revert"
+
+
+@dataclass(frozen=True)
+class RunnerTrust:
+    """What makes a commit the runner's: its identities, and the SSH keys that must sign."""
+
+    identities: tuple[str, ...]  # e-mails, the current one first
+    keys: tuple[str, ...] = ()  # allowed SSH public keys ("ssh-ed25519 AAAA… comment")
+
+    @classmethod
+    def of(
+        cls, email: str, identities: Iterable[str] = (), keys: Iterable[str] = ()
+    ) -> RunnerTrust:
+        names = tuple(dict.fromkeys(e.casefold() for e in (email, *identities)))
+        return cls(names, tuple(keys))
+
+    @property
+    def email(self) -> str:
+        return self.identities[0]
+
+    @property
+    def signing(self) -> bool:
+        return bool(self.keys)
+
+    @property
+    def fingerprints(self) -> frozenset[str]:
+        return frozenset(f for f in (fingerprint(k) for k in self.keys) if f)
+
+    def shown(self) -> str:
+        """The identities as a message names them."""
+        return ", ".join(self.identities)
+
+    def refusal(self, commit: AuditCommit) -> str | None:
+        """Why `commit` is not the runner's (None when it is)."""
+        if commit.merge:
+            return "a merge commit"
+        if commit.committer.casefold() not in self.identities:
+            return f"committed by {commit.committer}, not the runner ({self.shown()})"
+        if not self.signing:
+            return None
+        if commit.signature == "N" or not commit.key:
+            return f"committed as {commit.committer} but not signed"
+        if commit.signature != "G" or commit.key not in self.fingerprints:
+            return (
+                f"committed as {commit.committer} but signed by {commit.key or 'an unknown key'}, "
+                "not by a key of Settings.spec.runner.signing"
+            )
+        return None
+
+    def is_runner(self, commit: AuditCommit) -> bool:
+        return self.refusal(commit) is None
+
+
+def as_trust(runner: RunnerTrust | str) -> RunnerTrust:
+    """A bare e-mail is a runner with that one identity and no keys."""
+    return runner if isinstance(runner, RunnerTrust) else RunnerTrust.of(runner)
+
+
+def fingerprint(public_key: str) -> str | None:
+    """`SHA256:…` of an OpenSSH public key line (what `ssh-keygen -l` and git's %GK show)."""
+    parts = public_key.split()
+    if len(parts) < 2:
+        return None
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One audit file the runner did not write as it is, and the commit that made it so."""
+
+    path: str
+    what: str  # "added", "modified", "deleted"
+    commit: AuditCommit | None = None  # the offending commit, when the history names one
+    why: str = ""
+
+    def __str__(self) -> str:
+        if self.commit is None:
+            return f"{self.path}: {self.what}; {self.why}"
+        short = self.commit.sha[:12]
+        undo = f"{REVERT} -m 1 {short}" if self.commit.merge else f"{REVERT} {short}"
+        return f"{self.path}: {self.what} by commit {short} ({self.why}); `{undo}` undoes it"
+
+
+def judge(
+    changed: Iterable[tuple[str, str, str]],
+    commits: Iterable[AuditCommit],
+    trust: RunnerTrust,
+    at_tip: Collection[str],
+    retired: Collection[str] = (),
+) -> list[Problem]:
+    """Every audit file that is not what a runner commit added, or that a runner commit
+    added and is gone.
+
+    `changed`: (A/M/D, path, blob at the tip) of every audit file that differs between
+    the trusted base and the tip (every file at the tip when there is no base);
+    `commits`: every commit after the base that touched `audit/`, newest first (a merge
+    shown against its first parent); `at_tip`: the paths under `audit/` at the tip;
+    `retired`: files a retention checkpoint replaced (the retention issue fills it: a
+    checkpoint event carries the hash of what it replaced, so their absence is no problem).
+    """
+    history = list(commits)
+    added: set[tuple[str, str]] = set()
+    runner_paths: set[str] = set()
+    for commit in history:
+        if trust.is_runner(commit):
+            for letter, path, blob in commit.changes:
+                if letter == "A":
+                    added.add((path, blob))
+                    runner_paths.add(path)
+    problems: list[Problem] = []
+    for letter, path, blob in changed:
+        if path in retired:
+            continue
+        if letter == "D":
+            problems.append(_deleted(path, history))
+        elif (path, blob) not in added:
+            problems.append(_foreign(path, blob, letter, history, trust))
+    named = {p.path for p in problems}
+    for path in sorted(runner_paths - set(at_tip) - set(retired) - named):
+        problems.append(_deleted(path, history))
+    return problems
+
+
+def _ordered(history: list[AuditCommit]) -> list[AuditCommit]:
+    """Newest first, commits before merges: a merge is named only when it did it itself."""
+    return [c for c in history if not c.merge] + [c for c in history if c.merge]
+
+
+def _foreign(
+    path: str, blob: str, letter: str, history: list[AuditCommit], trust: RunnerTrust
+) -> Problem:
+    """A file at the tip that no runner commit added as it is: name who put it there."""
+    for commit in _ordered(history):  # the last commit that gave it this content
+        for change, where, content in commit.changes:
+            if where == path and content == blob and change in "AM":
+                why = trust.refusal(commit) or "audit files are only ever added"
+                return Problem(path, "added" if change == "A" else "modified", commit, why)
+    what = "modified" if letter == "M" else "added"
+    return Problem(path, what, None, "no commit since the runner's checkpoint shows who did it")
+
+
+def _deleted(path: str, history: list[AuditCommit]) -> Problem:
+    why = "audit files are only ever added"
+    for commit in _ordered(history):
+        if any(where == path and change == "D" for change, where, _ in commit.changes):
+            return Problem(path, "deleted", commit, why)
+    return Problem(path, "deleted", None, why)
