@@ -179,7 +179,7 @@ def _check(name: str, ok: bool, value: Any, expected: Any, message: str) -> Chec
 
 def _days(leaf: x509.Certificate, minimum: int, now: datetime) -> Check:
     left = (certs.not_after(leaf) - now).total_seconds() / 86400
-    days = int(left // 1)
+    days = int(left)  # whole days, toward zero: expired a day ago is -1
     if left < 0:
         message = f"expired at {certs.iso(certs.not_after(leaf))}"
     else:
