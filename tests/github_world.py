@@ -201,3 +201,36 @@ def world(
     monkeypatch.setenv("REMEDIATE_GITHUB_BACKOFF", "0.01")
     monkeypatch.setenv("REMEDIATE_NOW", NOW)
     return World(tmp_path, fake_github, monkeypatch, run_cli)
+
+
+def merge(world: World, number: int, email: str = "dave@example.com") -> str:
+    """Merge the pull request's branch into main with a merge commit, as GitHub does."""
+    dev = world.dev
+    git(dev, "fetch", "--quiet", "origin")
+    git(dev, "checkout", "--quiet", "-B", "main", "origin/main")
+    git(
+        dev,
+        "merge",
+        "--quiet",
+        "--no-ff",
+        "-m",
+        f"Merge pull request #{number}",
+        f"pr-{number}",
+        email=email,
+    )
+    sha = git(dev, "rev-parse", "HEAD")
+    git(dev, "push", "--quiet", "origin", "main")
+    world.fake.merge(number, sha)
+    git(world.work, "pull", "--quiet", "--ff-only")
+    return sha
+
+
+def push_event(world: World, sha: str, email: str = "dave@example.com") -> Result:
+    body = {
+        "ref": "refs/heads/main",
+        "after": sha,
+        "commits": [{"id": sha, "committer": {"email": email}}],
+        "sender": world.fake.user("dave"),
+    }
+    world.event("push", body)
+    return world.github()

@@ -271,6 +271,7 @@ def _pull(data: Any) -> PullRequest:
         merged=bool(data.get("merged_at")),
         merge_commit_sha=data.get("merge_commit_sha"),
         url=str(data.get("html_url", "")),
+        base_sha=str(data["base"].get("sha", "")),
     )
 
 

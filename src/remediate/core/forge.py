@@ -25,6 +25,7 @@ class PullRequest:
     merged: bool = False
     merge_commit_sha: str | None = None
     url: str = ""
+    base_sha: str = ""  # the base branch's tip GitHub compared with
 
 
 @dataclass(frozen=True)

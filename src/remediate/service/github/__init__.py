@@ -7,6 +7,8 @@ GITHUB_EVENT_NAME and GITHUB_EVENT_PATH) and dispatches:
 |---|---|
 | `pull_request` opened, synchronize, reopened | `pulls.refresh`: plan as of the head commit, the sticky comment, the `remediate/plan` status |
 | `pull_request_review` submitted | `reviews`: which reviews count, then `pulls.refresh` |
+| `push` to the base branch | `merged.on_push`: apply, the merged pull requests' approvals, apply, results |
+| `schedule`, `workflow_dispatch` | `merged.on_schedule`: (no `tick` yet: said), apply |
 | anything else | said, exit 0 (nothing is done that the contract does not name) |
 
 Identities come from the event (GitHub authenticated them), never from a comment's text.
@@ -49,7 +51,7 @@ class Outcome:
 
 
 def run(github: GitHubRun) -> Outcome:
-    from remediate.service.github import pulls, reviews
+    from remediate.service.github import merged, pulls, reviews
 
     name, action = github.event_name, github.event.get("action")
     if name == "pull_request":
@@ -60,7 +62,11 @@ def run(github: GitHubRun) -> Outcome:
         if action != "submitted":
             return _ignored(name, action)
         return reviews.on_review(github)
-    if name in ("issue_comment", "push", "schedule", "workflow_dispatch"):
+    if name == "push":
+        return merged.on_push(github)
+    if name in ("schedule", "workflow_dispatch"):
+        return merged.on_schedule(github)
+    if name == "issue_comment":
         return Outcome(
             lines=[
                 f"remediate github: the {name} event is not handled yet (issue 10); nothing done"

@@ -51,6 +51,7 @@ def from_event(event: Mapping[str, Any]) -> Target:
             base_ref=str(payload(pr, "base", "ref")),
             state=str(pr.get("state", "open")),
             url=str(pr.get("html_url", "")),
+            base_sha=str(payload(pr, "base", "sha")),
         ),
         str(payload(pr, "base", "sha")),
     )

@@ -16,16 +16,17 @@ from remediate.service.ports import Forge
 from remediate.service.render import MARKER
 
 
-def find(forge: Forge, number: int) -> Comment | None:
-    return next((c for c in forge.comments(number) if c.bot and c.body.startswith(MARKER)), None)
+def find(forge: Forge, number: int, marker: str = MARKER) -> Comment | None:
+    return next((c for c in forge.comments(number) if c.bot and c.body.startswith(marker)), None)
 
 
-def upsert(forge: Forge, number: int, body: str) -> str:
-    """Create or edit the sticky comment; "created", "edited" or "unchanged"."""
-    if not body.startswith(MARKER) or len(body) > COMMENT_LIMIT:
+def upsert(forge: Forge, number: int, body: str, marker: str = MARKER) -> str:
+    """Create or edit the comment that starts with `marker`; "created", "edited" or
+    "unchanged"."""
+    if not body.startswith(marker) or len(body) > COMMENT_LIMIT:
         raise AssertionError("a sticky comment starts with its marker and fits a comment")
     for attempt in (1, 2):
-        found = find(forge, number)
+        found = find(forge, number, marker)
         if found is not None:
             if found.body == body:
                 return "unchanged"
