@@ -1,0 +1,70 @@
+"""`stats`, `signal` and `export csv`: aggregates streamed over the folded audit.
+
+The states come from the audit at HEAD (`audit_log.at_head`): on the runner's checkpoint,
+one bucket of folded states at a time (decoded, counted, dropped), then the states of the
+events added since; without a checkpoint, from the full fold. Neither every event nor
+every state is held at once when only aggregates are needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
+from remediate.core import checkpoint as cp
+from remediate.core.audit import RequestState
+from remediate.core.signal import Signal
+from remediate.core.snapshot import Layered
+from remediate.core.stats import COLUMNS, Stats, Tally, csv_lines, export_row, newest
+from remediate.service import checkpoint
+from remediate.service.audit_log import at_head
+from remediate.service.session import Session
+
+Progress = Callable[[int, int], None]  # (steps done, steps in all)
+
+
+def states(session: Session, progress: Progress | None = None) -> Iterator[RequestState]:
+    """Every request's current state, streamed (see the module's doc)."""
+    snap = at_head(session)
+    base = checkpoint.of(snap)
+    if base is None or not isinstance(snap.states, Layered):
+        yield from snap.states.values()
+        if progress:
+            progress(1, 1)
+        return
+    top = snap.states.top
+    paths = sorted(p for p in base.blobs if p.startswith("requests/"))
+    for done, path in enumerate(paths, 1):
+        for name, state in cp.read_states(base.store.blob_text(base.blobs[path])).items():
+            if name not in top:
+                yield state
+        if progress:
+            progress(done, len(paths) + 1)
+    yield from top.values()
+    if progress:
+        progress(len(paths) + 1, len(paths) + 1)
+
+
+def tally(session: Session, environment: str | None, now: datetime | None = None) -> Tally:
+    return Tally(now or session.clock.now(), environment).add_all(states(session))
+
+
+def stats(session: Session, environment: str | None = None) -> Stats:
+    return tally(session, environment).stats()
+
+
+def signal(session: Session, environment: str | None = None) -> Signal:
+    return tally(session, environment).signal()
+
+
+def export_csv(
+    session: Session,
+    status: str | None = None,
+    environment: str | None = None,
+    limit: int = 500,
+    progress: Progress | None = None,
+) -> Iterator[str]:
+    """The CSV lines of `export csv`: the seed's header, then up to `limit` requests,
+    most recently updated first, each cell guarded against formula injection."""
+    chosen = newest(states(session, progress), status, environment, limit)
+    return csv_lines(COLUMNS, (export_row(s) for s in chosen))
