@@ -56,6 +56,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "signal",
         "The operator priority signal: normal, warning or critical, and why.",
     ),
+    "report": (
+        "report",
+        "report",
+        "The digest of a period: totals, failures, approvals, overrides, the signal.",
+    ),
     "export": (
         "export",
         "export",

@@ -157,6 +157,13 @@ def export_row(state: RequestState) -> tuple[str | None, ...]:
     )
 
 
+def updated_within(state: RequestState, start: datetime, end: datetime) -> bool:
+    try:
+        return state.updated_at is not None and start <= parse_time(state.updated_at) <= end
+    except ValueError:
+        return False
+
+
 def matches(state: RequestState, status: str | None, environment: str | None) -> bool:
     return in_scope(state, environment) and (status is None or state.status == status)
 

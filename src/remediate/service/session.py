@@ -19,6 +19,7 @@ from remediate.service.ports import (
     Documents,
     Environment,
     ExecutionBackend,
+    Mailer,
     ProcessRunner,
     Store,
 )
@@ -35,7 +36,17 @@ class Session:
     backend: ExecutionBackend
     open_store: Callable[[], Store]
     memo: dict[str, Any] = field(default_factory=dict)
+    # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
+    open_mailer: Callable[[], Mailer] | None = None
 
     @cached_property
     def store(self) -> Store:
         return self.open_store()
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from remediate.errors import UsageError
+
+        if self.open_mailer is None:
+            raise UsageError("no mailer is configured")
+        return self.open_mailer()

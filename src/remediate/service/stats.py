@@ -15,7 +15,15 @@ from remediate.core import checkpoint as cp
 from remediate.core.audit import RequestState
 from remediate.core.signal import Signal
 from remediate.core.snapshot import Layered
-from remediate.core.stats import COLUMNS, Stats, Tally, csv_lines, export_row, newest
+from remediate.core.stats import (
+    COLUMNS,
+    Stats,
+    Tally,
+    csv_lines,
+    export_row,
+    newest,
+    updated_within,
+)
 from remediate.service import checkpoint
 from remediate.service.audit_log import at_head
 from remediate.service.session import Session
@@ -63,8 +71,13 @@ def export_csv(
     environment: str | None = None,
     limit: int = 500,
     progress: Progress | None = None,
+    updated: tuple[datetime, datetime] | None = None,
 ) -> Iterator[str]:
     """The CSV lines of `export csv`: the seed's header, then up to `limit` requests,
-    most recently updated first, each cell guarded against formula injection."""
-    chosen = newest(states(session, progress), status, environment, limit)
+    most recently updated first (with `updated`, only those last updated in that
+    period), each cell guarded against formula injection."""
+    found = states(session, progress)
+    if updated is not None:
+        found = (s for s in found if updated_within(s, *updated))
+    chosen = newest(found, status, environment, limit)
     return csv_lines(COLUMNS, (export_row(s) for s in chosen))
