@@ -72,8 +72,7 @@ def report(
     if ctx.invoked_subcommand is not None:
         return 0
     from remediate import wiring
-    from remediate.service.reports import render
-    from remediate.service.reports.report import build
+    from remediate.service.reports.report import build, rendered
     from remediate.service.reports.report import send as send_report
     from remediate.service.repository import require
 
@@ -96,14 +95,14 @@ def report(
     else:
         digest, code = build(session, moment, length), 0
     if output_file:
-        text = render.html(digest) if suffix == ".html" else render.markdown(digest)
+        text = rendered(session, digest, "html" if suffix == ".html" else "markdown")
         Path(output_file).write_text(text, encoding="utf-8")
         echo(f"wrote {output_file}", err=True)
     elif not send:
         if resolve_format(output_format, ("markdown", "json")) == "json":
             echo_json(digest.as_json())
         else:
-            echo(render.markdown(digest), nl=False)
+            echo(rendered(session, digest, "markdown"), nl=False)
     return code
 
 

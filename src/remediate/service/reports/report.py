@@ -28,6 +28,16 @@ def build(session: Session, now: datetime, length: timedelta | None = None) -> D
     return digests.build(session, start, end, repo)
 
 
+def rendered(session: Session, digest: Digest, kind: str) -> str:
+    """The digest as `markdown` or `html`, the runner's secrets redacted (as in e-mail)."""
+    from remediate.executors.base import ambient_secrets
+    from remediate.executors.redaction import Redactor
+    from remediate.service.reports import render
+
+    text = render.html(digest) if kind == "html" else render.markdown(digest)
+    return Redactor(ambient_secrets(session.env.variables()))(text)
+
+
 def send(
     session: Session,
     now: datetime,
