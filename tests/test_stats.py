@@ -13,7 +13,7 @@ import pytest
 
 from remediate.core.audit import RequestState
 from remediate.core.signal import CALM, signal
-from remediate.core.stats import COLUMNS, Tally, csv_lines, neutral_cell, success_rate
+from remediate.core.stats import COLUMNS, Summary, Tally, csv_lines, neutral_cell, success_rate
 from tests.conftest import Result
 from tests.runner_support import action_yaml, clone, make_remote, remediate, request_yaml
 
@@ -59,10 +59,10 @@ def test_signal_levels_and_reasons(counts: tuple[int, int, int], level: str, rea
     }
 
 
-def _state(
-    name: str, status: str, env: str = "production", failed: str | None = None
-) -> RequestState:
-    return RequestState(name, status, environment=env, last_failed_at=failed, updated_at="x")
+def _state(name: str, status: str, env: str = "production", failed: str | None = None) -> Summary:
+    return Summary.of(
+        RequestState(name, status, environment=env, last_failed_at=failed, updated_at="x")
+    )
 
 
 def test_failures_count_once_per_request_within_the_24_hours_before_now() -> None:
@@ -193,7 +193,7 @@ def test_stats_signal_and_export_over_a_real_audit(tmp_path: Path) -> None:
 
 def test_streamed_states_are_the_full_folds_and_no_bucket_is_kept(tmp_path: Path) -> None:
     from remediate import wiring
-    from remediate.core.stats import Tally
+    from remediate.core.stats import Summary, Tally
     from remediate.service import checkpoint
     from remediate.service.audit_log import at_head, read_all
     from remediate.service.stats import states
@@ -205,8 +205,10 @@ def test_streamed_states_are_the_full_folds_and_no_bucket_is_kept(tmp_path: Path
     assert base is not None  # the runner left a checkpoint: the streamed path was taken
     assert base._buckets == {}  # read, counted, dropped
     full = read_all(session.store, session.store.head()).states
-    assert streamed == dict(full)
-    assert Tally(NOW).add_all(streamed.values()) == Tally(NOW).add_all(full.values())
+    assert streamed == {name: Summary.of(s) for name, s in full.items()}
+    assert Tally(NOW).add_all(streamed.values()) == Tally(NOW).add_all(
+        Summary.of(s) for s in full.values()
+    )
 
 
 def test_limit_and_status_are_checked(run_cli: Callable[..., Result], applied: Path) -> None:

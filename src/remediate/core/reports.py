@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remediate.core import lifecycle
-from remediate.core.audit import RequestState
 from remediate.core.signal import Signal
-from remediate.core.stats import Tally, in_scope
+from remediate.core.stats import Summary, Tally, in_scope
 from remediate.core.times import iso, parse_time
 
 LISTED = 50  # rows of each list a digest keeps (the count says how many there are)
@@ -104,7 +103,7 @@ class Digest:
         }
 
 
-def _row(state: RequestState, at: str, who: str = "", text: str = "") -> Row:
+def _row(state: Summary, at: str, who: str = "", text: str = "") -> Row:
     return Row(
         state.request_id,
         at,
@@ -161,7 +160,7 @@ class DigestTally:
             return False
         return self.start <= moment <= self.end
 
-    def add(self, state: RequestState) -> None:
+    def add(self, state: Summary) -> None:
         if not in_scope(state, self.environment):
             return
         assert self.signal is not None
@@ -177,12 +176,12 @@ class DigestTally:
             self.days[(state.last_failed_at[:10], lifecycle.FAILED)] += 1
         if state.status == lifecycle.PENDING_APPROVAL:
             self.pending.add(_row(state, state.updated_at or "", text=state.detail))
-        for approval in state.approvals:
-            if approval.override and self.within(approval.at):
+        for approval in state.overrides:
+            if self.within(approval.at):
                 at = iso(approval.at) or ""
                 self.overrides.add(_row(state, at, approval.by, approval.reason or ""))
 
-    def add_all(self, states: Iterable[RequestState]) -> DigestTally:
+    def add_all(self, states: Iterable[Summary]) -> DigestTally:
         for state in states:
             self.add(state)
         return self

@@ -1,7 +1,9 @@
 """Aggregates over folded request states: `stats`, the inputs of `signal`, `export csv`.
 
 Pure. States arrive one at a time (`Tally.add`, `newest`), so a caller can stream them
-from the checkpoint's buckets without holding every state or event at once. A request
+from the checkpoint's buckets without holding every state or event at once; each as a
+`Summary`, the fields aggregates read (decoding a whole `Summary` from a bucket,
+with its executions, approvals and event ids, costs several times more). A request
 counts once, in its current state; requests the audit does not know (NEW, no decision
 recorded) are not counted: `stats` and `signal` read the events, as the contract says.
 Environments are compared case-insensitively, as everywhere else.
@@ -21,10 +23,91 @@ from typing import Any
 
 from remediate.core import lifecycle
 from remediate.core.audit import RequestState
+from remediate.core.decision import Approval
 from remediate.core.signal import Signal, signal
 from remediate.core.times import parse_time
 
 DAY = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What aggregates read of one request's folded state."""
+
+    request_id: str
+    status: str
+    environment: str | None = None
+    service_name: str | None = None
+    action_type: str | None = None
+    incident_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    performed_by: str | None = None
+    detail: str = ""
+    error: str | None = None
+    last_failure: str | None = None
+    last_failed_at: str | None = None
+    overrides: tuple[Approval, ...] = ()  # the approvals that are operator overrides
+
+    @classmethod
+    def of(cls, state: RequestState) -> Summary:
+        values = {name: getattr(state, name) for name in _SCALARS}
+        return cls(**values, overrides=tuple(a for a in state.approvals if a.override))
+
+    @classmethod
+    def from_checkpoint(cls, name: str, data: dict[str, Any]) -> Summary:
+        """From a state as a checkpoint bucket holds it (`core.checkpoint.encode`)."""
+        get = data.get
+        approvals = get("approvals")
+        overrides = (
+            tuple(
+                Approval(
+                    by=a["by"],
+                    content_hash=a.get("content_hash"),
+                    at=parse_time(a["at"]["$t"]),
+                    reason=a.get("reason"),
+                    override=True,
+                    lifts=tuple(a.get("lifts", ())),
+                )
+                for a in approvals
+                if a.get("override")
+            )
+            if approvals
+            else ()
+        )
+        return cls(  # positional, in field order: this runs once per request of the audit
+            name,
+            str(data["status"]),
+            get("environment"),
+            get("service_name"),
+            get("action_type"),
+            get("incident_id"),
+            get("created_at"),
+            get("updated_at"),
+            get("performed_by"),
+            get("detail") or "",
+            get("error"),
+            get("last_failure"),
+            get("last_failed_at"),
+            overrides,
+        )
+
+
+_SCALARS = (
+    "request_id",
+    "status",
+    "environment",
+    "service_name",
+    "action_type",
+    "incident_id",
+    "created_at",
+    "updated_at",
+    "performed_by",
+    "detail",
+    "error",
+    "last_failure",
+    "last_failed_at",
+)
 
 
 def success_rate(completed: int, total: int) -> float:
@@ -58,14 +141,14 @@ class Stats:
         }
 
 
-def in_scope(state: RequestState, environment: str | None) -> bool:
+def in_scope(state: Summary, environment: str | None) -> bool:
     """Is `state` a recorded request of `environment` (any, when None)?"""
     if state.status == lifecycle.NEW:
         return False
     return environment is None or (state.environment or "").casefold() == environment.casefold()
 
 
-def failed_since(state: RequestState, since: datetime, until: datetime) -> bool:
+def failed_since(state: Summary, since: datetime, until: datetime) -> bool:
     """Did the request's last failure happen in (since, until]?"""
     if state.last_failed_at is None:
         return False
@@ -85,14 +168,14 @@ class Tally:
     by_status: Counter[str] = field(default_factory=Counter)
     failed_recently: int = 0
 
-    def add(self, state: RequestState) -> None:
+    def add(self, state: Summary) -> None:
         if not in_scope(state, self.environment):
             return
         self.by_status[state.status] += 1
         if failed_since(state, self.now - DAY, self.now):
             self.failed_recently += 1
 
-    def add_all(self, states: Iterable[RequestState]) -> Tally:
+    def add_all(self, states: Iterable[Summary]) -> Tally:
         for state in states:
             self.add(state)
         return self
@@ -140,7 +223,7 @@ def neutral_cell(value: object) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def export_row(state: RequestState) -> tuple[str | None, ...]:
+def export_row(state: Summary) -> tuple[str | None, ...]:
     """One request in its current state, in `COLUMNS` order (`id` is its name)."""
     return (
         state.request_id,
@@ -157,20 +240,20 @@ def export_row(state: RequestState) -> tuple[str | None, ...]:
     )
 
 
-def updated_within(state: RequestState, start: datetime, end: datetime) -> bool:
+def updated_within(state: Summary, start: datetime, end: datetime) -> bool:
     try:
         return state.updated_at is not None and start <= parse_time(state.updated_at) <= end
     except ValueError:
         return False
 
 
-def matches(state: RequestState, status: str | None, environment: str | None) -> bool:
+def matches(state: Summary, status: str | None, environment: str | None) -> bool:
     return in_scope(state, environment) and (status is None or state.status == status)
 
 
 def newest(
-    states: Iterable[RequestState], status: str | None, environment: str | None, limit: int
-) -> list[RequestState]:
+    states: Iterable[Summary], status: str | None, environment: str | None, limit: int
+) -> list[Summary]:
     """The `limit` most recently updated matching requests, newest first (holding only
     `limit` of them at any time); ties by name."""
     chosen = (s for s in states if matches(s, status, environment))

@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from remediate.core import checkpoint as cp
-from remediate.core.audit import RequestState
 from remediate.core.signal import Signal
 from remediate.core.snapshot import Layered
 from remediate.core.stats import (
     COLUMNS,
     Stats,
+    Summary,
     Tally,
     csv_lines,
     export_row,
@@ -31,24 +30,26 @@ from remediate.service.session import Session
 Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 
-def states(session: Session, progress: Progress | None = None) -> Iterator[RequestState]:
+def states(session: Session, progress: Progress | None = None) -> Iterator[Summary]:
     """Every request's current state, streamed (see the module's doc)."""
+    import json
+
     snap = at_head(session)
     base = checkpoint.of(snap)
     if base is None or not isinstance(snap.states, Layered):
-        yield from snap.states.values()
+        yield from (Summary.of(s) for s in snap.states.values())
         if progress:
             progress(1, 1)
         return
     top = snap.states.top
     paths = sorted(p for p in base.blobs if p.startswith("requests/"))
     for done, path in enumerate(paths, 1):
-        for name, state in cp.read_states(base.store.blob_text(base.blobs[path])).items():
+        for name, data in json.loads(base.store.blob_text(base.blobs[path])).items():
             if name not in top:
-                yield state
+                yield Summary.from_checkpoint(name, data)
         if progress:
             progress(done, len(paths) + 1)
-    yield from top.values()
+    yield from (Summary.of(s) for s in top.values())
     if progress:
         progress(len(paths) + 1, len(paths) + 1)
 
