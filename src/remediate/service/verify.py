@@ -111,11 +111,17 @@ def require_runner_only(
 
 
 def foreign_changes_since(store: AuditReader, base: str, runner: RunnerTrust | str) -> list[str]:
-    """What a pull request brings to `audit/` that the runner did not write: judged from
-    where it left `base` (their merge base), so newer runner files on `base` are no
-    "deletion"."""
+    """What HEAD (a pull request) brings to `audit/` that the runner did not write."""
     head = store.head()
-    fork = store.merge_base(base, head) if head else None
+    return foreign_changes(store, base, head, runner) if head else []
+
+
+def foreign_changes(
+    store: AuditReader, base: str, head: str, runner: RunnerTrust | str
+) -> list[str]:
+    """What `head` brings to `audit/` that the runner did not write, judged from where it
+    left `base` (their merge base), so newer runner files on `base` are no "deletion"."""
+    fork = store.merge_base(base, head)
     found, _ = authorship(store, head, runner, since=fork or base)
     return [str(p) for p in found]
 
