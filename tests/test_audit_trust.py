@@ -474,3 +474,37 @@ def test_a_branch_and_checkpoint_forced_back_together_are_refused(tmp_path: Path
     assert "the branch no longer contains commit" in done.stderr
     assert "the runner's last audit commit" in done.stderr
     assert _runs(log) == ["rem-1", "rem-2"]  # nothing re-ran
+
+
+def test_signing_turned_on_later_keeps_earlier_unsigned_runner_commits_valid(
+    tmp_path: Path,
+) -> None:
+    """Turning signing on in a repository with history: unsigned runner commits up to
+    `signingSince` stay the runner's; without it every one of them is named."""
+    log = tmp_path / "log"
+    key, public = _key(tmp_path, "runner")
+    bare = make_remote(
+        tmp_path, actions=_log_action(log), requests={"rem-1": request_yaml("rem-1", "once")}
+    )
+    runner, admin = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "admin", "admin@x.io")
+    assert remediate(runner, "apply").returncode == 0  # unsigned runner commits
+    last = git(bare, "rev-parse", "main")
+    git(admin, "pull", "--quiet", "--ff-only")
+    signing = f"signing: [{json.dumps(public)}]"
+    _settings(admin, f"  runner: {{name: b, email: {RUNNER}, {signing}}}\n")
+    git(admin, "commit", "--quiet", "-am", "sign from now on", email="admin@example.com")
+    git(admin, "push", "--quiet", "origin", "HEAD:main")
+    _add(admin, "rem-2", "admin@example.com")
+    git(runner, "pull", "--quiet", "--ff-only")
+    signed = cli_env(REMEDIATE_SIGNING_KEY=str(key))
+    code, problems = _verify(runner, signed)
+    assert code == 1 and problems and all("but not signed" in p for p in problems)
+    assert remediate(runner, "apply", env=signed).returncode == 1
+    _settings(admin, f"  runner: {{name: b, email: {RUNNER}, {signing}, signingSince: {last}}}\n")
+    git(admin, "commit", "--quiet", "-am", "earlier ones were unsigned", email="admin@x.io")
+    git(admin, "push", "--quiet", "origin", "HEAD:main")
+    git(runner, "pull", "--quiet", "--ff-only")
+    done = remediate(runner, "apply", env=signed)
+    assert done.returncode == 0, done.stderr
+    assert _runs(log) == ["rem-1", "rem-2"]
+    assert _verify(runner, signed) == (0, [])

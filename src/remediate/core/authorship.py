@@ -33,13 +33,15 @@ class RunnerTrust:
 
     identities: tuple[str, ...]  # e-mails, the current one first
     keys: tuple[str, ...] = ()  # allowed SSH public keys ("ssh-ed25519 AAAA… comment")
+    since: str = ""  # runner.signingSince: this commit and its ancestors need no signature
+    unsigned: frozenset[str] = frozenset()  # those of them that touched audit/ (`service`)
 
     @classmethod
     def of(
-        cls, email: str, identities: Iterable[str] = (), keys: Iterable[str] = ()
+        cls, email: str, identities: Iterable[str] = (), keys: Iterable[str] = (), since: str = ""
     ) -> RunnerTrust:
         names = tuple(dict.fromkeys(e.casefold() for e in (email, *identities)))
-        return cls(names, tuple(keys))
+        return cls(names, tuple(keys), since)
 
     @property
     def email(self) -> str:
@@ -63,8 +65,8 @@ class RunnerTrust:
             return "a merge commit"
         if commit.committer.casefold() not in self.identities:
             return f"committed by {commit.committer}, not the runner ({self.shown()})"
-        if not self.signing:
-            return None
+        if not self.signing or commit.sha in self.unsigned:
+            return None  # no signing, or made before it was turned on (`signingSince`)
         if commit.signature == "N" or not commit.key:
             return f"committed as {commit.committer} but not signed"
         if commit.signature != "G" or commit.key not in self.fingerprints:

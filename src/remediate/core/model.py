@@ -47,6 +47,7 @@ class Settings:
     runner_email: str = "remediate-bot@localhost"
     runner_identities: tuple[str, ...] = ()  # earlier e-mails, still the runner's for their commits
     runner_signing: tuple[str, ...] = ()  # allowed SSH public keys of the runner's commits
+    runner_signing_since: str = ""  # the last commit whose runner commits need no signature
     retention_days: int = 30
     reporting: dict[str, Any] = field(
         default_factory=lambda: {
@@ -65,7 +66,12 @@ class Settings:
     @property
     def runner_trust(self) -> RunnerTrust:
         """What makes a commit the runner's (`core.authorship`)."""
-        return RunnerTrust.of(self.runner_email, self.runner_identities, self.runner_signing)
+        return RunnerTrust.of(
+            self.runner_email,
+            self.runner_identities,
+            self.runner_signing,
+            self.runner_signing_since,
+        )
 
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any]) -> Settings:
@@ -87,6 +93,7 @@ class Settings:
             runner_email=runner.get("email", defaults.runner_email),
             runner_identities=tuple(runner.get("identities", ())),
             runner_signing=tuple(runner.get("signing", ())),
+            runner_signing_since=runner.get("signingSince", ""),
             retention_days=spec.get("retentionDays", 30),
             reporting={**defaults.reporting, **spec.get("reporting", {})},
             executor_environment=tuple(

@@ -3,7 +3,7 @@ audit file at the tip what a runner commit added (`core.authorship` holds the ru
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge
@@ -61,7 +61,7 @@ def authorship(
     """Every audit file at `rev` that is not what a runner commit added (or a runner's file
     that is gone), judged on what changed after `since` (a commit already judged: the
     runner's checkpoint), else on everything; and how many commits were looked at."""
-    trust = as_trust(trust)
+    trust = before_signing(store, as_trust(trust))
     if rev is None:
         return [], 0
     if since:
@@ -81,6 +81,23 @@ def authorship(
         for path in sorted(added - at_tip):
             at_tip.update(found for found, _, _ in store.tree_blobs(rev, path))
     return judge(changed, history, trust, at_tip, retired(store, rev)), len(history)
+
+
+def before_signing(store: AuditReader, trust: RunnerTrust) -> RunnerTrust:
+    """`trust` knowing which audit commits predate signing: `runner.signingSince` and its
+    ancestors (a commit id fixes its whole history, so none can be added later). A
+    commit this clone does not have exempts nothing (fail closed: they are refused)."""
+    if not trust.signing or not trust.since or trust.unsigned:
+        return trust
+    key = (id(store), trust.since)
+    if key not in _unsigned:
+        sha = store.resolve(trust.since)
+        history = store.audit_history(sha, AUDIT_DIR) if sha else []
+        _unsigned[key] = frozenset(c.sha for c in history)
+    return replace(trust, unsigned=_unsigned[key])
+
+
+_unsigned: dict[tuple[int, str], frozenset[str]] = {}  # per store: signingSince's history
 
 
 def retired(store: AuditReader, rev: str | None) -> frozenset[str]:
