@@ -38,9 +38,17 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+    """The runner's clock, and the time a person asked to evaluate at (REMEDIATE_NOW)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The runner's real time: what every event records, what leases, claim deadlines,
+        backoffs and change windows of state-changing commands are judged by."""
+        ...
+
+    def override(self) -> datetime | None:
+        """REMEDIATE_NOW, if set: the time `plan` and `explain` evaluate at (and, later,
+        which schedule fires are due); never recorded, never what `apply` decides by."""
+        ...
 
 
 class Environment(Protocol):
