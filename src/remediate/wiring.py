@@ -28,7 +28,9 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
     from remediate.adapters.clock import SystemClock
     from remediate.adapters.environment import RunnerEnvironment
     from remediate.adapters.git_cli import WorkTreeChanges
+    from remediate.adapters.git_tree import GitTree
     from remediate.adapters.process import LocalProcesses
+    from remediate.documents.commit import AtCommit
     from remediate.documents.repository import WorkTree
     from remediate.executors.registry import InProcess
 
@@ -42,6 +44,7 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         processes=LocalProcesses(),
         backend=InProcess(),
         open_store=lambda: _store(root),
+        commits=AtCommit(root, GitTree(root)),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built

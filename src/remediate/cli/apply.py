@@ -50,6 +50,8 @@ def apply(
         raise UsageError("--concurrency must be 1 or more")
     session = wiring.session(Path(repo))
     report = run_apply(session, actor_or_none(session), dry_run, max_actions, concurrency)
+    for warning in report.warnings:
+        echo(f"remediate: warning: {warning}", err=True)
     for name, status in report.late:
         echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "

@@ -16,6 +16,7 @@ from typing import Any
 from remediate.service.ports import (
     Changes,
     Clock,
+    CommitDocuments,
     Documents,
     Environment,
     ExecutionBackend,
@@ -34,6 +35,7 @@ class Session:
     processes: ProcessRunner
     backend: ExecutionBackend
     open_store: Callable[[], Store]
+    commits: CommitDocuments | None = None  # the documents of a commit (state-changing commands)
     memo: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
