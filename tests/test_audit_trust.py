@@ -183,7 +183,10 @@ def test_a_revert_of_an_accidental_audit_edit_lets_apply_run_again(tmp_path: Pat
 def test_a_new_runner_email_keeps_the_old_one_valid_when_listed(tmp_path: Path) -> None:
     log = tmp_path / "log"
     bare = make_remote(tmp_path, actions=_log_action(log))
-    runner, admin = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "admin", "admin@x.io")
+    runner, admin = (
+        clone(tmp_path, bare, "runner"),
+        clone(tmp_path, bare, "admin", "admin@example.com"),
+    )
     _add(admin, "rem-1", "admin@example.com")
     git(runner, "pull", "--quiet", "--ff-only")
     assert remediate(runner, "apply").returncode == 0
@@ -305,7 +308,14 @@ def _approval_remote(tmp: Path, log: Path, signing: str | None) -> Path:
             admin,
             f"  runner: {{name: remediate-bot, email: {RUNNER}, signing: [{json.dumps(signing)}]}}\n",
         )
-        git(admin, "commit", "--quiet", "-am", "sign the runner's commits", email="admin@x.io")
+        git(
+            admin,
+            "commit",
+            "--quiet",
+            "-am",
+            "sign the runner's commits",
+            email="admin@example.com",
+        )
         git(admin, "push", "--quiet", "origin", "HEAD:main")
     return bare
 
@@ -486,7 +496,10 @@ def test_signing_turned_on_later_keeps_earlier_unsigned_runner_commits_valid(
     bare = make_remote(
         tmp_path, actions=_log_action(log), requests={"rem-1": request_yaml("rem-1", "once")}
     )
-    runner, admin = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "admin", "admin@x.io")
+    runner, admin = (
+        clone(tmp_path, bare, "runner"),
+        clone(tmp_path, bare, "admin", "admin@example.com"),
+    )
     assert remediate(runner, "apply").returncode == 0  # unsigned runner commits
     last = git(bare, "rev-parse", "main")
     git(admin, "pull", "--quiet", "--ff-only")
@@ -501,7 +514,7 @@ def test_signing_turned_on_later_keeps_earlier_unsigned_runner_commits_valid(
     assert code == 1 and problems and all("but not signed" in p for p in problems)
     assert remediate(runner, "apply", env=signed).returncode == 1
     _settings(admin, f"  runner: {{name: b, email: {RUNNER}, {signing}, signingSince: {last}}}\n")
-    git(admin, "commit", "--quiet", "-am", "earlier ones were unsigned", email="admin@x.io")
+    git(admin, "commit", "--quiet", "-am", "earlier ones were unsigned", email="admin@example.com")
     git(admin, "push", "--quiet", "origin", "HEAD:main")
     git(runner, "pull", "--quiet", "--ff-only")
     done = remediate(runner, "apply", env=signed)

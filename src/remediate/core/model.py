@@ -48,6 +48,7 @@ class Settings:
     runner_identities: tuple[str, ...] = ()  # earlier e-mails, still the runner's for their commits
     runner_signing: tuple[str, ...] = ()  # allowed SSH public keys of the runner's commits
     runner_signing_since: str = ""  # the last commit whose runner commits need no signature
+    clock_skew: timedelta = timedelta(seconds=5)  # runner.clockSkew: leases, claim deadlines
     retention_days: int = 30
     reporting: dict[str, Any] = field(
         default_factory=lambda: {
@@ -94,6 +95,7 @@ class Settings:
             runner_identities=tuple(runner.get("identities", ())),
             runner_signing=tuple(runner.get("signing", ())),
             runner_signing_since=runner.get("signingSince", ""),
+            clock_skew=_duration(runner.get("clockSkew"), defaults.clock_skew),
             retention_days=spec.get("retentionDays", 30),
             reporting={**defaults.reporting, **spec.get("reporting", {})},
             executor_environment=tuple(
@@ -113,6 +115,7 @@ class ActionType:
     retries: int = 0
     backoff: timedelta = timedelta(seconds=30)
     description: str = ""
+    content_hash: str = ""  # approvals bind to it too: an edit of the action voids them
 
     @classmethod
     def from_document(cls, doc: Document) -> ActionType:
@@ -129,6 +132,7 @@ class ActionType:
             retries=int(retries.get("max", 0)),
             backoff=parse_duration(retries.get("backoff", "30s")),
             description=spec.get("description", ""),
+            content_hash=content_hash(doc.name, spec),
         )
 
 
@@ -224,3 +228,8 @@ def build_repository(documents: list[Document]) -> Repository:
         policy_tests=tuple(by_kind.get("PolicyTest", [])),
         documents=tuple(documents),
     )
+
+
+def _duration(text: Any, default: timedelta) -> timedelta:
+    """A validated duration field, or `default` when it is absent."""
+    return parse_duration(text) if isinstance(text, str) else default

@@ -15,13 +15,23 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from remediate.core import checkpoint as cp
+from remediate.core import streams as st
 from remediate.core.audit import RequestState, extend
 from remediate.core.authorship import RunnerTrust, as_trust
 from remediate.core.chains import check_chains
 from remediate.core.commits import WON, Person
 from remediate.core.decision import Execution
 from remediate.core.lifecycle import SETTLED
-from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, Layered, oversized, parse_files
+from remediate.core.snapshot import (
+    AUDIT_DIR,
+    AuditSnapshot,
+    Layered,
+    LayeredStreams,
+    oversized,
+    parse_all,
+    split,
+)
+from remediate.core.streams import Key, StreamState
 from remediate.errors import UserError
 from remediate.service.ports import AuditReader, Store
 
@@ -42,6 +52,7 @@ class Stored:
     _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
     _executions: list[Execution] | None = None
     _executions_text: str | None = None
+    _streams: dict[str, dict[str, StreamState]] = field(default_factory=dict)
 
     @property
     def commit(self) -> str:
@@ -64,6 +75,22 @@ class Stored:
         found: dict[str, RequestState] = {}
         for path in sorted(p for p in self.blobs if p.startswith("requests/")):
             found.update(self.bucket(path))
+        return found
+
+    def stream_bucket(self, path: str) -> dict[str, StreamState]:
+        if path not in self._streams:
+            blob = self.blobs.get(path)
+            self._streams[path] = cp.read_stream(path, self.store.blob_text(blob)) if blob else {}
+        return self._streams[path]
+
+    def stream_state(self, key: Key) -> StreamState | None:
+        return self.stream_bucket(cp.stream_bucket(*key)).get(key[1])
+
+    def streams(self) -> dict[Key, StreamState]:
+        """Every subject of every other stream (`snapshot.Base`)."""
+        found: dict[Key, StreamState] = {}
+        for path in sorted(p for p in self.blobs if p.startswith(cp.STREAMS_DIR)):
+            found.update({(s.stream, s.subject): s for s in self.stream_bucket(path).values()})
         return found
 
     def executions(self) -> list[Execution]:
@@ -105,12 +132,13 @@ def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[
     }
 
 
-def stored(store: AuditReader, runner: RunnerTrust | str) -> Stored | None:
-    """The local checkpoint ref, if the runner wrote it (one of its identities, signed by
-    an allowed key when the settings list keys) and this version reads it."""
+def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None) -> Stored | None:
+    """The local checkpoint ref (or commit `sha`, what it held earlier), if the runner
+    wrote it (one of its identities, signed by an allowed key when the settings list
+    keys) and this version reads it."""
     import json
 
-    sha = store.resolve(cp.REF)
+    sha = sha or store.resolve(cp.REF)
     if sha is None or not _by_runner(store, sha, as_trust(runner)):
         return None
     blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
@@ -158,11 +186,13 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         refused = oversized(path, size)
         if refused:
             raise UserError(refused)
-    events, problems = parse_files({path: store.blob_text(blob) for _, path, blob, _ in changes})
+    every, problems = parse_all({path: store.blob_text(blob) for _, path, blob, _ in changes})
     if problems:
         return None
+    events, others = split(every)
     top = extend(lambda name: base.state(name) or RequestState(name), events)
-    if top is None:
+    more = st.extend(lambda key: base.stream_state(key) or st.start(*key), others)
+    if top is None or more is None:
         return None
     return AuditSnapshot(
         rev,
@@ -172,6 +202,8 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         Layered(base, top),
         base=base.commit,
         checkpoint=base.sha,
+        others=others,
+        streams=LayeredStreams(base, more),
     )
 
 
@@ -253,12 +285,13 @@ def save(
     ):
         return False
     base = of(snap)
-    if base is None and check_chains(snap.events):
+    if base is None and check_chains([*snap.events, *snap.others]):
         return False  # a full read with problems: `audit verify` names them; no summary
     judged_from = current.commit if current is not None else base.commit if base else None
     if authorship(store, snap.rev, trust, judged_from)[0]:
         return False  # files the runner did not write: the guard refuses them next run
     files = _state_files(snap, base)
+    files.update(_stream_files(snap, base))
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
         files[cp.EXECUTIONS] = _executions_file(snap, base)
@@ -282,6 +315,18 @@ def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
         merged = {**(base.bucket(path) if base is not None else {}), **states}
         out[path] = cp.states_text(dict(sorted(merged.items())))
     return out
+
+
+def _stream_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
+    """The stream buckets to write: those holding a subject changed since `base`."""
+    changed = snap.streams.top if isinstance(snap.streams, LayeredStreams) else snap.streams
+    grouped: dict[str, dict[str, StreamState]] = {}
+    for key, state in changed.items():
+        grouped.setdefault(cp.stream_bucket(*key), {})[key[1]] = state
+    return {
+        path: cp.stream_text({**(base.stream_bucket(path) if base is not None else {}), **states})
+        for path, states in grouped.items()
+    }
 
 
 def _file_entries(

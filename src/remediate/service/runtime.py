@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ from remediate.core.commits import Person
 from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
 from remediate.core.model import Repository, Request, build_repository
+from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
-from remediate.service.ports import Store
+from remediate.service.ports import CommitDocuments, Store
 from remediate.service.session import Session
 
 
@@ -27,6 +29,9 @@ class Runtime:
     directory: Directory
     requesters: Mapping[str, tuple[str, ...]]  # file → who added it (and who moved it there)
     now: datetime
+    rev: str | None = None  # the commit the documents were read from (None: no commit yet)
+    warnings: tuple[str, ...] = ()  # what was ignored: local edits, held-back versions
+    fingerprint: str = ""  # of the documents at `rev` (`CommitDocuments.fingerprint`)
 
     @property
     def root(self) -> Path:
@@ -71,9 +76,22 @@ class Runtime:
             self.directory,
             self.repository.settings,
             self.requesters_of(request, state),
-            (*state.approvals_for(request.content_hash), *extra),
+            (*state.approvals_for(request.content_hash, self.action_hash(request)), *extra),
             executions or (),
         )
+
+    def action_hash(self, request: Request) -> str | None:
+        """The content hash of the request's ActionType (None: it is not defined)."""
+        action = self.repository.action_types.get(request.action_type)
+        return action.content_hash if action is not None else None
+
+    def edited(self, request: Request, state: RequestState) -> str | None:
+        """What changed since the request's last decision: `request`, `actionType`, or None."""
+        if state.content_hash not in (None, request.content_hash):
+            return "request"
+        if state.action_hash not in (None, self.action_hash(request)):
+            return "actionType"
+        return None
 
     def evaluate(self, request: Request, context: Context) -> Decision:
         from remediate.core.policy import evaluate
@@ -84,33 +102,94 @@ class Runtime:
     def request(self, request_id: str) -> Request:
         found = self.repository.requests.get(request_id)
         if found is None:
-            raise UserError(f"no request named {request_id!r} in this repository")
+            at = (
+                f" at the fetched tip {self.rev[:12]} (commit and push it first)"
+                if self.rev
+                else ""
+            )
+            raise UserError(f"no request named {request_id!r} in this repository{at}")
         return found
+
+    def at(self, rev: str | None) -> Runtime:
+        """This runtime with the documents of commit `rev` (itself when they are the same):
+        what a claim made on `rev` is decided against."""
+        commits = self.session.commits
+        if rev is None or rev == self.rev or commits is None or self.rev is None:
+            return self
+        found = self._at.get(rev)
+        if found is None:
+            if commits.fingerprint(rev) == self.fingerprint:
+                found = self
+            else:
+                found = _load_at(self.session, commits, rev, (), self.now)[0]
+            self._at[rev] = found
+        return found
+
+    @cached_property
+    def _at(self) -> dict[str, Runtime]:
+        return {}
 
 
 def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     """Documents (fail closed), policies, the directory and the store of the session.
 
-    Request files whose requests the runner's checkpoint recorded as settled, and whose
-    bytes are unchanged, are not parsed (unless they declare a request in `keep`): they
-    can change nothing. Everything else is (new and unsettled requests, settings, action
-    types, policies), and fails closed."""
-    from remediate.service import checkpoint
+    Every document is read from the fetched tip (`service.at_commit`), never from the
+    working tree; what differs there is named in a warning and ignored. Request files
+    whose requests the runner's checkpoint recorded as settled, and whose blobs are
+    unchanged, are not parsed (unless they declare a request in `keep`): they can change
+    nothing. Everything else is (new and unsettled requests, settings, action types,
+    policies), and fails closed."""
+    from remediate.core import checkpoint as cp
+    from remediate.service import at_commit
+
+    store = session.store
+    local = store.resolve(cp.REF)  # this clone's checkpoint, before the fetch replaces it
+    store.target_branch(_work_tree_base(session))
+    tip = store.fetch()
+    commits = session.commits
+    if tip is None or commits is None:  # nothing committed yet: nothing is shared either
+        return _load_work_tree(session, keep)
+    settings = at_commit.settings_at(commits, tip, at_commit.trusted(commits, tip))
+    if where(session, settings.base_branch, settings.runner_trust):
+        tip = store.fetch()  # the tip's settings name another base branch: theirs counts
+        if tip is None:
+            return _load_work_tree(session, keep)
+    return _load_at(session, commits, tip, keep, session.clock.now(), local)[0]
+
+
+def _work_tree_base(session: Session) -> str:
+    """The base branch to fetch first: the working tree's settings say (default main);
+    the fetched tip's settings then have the last word (`load`)."""
+    from remediate.errors import RemediateError
+
+    try:
+        return build_repository(session.documents.load_paths(())).settings.base_branch
+    except RemediateError:
+        return "main"
+
+
+def _load_at(
+    session: Session,
+    commits: CommitDocuments,
+    tip: str,
+    keep: tuple[str, ...],
+    now: datetime,
+    local: str | None = None,
+) -> tuple[Runtime, AuditSnapshot]:
+    from remediate.service import at_commit, checkpoint
     from remediate.service.audit_log import READ_FILES, TRUST, read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
-    settings = build_repository(session.documents.load_paths(())).settings
     store = session.store
-    runner = session.memo[TRUST] = settings.runner_trust
-    where(session, settings.base_branch, runner)
-    before = checkpoint.stored(store, runner)  # this clone's, before the remote's replaces it
-    tip = store.fetch()
+    chosen = at_commit.trusted(commits, tip)
+    runner = session.memo[TRUST] = at_commit.settings_at(commits, tip, chosen).runner_trust
+    before = checkpoint.stored(store, runner, local) if local else None
     refuse_rewritten(store, tip, runner, before)
     snap = read(store, tip, runner)
-    report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
-    session.memo[READ_FILES] = report.read
-    repository = build_repository(report.documents)
+    found = at_commit.documents(commits, tip, checkpoint.settled(checkpoint.of(snap), keep), chosen)
+    session.memo[READ_FILES] = found.report.read
+    repository = build_repository(found.report.documents)
     require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,
@@ -118,16 +197,43 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
         policies=compile_repository(repository),
         directory=(session.people or Directory.from_settings)(repository.settings),
         requesters=checkpoint.requesters(store, tip, checkpoint.of(snap)),
+        now=now,
+        rev=tip,
+        warnings=found.warnings,
+        fingerprint=commits.fingerprint(tip),
+    ), snap
+
+
+def _load_work_tree(session: Session, keep: tuple[str, ...]) -> Runtime:
+    """Before the first commit: the working tree (there is no tip to read, or to share)."""
+    from remediate.service import checkpoint
+    from remediate.service.audit_log import READ_FILES, read
+    from remediate.service.plan import compile_repository
+
+    settings = build_repository(session.documents.load_paths(())).settings
+    store = session.store
+    where(session, settings.base_branch, settings.runner_trust)
+    snap = read(store, None, settings.runner_trust)
+    report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
+    session.memo[READ_FILES] = report.read
+    repository = build_repository(report.documents)
+    return Runtime(
+        session=session,
+        repository=repository,
+        policies=compile_repository(repository),
+        directory=Directory.from_settings(repository.settings),
+        requesters={},
         now=session.clock.now(),
     )
 
 
-def where(session: Session, branch: str, runner: RunnerTrust) -> None:
-    """Aim the store at `<remote>/<branch>` whatever is checked out; with signing keys in
-    the settings, sign every commit (refused before anything runs without a key); with
-    no remote at all, say once that the runner works on the local repository."""
+def where(session: Session, branch: str, runner: RunnerTrust) -> bool:
+    """Aim the store at `<remote>/<branch>` whatever is checked out (True: it was aimed
+    at another branch, fetch again); with signing keys in the settings, sign every
+    commit (refused before anything runs without a key); with no remote at all, say once
+    that the runner works on the local repository."""
     store = session.store
-    store.target_branch(branch)
+    moved = store.target_branch(branch)
     if runner.signing:
         store.sign_commits()
     if not store.has_upstream:
@@ -135,6 +241,7 @@ def where(session: Session, branch: str, runner: RunnerTrust) -> None:
             "this repository has no remote: claims and events are committed to the local "
             "repository only, so runners in other clones do not see them"
         )
+    return moved
 
 
 def refuse_rewritten(
@@ -185,7 +292,11 @@ def person(identity: str, store: Store | None = None) -> Person:
 
 
 def decision_details(
-    decision: Decision, content_hash: str, verb: str, requester: str | None = None
+    decision: Decision,
+    content_hash: str,
+    verb: str,
+    requester: str | None = None,
+    action_hash: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "verb": verb,
@@ -196,6 +307,8 @@ def decision_details(
         "rules": list(decision.rules),
         "approvalsRequired": decision.approvals_required,
     }
+    if action_hash:
+        body["actionHash"] = action_hash
     if decision.overridden:
         body["overridden"] = [v.message for v in decision.overridden]
     if requester:
