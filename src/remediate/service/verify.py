@@ -340,8 +340,9 @@ def unverified(session: Session, snap: AuditSnapshot, trust: RunnerTrust | None)
     verification: a file the runner did not write, or an unreadable line."""
     if trust is None or snap.rev is None:
         return
-    try:
-        found, _ = authorship(session.store, snap.rev, trust, snap.base)
+    try:  # judged from the runner's checkpoint even when every event was read
+        base = snap.base or getattr(checkpoint.find(session.store, snap.rev, trust), "commit", None)
+        found, _ = authorship(session.store, snap.rev, trust, base)
     except RemediateError:
         return
     count = len(found) + len(snap.problems)
