@@ -9,11 +9,12 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import Result
+if TYPE_CHECKING:
+    from tests.conftest import Result
 from tests.fake_github import FakeGitHub
 from tests.runner_support import NOW, RUNNER, action_yaml, git
 

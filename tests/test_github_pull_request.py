@@ -154,3 +154,26 @@ def test_one_request_takes_at_most_eight_calls(world: World) -> None:
     before = len(world.fake.calls)
     world.pull_request(8)
     assert len(world.fake.calls) - before <= 12
+
+
+def test_a_symbolic_link_out_of_the_repository_is_an_error_never_read(world: World) -> None:
+    secret = world.tmp / "secret.txt"
+    secret.write_text("apiVersion: remediate/v1\nTOPSECRET\n")
+    git_dev = world.dev
+    world.open_pr(7, {"README.md": "x\n"})
+    (git_dev / "remediations").mkdir(exist_ok=True)
+    (git_dev / "remediations" / "link.yaml").symlink_to(secret)
+    head = world.commit(7, {})
+    done = world.pull_request(7)
+    assert done.code == 1
+    assert world.status(head) == "failure"
+    body = world.sticky(7)[0]["body"]
+    assert "remediations/link.yaml" in body and "TOPSECRET" not in body
+
+
+def test_a_huge_request_file_is_refused_by_its_size(world: World) -> None:
+    head = world.open_pr(7, {"remediations/big.yaml": "# " + "x" * (3 * 1024 * 1024) + "\n"})
+    done = world.pull_request(7)
+    assert done.code == 1
+    assert world.status(head) == "failure"
+    assert "the limit is" in world.sticky(7)[0]["body"]

@@ -52,23 +52,27 @@ class Outcome:
 
 
 def run(github: GitHubRun) -> Outcome:
-    from remediate.service.github import commands, merged, pulls, reviews
-
     name, action = github.event_name, github.event.get("action")
     if name == "pull_request":
         if action not in ("opened", "synchronize", "reopened"):
             return _ignored(name, action)
+        from remediate.service.github import pulls
+
         return pulls.refresh(github, pulls.from_event(github.event))
     if name == "pull_request_review":
         if action != "submitted":
             return _ignored(name, action)
+        from remediate.service.github import reviews
+
         return reviews.on_review(github)
-    if name == "push":
-        return merged.on_push(github)
-    if name in ("schedule", "workflow_dispatch"):
-        return merged.on_schedule(github)
     if name == "issue_comment":
+        from remediate.service.github import commands
+
         return commands.on_comment(github)
+    if name in ("push", "schedule", "workflow_dispatch"):
+        from remediate.service.github import merged
+
+        return merged.on_push(github) if name == "push" else merged.on_schedule(github)
     raise UsageError(f"remediate github: no handling for the GitHub event {name!r}")
 
 
