@@ -20,7 +20,7 @@ from remediate.service.session import Session
 if TYPE_CHECKING:
     from remediate.core.audit import RequestState
     from remediate.service.github import GitHubRun
-    from remediate.service.ports import Scaffolding, Store
+    from remediate.service.ports import Mailer, Scaffolding, Store
 
 
 def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
@@ -43,6 +43,7 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         processes=LocalProcesses(),
         backend=InProcess(),
         open_store=lambda: _store(root),
+        open_mailer=lambda: _mailer(variables),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
@@ -53,6 +54,12 @@ def scaffolding() -> Scaffolding:
     from remediate.adapters.provenance import LocalInstall
 
     return LocalInstall()
+
+
+def _mailer(variables: Mapping[str, str]) -> Mailer:
+    from remediate.adapters.smtp import mailer
+
+    return mailer(variables)
 
 
 def _store(root: Path) -> Store:

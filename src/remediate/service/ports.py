@@ -30,6 +30,8 @@ from remediate.core.processes import ProcessRunner as ProcessRunner
 from remediate.core.provenance import InstalledFrom
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from remediate.core.document import Document
     from remediate.documents.repository import Skip, ValidationReport
     from remediate.executors.base import ExecutionContext, ExecutionResult
@@ -255,3 +257,14 @@ class PullHeads(Protocol):
         """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
         commit `automation` has them, and everything else (requests, schedules) as commit
         `requests` has them."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
+
+    @property
+    def sender(self) -> str:
+        """The address messages are sent from."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
+        """recipient → why it was not delivered; empty when every recipient was."""

@@ -19,6 +19,7 @@ from remediate.service.ports import (
     Documents,
     Environment,
     ExecutionBackend,
+    Mailer,
     ProcessRunner,
     Store,
 )
@@ -42,7 +43,17 @@ class Session:
     # Who is who under a forge that knows more than Settings (GitHub: team membership and
     # write permission read from the API); None: `Directory.from_settings`.
     people: Callable[[Settings], Directory] | None = None
+    # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
+    open_mailer: Callable[[], Mailer] | None = None
 
     @cached_property
     def store(self) -> Store:
         return self.open_store()
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from remediate.errors import UsageError
+
+        if self.open_mailer is None:
+            raise UsageError("no mailer is configured")
+        return self.open_mailer()
