@@ -13,8 +13,9 @@ Seams for what comes next, deliberately not ports yet (no adapter pretends to be
   docs/architecture.md for where it goes.
 
 `Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
-the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub) and
-`adapters.local_forge.LocalForge` (plain git: teams from Settings, no pull requests).
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
 """
 
 from __future__ import annotations
