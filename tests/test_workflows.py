@@ -38,11 +38,14 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def workflows(scaffolded: Path) -> list[Path]:
     found = sorted((scaffolded / ".github" / "workflows").glob("*.yml"))
     found += sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    assert len(found) >= 4
+    found += sorted((ROOT / "examples" / "github").glob("*.yml"))
+    assert len(found) >= 5
     return found
 
 
 def label(path: Path) -> str:
+    if path.is_relative_to(ROOT / "examples"):
+        return "example " + path.name
     return ("project " if path.is_relative_to(ROOT) else "scaffold ") + path.name
 
 
@@ -146,6 +149,14 @@ EXPECTED_PERMISSIONS = {
     ("scaffold remediate.yml", "apply"): {"contents": "write"},
     ("scaffold validate.yml", "validate"): {"contents": "read"},
     ("project ci.yml", "test"): {"contents": "read"},
+    # `remediate github` (examples/github/): the pull-request job writes only its comment
+    # and the commit status; the job that commits the audit log also comments results.
+    ("example remediate.yml", "pull-request"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    },
+    ("example remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
 }
 
 
@@ -157,7 +168,11 @@ def test_each_job_has_exactly_the_permissions_it_needs(scaffolded: Path) -> None
     for key, permissions in EXPECTED_PERMISSIONS.items():
         assert seen[key] == permissions, key
     writers = {key for key, permissions in seen.items() if "write" in permissions.values()}
-    assert writers == {("scaffold remediate.yml", "apply")}
+    assert writers == {
+        ("scaffold remediate.yml", "apply"),
+        ("example remediate.yml", "pull-request"),
+        ("example remediate.yml", "write"),
+    }
 
 
 def test_an_action_has_one_pin_everywhere(scaffolded: Path) -> None:
