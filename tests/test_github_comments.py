@@ -131,3 +131,11 @@ spec:
     assert comment_event(world, 7, "carol", "/remediate approve").code == 0
     assert "- rem-1: QUEUED" in replies(world, 7)[1]
     assert sorted(approvals(world)) == ["bob", "carol"]
+
+
+def test_a_reason_longer_than_the_audit_keeps_is_refused(world: World) -> None:
+    merged_pending(world)
+    done = comment_event(world, 7, "bob", "/remediate approve " + "x" * 1001)
+    assert done.code == 1
+    assert json.loads(done.out)["messages"] == ["the reason is 1001 characters; at most 1000"]
+    assert approvals(world) == []

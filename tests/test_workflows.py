@@ -217,6 +217,33 @@ def test_no_workflow_installs_remediate_from_a_package_index(scaffolded: Path) -
     assert not pattern.search(readme)
 
 
+def test_the_rules_catch_pull_request_jobs_that_write_too_much_or_race() -> None:
+    bad = """\
+on: {pull_request: {}}
+permissions: {}
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {contents: write, pull-requests: write, issues: write}
+    concurrency: {group: "pr-${{ github.event.pull_request.number }}", cancel-in-progress: false}
+    steps: [{run: "true"}]
+  comment:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {contents: read, pull-requests: write}
+    concurrency: {group: "pr-${{ github.run_id }}", cancel-in-progress: true}
+    steps: [{run: "true"}]
+"""
+    found = "\n".join(violations("bad.yml", bad))
+    for expected in (
+        "bad.yml: plan: permissions: runs on pull requests with",
+        "bad.yml: comment: concurrency: a job that writes comments must queue per pull request",
+        "bad.yml: comment: concurrency: a pull-request comment job's group is not per pull request",
+    ):
+        assert expected in found, f"{expected!r} not in\n{found}"
+
+
 def test_the_readme_example_keeps_the_rules() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Using it from GitHub Actions") :]

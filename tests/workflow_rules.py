@@ -117,6 +117,12 @@ def _job(doc: dict[str, Any], job: dict[str, Any]) -> list[str]:
     return found
 
 
+def comments(job: dict[str, Any]) -> bool:
+    """Whether the job writes pull-request comments or statuses (not contents)."""
+    permissions = job.get("permissions")
+    return isinstance(permissions, dict) and "write" in permissions.values()
+
+
 def _pull_request_permissions(permissions: dict[str, Any]) -> bool:
     """PRODUCT.md: contents: read on pull-request events; what writes there is only the
     plan comment and the commit status."""
@@ -140,6 +146,16 @@ def _concurrency(job: dict[str, Any], pull_requests: bool) -> list[str]:
         contexts = set(EXPRESSION.findall(str(concurrency["group"])))
         if not contexts <= CONSTANT_GROUP_CONTEXTS:
             found.append(f"concurrency: the group of a job that writes varies per run: {contexts}")
+    elif comments(job):
+        # It creates the pull request's one plan comment: two runs at once could both find
+        # none and both create one, so runs of one pull request queue, never overlap.
+        if cancel is not False:
+            found.append(
+                "concurrency: a job that writes comments must queue per pull request,"
+                f" cancel-in-progress {cancel!r}"
+            )
+        if "github.event.pull_request.number" not in str(concurrency["group"]):
+            found.append("concurrency: a pull-request comment job's group is not per pull request")
     elif pull_requests and cancel not in (True, ON_PULL_REQUEST):
         found.append(f"concurrency: superseded pull-request runs are not cancelled ({cancel!r})")
     return found

@@ -33,6 +33,7 @@ from remediate.service.markdown import cell
 
 COMMAND = re.compile(r"/remediate[ \t]+(plan|approve|reject|override)(?:[ \t]+(.*))?", re.I)
 NEEDS_REASON = ("reject", "override")
+MAX_REASON = 1000  # characters of a reason kept in the audit
 REPLY = "<!-- remediate:reply {id} -->"
 
 
@@ -91,6 +92,9 @@ def _run(github: GitHubRun, command: Command, login: str, number: int, out: Outc
     if command.verb in NEEDS_REASON and not command.reason:
         out.code = 1
         return [f"/remediate {command.verb} needs a reason: /remediate {command.verb} <reason>"]
+    if command.reason and len(command.reason) > MAX_REASON:
+        out.code = 1
+        return [f"the reason is {len(command.reason)} characters; at most {MAX_REASON}"]
     if login.casefold() == pull.author.casefold():
         out.code = 1
         return [f"{login} opened this pull request and never approves or rejects its requests"]
