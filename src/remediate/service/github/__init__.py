@@ -91,3 +91,11 @@ def payload(event: Mapping[str, Any], *keys: str) -> Any:
             raise UsageError(f"the GitHub event has no {'.'.join(keys[: i + 1])}")
         node = node[key]
     return node
+
+
+def number(event: Mapping[str, Any], *keys: str) -> int:
+    """`payload(...)` that must be a positive integer (a pull request, a comment id)."""
+    found = payload(event, *keys)
+    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
+        raise UsageError(f"the GitHub event's {'.'.join(keys)} is not a positive integer")
+    return found

@@ -25,6 +25,7 @@ from remediate.core.model import build_repository
 from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import UserError
 from remediate.service.github import GitHubRun, Outcome, authorize, payload
+from remediate.service.github import number as event_number
 from remediate.service.github.authorize import ActingAs
 from remediate.service.github.merged import recorded_approvers as _recorded_approvers
 from remediate.service.github.pulls import Target, refresh
@@ -68,8 +69,8 @@ def on_comment(github: GitHubRun) -> Outcome:
     login = str(payload(user, "login"))
     if user.get("type") == "Bot" or login.endswith("[bot]"):
         return _ignored("a bot's comment")  # never answer a bot: no loops, no proxies
-    number = int(payload(issue, "number"))
-    reply_to = int(payload(comment, "id"))
+    number = event_number(event, "issue", "number")
+    reply_to = event_number(event, "comment", "id")
     out = Outcome(body={"event": "issue_comment", "pullRequest": number, "command": command.verb})
     lines = _run(github, command, login, number, out)
     quoted = cell(f"/remediate {command.verb}" + (f" {command.reason}" if command.reason else ""))
