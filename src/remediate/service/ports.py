@@ -242,6 +242,12 @@ class Forge(Protocol):
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         """The pull requests a commit belongs to (a merge commit: the one it merged)."""
 
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
+
 
 class PullHeads(Protocol):
     """A pull request's documents, read as data from git (never checked out, no hooks,
