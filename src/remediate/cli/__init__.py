@@ -66,6 +66,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
+    "github": ("github", "github", "Act on the current GitHub Actions event."),
 }
 
 EXIT_BUG = 70

@@ -108,7 +108,7 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
         session=session,
         repository=repository,
         policies=compile_repository(repository),
-        directory=Directory.from_settings(repository.settings),
+        directory=(session.people or Directory.from_settings)(repository.settings),
         requesters=checkpoint.requesters(store, tip, checkpoint.of(snap)),
         now=session.clock.now(),
     )

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remediate.service.ports import (
     Changes,
@@ -23,6 +23,10 @@ from remediate.service.ports import (
     ProcessRunner,
     Store,
 )
+
+if TYPE_CHECKING:
+    from remediate.core.identity import Directory
+    from remediate.core.model import Settings
 
 
 @dataclass
@@ -38,6 +42,9 @@ class Session:
     memo: dict[str, Any] = field(default_factory=dict)
     # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
     open_mailer: Callable[[], Mailer] | None = None
+    # Who is who under a forge that knows more than Settings (GitHub: team membership and
+    # write permission read from the API); None: `Directory.from_settings`.
+    people: Callable[[Settings], Directory] | None = None
 
     @cached_property
     def store(self) -> Store:

@@ -23,8 +23,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from remediate.core import lifecycle as lc
+from remediate.core.audit import RequestState
 from remediate.core.commits import Person
+from remediate.core.decision import Execution
 from remediate.core.drafting import Batch, Chain
+from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks
@@ -109,10 +112,16 @@ def _claim_and_run(
     jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
+    limited: dict[str, str] = {}
     written = write(
-        rt.session, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats
+        rt.session,
+        lambda s: _claim_batch(rt, s, jobs, limited),
+        rt.now,
+        author,
+        runner,
+        report.stats,
     )
-    jobs = _on_the_branch(rt, written, jobs, won, report)
+    jobs = _on_the_branch(rt, written, jobs, won, report, limited)
     if not jobs:
         return
     recorder = Recorder(rt, author, report)
@@ -215,26 +224,63 @@ def _claim(
 
 
 def _on_the_branch(
-    rt: Runtime, written: AuditSnapshot, jobs: list[Job], won: Won, report: ApplyReport
+    rt: Runtime,
+    written: AuditSnapshot,
+    jobs: list[Job],
+    won: Won,
+    report: ApplyReport,
+    limited: dict[str, str],
 ) -> list[Job]:
     """The jobs whose claim event is on the branch now: only those run. A claim ref won
     for an attempt the branch already shows taken (its ref was pruned, and this runner's
-    view predated the outcome) runs nothing, and its ref is deleted again."""
+    view predated the outcome), or whose rate limit the claims before it on the branch
+    used up, runs nothing, and its ref is deleted again."""
     kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
     late = [j for j in jobs if j not in kept]
     for job in late:
+        why = limited.get(job.request.name)
         report.skipped.append(
-            (job.request.name, f"attempt {job.attempt} was already taken on the branch")
+            (job.request.name, why or f"attempt {job.attempt} was already taken on the branch")
         )
     release(rt.store, won, [claim_ref(j.request.name, j.attempt) for j in late])
     return kept
 
 
-def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
-    """The claim events of the jobs whose attempt is still waiting on the branch."""
+def _claim_batch(
+    rt: Runtime, snap: AuditSnapshot, jobs: list[Job], limited: dict[str, str]
+) -> Batch:
+    """The claim events of the jobs whose attempt is still waiting on the branch, and
+    whose rate limits still allow them once every claim already on the branch counts.
+
+    Rate limits hold under races because this count is taken on the snapshot the claim
+    commit is built on, and that commit lands only as a fast-forward of it: every claim
+    that landed before it is counted, and every claim that lands after it counts it
+    (docs/guarantees.md, "Rate limits under races")."""
     chain = Chain(snap)
+    executions = list(snap.executions())
+    limited.clear()
     for job in jobs:
         state = chain.state(job.request.name)
-        if state.status == lc.QUEUED and state.attempt == job.attempt:
-            chain.add(job.claim)
+        if state.status != lc.QUEUED or state.attempt != job.attempt:
+            continue
+        if job.execute:
+            why = _rate_limited(rt, job, state, executions)
+            if why:
+                limited[job.request.name] = why
+                continue
+            executions.append(started(job.request, rt.now))
+        chain.add(job.claim)
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
+
+
+def _rate_limited(
+    rt: Runtime, job: Job, state: RequestState, executions: list[Execution]
+) -> str | None:
+    """The rate-limit violation that stops a claim, counting `executions`, or None."""
+    decision = rt.evaluate(
+        job.request, rt.context(job.request, state, executions=tuple(executions))
+    )
+    found = [v for v in decision.violations if v.rule == "rateLimit"]
+    if not found:
+        return None
+    return "claims of other runners landed first: " + found[0].message
