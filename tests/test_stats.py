@@ -204,6 +204,8 @@ def test_streamed_states_are_the_full_folds_and_no_bucket_is_kept(tmp_path: Path
     base = checkpoint.of(at_head(session))
     assert base is not None  # the runner left a checkpoint: the streamed path was taken
     assert base._buckets == {}  # read, counted, dropped
+    buckets = {blob for path, blob in base.blobs.items() if path.startswith("requests/")}
+    assert not buckets & set(session.store._blobs)  # type: ignore[attr-defined]
     full = read_all(session.store, session.store.head()).states
     assert streamed == {name: Summary.of(s) for name, s in full.items()}
     assert Tally(NOW).add_all(streamed.values()) == Tally(NOW).add_all(
