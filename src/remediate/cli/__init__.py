@@ -50,6 +50,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("plan", "plan", "Decide every request that has not started, with no side effects."),
     "explain": ("explain", "explain", "Why request ID is in its state, and what would change it."),
     "policy": ("policy", "policy", "Guardrail policies: run their tests."),
+    "github": ("github", "github", "Act on the current GitHub Actions event."),
     "stats": ("stats", "stats", "Aggregate counts of the recorded requests, and the success rate."),
     "signal": (
         "stats",
@@ -66,7 +67,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
-    "github": ("github", "github", "Act on the current GitHub Actions event."),
 }
 
 EXIT_BUG = 70

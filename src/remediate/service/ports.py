@@ -213,17 +213,6 @@ class ExecutionBackend(Protocol):
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
 
 
-class Mailer(Protocol):
-    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
-
-    @property
-    def sender(self) -> str:
-        """The address messages are sent from."""
-
-    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
-        """recipient → why it was not delivered; empty when every recipient was."""
-
-
 class Forge(Protocol):
     """Where pull requests live. Reads return every page; `create_comment` is never
     re-sent blindly (a lost reply raises `core.forge.LostReply`, and the caller looks the
@@ -270,3 +259,14 @@ class PullHeads(Protocol):
         """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
         commit `automation` has them, and everything else (requests, schedules) as commit
         `requests` has them."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
+
+    @property
+    def sender(self) -> str:
+        """The address messages are sent from."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
+        """recipient → why it was not delivered; empty when every recipient was."""

@@ -40,11 +40,11 @@ class Session:
     backend: ExecutionBackend
     open_store: Callable[[], Store]
     memo: dict[str, Any] = field(default_factory=dict)
-    # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
-    open_mailer: Callable[[], Mailer] | None = None
     # Who is who under a forge that knows more than Settings (GitHub: team membership and
     # write permission read from the API); None: `Directory.from_settings`.
     people: Callable[[Settings], Directory] | None = None
+    # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
+    open_mailer: Callable[[], Mailer] | None = None
 
     @cached_property
     def store(self) -> Store:
