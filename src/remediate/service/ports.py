@@ -19,7 +19,7 @@ the port `remediate github` works through: `adapters.github.GitHubForge` (PyGith
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,9 +38,17 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+    """The runner's clock, and the time a person asked to evaluate at (REMEDIATE_NOW)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The runner's real time: what every event records, what leases, claim deadlines,
+        backoffs and change windows of state-changing commands are judged by."""
+        ...
+
+    def override(self) -> datetime | None:
+        """REMEDIATE_NOW, if set: the time `plan` and `explain` evaluate at (and, later,
+        which schedule fires are due); never recorded, never what `apply` decides by."""
+        ...
 
 
 class Environment(Protocol):
@@ -146,6 +154,17 @@ class AuditReader(Protocol):
         """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+
+    def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
+        """`audit_history` streamed: newest first, each commit after its descendants."""
+
+    def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
+        """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
+        first (topological), streamed."""
+
+    def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
+        """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
+        for a name that names nothing, no text above `limit` bytes."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""

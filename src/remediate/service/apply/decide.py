@@ -61,7 +61,7 @@ def decide_batch(
                     report.decided.append((name, adopted.to))
             state = chain.state(name)
         if state.status == lc.EXECUTING:
-            recover(rt, chain, request, state, rt.runner.email, report.recovered)
+            recover(rt, chain, request, state, rt.runner.email, report.recovered, dry)
         elif state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
             event = decision_event(rt, request, state, executions)
             if event is not None:

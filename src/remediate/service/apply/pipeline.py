@@ -34,7 +34,6 @@ from remediate.service.apply import locks
 from remediate.service.apply.decide import ClaimsOnRemote, claim_redecisions, decide_batch
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
-from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
@@ -59,7 +58,8 @@ def apply(
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
-    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs))
+    skew = rt.repository.settings.clock_skew
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew)
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
@@ -109,6 +109,9 @@ def _claim_and_run(
     report: ApplyReport,
 ) -> None:
     runner = rt.runner
+    if rt.session.processes.stopping() is not None:
+        report.skipped += [(j.request.name, "the runner is stopping: not claimed") for j in jobs]
+        return
     jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
@@ -125,22 +128,27 @@ def _claim_and_run(
     if not jobs:
         return
     recorder = Recorder(rt, author, report)
-    execute(rt, jobs, concurrency, recorder)
+    execute(rt, jobs, concurrency, recorder, won.sha)
     recorder.finish()
 
 
 def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]:
     """Each claim names its deadline: past it, another run may take the execution for
-    abandoned. It covers the actions this run may run before recording this outcome."""
+    abandoned. It covers the actions this run may run before recording this outcome,
+    counted from the runner's clock read now (just before claiming), plus the clock-skew
+    allowance and nothing more."""
     due = deadlines(jobs, concurrency)
+    claimed = rt.session.clock.now()
+    skew = rt.repository.settings.clock_skew
     return [
         replace(
             job,
             claim=replace(
                 job.claim,
+                at=iso(claimed) or job.claim.at,
                 details={
                     **job.claim.details,
-                    "deadline": iso(rt.now + due[job.request.name] + ABANDON_GRACE),
+                    "deadline": iso(claimed + due[job.request.name] + skew),
                 },
             ),
         )
