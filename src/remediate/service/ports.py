@@ -149,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def show(self, rev: str, path: str) -> str | None: ...
 
