@@ -31,7 +31,9 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
     from remediate.adapters.clock import SystemClock
     from remediate.adapters.environment import RunnerEnvironment
     from remediate.adapters.git_cli import WorkTreeChanges
+    from remediate.adapters.git_tree import GitTree
     from remediate.adapters.process import LocalProcesses
+    from remediate.documents.commit import AtCommit
     from remediate.documents.repository import WorkTree
     from remediate.executors.registry import InProcess
 
@@ -46,6 +48,7 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         backend=InProcess(),
         open_store=lambda: _store(root),
         open_mailer=lambda: _mailer(variables),
+        commits=AtCommit(root, GitTree(root)),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built

@@ -7,14 +7,11 @@ Nothing under `service/` constructs an adapter, imports one, reads the process
 environment or starts a process (`tests/test_layers.py` holds that, by reading every
 module's imports).
 
-Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
-- a mailer (reports) becomes a port here when `report --send` is built; see
-  docs/architecture.md for where it goes.
-
 `Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
-the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub) and
-`adapters.local_forge.LocalForge` (plain git: teams from Settings, no pull requests).
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
+`Mailer` sends reports (`adapters.smtp`).
 """
 
 from __future__ import annotations
@@ -24,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
 from remediate.core.forge import Comment, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
@@ -105,11 +103,39 @@ class Scaffolding(Protocol):
 
 
 class CommitDocuments(Protocol):
-    """The seam of the trust issue (#8): every document as a fetched commit holds it,
-    through the same layers as `Documents.load`. Not implemented yet: `apply` and the
-    verbs still read the working tree (and skip requests that differ from the tip)."""
+    """Every document as a commit holds it, through the same layers (and the same
+    `file:line` problems) as `Documents.load`, without a checkout; and who made each
+    version of the files of the automation itself (`core.automation`)."""
 
-    def at(self, rev: str) -> list[Document]: ...
+    def load_report(
+        self, rev: str, skip: Skip | None = None, use: Mapping[str, str | None] | None = None
+    ) -> ValidationReport:
+        """Every document at `rev` but the unchanged files of `skip`, with the blobs of
+        `use` in place of the commit's (None: left out); `DocumentsInvalid` while any is
+        invalid (fail closed)."""
+
+    def documents_of(self, path: str, blob: str) -> list[Document]:
+        """The documents of one blob read as `path` (none unless it loads cleanly)."""
+
+    def blobs(self, rev: str) -> dict[str, str]:
+        """path → blob of every file where documents live at `rev`."""
+
+    def local_edits(self, rev: str) -> list[str]:
+        """Document files whose working-tree content differs from `rev`."""
+
+    def fingerprint(self, rev: str) -> str:
+        """Equal for two commits that hold the same documents (their top-level tree ids)."""
+
+    def tip(self) -> tuple[str, str] | None:
+        """(name, commit) of the branch state-changing commands read, as last fetched (the
+        upstream of the checked-out branch, else HEAD); None before the first commit."""
+
+    def differs(self, rev: str) -> list[str]:
+        """Document files whose working-tree content is not what `rev` holds."""
+
+    def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
+        """Every version of the files under `paths` along `rev`'s first-parent line,
+        newest first (a shallow clone is deepened first)."""
 
 
 class AuditReader(Protocol):
@@ -261,6 +287,12 @@ class Forge(Protocol):
 
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
 
 
 class PullHeads(Protocol):
