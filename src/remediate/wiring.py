@@ -10,8 +10,10 @@ store whose pushes fail, a clock that is fixed) before handing it to a use case.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +31,9 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
     from remediate.adapters.clock import SystemClock
     from remediate.adapters.environment import RunnerEnvironment
     from remediate.adapters.git_cli import WorkTreeChanges
+    from remediate.adapters.git_tree import GitTree
     from remediate.adapters.process import LocalProcesses
+    from remediate.documents.commit import AtCommit
     from remediate.documents.repository import WorkTree
     from remediate.executors.registry import InProcess
 
@@ -44,9 +48,20 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         backend=InProcess(),
         open_store=lambda: _store(root),
         open_mailer=lambda: _mailer(variables),
+        commits=AtCommit(root, GitTree(root)),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
+
+
+def stop_on_signals(built: Session) -> AbstractContextManager[None]:
+    """While the block runs, SIGINT or SIGTERM stop the session's actions (their process
+    groups) and let the use case record what is known (`adapters.process`)."""
+    from remediate.adapters.process import LocalProcesses, stop_on_signals
+
+    if isinstance(built.processes, LocalProcesses):
+        return stop_on_signals(built.processes)
+    return contextlib.nullcontext()
 
 
 def scaffolding() -> Scaffolding:

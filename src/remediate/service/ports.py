@@ -7,24 +7,21 @@ Nothing under `service/` constructs an adapter, imports one, reads the process
 environment or starts a process (`tests/test_layers.py` holds that, by reading every
 module's imports).
 
-Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
-- a mailer (reports) becomes a port here when `report --send` is built; see
-  docs/architecture.md for where it goes.
-
 `Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
 the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
 Under `forge: {type: local}` there are no pull requests, and teams and roles come from
 Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
+`Mailer` sends reports (`adapters.smtp`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
 from remediate.core.forge import Comment, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
@@ -39,9 +36,17 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+    """The runner's clock, and the time a person asked to evaluate at (REMEDIATE_NOW)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The runner's real time: what every event records, what leases, claim deadlines,
+        backoffs and change windows of state-changing commands are judged by."""
+        ...
+
+    def override(self) -> datetime | None:
+        """REMEDIATE_NOW, if set: the time `plan` and `explain` evaluate at (and, later,
+        which schedule fires are due); never recorded, never what `apply` decides by."""
+        ...
 
 
 class Environment(Protocol):
@@ -98,11 +103,39 @@ class Scaffolding(Protocol):
 
 
 class CommitDocuments(Protocol):
-    """The seam of the trust issue (#8): every document as a fetched commit holds it,
-    through the same layers as `Documents.load`. Not implemented yet: `apply` and the
-    verbs still read the working tree (and skip requests that differ from the tip)."""
+    """Every document as a commit holds it, through the same layers (and the same
+    `file:line` problems) as `Documents.load`, without a checkout; and who made each
+    version of the files of the automation itself (`core.automation`)."""
 
-    def at(self, rev: str) -> list[Document]: ...
+    def load_report(
+        self, rev: str, skip: Skip | None = None, use: Mapping[str, str | None] | None = None
+    ) -> ValidationReport:
+        """Every document at `rev` but the unchanged files of `skip`, with the blobs of
+        `use` in place of the commit's (None: left out); `DocumentsInvalid` while any is
+        invalid (fail closed)."""
+
+    def documents_of(self, path: str, blob: str) -> list[Document]:
+        """The documents of one blob read as `path` (none unless it loads cleanly)."""
+
+    def blobs(self, rev: str) -> dict[str, str]:
+        """path → blob of every file where documents live at `rev`."""
+
+    def local_edits(self, rev: str) -> list[str]:
+        """Document files whose working-tree content differs from `rev`."""
+
+    def fingerprint(self, rev: str) -> str:
+        """Equal for two commits that hold the same documents (their top-level tree ids)."""
+
+    def tip(self) -> tuple[str, str] | None:
+        """(name, commit) of the branch state-changing commands read, as last fetched (the
+        upstream of the checked-out branch, else HEAD); None before the first commit."""
+
+    def differs(self, rev: str) -> list[str]:
+        """Document files whose working-tree content is not what `rev` holds."""
+
+    def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
+        """Every version of the files under `paths` along `rev`'s first-parent line,
+        newest first (a shallow clone is deepened first)."""
 
 
 class AuditReader(Protocol):
@@ -116,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def show(self, rev: str, path: str) -> str | None: ...
 
@@ -145,6 +180,17 @@ class AuditReader(Protocol):
         """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+
+    def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
+        """`audit_history` streamed: newest first, each commit after its descendants."""
+
+    def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
+        """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
+        first (topological), streamed."""
+
+    def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
+        """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
+        for a name that names nothing, no text above `limit` bytes."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""

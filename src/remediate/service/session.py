@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from remediate.service.ports import (
     Changes,
     Clock,
+    CommitDocuments,
     Documents,
     Environment,
     ExecutionBackend,
@@ -39,6 +40,7 @@ class Session:
     processes: ProcessRunner
     backend: ExecutionBackend
     open_store: Callable[[], Store]
+    commits: CommitDocuments | None = None  # the documents of a commit (state-changing commands)
     memo: dict[str, Any] = field(default_factory=dict)
     # Who is who under a forge that knows more than Settings (GitHub: team membership and
     # write permission read from the API); None: `Directory.from_settings`.
