@@ -8,8 +8,9 @@ environment or starts a process (`tests/test_layers.py` holds that, by reading e
 module's imports).
 
 `Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
-the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub) and
-`adapters.local_forge.LocalForge` (plain git: teams from Settings, no pull requests).
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
 `Mailer` sends reports (`adapters.smtp`).
 """
 
@@ -148,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def show(self, rev: str, path: str) -> str | None: ...
 
@@ -301,6 +304,12 @@ class Forge(Protocol):
 
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
 
 
 class PullHeads(Protocol):

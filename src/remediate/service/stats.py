@@ -44,7 +44,7 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
     top = snap.states.top
     paths = sorted(p for p in base.blobs if p.startswith("requests/"))
     for done, path in enumerate(paths, 1):
-        for name, data in json.loads(base.store.blob_text(base.blobs[path])).items():
+        for name, data in json.loads(base.store.blob_text(base.blobs[path], keep=False)).items():
             if name not in top:
                 yield Summary.from_checkpoint(name, data)
         if progress:
@@ -54,8 +54,13 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
         progress(len(paths) + 1, len(paths) + 1)
 
 
+def evaluation_time(session: Session) -> datetime:
+    """What "now" means for a read: REMEDIATE_NOW when set (a rehearsal), else the clock."""
+    return session.clock.override() or session.clock.now()
+
+
 def tally(session: Session, environment: str | None, now: datetime | None = None) -> Tally:
-    return Tally(now or session.clock.now(), environment).add_all(states(session))
+    return Tally(now or evaluation_time(session), environment).add_all(states(session))
 
 
 def stats(session: Session, environment: str | None = None) -> Stats:
