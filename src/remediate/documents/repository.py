@@ -104,8 +104,13 @@ def validate(
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
-    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir(), skip or {})
+    cache = BlobCache.open(root) if skip else None
+    checker = _BulkCheck(
+        index, keep_documents, (root / AUDIT_DIR).is_dir(), skip or {}, cache.known if cache else {}
+    )
     hashes, read = _check_bulk(root, bulk, checker, problems, names, documents)
+    if cache is not None:
+        cache.save(read)
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
@@ -160,6 +165,75 @@ def _check_bulk(
     return hashes, read
 
 
+class BlobCache:
+    """The blob ids of request files as last hashed, by their stat (like git's index:
+    size, modification and change time in nanoseconds, inode), in `.git/remediate/`: a
+    settled file whose stat is unchanged is not read again to find its blob id. A file
+    changed within a second of being hashed is not recorded (its stat could repeat)."""
+
+    NAME = "blobs.json"
+
+    def __init__(self, path: Path | None, known: dict[str, tuple[tuple[int, ...], str]]) -> None:
+        self.path, self.known = path, known
+
+    @classmethod
+    def open(cls, root: Path) -> BlobCache:
+        import json
+
+        git = root / ".git"
+        if not git.is_dir():
+            return cls(None, {})
+        path = git / "remediate" / cls.NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            known = {rel: (tuple(v[0]), v[1]) for rel, v in data.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            known = {}
+        return cls(path, known)
+
+    @staticmethod
+    def key(root: Path, rel: str) -> tuple[int, ...] | None:
+        import os
+        import stat
+
+        try:
+            st = os.lstat(os.path.join(root, rel))
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+    def save(self, read: Mapping[str, tuple[str, Names]]) -> None:
+        """Record the blob of each file read (hashed or recognised), if anything changed."""
+        import json
+        import os
+        import time
+
+        if self.path is None:
+            return
+        root = self.path.parent.parent.parent
+        recent = (time.time() - 1) * 1e9
+        found = dict(self.known)
+        for rel, (blob, _) in read.items():
+            if rel in self.known and self.known[rel][1] == blob:
+                continue  # recognised by its stat (or hashed again to the same blob)
+            key = self.key(root, rel)
+            if key is not None and max(key[1], key[2]) < recent:
+                found[rel] = (key, blob)
+            else:
+                found.pop(rel, None)
+        if found == self.known:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps({r: [list(k), b] for r, (k, b) in found.items()}))
+            os.replace(temp, self.path)
+        except OSError:
+            pass  # a cache: the next run hashes again
+
+
 REQUEST = "RemediationRequest"
 # What one request file yields: problems, names, documents, hash records, its blob id.
 Checked = tuple[list[Problem], list[NameRecord], list[Document], list["HashRecord"], str | None]
@@ -173,13 +247,22 @@ class _BulkCheck:
     keep_documents: bool
     audited: bool
     skip: Skip
+    stats: Mapping[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
 
     def __call__(self, base: Path, rel: str) -> Checked:
+        known = self.skip.get(rel)
+        cached = self.stats.get(rel)
+        if (
+            known is not None
+            and cached is not None
+            and cached[1] == known[0]
+            and BlobCache.key(base, rel) == cached[0]  # unchanged since hashed: not read
+        ):
+            return [], [(REQUEST, name, rel, line) for name, line in known[1]], [], [], known[0]
         raw = read_bytes(base, rel)
         if isinstance(raw, Problem):
             return [raw], [], [], [], None
         blob = blob_id(raw)
-        known = self.skip.get(rel)
         if known is not None and known[0] == blob:
             return [], [(REQUEST, name, rel, line) for name, line in known[1]], [], [], blob
         result = load_bytes(rel, raw)
