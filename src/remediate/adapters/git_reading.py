@@ -31,12 +31,14 @@ class GitReading(GitBase):
                 found.append((path, fields[2], int(fields[3])))
         return found
 
-    def blob_text(self, blob: str) -> str:
-        """A blob's content as text (cached by hash: blobs never change)."""
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content as text (cached by hash: blobs never change; not with `keep`
+        false, for a caller that streams large blobs once)."""
         text = self._blobs.get(blob)
         if text is None:
             text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
-            self._blobs[blob] = text
+            if keep:
+                self._blobs[blob] = text
         return text
 
     def prefetch(self, blobs: Sequence[str]) -> None:

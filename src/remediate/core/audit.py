@@ -167,6 +167,7 @@ class RequestState:
     request_id: str
     status: str = lifecycle.NEW
     content_hash: str | None = None
+    action_hash: str | None = None  # of the ActionType, as the last decision recorded it
     attempt: int = 0  # incremented each time the request enters QUEUED or is re-decided there
     approvals: tuple[Approval, ...] = ()
     executions: tuple[Execution, ...] = ()
@@ -195,9 +196,29 @@ class RequestState:
     def started(self) -> bool:
         return self.status not in lifecycle.NOT_STARTED
 
-    def approvals_for(self, content_hash: str) -> tuple[Approval, ...]:
-        """Approvals given for this content; earlier ones are stale (the request changed)."""
-        return tuple(a for a in self.approvals if a.content_hash == content_hash)
+    def approvals_for(
+        self, content_hash: str, action_hash: str | None = None
+    ) -> tuple[Approval, ...]:
+        """Approvals given for this content of the request and of its ActionType; others
+        are stale (one of them changed). One recorded without an ActionType hash (before
+        they were bound to it) is judged by the request's content alone."""
+        return tuple(
+            a
+            for a in self.approvals
+            if a.content_hash == content_hash
+            and (a.action_hash is None or action_hash is None or a.action_hash == action_hash)
+        )
+
+    def voided(
+        self, content_hash: str, action_hash: str | None = None
+    ) -> tuple[tuple[Approval, str], ...]:
+        """The approvals that an edit voided, each with which edit: `request` or `actionType`."""
+        kept = set(self.approvals_for(content_hash, action_hash))
+        return tuple(
+            (a, "request" if a.content_hash != content_hash else "actionType")
+            for a in self.approvals
+            if a not in kept
+        )
 
 
 def order_chain(events: Iterable[Event]) -> list[Event]:
@@ -250,6 +271,8 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
+        action_hash = details.get("actionHash")
+        changes["action_hash"] = action_hash if isinstance(action_hash, str) else None
     requester = details.get("requester")
     if state.requester is None and event.verb == "decide" and isinstance(requester, str):
         changes["requester"] = requester
@@ -327,6 +350,7 @@ def _approval(data: Mapping[str, Any], at: datetime, details: Mapping[str, Any])
         reason=data.get("reason"),
         override=bool(data.get("override", False)),
         lifts=tuple(str(ref) for ref in lifts if isinstance(ref, str)),
+        action_hash=data.get("actionHash") if isinstance(data.get("actionHash"), str) else None,
     )
 
 

@@ -7,11 +7,11 @@ Nothing under `service/` constructs an adapter, imports one, reads the process
 environment or starts a process (`tests/test_layers.py` holds that, by reading every
 module's imports).
 
-Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
-- a forge (pull requests, reviews, team membership on GitHub) and a mailer (reports)
-  become ports here when `remediate github` and `report --send` are built; see
-  docs/architecture.md for where each goes.
+`Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
+`Mailer` sends reports (`adapters.smtp`).
 """
 
 from __future__ import annotations
@@ -21,20 +21,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
+from remediate.core.forge import Comment, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
 from remediate.core.provenance import InstalledFrom
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from remediate.core.document import Document
     from remediate.documents.repository import Skip, ValidationReport
     from remediate.executors.base import ExecutionContext, ExecutionResult
 
 
 class Clock(Protocol):
-    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+    """The runner's clock, and the time a person asked to evaluate at (REMEDIATE_NOW)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The runner's real time: what every event records, what leases, claim deadlines,
+        backoffs and change windows of state-changing commands are judged by."""
+        ...
+
+    def override(self) -> datetime | None:
+        """REMEDIATE_NOW, if set: the time `plan` and `explain` evaluate at (and, later,
+        which schedule fires are due); never recorded, never what `apply` decides by."""
+        ...
 
 
 class Environment(Protocol):
@@ -91,11 +103,39 @@ class Scaffolding(Protocol):
 
 
 class CommitDocuments(Protocol):
-    """The seam of the trust issue (#8): every document as a fetched commit holds it,
-    through the same layers as `Documents.load`. Not implemented yet: `apply` and the
-    verbs still read the working tree (and skip requests that differ from the tip)."""
+    """Every document as a commit holds it, through the same layers (and the same
+    `file:line` problems) as `Documents.load`, without a checkout; and who made each
+    version of the files of the automation itself (`core.automation`)."""
 
-    def at(self, rev: str) -> list[Document]: ...
+    def load_report(
+        self, rev: str, skip: Skip | None = None, use: Mapping[str, str | None] | None = None
+    ) -> ValidationReport:
+        """Every document at `rev` but the unchanged files of `skip`, with the blobs of
+        `use` in place of the commit's (None: left out); `DocumentsInvalid` while any is
+        invalid (fail closed)."""
+
+    def documents_of(self, path: str, blob: str) -> list[Document]:
+        """The documents of one blob read as `path` (none unless it loads cleanly)."""
+
+    def blobs(self, rev: str) -> dict[str, str]:
+        """path → blob of every file where documents live at `rev`."""
+
+    def local_edits(self, rev: str) -> list[str]:
+        """Document files whose working-tree content differs from `rev`."""
+
+    def fingerprint(self, rev: str) -> str:
+        """Equal for two commits that hold the same documents (their top-level tree ids)."""
+
+    def tip(self) -> tuple[str, str] | None:
+        """(name, commit) of the branch state-changing commands read, as last fetched (the
+        upstream of the checked-out branch, else HEAD); None before the first commit."""
+
+    def differs(self, rev: str) -> list[str]:
+        """Document files whose working-tree content is not what `rev` holds."""
+
+    def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
+        """Every version of the files under `paths` along `rev`'s first-parent line,
+        newest first (a shallow clone is deepened first)."""
 
 
 class AuditReader(Protocol):
@@ -109,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def prefetch(self, blobs: Sequence[str]) -> None:
         """Read these blobs in one pipelined pass, so that `blob_text` of each is a lookup."""
@@ -218,3 +260,68 @@ class ExecutionBackend(Protocol):
     pool later). Crashes and unknown executors are the caller's to turn into outcomes."""
 
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
+
+
+class Forge(Protocol):
+    """Where pull requests live. Reads return every page; `create_comment` is never
+    re-sent blindly (a lost reply raises `core.forge.LostReply`, and the caller looks the
+    comment up by its marker); edits and statuses are retried, bounded, since sending
+    them twice changes nothing. Anything that cannot be done raises UserError."""
+
+    def pull_request(self, number: int) -> PullRequest: ...
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of the pull request, oldest first (all pages)."""
+
+    def comments(self, number: int) -> list[Comment]:
+        """Every comment on the pull request's conversation, oldest first (all pages)."""
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def set_status(self, sha: str, state: str, context: str, description: str) -> None:
+        """The commit status `context` of `sha` (`core.forge.STATUS_STATES`)."""
+
+    def permission(self, login: str) -> str:
+        """`login`'s permission on the repository: none, read, write or admin."""
+
+    def team_member(self, slug: str, login: str) -> bool:
+        """Is `login` an active member of the organization's team `slug`?"""
+
+    def pulls_of_commit(self, sha: str) -> list[PullRequest]:
+        """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
+
+
+class PullHeads(Protocol):
+    """A pull request's documents, read as data from git (never checked out, no hooks,
+    no submodules, no LFS): what `remediate github` plans and approves from."""
+
+    def fetch(self, ref: str, sha: str) -> None:
+        """Make commit `sha` present, fetching `ref` (`refs/pull/<n>/head`, a branch) when
+        it is not; UserError when the remote's `ref` no longer leads to it."""
+
+    def changed(self, base: str, head: str) -> list[str]:
+        """Files the pull request adds or modifies: from the merge base of `base` and `head`."""
+
+    def documents(self, automation: str, requests: str) -> Documents:
+        """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
+        commit `automation` has them, and everything else (requests, schedules) as commit
+        `requests` has them."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
+
+    @property
+    def sender(self) -> str:
+        """The address messages are sent from."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
+        """recipient → why it was not delivered; empty when every recipient was."""

@@ -23,15 +23,21 @@ from dataclasses import replace
 from datetime import timedelta
 
 from remediate.core import lifecycle as lc
+from remediate.core.audit import Event
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain
+from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks
-from remediate.service.apply.decide import ClaimsOnRemote, claim_redecisions, decide_batch
+from remediate.service.apply.decide import (
+    ClaimsOnRemote,
+    before_claim,
+    claim_redecisions,
+    decide_batch,
+)
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
-from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
@@ -48,15 +54,15 @@ def apply(
     concurrency: int = 4,
 ) -> ApplyReport:
     rt = load(session)
-    report = ApplyReport(dry_run=dry_run)
-    _only_published(rt, report)
+    report = ApplyReport(dry_run=dry_run, warnings=list(rt.warnings))
     author = person(actor, rt.store) if actor else rt.runner
     snap = _dry(rt, report) if dry_run else _decide(rt, author, report)
     jobs = select(rt, snap, report, max_actions)
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
-    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs))
+    skew = rt.repository.settings.clock_skew
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew)
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
@@ -106,32 +112,46 @@ def _claim_and_run(
     report: ApplyReport,
 ) -> None:
     runner = rt.runner
+    if rt.session.processes.stopping() is not None:
+        report.skipped += [(j.request.name, "the runner is stopping: not claimed") for j in jobs]
+        return
     jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
+    redecided: dict[str, Event | str] = {}
     written = write(
-        rt.session, lambda s: _claim_batch(s, jobs), rt.now, author, runner, report.stats
+        rt.session,
+        lambda s: _claim_batch(rt, s, jobs, redecided),
+        rt.now,
+        author,
+        runner,
+        report.stats,
     )
-    jobs = _on_the_branch(rt, written, jobs, won, report)
+    jobs = _on_the_branch(rt, written, jobs, won, report, redecided)
     if not jobs:
         return
     recorder = Recorder(rt, author, report)
-    execute(rt, jobs, concurrency, recorder)
+    execute(rt, jobs, concurrency, recorder, won.sha)
     recorder.finish()
 
 
 def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]:
     """Each claim names its deadline: past it, another run may take the execution for
-    abandoned. It covers the actions this run may run before recording this outcome."""
+    abandoned. It covers the actions this run may run before recording this outcome,
+    counted from the runner's clock read now (just before claiming), plus the clock-skew
+    allowance and nothing more."""
     due = deadlines(jobs, concurrency)
+    claimed = rt.session.clock.now()
+    skew = rt.repository.settings.clock_skew
     return [
         replace(
             job,
             claim=replace(
                 job.claim,
+                at=iso(claimed) or job.claim.at,
                 details={
                     **job.claim.details,
-                    "deadline": iso(rt.now + due[job.request.name] + ABANDON_GRACE),
+                    "deadline": iso(claimed + due[job.request.name] + skew),
                 },
             ),
         )
@@ -139,21 +159,6 @@ def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]
         else job
         for job in jobs
     ]
-
-
-def _only_published(rt: Runtime, report: ApplyReport) -> None:
-    """Only requests as the shared branch holds them run: never a local, unreviewed edit."""
-    local = rt.store.unpublished(rt.store.fetch(), "remediations")
-    if not local:
-        return
-    requests = dict(rt.repository.requests)
-    for name, request in sorted(rt.repository.requests.items()):
-        if request.file in local:
-            del requests[name]
-            report.skipped.append(
-                (name, f"{request.file} differs from the shared branch: commit and push it")
-            )
-    rt.repository = replace(rt.repository, requests=requests)
 
 
 def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
@@ -215,26 +220,58 @@ def _claim(
 
 
 def _on_the_branch(
-    rt: Runtime, written: AuditSnapshot, jobs: list[Job], won: Won, report: ApplyReport
+    rt: Runtime,
+    written: AuditSnapshot,
+    jobs: list[Job],
+    won: Won,
+    report: ApplyReport,
+    redecided: dict[str, Event | str],
 ) -> list[Job]:
     """The jobs whose claim event is on the branch now: only those run. A claim ref won
     for an attempt the branch already shows taken (its ref was pruned, and this runner's
-    view predated the outcome) runs nothing, and its ref is deleted again."""
+    view predated the outcome) runs nothing, and its ref is deleted again; so does one
+    decided again at claim time (its new status is on the branch instead)."""
     kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
     late = [j for j in jobs if j not in kept]
     for job in late:
-        report.skipped.append(
-            (job.request.name, f"attempt {job.attempt} was already taken on the branch")
-        )
+        event = redecided.get(job.request.name)
+        if isinstance(event, str):  # it waits (a change window closed meanwhile)
+            report.skipped.append((job.request.name, event))
+        elif event is not None and written.recorded(job.request.name, event.id):
+            report.decided.append((job.request.name, event.to))
+            report.skipped.append((job.request.name, str(event.details.get("reason", ""))))
+        else:
+            report.skipped.append(
+                (job.request.name, f"attempt {job.attempt} was already taken on the branch")
+            )
     release(rt.store, won, [claim_ref(j.request.name, j.attempt) for j in late])
     return kept
 
 
-def _claim_batch(snap: AuditSnapshot, jobs: list[Job]) -> Batch:
-    """The claim events of the jobs whose attempt is still waiting on the branch."""
+def _claim_batch(
+    rt: Runtime, snap: AuditSnapshot, jobs: list[Job], redecided: dict[str, Event | str]
+) -> Batch:
+    """The claim events of the jobs whose attempt is still waiting on the branch, each
+    decided again against the documents of the commit the claim lands on (`snap.rev`):
+    one that may no longer run gets its re-decision instead (into `redecided`)."""
+    redecided.clear()
+    at = rt.at(snap.rev)
     chain = Chain(snap)
+    executions = list(snap.executions())
     for job in jobs:
         state = chain.state(job.request.name)
-        if state.status == lc.QUEUED and state.attempt == job.attempt:
+        if state.status != lc.QUEUED or state.attempt != job.attempt:
+            continue
+        if not job.execute:  # a re-decision already
             chain.add(job.claim)
+            continue
+        event, why = before_claim(at, job.request, state, tuple(executions), job.action)
+        if event is not None:
+            redecided[job.request.name] = event
+            chain.add(event)
+        elif why is not None:
+            redecided[job.request.name] = why
+        else:
+            chain.add(job.claim)
+            executions.append(started(job.request, rt.now))
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
