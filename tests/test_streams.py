@@ -87,7 +87,10 @@ def _write(work: Path, *events: StreamEvent) -> AuditSnapshot:
             chain.add_to(event)
         return chain.batch("remediate workers: test")
 
-    return audit_log.write(session(work), build, NOW, BOT, BOT)
+    done = session(work)
+    snap = audit_log.write(done, build, NOW, BOT, BOT)
+    audit_log.settle(done)  # as a command ends: the checkout shows the tip
+    return snap
 
 
 def _repo(tmp: Path) -> tuple[Path, Path]:

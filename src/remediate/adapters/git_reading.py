@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from remediate.adapters.git_base import GitBase
 from remediate.core.commits import AuditCommit
@@ -42,6 +42,15 @@ class GitReading(GitBase):
             if keep:
                 self._blobs[blob] = text
         return text
+
+    def prefetch(self, blobs: Sequence[str]) -> None:
+        """Blobs not cached yet, read in one `cat-file --batch` pass (not one round trip
+        each: 256 checkpoint buckets took 2.7 s one by one on a loaded machine)."""
+        wanted = [b for b in dict.fromkeys(blobs) if b not in self._blobs]
+        if len(wanted) > 1:
+            for blob, _, text in self.texts(wanted, 1 << 30):
+                if text is not None:
+                    self._blobs[blob] = text
 
     def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         """(status letter, path, blob, size) of every file under `prefix` that differs
@@ -230,8 +239,8 @@ class GitReading(GitBase):
     def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
         """(name, size, text) of each object named (`REV:PATH` or a blob id), in order, read
         through one `git cat-file --batch` and kept by nobody: size -1 and no text for a
-        name that names nothing, no text for one larger than `limit` bytes (not decoded,
-        its bytes only drained from the pipe)."""
+        name that names nothing. An object larger than `limit` bytes (or not a blob) is
+        yielded without text and ends the stream: its content is never read."""
         proc = subprocess.Popen(
             ["git", "cat-file", "--batch"],
             cwd=self.root,
@@ -278,11 +287,8 @@ class GitReading(GitBase):
                     continue
                 size = int(header[2])
                 if header[1] != b"blob" or size > limit:
-                    left = size + 1
-                    while left:
-                        left -= len(out.read(min(left, 1 << 20)) or b"x" * left)
-                    yield name, size, None
-                    continue
+                    yield name, size, None  # not read: the stream ends here (cat-file stopped)
+                    return
                 data = out.read(size)
                 out.read(1)  # the newline after the content
                 yield name, size, data.decode("utf-8", "replace")

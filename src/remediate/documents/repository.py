@@ -100,7 +100,12 @@ def validate(
     check_root(root)
     files, problems = _files(root, paths)
     audited = (root / AUDIT_DIR).is_dir()
-    return validate_source(_Files(root), files, problems, keep_documents, states, skip, audited)
+    cache = BlobCache.open(root) if skip else None
+    source = _Files(root, cache.known if cache is not None else {})
+    report = validate_source(source, files, problems, keep_documents, states, skip, audited)
+    if cache is not None:
+        cache.save(report.read)
+    return report
 
 
 def validate_source(
@@ -178,6 +183,75 @@ def _check_bulk(
         if blob is not None and not found and all(r[0] == REQUEST for r in records):
             read[rel] = (blob, tuple((r[1], r[3]) for r in records))
     return hashes, read
+
+
+class BlobCache:
+    """The blob ids of request files as last hashed, by their stat (like git's index:
+    size, modification and change time in nanoseconds, inode), in `.git/remediate/`: a
+    settled file whose stat is unchanged is not read again to find its blob id. A file
+    changed within a second of being hashed is not recorded (its stat could repeat)."""
+
+    NAME = "blobs.json"
+
+    def __init__(self, path: Path | None, known: dict[str, tuple[tuple[int, ...], str]]) -> None:
+        self.path, self.known = path, known
+
+    @classmethod
+    def open(cls, root: Path) -> BlobCache:
+        import json
+
+        git = root / ".git"
+        if not git.is_dir():
+            return cls(None, {})
+        path = git / "remediate" / cls.NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            known = {rel: (tuple(v[0]), v[1]) for rel, v in data.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            known = {}
+        return cls(path, known)
+
+    @staticmethod
+    def key(root: Path, rel: str) -> tuple[int, ...] | None:
+        import os
+        import stat
+
+        try:
+            st = os.lstat(os.path.join(root, rel))
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+    def save(self, read: Mapping[str, tuple[str, Names]]) -> None:
+        """Record the blob of each file read (hashed or recognised), if anything changed."""
+        import json
+        import os
+        import time
+
+        if self.path is None:
+            return
+        root = self.path.parent.parent.parent
+        recent = (time.time() - 1) * 1e9
+        found = dict(self.known)
+        for rel, (blob, _) in read.items():
+            if rel in self.known and self.known[rel][1] == blob:
+                continue  # recognised by its stat (or hashed again to the same blob)
+            key = self.key(root, rel)
+            if key is not None and max(key[1], key[2]) < recent:
+                found[rel] = (key, blob)
+            else:
+                found.pop(rel, None)
+        if found == self.known:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            temp.write_text(json.dumps({r: [list(k), b] for r, (k, b) in found.items()}))
+            os.replace(temp, self.path)
+        except OSError:
+            pass  # a cache: the next run hashes again
 
 
 REQUEST = "RemediationRequest"
@@ -339,11 +413,17 @@ class _Files:
     """A working tree's files (read on use; their blob ids computed from their bytes)."""
 
     base: Path
+    stats: Mapping[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)  # BlobCache
 
     def read(self, rel: str) -> bytes | Problem:
         return read_bytes(self.base, rel)
 
     def blob(self, rel: str) -> str | None:
+        """The blob id the stat cache holds for an unchanged file (like git's index), else
+        None: the bytes are read and hashed."""
+        cached = self.stats.get(rel)
+        if cached is not None and BlobCache.key(self.base, rel) == cached[0]:
+            return cached[1]
         return None
 
     def parse(self, rel: str, raw: bytes, blob: str | None) -> LoadResult:

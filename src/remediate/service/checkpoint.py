@@ -53,6 +53,7 @@ class Stored:
     _executions: list[Execution] | None = None
     _executions_text: str | None = None
     _streams: dict[str, dict[str, StreamState]] = field(default_factory=dict)
+    _prefetched: set[str] = field(default_factory=set)
 
     @property
     def commit(self) -> str:
@@ -61,6 +62,30 @@ class Stored:
     @property
     def active(self) -> tuple[str, ...]:
         return self.manifest.active
+
+    def prefetch(self, prefix: str) -> None:
+        """Read every blob under `prefix` not read yet in one pipelined pass (one
+        `cat-file --batch` for all), into the store's blob cache."""
+        if prefix not in self._prefetched:
+            self._prefetched.add(prefix)
+            self.store.prefetch([b for p, b in sorted(self.blobs.items()) if p.startswith(prefix)])
+
+    def rows(self) -> dict[str, dict[str, object]]:
+        """Every request's state as its bucket's JSON (not decoded into states): what
+        `status` prints of each, at a fraction of the cost of `every`."""
+        import json
+
+        self.prefetch("requests/")
+        found: dict[str, dict[str, object]] = {}
+        for path in sorted(p for p in self.blobs if p.startswith("requests/")):
+            if path in self._buckets:
+                found.update({n: {"status": s.status, "action_type": s.action_type,
+                                  "environment": s.environment, "service_name": s.service_name,
+                                  "updated_at": s.updated_at}
+                              for n, s in self._buckets[path].items()})  # fmt: skip
+            else:
+                found.update(json.loads(self.store.blob_text(self.blobs[path])))
+        return found
 
     def bucket(self, path: str) -> dict[str, RequestState]:
         if path not in self._buckets:
@@ -72,6 +97,7 @@ class Stored:
         return self.bucket(cp.bucket("requests", request_id)).get(request_id)
 
     def every(self) -> dict[str, RequestState]:
+        self.prefetch("requests/")
         found: dict[str, RequestState] = {}
         for path in sorted(p for p in self.blobs if p.startswith("requests/")):
             found.update(self.bucket(path))
@@ -114,6 +140,7 @@ class Stored:
         return self.files(cp.bucket("files", path)).get(path)
 
     def every_file(self) -> Iterator[tuple[str, cp.FileEntry]]:
+        self.prefetch("files/")
         for path in sorted(p for p in self.blobs if p.startswith("files/")):
             yield from self.files(path).items()
 

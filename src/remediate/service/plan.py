@@ -37,6 +37,10 @@ class History:
 
     @cached_property
     def executions(self) -> tuple[Execution, ...]:
+        from remediate.core.snapshot import Layered
+
+        if isinstance(self.states, Layered):  # on a checkpoint: its executions.json, no state
+            return self.states.executions()
         return tuple(e for s in self.states.values() for e in s.executions)
 
 

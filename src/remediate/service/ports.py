@@ -153,6 +153,9 @@ class AuditReader(Protocol):
         """A blob's content; `keep=False`: not kept for later reads (a reader streaming
         many large blobs once, like `stats` over the checkpoint's buckets)."""
 
+    def prefetch(self, blobs: Sequence[str]) -> None:
+        """Read these blobs in one pipelined pass, so that `blob_text` of each is a lookup."""
+
     def show(self, rev: str, path: str) -> str | None: ...
 
     def requesters(
@@ -198,7 +201,8 @@ class AuditReader(Protocol):
 
     def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
         """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
-        for a name that names nothing, no text above `limit` bytes."""
+        for a name that names nothing; the first object above `limit` bytes comes without
+        text and ends the stream (never read)."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from remediate.core.audit import Event, RequestState, newest_first
 from remediate.core.lifecycle import NEW
-from remediate.core.snapshot import AuditSnapshot
+from remediate.core.snapshot import AuditSnapshot, Layered
 from remediate.errors import UserError
 from remediate.service import checkpoint
 from remediate.service.audit_log import checked_at_head
@@ -49,7 +49,33 @@ def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
     if request_id is not None:
         return [_one(session, snap, request_id)]
     requests = _file_requests(session, snap)
-    return [_row(name, snap, requests) for name in sorted(set(requests) | set(snap.states))]
+    base = checkpoint.of(snap)
+    if base is None or not isinstance(snap.states, Layered):
+        return [_row(name, snap, requests) for name in sorted(set(requests) | set(snap.states))]
+    # on a checkpoint: its buckets' JSON gives what a row shows, no state is decoded
+    rows = base.rows()
+    top = snap.states.top
+    out = []
+    for name in sorted(set(requests) | set(rows) | set(top)):
+        if name in top or name not in rows:
+            out.append(_row(name, snap, requests))
+            continue
+        data, request = rows[name], requests.get(name)
+        out.append(
+            StatusRow(
+                name,
+                str(data["status"]),
+                _text(data["action_type"]) or (request.action_type if request else None),
+                _text(data["environment"]) or (request.environment if request else None),
+                _text(data["service_name"]) or (request.service_name if request else None),
+                _text(data["updated_at"]),
+            )
+        )
+    return out
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _one(session: Session, snap: AuditSnapshot, request_id: str) -> StatusRow:
