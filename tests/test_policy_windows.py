@@ -127,8 +127,10 @@ def test_rate_limit_boundaries() -> None:
     assert five.rules == ("restart-rate-limit/rateLimit",)
     # exactly one `per` ago is outside the trailing window
     assert decide(request(), ps, context(executions=restarts(1, 2, 3, 4, 60))).status == "QUEUED"
-    # in the future (clock skew) does not count either
-    assert decide(request(), ps, context(executions=restarts(1, 2, 3, 4, -1))).status == "QUEUED"
+    # in the future counts: another runner claimed later than this one read its clock
+    # (or its clock is ahead); ignoring it would let racing runners exceed the limit
+    ahead = decide(request(), ps, context(executions=restarts(1, 2, 3, 4, -1)))
+    assert ahead.status == "POLICY_VIOLATION"
 
 
 def test_rate_limit_counts_per_key_and_only_matching_actions() -> None:

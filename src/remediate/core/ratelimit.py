@@ -61,14 +61,30 @@ _ATTR = {
 
 
 def counts_toward(policy: Policy, e: Execution, now: datetime) -> bool:
-    """Did execution `e` start inside `policy`'s rate-limit window and match the policy?"""
+    """Did execution `e` start inside `policy`'s rate-limit window and match the policy?
+
+    A start recorded after `now` counts too: it is another runner's claim, made later
+    than this runner read its clock (or by a clock ahead of it), and a limit that
+    ignored it could be exceeded by runners racing."""
     assert policy.rate_limit is not None
     at = e.at.astimezone(UTC)
-    return now - policy.rate_limit.per < at <= now and policy.match.matches_fields(
+    return now - policy.rate_limit.per < at and policy.match.matches_fields(
         None if e.environment is None else normalize_name(e.environment),
         e.action_type,
         None if e.service_name is None else normalize_name(e.service_name),
         e.severity,
+    )
+
+
+def started(request: Request, at: datetime) -> Execution:
+    """The execution a claim of `request` at `at` starts: what later requests count."""
+    return Execution(
+        at=at,
+        request_id=request.name,
+        service_name=request.service_name,
+        environment=request.environment,
+        action_type=request.action_type,
+        severity=request.severity,
     )
 
 

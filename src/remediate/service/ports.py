@@ -8,9 +8,12 @@ environment or starts a process (`tests/test_layers.py` holds that, by reading e
 module's imports).
 
 Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- a forge (pull requests, reviews, team membership on GitHub) and a mailer (reports)
-  become ports here when `remediate github` and `report --send` are built; see
-  docs/architecture.md for where each goes.
+- a mailer (reports) becomes a port here when `report --send` is built; see
+  docs/architecture.md for where it goes.
+
+`Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub) and
+`adapters.local_forge.LocalForge` (plain git: teams from Settings, no pull requests).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
+from remediate.core.forge import Comment, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
 from remediate.core.provenance import InstalledFrom
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from remediate.core.document import Document
     from remediate.documents.repository import Skip, ValidationReport
     from remediate.executors.base import ExecutionContext, ExecutionResult
@@ -231,3 +237,62 @@ class ExecutionBackend(Protocol):
     pool later). Crashes and unknown executors are the caller's to turn into outcomes."""
 
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
+
+
+class Forge(Protocol):
+    """Where pull requests live. Reads return every page; `create_comment` is never
+    re-sent blindly (a lost reply raises `core.forge.LostReply`, and the caller looks the
+    comment up by its marker); edits and statuses are retried, bounded, since sending
+    them twice changes nothing. Anything that cannot be done raises UserError."""
+
+    def pull_request(self, number: int) -> PullRequest: ...
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of the pull request, oldest first (all pages)."""
+
+    def comments(self, number: int) -> list[Comment]:
+        """Every comment on the pull request's conversation, oldest first (all pages)."""
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def set_status(self, sha: str, state: str, context: str, description: str) -> None:
+        """The commit status `context` of `sha` (`core.forge.STATUS_STATES`)."""
+
+    def permission(self, login: str) -> str:
+        """`login`'s permission on the repository: none, read, write or admin."""
+
+    def team_member(self, slug: str, login: str) -> bool:
+        """Is `login` an active member of the organization's team `slug`?"""
+
+    def pulls_of_commit(self, sha: str) -> list[PullRequest]:
+        """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+
+class PullHeads(Protocol):
+    """A pull request's documents, read as data from git (never checked out, no hooks,
+    no submodules, no LFS): what `remediate github` plans and approves from."""
+
+    def fetch(self, ref: str, sha: str) -> None:
+        """Make commit `sha` present, fetching `ref` (`refs/pull/<n>/head`, a branch) when
+        it is not; UserError when the remote's `ref` no longer leads to it."""
+
+    def changed(self, base: str, head: str) -> list[str]:
+        """Files the pull request adds or modifies: from the merge base of `base` and `head`."""
+
+    def documents(self, automation: str, requests: str) -> Documents:
+        """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
+        commit `automation` has them, and everything else (requests, schedules) as commit
+        `requests` has them."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
+
+    @property
+    def sender(self) -> str:
+        """The address messages are sent from."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
+        """recipient → why it was not delivered; empty when every recipient was."""

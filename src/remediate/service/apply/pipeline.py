@@ -26,6 +26,7 @@ from remediate.core import lifecycle as lc
 from remediate.core.audit import Event
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain
+from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks
@@ -39,7 +40,7 @@ from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
-from remediate.service.apply.select import execution_of, select
+from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
 from remediate.service.claims import Claim, Won, claim, claim_ref, prune, release
 from remediate.service.runtime import Runtime, load, person
@@ -220,13 +221,14 @@ def _on_the_branch(
 ) -> list[Job]:
     """The jobs whose claim event is on the branch now: only those run. A claim ref won
     for an attempt the branch already shows taken (its ref was pruned, and this runner's
-    view predated the outcome) runs nothing, and its ref is deleted again; so does one
-    decided again at claim time (its new status is on the branch instead)."""
+    view predated the outcome), or whose rate limit the claims before it on the branch
+    used up, runs nothing, and its ref is deleted again; so does one decided again at
+    claim time (its new status is on the branch instead)."""
     kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
     late = [j for j in jobs if j not in kept]
     for job in late:
         event = redecided.get(job.request.name)
-        if isinstance(event, str):  # it waits (a change window closed meanwhile)
+        if isinstance(event, str):  # it waits: a rate limit used up, a window closed
             report.skipped.append((job.request.name, event))
         elif event is not None and written.recorded(job.request.name, event.id):
             report.decided.append((job.request.name, event.to))
@@ -239,12 +241,23 @@ def _on_the_branch(
     return kept
 
 
+LANDED_FIRST = "claims of other runners landed first: "
+
+
 def _claim_batch(
     rt: Runtime, snap: AuditSnapshot, jobs: list[Job], redecided: dict[str, Event | str]
 ) -> Batch:
     """The claim events of the jobs whose attempt is still waiting on the branch, each
-    decided again against the documents of the commit the claim lands on (`snap.rev`):
-    one that may no longer run gets its re-decision instead (into `redecided`)."""
+    decided again against the documents of the commit the claim lands on (`snap.rev`),
+    counting every claim already on the branch and those before it in this batch.
+
+    One whose rate limit those claims used up waits (it stays QUEUED, into `redecided`
+    with the reason). Rate limits hold under races because this count is taken on the
+    snapshot the claim commit is built on, and that commit lands only as a fast-forward
+    of it: every claim that landed before it is counted, and every claim that lands after
+    it counts it (docs/guarantees.md, "Rate limits under races"). One that may no longer
+    run for another reason (an edit, a policy, an approver's role) gets its re-decision
+    instead of the claim (`decide.before_claim`)."""
     redecided.clear()
     at = rt.at(snap.rev)
     chain = Chain(snap)
@@ -256,7 +269,9 @@ def _claim_batch(
         if not job.execute:  # a re-decision already
             chain.add(job.claim)
             continue
-        event, why = before_claim(at, job.request, state, tuple(executions), job.action)
+        event, why = before_claim(
+            at, job.request, state, tuple(executions), job.action, LANDED_FIRST
+        )
         if event is not None:
             redecided[job.request.name] = event
             chain.add(event)
@@ -264,5 +279,5 @@ def _claim_batch(
             redecided[job.request.name] = why
         else:
             chain.add(job.claim)
-            executions.append(execution_of(rt, job.request))
+            executions.append(started(job.request, rt.now))
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
