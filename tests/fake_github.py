@@ -84,6 +84,7 @@ class State:
     statuses: list[dict[str, Any]] = field(default_factory=list)
     commit_pulls: dict[str, list[int]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=lambda: {"tok": "github-actions[bot]"})
+    bare: Path | None = None  # the git repository behind the pull requests GitHub opens
     next_id: int = 1000
 
 
@@ -123,12 +124,19 @@ class FakeGitHub:
             self.faults.append(Fault(method, pattern, kind, times, **kw))
 
     def open_pull(
-        self, number: int, author: str, head: str, base_sha: str, base: str = "main"
+        self,
+        number: int,
+        author: str,
+        head: str,
+        base_sha: str,
+        base: str = "main",
+        head_ref: str | None = None,
     ) -> None:
         with self.lock:
             self.state.pulls[number] = {
                 "author": author,
                 "head": head,
+                "head_ref": head_ref or f"pr-{number}",
                 "base": base,
                 "base_sha": base_sha,
                 "state": "open",
@@ -185,8 +193,8 @@ class FakeGitHub:
         repo = self.repo_body()
         body["user"] = self.user(pr["author"])
         body["head"] = {
-            "label": f"{self.state.owner}:pr-{number}",
-            "ref": f"pr-{number}",
+            "label": f"{self.state.owner}:{pr['head_ref']}",
+            "ref": pr["head_ref"],
             "sha": pr["head"],
             "user": body["user"],
             "repo": repo,
@@ -339,24 +347,64 @@ def _routes(fake: FakeGitHub) -> list[Route]:
         url = f"{check_subset.API}/teams/1/memberships/{m['user']}"
         return 200, {"url": url, "role": "member", "state": "active"}
 
+    def list_pulls(
+        m: re.Match[str], body: Any, login: str, query: dict[str, str]
+    ) -> tuple[int, Any]:
+        head = query.get("head", "")
+        found = []
+        for number, pr in sorted(st.pulls.items()):
+            if query.get("state", "open") != "all" and pr["state"] != query.get("state", "open"):
+                continue
+            if head and head != f"{st.owner}:{pr['head_ref']}":
+                continue
+            found.append(_simple(fake.pull_body(number)))
+        return 200, found
+
+    def create_pull(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("title", "head", "base")
+        ):
+            return 422, {"message": "Validation Failed", "documentation_url": "x"}
+        for pr in st.pulls.values():
+            if pr["state"] == "open" and pr["head_ref"] == body["head"]:
+                error = {
+                    "resource": "PullRequest",
+                    "code": "custom",
+                    "message": f"A pull request already exists for {st.owner}:{body['head']}.",
+                }
+                return 422, {
+                    "message": "Validation Failed",
+                    "errors": [error],
+                    "documentation_url": "x",
+                }
+        head, base = _rev(st.bare, body["head"]), _rev(st.bare, body["base"])
+        if head is None or base is None:
+            return 422, {"message": "Validation Failed", "documentation_url": "x"}
+        number = max(st.pulls, default=0) + 1
+        fake.open_pull(number, login, head, base, body["base"], head_ref=body["head"])
+        return 201, fake.pull_body(number)
+
     def commit_pulls(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
         out = []
         for number in st.commit_pulls.get(m["sha"], []):
-            simple = fake.pull_body(number)
-            for key in ("merged", "mergeable", "mergeable_state", "merged_by", "comments"):
-                simple.pop(key, None)
-            out.append(simple)
+            out.append(_simple(fake.pull_body(number)))
         return 200, out
 
     def wrap(fn: Callable[..., tuple[int, Any]]) -> Callable[..., tuple[int, Any]]:
-        def guarded(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
+        def guarded(
+            m: re.Match[str], body: Any, login: str, query: dict[str, str]
+        ) -> tuple[int, Any]:
             if "owner" in m.groupdict() and not repo_ok(m):
                 return not_found()
+            if fn is list_pulls:
+                return list_pulls(m, body, login, query)
             return fn(m, body, login)
 
         return guarded
 
     table = [
+        ("GET", R + r"/pulls", "/repos/{owner}/{repo}/pulls", list_pulls),
+        ("POST", R + r"/pulls", "/repos/{owner}/{repo}/pulls", create_pull),
         (
             "GET",
             R + r"/pulls/(?P<number>\d+)",
@@ -435,6 +483,7 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self, method: str) -> None:
             split = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(split.query).items()}
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             try:
@@ -469,8 +518,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     fault.times -= 1
                     if fault.times <= 0:
                         fake.faults.remove(fault)
-                    return self._fault(method, split.path, fault, lambda: fn(m, body, login))
-                status, out = fn(m, body, login)
+                    return self._fault(method, split.path, fault, lambda: fn(m, body, login, query))
+                status, out = fn(m, body, login, query)
                 headers: dict[str, str] = {}
                 if isinstance(out, list):
                     out, headers = self._page(split, out)
@@ -552,3 +601,22 @@ def _check(
         cause = exc.__cause__
         details = [str(e.message) for e in getattr(cause, "schema_errors", [])] or [repr(exc)]
         fake.invalid.append(f"{method} {path} {status}: {details}")
+
+
+def _simple(body: dict[str, Any]) -> dict[str, Any]:
+    """A pull request as lists show it (`pull-request-simple`)."""
+    for key in ("merged", "mergeable", "mergeable_state", "merged_by", "comments"):
+        body.pop(key, None)
+    return body
+
+
+def _rev(bare: Path | None, branch: str) -> str | None:
+    import subprocess
+
+    if bare is None:
+        return None
+    done = subprocess.run(
+        ["git", "--git-dir", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() or None

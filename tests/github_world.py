@@ -9,11 +9,12 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import Result
+if TYPE_CHECKING:
+    from tests.conftest import Result
 from tests.fake_github import FakeGitHub
 from tests.runner_support import NOW, RUNNER, action_yaml, git
 
@@ -234,3 +235,26 @@ def push_event(world: World, sha: str, email: str = "dave@example.com") -> Resul
     }
     world.event("push", body)
     return world.github()
+
+
+def comment_event(world: World, number: int, login: str, text: str) -> Result:
+    """A person comments `text` on the pull request (as GitHub would deliver it)."""
+    made = world.fake.comment(number, login, text)
+    with world.fake.lock:
+        pull = world.fake.pull_body(number)
+        body = {
+            "action": "created",
+            "issue": {
+                "number": number,
+                "user": pull["user"],
+                "pull_request": {"url": pull["url"], "html_url": pull["html_url"]},
+            },
+            "comment": world.fake.comment_body(number, made),
+            "sender": world.fake.user(login),
+        }
+    world.event("issue_comment", body)
+    return world.github()
+
+
+def replies(world: World, number: int) -> list[str]:
+    return [c["body"] for c in world.fake.comments_on(number) if "remediate:reply" in c["body"]]

@@ -120,8 +120,16 @@ class Pebble:
             return str(reply.read().decode())
 
     def new_orders(self) -> int:
-        """How many new-order requests Pebble has handled so far."""
-        return sum("/order-plz" in line for line in self.log.read_text().splitlines())
+        """How many orders Pebble has created so far (from its log: a request it refused,
+        a rejected nonce, is logged as handled too, so requests are not counted)."""
+        return self._count("Added order ")
+
+    def issued(self) -> int:
+        """How many certificates Pebble has issued so far."""
+        return self._count("Issued certificate serial ")
+
+    def _count(self, text: str) -> int:
+        return sum(text in line for line in self.log.read_text().splitlines())
 
     def set_txt(self, host: str, value: str) -> None:
         body = json.dumps({"host": host, "value": value}).encode()

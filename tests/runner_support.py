@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,23 @@ def remote_events(tmp: Path, bare: Path) -> list[dict[str, Any]]:
 def json_out(done: subprocess.CompletedProcess[str]) -> Any:
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout)
+
+
+def apply_at(cwd: Path, after: timedelta) -> subprocess.CompletedProcess[str]:
+    """`remediate apply --format json` in this process, with the runner's clock injected
+    through the Clock port `after` the real time (REMEDIATE_NOW never sets the runner's
+    clock): how a test moves past claim deadlines and backoffs without waiting."""
+    from remediate.core.times import iso
+    from remediate.errors import UserError
+    from remediate.service.apply import apply
+    from remediate.service.runtime import actor_or_none
+    from tests.sessions import session
+
+    built = session(cwd, now=iso(datetime.now(UTC) + after) or "")
+    try:
+        report = apply(built, actor_or_none(built))
+    except UserError as exc:
+        body = {"error": {"message": str(exc), "code": 1}}
+        return subprocess.CompletedProcess(["apply"], 1, json.dumps(body), str(exc))
+    code = 1 if report.failed else 0
+    return subprocess.CompletedProcess(["apply"], code, json.dumps(report.as_json()), "")

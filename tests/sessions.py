@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from remediate import wiring
+from remediate.adapters.clock import FixedClock
+from remediate.core.times import parse_time
 from remediate.service.session import Session
 from tests.runner_support import NOW
 
@@ -30,8 +32,10 @@ class Wrapped:
 def session(
     root: Path, now: str = NOW, store: Callable[[Any], Any] | None = None, **env: str
 ) -> Session:
-    """The real session of `root` at `now` (REMEDIATE_NOW), its store wrapped by `store`."""
-    built = wiring.session(root, {**os.environ, "REMEDIATE_NOW": now, **env})
+    """The real session of `root`, its clock fixed at `now` (injected through the Clock
+    port: REMEDIATE_NOW never sets the runner's clock), its store wrapped by `store`."""
+    built = wiring.session(root, {**os.environ, **env})
+    built.clock = FixedClock(parse_time(now))
     if store is not None:
         opener = built.open_store
         built.open_store = lambda: store(opener())

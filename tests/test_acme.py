@@ -123,10 +123,10 @@ def test_http01_webroot_issues_through_apply_passes_cert_check_and_a_rerun_issue
         requests={"rem-cert-1": request_yaml("rem-cert-1", action="renew-cert")},
     )
     repo = clone(tmp_path, bare, "work")
-    before = peer.new_orders()
+    before, issued = peer.new_orders(), peer.issued()
     done = remediate(repo, "apply", "--format", "json")
     assert json_out(done)["executed"] == [{"requestId": "rem-cert-1", "status": "COMPLETED"}]
-    assert peer.new_orders() == before + 1
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)
     (outcome,) = outcomes(tmp_path, bare, "rem-cert-1")
     result = outcome["details"]
     leaf = x509.load_pem_x509_certificates((out / "cert.pem").read_bytes())[0]
@@ -162,7 +162,7 @@ def test_http01_webroot_issues_through_apply_passes_cert_check_and_a_rerun_issue
         {"requestId": "rem-cert-2", "status": "COMPLETED"},
         {"requestId": "rem-check-1", "status": "COMPLETED"},
     ]
-    assert peer.new_orders() == before + 1
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)
     (check,) = outcomes(tmp_path, bare, "rem-check-1")
     assert [c["check"] for c in check["details"]["checks"] if c["ok"]] == [
         "minDaysRemaining", "keyTypes", "requiredNames", "allowedIssuers", "verifyChain"
@@ -251,7 +251,7 @@ def test_a_runner_killed_after_the_order_finishes_that_order_on_the_rerun(
         requests={"rem-crash": request_yaml("rem-crash", action="renew-crash")},
     )
     repo = clone(tmp_path, bare, "work")
-    before = peer.new_orders()
+    before, issued = peer.new_orders(), peer.issued()
     proc = start(repo, "apply")
     proc.communicate(timeout=60)
     assert proc.returncode == -9 and marker.exists()
@@ -265,7 +265,8 @@ def test_a_runner_killed_after_the_order_finishes_that_order_on_the_rerun(
     if not report["executed"]:  # re-queued; runs on the next apply
         report = json_out(remediate(other, "apply", "--format", "json", now=MUCH_LATER))
     assert report["executed"] == [{"requestId": "rem-crash", "status": "COMPLETED"}]
-    assert peer.new_orders() == before + 1  # the recorded order was finished, not a new one
+    # the recorded order was finished, not a new one
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)
     (*_, outcome) = outcomes(tmp_path, bare, "rem-crash")
     result = outcome["details"]
     assert (result["resumed"], result["orderUrl"]) == (True, recorded["orderUrl"])
@@ -288,6 +289,31 @@ def direct(peer: Pebble, out: Path, extra: dict[str, Any], env: dict[str, str] |
     }
     config = {k: v for k, v in config.items() if v is not None}
     return AcmeExecutor().run(context("acme", config, env=env, timeout=30))
+
+
+def test_a_certificate_issued_but_not_installed_is_installed_by_the_rerun_not_issued_again(
+    peer: Pebble, tmp_path: Path
+) -> None:
+    (tmp_path / "cert.pem").mkdir()  # the install fails after the order was finalized
+    before, issued = peer.new_orders(), peer.issued()
+    first = direct(peer, tmp_path, {})
+    assert (first.ok, first.error) == (
+        False,
+        f"the certificate was issued but cannot be installed at {tmp_path / 'cert.pem'}: "
+        f"Is a directory; the next run installs it from order {first.details['orderUrl']}",
+    )
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)
+    assert (tmp_path / "cert.pem.order.json").exists() and (tmp_path / "key.pem.pending").exists()
+    (tmp_path / "cert.pem").rmdir()
+    again = direct(peer, tmp_path, {})
+    assert again.ok, again.error
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)  # downloaded only
+    assert (again.details["resumed"], again.details["orderUrl"]) == (
+        True,
+        first.details["orderUrl"],
+    )
+    assert not (tmp_path / "key.pem.pending").exists()
+    assert stat.S_IMODE((tmp_path / "key.pem").stat().st_mode) == 0o600
 
 
 def test_renew_before_longer_than_what_is_left_renews(peer: Pebble, tmp_path: Path) -> None:

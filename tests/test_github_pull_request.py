@@ -154,3 +154,63 @@ def test_one_request_takes_at_most_eight_calls(world: World) -> None:
     before = len(world.fake.calls)
     world.pull_request(8)
     assert len(world.fake.calls) - before <= 12
+
+
+def test_a_symbolic_link_out_of_the_repository_is_an_error_never_read(world: World) -> None:
+    secret = world.tmp / "secret.txt"
+    secret.write_text("apiVersion: remediate/v1\nTOPSECRET\n")
+    git_dev = world.dev
+    world.open_pr(7, {"README.md": "x\n"})
+    (git_dev / "remediations").mkdir(exist_ok=True)
+    (git_dev / "remediations" / "link.yaml").symlink_to(secret)
+    head = world.commit(7, {})
+    done = world.pull_request(7)
+    assert done.code == 1
+    assert world.status(head) == "failure"
+    body = world.sticky(7)[0]["body"]
+    assert "remediations/link.yaml" in body and "TOPSECRET" not in body
+
+
+def test_a_huge_request_file_is_refused_by_its_size(world: World) -> None:
+    head = world.open_pr(7, {"remediations/big.yaml": "# " + "x" * (3 * 1024 * 1024) + "\n"})
+    done = world.pull_request(7)
+    assert done.code == 1
+    assert world.status(head) == "failure"
+    assert "the limit is" in world.sticky(7)[0]["body"]
+
+
+def test_the_sticky_comment_is_found_beyond_the_first_page(world: World) -> None:
+    world.open_pr(7, {"remediations/r1.yaml": request("rem-1")})
+    assert world.pull_request(7).code == 0
+    for i in range(150):
+        world.fake.comment(7, "carol", f"chatter {i}")
+    world.commit(7, {"remediations/r2.yaml": request("rem-2")})
+    assert world.pull_request(7, "synchronize").code == 0
+    assert len(world.sticky(7)) == 1
+    assert "rem-2" in world.sticky(7)[0]["body"]
+
+
+def test_github_unreachable_is_one_sentence_and_exit_1(world: World) -> None:
+    world.open_pr(7, {"remediations/r1.yaml": request("rem-1")})
+    world.fake.stop()
+    world.pull_event(7)
+    done = world.run_cli("github", "--repo", str(world.work))
+    assert done.code == 1
+    assert done.err.startswith("remediate: GitHub: reading the comments of #7 failed after ")
+    assert "(no reply (ConnectionError)); nothing more was sent" in done.err
+    assert "Traceback" not in done.err
+    world.fake.start = lambda: world.fake  # type: ignore[method-assign]
+
+
+def test_a_malformed_event_is_misuse(world: World) -> None:
+    path = world.event("pull_request", {"action": "opened", "pull_request": {"number": 7}})
+    done = world.run_cli("github", "--repo", str(world.work))
+    assert (done.code, done.err) == (2, "remediate: the GitHub event has no pull_request.user\n")
+    path = world.event("pull_request", {"action": "opened", "pull_request": {"number": "7; rm"}})
+    done = world.run_cli("github", "--repo", str(world.work))
+    assert done.err == (
+        "remediate: the GitHub event's pull_request.number is not a positive integer\n"
+    )
+    path.write_text("[1, 2")
+    done = world.run_cli("github", "--repo", str(world.work))
+    assert done.code == 2 and done.err.startswith(f"remediate: GITHUB_EVENT_PATH={path}: not a")

@@ -180,22 +180,23 @@ def test_runner_records_what_an_override_lifts_and_a_later_freeze_still_blocks(
     )
     repo = clone(tmp_path, bare, "work")
     git(repo, "config", "user.email", OPERATOR)
-    assert run_cli("apply", "--repo", str(repo)).code == 0
-    refused = run_cli("approve", "rem-1", "--repo", str(repo), "--format", "json")
-    assert json.loads(refused.out)["violations"] == [
-        "Environment production is blocked from automated remediation."
-    ]
-    done = run_cli(
-        "approve", "rem-1", "--reason", "outage", "--repo", str(repo), "--format", "json"
-    )
-    assert (done.code, json.loads(done.out)["status"]) == (0, "QUEUED"), done.err
+    from remediate.service import verbs
+    from remediate.service.apply import apply
+    from tests.sessions import session
+
+    # the runner's clock, injected through the Clock port (REMEDIATE_NOW never sets it)
+    before, frozen = "2026-11-23T10:00:00Z", "2026-12-21T10:00:00Z"
+    assert not apply(session(repo, now=before), OPERATOR).failed
+    refused = verbs.approve(session(repo, now=before), "rem-1", None)
+    assert refused.violations == ["Environment production is blocked from automated remediation."]
+    done = verbs.approve(session(repo, now=before), "rem-1", "outage")
+    assert done.status == "QUEUED"
     (approve,) = [e for e in remote_events(tmp_path, bare) if e["details"].get("verb") == "approve"]
     assert approve["details"]["approval"]["lifts"] == ["global/blockedEnvironments"]
     assert approve["details"]["violations"] == [
         "Environment production is blocked from automated remediation."
     ]
-    monkeypatch.setenv("REMEDIATE_NOW", "2026-12-21T10:00:00Z")  # the freeze has started
-    assert run_cli("apply", "--repo", str(repo)).code == 0
+    assert not apply(session(repo, now=frozen), OPERATOR).failed  # the freeze has started
     assert not log.exists()
     status = run_cli(
         "explain", "rem-1", "--repo", str(repo), "--now", "2026-12-21T10:00:00Z", "--format", "json"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import os
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
@@ -184,3 +186,25 @@ def test_the_period_excludes_what_changed_before_it(work: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "0 requests changed in the period" in done.stdout
     assert "## Pending approvals (1)" in done.stdout  # still pending, whenever asked
+
+
+def test_the_html_report_renders_in_headless_chromium_with_no_request_leaving(
+    work: Path, tmp_path: Path
+) -> None:
+    from tests.browser_support import chromium, ink, screenshot
+
+    chromium()
+    page = tmp_path / "report.html"
+    assert remediate(work, "report", "--period", "7d", "--output", str(page)).returncode == 0
+    shot = tmp_path / "report.png"
+    left = screenshot(page, shot)
+    assert left == []  # no script, font, image or style from anywhere
+    share, colours = ink(shot)
+    assert share > 0.02  # text, tables and the chart: not a blank page
+    assert (46, 125, 50) in colours or any(
+        abs(r - 46) + abs(g - 125) + abs(b - 50) < 30 for r, g, b in colours
+    )
+    artifacts = os.environ.get("REMEDIATE_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(artifacts) / "report.png")

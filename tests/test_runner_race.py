@@ -20,6 +20,7 @@ from tests.runner_support import (
     NOW,
     OPERATOR,
     action_yaml,
+    apply_at,
     cli_env,
     clone,
     git,
@@ -32,8 +33,8 @@ from tests.runner_support import (
 )
 from tests.sessions import Wrapped, session
 
-LATER = "2026-11-23T12:00:00Z"
-MUCH_LATER = "2026-11-23T18:00:00Z"
+LATER = timedelta(hours=2)  # the runner's clock, injected: past every timeout here
+MUCH_LATER = timedelta(hours=8)
 
 
 def recorder(log: Path, extra: str = "") -> list[str]:
@@ -104,11 +105,11 @@ def test_kill_9_mid_action_is_never_rerun_blindly(tmp_path: Path) -> None:
     status = json_out(remediate(second, "status", "rem-crash", "--format", "json"))
     assert status["status"] == "EXECUTING"
 
-    done = remediate(second, "apply", "--format", "json", now=LATER)  # past the timeout
+    done = apply_at(second, LATER)  # past the timeout
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["recovered"] == [{"requestId": "rem-crash", "status": "FAILED"}]
-    remediate(second, "apply", now=MUCH_LATER)
+    apply_at(second, MUCH_LATER)
     assert executions(log)["rem-crash"] == 1  # not idempotent: never re-run
     status = json_out(remediate(second, "status", "rem-crash", "--format", "json"))
     assert status["status"] == "FAILED"
@@ -158,14 +159,14 @@ def test_idempotent_action_abandoned_by_a_crash_is_retried_after_backoff(tmp_pat
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     _kill_action(pidfile)
-    report = json_out(remediate(second, "apply", "--format", "json", now=LATER))
+    report = json_out(apply_at(second, LATER))
     assert report["recovered"] == [
         {"requestId": "rem-retry", "status": "FAILED"},
         {"requestId": "rem-retry", "status": "QUEUED"},
     ]
     assert report["executed"] == []  # backoff: 1h after the failure
     assert executions(log)["rem-retry"] == 1
-    report = json_out(remediate(second, "apply", "--format", "json", now=MUCH_LATER))
+    report = json_out(apply_at(second, MUCH_LATER))
     assert report["executed"] == [{"requestId": "rem-retry", "status": "COMPLETED"}]
     assert executions(log)["rem-retry"] == 2
     assert_clean(tmp_path, bare)
@@ -262,7 +263,7 @@ def test_outcomes_of_a_run_that_cannot_push_are_recorded_by_the_next_run(tmp_pat
     assert done.returncode == 1
     assert "the next apply records them" in done.stderr
     closed.unlink()
-    done = remediate(runner, "apply", "--format", "json", now=LATER)
+    done = apply_at(runner, LATER)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["recovered"] == []  # the real outcome, not "unknown"
     status = json_out(remediate(runner, "status", "rem-s", "--format", "json"))
@@ -303,9 +304,11 @@ def test_a_claim_whose_event_never_reached_the_branch_is_adopted_not_rerun(
     assert report["executed"] == []
     status = json_out(remediate(second, "status", "rem-o", "--format", "json"))
     assert status["status"] == "EXECUTING"  # adopted from the claim commit
-    report = json_out(remediate(second, "apply", "--format", "json", now=LATER))
-    assert report["recovered"] == [{"requestId": "rem-o", "status": "FAILED"}]
-    assert not log.exists()  # it never ran, and it is never run blindly
+    # past its deadline: its claim ref holds no start mark, so it provably never started;
+    # it is queued again (never FAILED, never run blindly) and then run once
+    report = json_out(apply_at(second, LATER))
+    assert report["recovered"] == [{"requestId": "rem-o", "status": "QUEUED"}]
+    assert executions(log) == Counter(["rem-o"])
     assert_clean(tmp_path, bare)
 
 
@@ -345,8 +348,8 @@ def test_a_failed_idempotent_action_is_retried_within_its_budget(tmp_path: Path)
     assert remediate(runner, "apply").returncode == 1  # an action failed
     remediate(runner, "apply")  # backoff not over: nothing runs
     assert executions(log)["rem-f"] == 1
-    remediate(runner, "apply", now=LATER)
-    remediate(runner, "apply", now=MUCH_LATER)  # budget spent: FAILED for good
+    apply_at(runner, LATER)
+    apply_at(runner, MUCH_LATER)  # budget spent: FAILED for good
     assert executions(log)["rem-f"] == 2
     status = json_out(remediate(runner, "status", "rem-f", "--format", "json"))
     assert status["status"] == "FAILED"
@@ -543,8 +546,8 @@ def test_actions_queued_on_one_target_are_not_abandoned_while_they_wait(tmp_path
         while not executions(log) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert executions(log) == Counter(["rem-0"])  # claimed all three, running the first
-        # 2 min on: past the first action's timeout + 30 s, within the three timeouts + 30 s
-        done = remediate(second, "apply", "--format", "json", now=_at(120))
+        # 2 min on: past the first action's timeout + 5 s, within the three timeouts + 5 s
+        done = apply_at(second, timedelta(seconds=120))
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["recovered"] == []
     finally:
@@ -576,7 +579,7 @@ def test_an_outcome_that_arrives_after_its_request_was_abandoned_is_never_droppe
         deadline = time.monotonic() + 60
         while not executions(log) and time.monotonic() < deadline:
             time.sleep(0.05)
-        done = remediate(second, "apply", "--format", "json", now=_at(600))  # long past
+        done = apply_at(second, timedelta(seconds=600))  # long past
         recovered = json.loads(done.stdout)["recovered"]
         assert recovered[0] == {"requestId": "rem-late", "status": "FAILED"}
     finally:

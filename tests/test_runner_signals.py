@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.runner_support import action_yaml, clone, make_remote, request_yaml, start
+import pytest
+
+from remediate.core.times import parse_time
+from tests.runner_support import (
+    action_yaml,
+    clone,
+    git,
+    make_remote,
+    remediate,
+    remote_events,
+    request_yaml,
+    start,
+)
 
 
 def _alive(pid: int) -> bool:
@@ -85,3 +99,127 @@ def _read(path: Path) -> list[int]:
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+# -- SIGINT / SIGTERM, and claims that never started ------------------------------------
+
+
+def _remote_with(tmp_path: Path, pids: Path, log: Path, slow_timeout: str, skew: str) -> Path:
+    """rem-a (an action that sleeps and records its pids) and rem-b (one that logs its
+    name), on one target: rem-b is claimed with rem-a, and starts only after it."""
+    script = f"sleep 300 & echo $! >> {pids}; echo $$ >> {pids}; wait"
+    record = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={
+            "slow": action_yaml("slow", ["/bin/sh", "-c", script], timeout=slow_timeout),
+            "record": action_yaml("record", record, timeout="1s"),
+        },
+        requests={
+            "rem-a": request_yaml("rem-a", action="slow"),
+            "rem-b": request_yaml("rem-b", action="record"),
+        },
+    )
+    if skew:
+        seed = tmp_path / "seed"
+        settings = seed / "remediate.yaml"
+        text = settings.read_text()
+        line = next(x for x in text.splitlines() if x.startswith("  runner:"))
+        settings.write_text(text.replace(line, line[:-1] + f", clockSkew: {skew}}}"))
+        git(seed, "commit", "--quiet", "-am", "clock skew")
+        git(seed, "push", "--quiet", "origin", "HEAD:main")
+    return bare
+
+
+def _events(tmp_path: Path, bare: Path, request: str) -> list[dict[str, object]]:
+    return [e for e in remote_events(tmp_path, bare) if e["requestId"] == request]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_mid_action_stops_its_group_and_records_the_outcome(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    pids, log = tmp_path / "pids", tmp_path / "log"
+    bare = _remote_with(tmp_path, pids, log, "600s", "")
+    work = clone(tmp_path, bare, "runner")
+    runner = start(work, "apply", "--format", "json")
+    try:
+        action = _wait_for(pids, 2)
+        os.kill(runner.pid, sig)
+        _out, err = runner.communicate(timeout=30)
+        assert _wait_gone(action, 5.0) == [], "the action outlived the signal by 5 s"
+    finally:
+        for pid in _read(pids):
+            _kill(pid)
+    assert runner.returncode == 1, err
+    assert f"remediate: stopped by {sig.name}" in err
+    a = _events(tmp_path, bare, "rem-a")
+    assert [(e["from"], e["to"]) for e in a][-1] == ("EXECUTING", "FAILED")
+    assert a[-1]["details"]["outcomeUnknown"] is True  # type: ignore[index]
+    assert a[-1]["error"] == (
+        f"the runner was stopped ({sig.name}) while the action ran; its process group was stopped"
+    )
+    # rem-b was claimed with it but never started: queued again, not failed
+    b = _events(tmp_path, bare, "rem-b")
+    assert [(e["from"], e["to"]) for e in b][-1] == ("EXECUTING", "QUEUED")
+    assert not log.exists()
+    done = remediate(work, "apply", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert log.read_text().split() == ["rem-b"]  # run once, by the next apply
+    assert remediate(work, "audit", "verify").returncode == 0
+
+
+def test_a_crash_with_claimed_unstarted_requests_queues_them_again(tmp_path: Path) -> None:
+    pids, log = tmp_path / "pids", tmp_path / "log"
+    bare = _remote_with(tmp_path, pids, log, "3s", "0s")
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    runner = start(first, "apply")
+    try:
+        action = _wait_for(pids, 2)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+        assert _wait_gone(action, 5.0) == []
+    finally:
+        for pid in _read(pids):
+            _kill(pid)
+    claim = next(e for e in _events(tmp_path, bare, "rem-b") if e["to"] == "EXECUTING")
+    deadline = parse_time(str(claim["details"]["deadline"]))  # type: ignore[index]
+    # clockSkew 0s: the deadline is the claim time plus the target's timeouts, nothing more
+    assert deadline - parse_time(str(claim["at"])) == timedelta(seconds=3 + 1)
+    while datetime.now(UTC) < deadline:
+        time.sleep(0.1)
+    done = remediate(second, "apply", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert {r["requestId"]: r["status"] for r in report["recovered"]} == {
+        "rem-a": "FAILED",  # it had started: the outcome is unknown
+        "rem-b": "QUEUED",  # it never started: queued again
+    }
+    assert log.read_text().split() == ["rem-b"]  # and run once, by this apply
+    b = _events(tmp_path, bare, "rem-b")
+    assert sorted((e["from"], e["to"]) for e in b) == sorted(
+        [
+            ("NEW", "QUEUED"),
+            ("QUEUED", "EXECUTING"),
+            ("EXECUTING", "QUEUED"),  # released: attempt 1 never started
+            ("QUEUED", "EXECUTING"),
+            ("EXECUTING", "COMPLETED"),
+        ]
+    )
+    assert remediate(second, "audit", "verify").returncode == 0
+
+
+def test_claim_deadlines_allow_the_clock_skew_and_nothing_more(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    for skew, seconds in (("", 5), ("7s", 7)):
+        tmp = tmp_path / (skew or "default")
+        tmp.mkdir()
+        bare = _remote_with(tmp, tmp / "pids", log, "3s", skew)
+        work = clone(tmp, bare, "runner")
+        git(work, "rm", "--quiet", "remediations/rem-a.yaml")
+        git(work, "commit", "--quiet", "-m", "only rem-b")
+        git(work, "push", "--quiet", "origin", "HEAD:main")
+        assert remediate(work, "apply").returncode == 0
+        claim = next(e for e in _events(tmp, bare, "rem-b") if e["to"] == "EXECUTING")
+        deadline = parse_time(str(claim["details"]["deadline"]))  # type: ignore[index]
+        assert deadline - parse_time(str(claim["at"])) == timedelta(seconds=1 + seconds)

@@ -360,15 +360,17 @@ def test_apply_leaves_requests_deferred_by_a_change_window(
         policies={"noon-window": NOON_WINDOW},
     )
     repo = clone(tmp_path, bare, "work")
-    done = run_cli("apply", "--repo", str(repo), "--format", "json")  # 10:00 UTC
-    assert done.code == 0, done.err
-    assert out(done)["skipped"] == [
+    from remediate.service.apply import apply
+    from tests.sessions import session
+
+    # the runner's clock, injected through the Clock port (REMEDIATE_NOW never sets it)
+    report = apply(session(repo, now="2026-11-23T10:00:00Z"), None).as_json()
+    assert report["skipped"] == [
         {"requestId": "rem-w", "reason": "deferred until 2026-11-23T12:00:00.000Z"}
     ]
     assert not log.exists()
-    monkeypatch.setenv("REMEDIATE_NOW", "2026-11-23T12:30:00Z")
-    done = run_cli("apply", "--repo", str(repo), "--format", "json")
-    assert out(done)["executed"] == [{"requestId": "rem-w", "status": "COMPLETED"}]
+    report = apply(session(repo, now="2026-11-23T12:30:00Z"), None).as_json()
+    assert report["executed"] == [{"requestId": "rem-w", "status": "COMPLETED"}]
     assert log.read_text().split() == ["rem-w"]
 
 

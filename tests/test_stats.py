@@ -204,6 +204,8 @@ def test_streamed_states_are_the_full_folds_and_no_bucket_is_kept(tmp_path: Path
     base = checkpoint.of(at_head(session))
     assert base is not None  # the runner left a checkpoint: the streamed path was taken
     assert base._buckets == {}  # read, counted, dropped
+    buckets = {blob for path, blob in base.blobs.items() if path.startswith("requests/")}
+    assert not buckets & set(session.store._blobs)  # type: ignore[attr-defined]
     full = read_all(session.store, session.store.head()).states
     assert streamed == {name: Summary.of(s) for name, s in full.items()}
     assert Tally(NOW).add_all(streamed.values()) == Tally(NOW).add_all(
@@ -215,3 +217,33 @@ def test_limit_and_status_are_checked(run_cli: Callable[..., Result], applied: P
     assert run_cli("export", "csv", "--limit", "0").code == 2
     bad = run_cli("export", "csv", "--status", "DONE")
     assert bad.code == 2 and "DONE" in bad.err
+
+
+def test_the_progress_bar_shows_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sys
+
+    from remediate.cli.output import Progress
+
+    master, slave = os.openpty()
+    terminal = os.fdopen(slave, "w")
+    try:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        monkeypatch.setattr(Progress, "DELAY", 0.0)
+        bar = Progress("reading the audit")
+        for done in (1, 2, 3):
+            bar.update(done, 3)
+        bar.finish()
+        terminal.flush()
+        shown = os.read(master, 65536).decode()
+        assert "reading the audit" in shown and "100%" in shown
+
+        piped = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", piped)
+        quiet = Progress("reading the audit")
+        quiet.update(3, 3)
+        quiet.finish()
+        assert piped.getvalue() == ""
+    finally:
+        terminal.close()
+        os.close(master)

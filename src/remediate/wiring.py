@@ -10,8 +10,10 @@ store whose pushes fail, a clock that is fixed) before handing it to a use case.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,11 +47,21 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         processes=LocalProcesses(),
         backend=InProcess(),
         open_store=lambda: _store(root),
-        commits=AtCommit(root, GitTree(root)),
         open_mailer=lambda: _mailer(variables),
+        commits=AtCommit(root, GitTree(root)),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
+
+
+def stop_on_signals(built: Session) -> AbstractContextManager[None]:
+    """While the block runs, SIGINT or SIGTERM stop the session's actions (their process
+    groups) and let the use case record what is known (`adapters.process`)."""
+    from remediate.adapters.process import LocalProcesses, stop_on_signals
+
+    if isinstance(built.processes, LocalProcesses):
+        return stop_on_signals(built.processes)
+    return contextlib.nullcontext()
 
 
 def scaffolding() -> Scaffolding:

@@ -10,6 +10,7 @@ is all of them together.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from remediate.adapters.git_cli import not_a_repository, unreachable
@@ -33,6 +34,30 @@ RUNNER_REFS = "refs/remediate/"
 DEEPEN = (16, 256, 4096)  # commits a shallow clone is deepened by, in turn, to reach one
 
 
+# Git's caches are sized for interactive use on big machines: `git log` over 40,000 commits
+# held 170 MB (a 96 MB delta base cache, the pack mapped whole). Bounded, the same walk
+# measured 59 MB and ran faster; the runner's commands stay under 150 MB with it.
+BOUNDED = {
+    "core.deltaBaseCacheLimit": "8m",
+    "core.packedGitLimit": "32m",
+    "core.packedGitWindowSize": "4m",
+}
+
+
+def bounded_env(environ: dict[str, str]) -> dict[str, str]:
+    """`GIT_CONFIG_COUNT`/`KEY_n`/`VALUE_n` that add `BOUNDED` after whatever the
+    environment already sets that way (a person's own `-c`-style settings win nothing
+    here: these are the runner's)."""
+    try:
+        start = int(environ.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        start = 0
+    extra = {"GIT_CONFIG_COUNT": str(start + len(BOUNDED))}
+    for i, (key, value) in enumerate(BOUNDED.items(), start):
+        extra[f"GIT_CONFIG_KEY_{i}"], extra[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return extra
+
+
 class GitBase:
     """The repository at `root`, its checked-out branch and that branch's upstream."""
 
@@ -40,6 +65,8 @@ class GitBase:
         self.root = root
         self.repo = open_repo(root)
         self.git = self.repo.git
+        self.env = bounded_env(dict(os.environ))
+        self.git.update_environment(**self.env)  # every git GitPython runs, cat-file too
         self._blobs: dict[str, str] = {}
         self.branch, self.remote, self.remote_branch = self._upstream()
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
 
 from remediate.adapters.git_base import GitBase
 from remediate.core.commits import AuditCommit
@@ -26,12 +31,14 @@ class GitReading(GitBase):
                 found.append((path, fields[2], int(fields[3])))
         return found
 
-    def blob_text(self, blob: str) -> str:
-        """A blob's content as text (cached by hash: blobs never change)."""
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content as text (cached by hash: blobs never change; not with `keep`
+        false, for a caller that streams large blobs once)."""
         text = self._blobs.get(blob)
         if text is None:
             text = self.git.get_object_data(blob)[3].decode("utf-8", "replace")
-            self._blobs[blob] = text
+            if keep:
+                self._blobs[blob] = text
         return text
 
     def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
@@ -121,3 +128,146 @@ class GitReading(GitBase):
             return {line for line in (tracked + "\n" + untracked).splitlines() if line}
         changed = self.git.diff("--name-only", "--no-renames", rev, "--", prefix)
         return {line for line in (changed + "\n" + untracked).splitlines() if line}
+
+    # -- streaming: what `audit verify` reads without holding it --------------------------
+    def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
+        """`audit_history`, one commit at a time as git prints it, newest first in
+        topological order (a commit after every commit it descends from, reversed)."""
+        if rev is None:
+            return
+        argv = [
+            "git",
+            "log",
+            "--topo-order",
+            "--format=%x00%H%x09%ce%x09%ae",
+            "--name-status",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            rev,
+            "--",
+            prefix,
+        ]
+        with subprocess.Popen(
+            argv,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **self.env},
+        ) as proc:
+            assert proc.stdout is not None
+            header: list[str] | None = None
+            changes: list[tuple[str, str]] = []
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                if line.startswith("\x00"):
+                    if header is not None:
+                        yield AuditCommit(header[0], header[1], header[2], tuple(changes))
+                    header, changes = line[1:].split("\t"), []
+                elif "\t" in line:
+                    fields = line.split("\t")
+                    changes.append((fields[0][:1], fields[-1]))
+            if header is not None:
+                yield AuditCommit(header[0], header[1], header[2], tuple(changes))
+
+    def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
+        """(path, blob) of each file under `prefix` as a commit of `rev`'s history added it,
+        oldest first in topological order (a file after every file of the commits it
+        descends from), streamed from git: nothing is kept here."""
+        argv = [
+            "git",
+            "log",
+            "--reverse",
+            "--topo-order",
+            "--format=%x00",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--diff-merges=first-parent",
+            "--diff-filter=A",
+            rev,
+            "--",
+            prefix,
+        ]
+        with subprocess.Popen(
+            argv,
+            cwd=self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, **self.env},
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if line.startswith(":"):
+                    meta, _, path = line.rstrip("\n").partition("\t")
+                    fields = meta.split()
+                    if len(fields) == 5 and fields[4] == "A":
+                        yield path, fields[3]
+
+    def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
+        """(name, size, text) of each object named (`REV:PATH` or a blob id), in order, read
+        through one `git cat-file --batch` and kept by nobody: size -1 and no text for a
+        name that names nothing, no text for one larger than `limit` bytes (not decoded,
+        its bytes only drained from the pipe)."""
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            env={**os.environ, **self.env},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        queue: deque[str] = deque()
+        lock = threading.Condition()
+        done = [False]
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            try:
+                for name in names:
+                    with lock:
+                        queue.append(name)
+                        lock.notify()
+                    proc.stdin.write(name.encode() + b"\n")
+                proc.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+            finally:
+                with lock:
+                    done[0] = True
+                    lock.notify()
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            out = proc.stdout
+            while True:
+                with lock:
+                    while not queue and not done[0]:
+                        lock.wait()
+                    if not queue:
+                        break
+                    name = queue.popleft()
+                header = out.readline().split()
+                if len(header) != 3:  # "<name> missing" (or ambiguous)
+                    yield name, -1, None
+                    continue
+                size = int(header[2])
+                if header[1] != b"blob" or size > limit:
+                    left = size + 1
+                    while left:
+                        left -= len(out.read(min(left, 1 << 20)) or b"x" * left)
+                    yield name, size, None
+                    continue
+                data = out.read(size)
+                out.read(1)  # the newline after the content
+                yield name, size, data.decode("utf-8", "replace")
+        finally:
+            if proc.stdin and not proc.stdin.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+            writer.join(timeout=5)

@@ -7,9 +7,11 @@ GitPython's index API on this machine class.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from remediate.adapters.git_base import GitBase
 from remediate.core.commits import Person, PushOutcome
@@ -28,29 +30,23 @@ class GitWriting(GitBase):
         committer: Person,
         tree_from: str | None = None,
     ) -> str:
-        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`, in a temporary index."""
+        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`.
+
+        Only the trees on the way to the new files are read and written (objects stored
+        by GitPython's object database; trees read through its `cat-file --batch`), so
+        the cost follows the files added, not the size of the tree: no index of the whole
+        tree is built. `git commit-tree` makes the commit."""
+        base = tree_from or parent
+        root = self._tree_of(base) if base is not None else None
+        blobs = {path: self._store(b"blob", text.encode("utf-8")) for path, text in files.items()}
+        tree = self._tree_with(root, _nested(blobs))
+        env = {
+            "GIT_AUTHOR_NAME": author.name,
+            "GIT_AUTHOR_EMAIL": author.email,
+            "GIT_COMMITTER_NAME": committer.name,
+            "GIT_COMMITTER_EMAIL": committer.email,
+        }
         with tempfile.TemporaryDirectory(prefix="remediate-") as tmp:
-            env = {
-                "GIT_INDEX_FILE": os.path.join(tmp, "index"),
-                "GIT_AUTHOR_NAME": author.name,
-                "GIT_AUTHOR_EMAIL": author.email,
-                "GIT_COMMITTER_NAME": committer.name,
-                "GIT_COMMITTER_EMAIL": committer.email,
-            }
-            if (tree_from or parent) is not None:
-                self.git.execute(["git", "read-tree", str(tree_from or parent)], env=env)
-            paths = []
-            for i, text in enumerate(files.values()):
-                path = os.path.join(tmp, f"f{i}")
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(text)
-                paths.append(path)
-            blobs = str(self.git.execute(["git", "hash-object", "-w", "--", *paths])).split()
-            args: list[str] = []
-            for name, blob in zip(files, blobs, strict=True):
-                args += ["--cacheinfo", f"100644,{blob},{name}"]
-            self.git.execute(["git", "update-index", "--add", *args], env=env)
-            tree = str(self.git.execute(["git", "write-tree"], env=env))
             msg_path = os.path.join(tmp, "message")
             with open(msg_path, "w", encoding="utf-8") as handle:
                 handle.write(message)
@@ -58,6 +54,49 @@ class GitWriting(GitBase):
             return str(
                 self.git.execute(["git", "commit-tree", tree, *parents, "-F", msg_path], env=env)
             )
+
+    def _store(self, kind: bytes, data: bytes) -> str:
+        from gitdb.base import IStream  # type: ignore[import-untyped]
+
+        return str(self.repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+
+    def _tree_of(self, rev: str) -> str:
+        """The tree of a commit (or a tree's own id)."""
+        sha, kind, _, data = self.git.get_object_data(rev)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "tree":
+            return sha.decode() if isinstance(sha, bytes) else str(sha)
+        first = bytes(data).split(b"\n", 1)[0]
+        if kind != "commit" or not first.startswith(b"tree "):
+            raise ValueError(f"{rev} is not a commit")
+        return first[5:].decode()
+
+    def _tree_with(self, tree: str | None, add: dict[bytes, Any]) -> str:
+        """`tree` (None: empty) with the blobs of `add` (name → blob id, or a sub-dict for a
+        directory) put in, as a new tree's id."""
+        entries: dict[bytes, tuple[bytes, bytes]] = {}  # name → (mode, binary id)
+        if tree is not None:
+            data = bytes(self.git.get_object_data(tree)[3])
+            i = 0
+            while i < len(data):
+                space = data.index(b" ", i)
+                nul = data.index(b"\0", space)
+                entries[data[space + 1 : nul]] = (data[i:space], data[nul + 1 : nul + 21])
+                i = nul + 21
+        for name, value in add.items():
+            old = entries.get(name)
+            if isinstance(value, dict):
+                if old is not None and old[0] != _DIR:
+                    raise ValueError(f"{name.decode()} is a file, not a directory")
+                sub = self._tree_with(old[1].hex() if old is not None else None, value)
+                entries[name] = (_DIR, bytes.fromhex(sub))
+            else:
+                if old is not None and old[0] == _DIR:
+                    raise ValueError(f"{name.decode()} is a directory, not a file")
+                entries[name] = (b"100644", bytes.fromhex(value))
+        ordered = sorted(entries.items(), key=lambda e: e[0] + (b"/" if e[1][0] == _DIR else b""))
+        body = b"".join(mode + b" " + name + b"\0" + sha for name, (mode, sha) in ordered)
+        return self._store(b"tree", body)
 
     def push_branch(self, sha: str) -> tuple[str, str]:
         """Push `sha` to the upstream branch, never forced: (outcome, git's message)."""
@@ -110,3 +149,23 @@ class GitWriting(GitBase):
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "failed"
+
+
+_DIR = b"40000"
+
+
+def _nested(blobs: dict[str, str]) -> dict[bytes, Any]:
+    """path → blob as nested directories (name → blob, or name → {…}); a path that git
+    would refuse (empty, `.`, `..`, `.git` components) is a ValueError."""
+    root: dict[bytes, Any] = {}
+    for path, blob in blobs.items():
+        parts = path.split("/")
+        if any(p in ("", ".", "..") or p.casefold() == ".git" for p in parts):
+            raise ValueError(f"not a path a commit may hold: {path!r}")
+        here = root
+        for part in parts[:-1]:
+            here = here.setdefault(part.encode(), {})
+            if not isinstance(here, dict):
+                raise ValueError(f"{path}: {part} is a file")
+        here[parts[-1].encode()] = blob
+    return root

@@ -254,6 +254,33 @@ class GitHubForge:
         )
         return isinstance(data, dict) and data.get("state") == "active"
 
+    def open_pull(self, branch: str) -> PullRequest | None:
+        head = quote(f"{self.owner}:{branch}", safe="")
+        url = f"{self._repo}/pulls?state=open&head={head}"
+        data = self.retrying.call(
+            f"looking up the pull request of {branch}", lambda: self._send("GET", url)[1]
+        )
+        found = [_pull(p) for p in data] if isinstance(data, list) else []
+        return found[0] if found else None
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        from github import GithubException
+
+        url = f"{self._repo}/pulls"
+        payload = {"title": title, "body": body, "head": branch, "base": base}
+        try:
+            data = self.retrying.call(
+                f"opening a pull request from {branch}",
+                lambda: self._send("POST", url, payload)[1],
+                creates=True,
+            )
+        except UserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, GithubException) and cause.status == 422:
+                raise LostReply(f"opening a pull request from {branch}: 422") from None
+            raise
+        return _pull(data)
+
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         what = f"reading the pull requests of {sha[:12]}"
         return [_pull(p) for p in self._pages(what, f"{self._repo}/commits/{sha}/pulls")]

@@ -23,6 +23,7 @@ from pathlib import Path
 from remediate.core.forge import is_automation
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
 from remediate.documents.repository import WorkTree
+from remediate.documents.yamlstrict import MAX_BYTES
 from remediate.errors import UserError
 
 
@@ -72,38 +73,68 @@ class GitPullHeads:
         return sorted(p for p in done.stdout.decode("utf-8", "replace").split("\0") if p)
 
     def documents(self, automation: str, requests: str) -> WorkTree:
-        target = tempfile.mkdtemp(prefix="remediate-pr-")
-        self._dirs.append(target)
+        target = Path(tempfile.mkdtemp(prefix="remediate-pr-"))
+        self._dirs.append(str(target))
         prefixes = (*ROOT_FILES, *DOCUMENT_DIRS)
-        for rev, wanted in ((automation, True), (requests, False)):
-            for mode, blob, path in self._entries(rev, prefixes):
-                if is_automation(path) != wanted:
-                    continue
-                self._write(Path(target), mode, blob, path)
-        return WorkTree(Path(target))
+        chosen = [
+            entry
+            for rev, wanted in ((automation, True), (requests, False))
+            for entry in self._entries(rev, prefixes)
+            if is_automation(entry[3]) == wanted and _safe(entry[3])
+        ]
+        small = [blob for mode, blob, size, _ in chosen if size <= MAX_BYTES]
+        contents = self._blobs(small)
+        for mode, blob, size, path in chosen:
+            dest = target / path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if mode == "120000":
+                os.symlink(contents[blob].decode("utf-8", "replace"), dest)
+            elif size > MAX_BYTES:  # never read: the loader refuses it by its size
+                with open(dest, "wb") as handle:
+                    handle.truncate(size)
+            else:
+                dest.write_bytes(contents[blob])
+        return WorkTree(target)
 
-    def _entries(self, rev: str, prefixes: tuple[str, ...]) -> list[tuple[str, str, str]]:
-        out = self._git("ls-tree", "-r", "-z", "--full-tree", rev, "--", *prefixes).stdout
+    def _entries(self, rev: str, prefixes: tuple[str, ...]) -> list[tuple[str, str, int, str]]:
+        out = self._git("ls-tree", "-r", "-l", "-z", "--full-tree", rev, "--", *prefixes).stdout
         found = []
         for entry in out.decode("utf-8", "replace").split("\0"):
             meta, _, path = entry.partition("\t")
             fields = meta.split()
-            if len(fields) == 3 and fields[1] == "blob":  # submodules (commit) are skipped
-                found.append((fields[0], fields[2], path))
+            if len(fields) == 4 and fields[1] == "blob":  # submodules (commit) are skipped
+                found.append((fields[0], fields[2], int(fields[3]), path))
         return found
 
-    def _write(self, target: Path, mode: str, blob: str, path: str) -> None:
-        if path.startswith("/") or ".." in Path(path).parts:  # git never stores these
-            return
-        dest = target / path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        data = self._git("cat-file", "blob", blob).stdout
-        if mode == "120000":
-            os.symlink(data.decode("utf-8", "replace"), dest)
-        else:
-            dest.write_bytes(data)
+    def _blobs(self, blobs: list[str]) -> dict[str, bytes]:
+        """Every blob's bytes through one `git cat-file --batch`."""
+        wanted = sorted(set(blobs))
+        if not wanted:
+            return {}
+        done = subprocess.run(
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            input="".join(f"{b}\n" for b in wanted).encode(),
+            capture_output=True,
+            check=False,
+        )
+        data, out, at = done.stdout, {}, 0
+        for blob in wanted:
+            end = data.index(b"\n", at)
+            header = data[at:end].split()
+            if len(header) != 3:
+                raise UserError(f"git cat-file: cannot read blob {blob[:12]}")
+            size = int(header[2])
+            out[blob] = data[end + 1 : end + 1 + size]
+            at = end + 1 + size + 1
+        return out
 
     def close(self) -> None:
         for d in self._dirs:
             shutil.rmtree(d, ignore_errors=True)
         self._dirs.clear()
+
+
+def _safe(path: str) -> bool:
+    """Git never stores these, but a path is checked before it is joined to the target."""
+    return bool(path) and not path.startswith("/") and ".." not in Path(path).parts

@@ -49,7 +49,9 @@ def apply(
     if concurrency < 1:
         raise UsageError("--concurrency must be 1 or more")
     session = wiring.session(Path(repo))
-    report = run_apply(session, actor_or_none(session), dry_run, max_actions, concurrency)
+    with wiring.stop_on_signals(session):
+        report = run_apply(session, actor_or_none(session), dry_run, max_actions, concurrency)
+        stopped = session.processes.stopping()
     for warning in report.warnings:
         echo(f"remediate: warning: {warning}", err=True)
     for name, status in report.late:
@@ -69,6 +71,13 @@ def apply(
         echo_json(report.as_json())
     else:
         _text(report, dry_run)
+    if stopped:
+        echo(
+            f"remediate: stopped by {stopped}: what had run is recorded, a stopped action as "
+            "FAILED with the outcome unknown, an action not started as QUEUED",
+            err=True,
+        )
+        return 1
     return 1 if report.failed else 0
 
 

@@ -35,10 +35,10 @@ def now_option(func: F) -> F:
 
 
 def resolve_now(text: str | None, session: Session) -> datetime:
-    """The moment to decide at: `--now`, else the session's clock (REMEDIATE_NOW or the
-    wall clock, as for `apply`; read here, never in core)."""
+    """The moment to decide at: `--now`, else REMEDIATE_NOW (the clock's override), else
+    the runner's clock (read here, never in core)."""
     if text is None:
-        return session.clock.now()
+        return session.clock.override() or session.clock.now()
     from remediate.core.times import RANGE, OutOfRange, parse_time
 
     try:

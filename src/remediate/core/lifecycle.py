@@ -46,6 +46,9 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, ...]] = {
     (EXECUTING, "fail"): (FAILED,),
     # crash recovery: the outcome of an abandoned execution is unknown
     (EXECUTING, "abandon"): (FAILED,),
+    # a claimed action proven never started (its claim ref's release mark, or its own
+    # runner stopping before it) is queued again, as a new attempt
+    (EXECUTING, "release"): (QUEUED,),
     # the real outcome of an abandoned execution, learned after all (`core.audit.permitted`)
     (FAILED, "learn"): (COMPLETED, FAILED),
     # a retry of a failed idempotent action within its budget

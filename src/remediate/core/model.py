@@ -44,6 +44,7 @@ class Settings:
     teams: dict[str, tuple[str, ...]] = field(default_factory=dict)
     runner_name: str = "remediate-bot"
     runner_email: str = "remediate-bot@localhost"
+    clock_skew: timedelta = timedelta(seconds=5)  # runner.clockSkew: leases, claim deadlines
     retention_days: int = 30
     reporting: dict[str, Any] = field(
         default_factory=lambda: {
@@ -72,6 +73,7 @@ class Settings:
             teams={k: tuple(v) for k, v in spec.get("teams", {}).items()},
             runner_name=runner.get("name", defaults.runner_name),
             runner_email=runner.get("email", defaults.runner_email),
+            clock_skew=_duration(runner.get("clockSkew"), defaults.clock_skew),
             retention_days=spec.get("retentionDays", 30),
             reporting={**defaults.reporting, **spec.get("reporting", {})},
             executor_environment=tuple(
@@ -204,3 +206,8 @@ def build_repository(documents: list[Document]) -> Repository:
         policy_tests=tuple(by_kind.get("PolicyTest", [])),
         documents=tuple(documents),
     )
+
+
+def _duration(text: Any, default: timedelta) -> timedelta:
+    """A validated duration field, or `default` when it is absent."""
+    return parse_duration(text) if isinstance(text, str) else default

@@ -20,6 +20,9 @@ class Completed:
     error: str | None = None  # why it could not start
     stdout_cut: bool = False  # only the last bytes were kept: the start is cut
     stderr_cut: bool = False
+    stopped: str | None = (
+        None  # the runner stopped it (a signal to the runner): the outcome is unknown
+    )
 
 
 class ProcessRunner(Protocol):
@@ -27,3 +30,6 @@ class ProcessRunner(Protocol):
         self, argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float
     ) -> Completed:
         """Run `argv` (never through a shell) in its own process group; kill it on timeout."""
+
+    def stopping(self) -> str | None:
+        """Why the runner is stopping (e.g. "SIGTERM"), or None: then no action may start."""

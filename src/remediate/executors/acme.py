@@ -99,6 +99,8 @@ class AcmeExecutor:
             if problem:
                 details["problem"] = problem
             return ExecutionResult(False, details, run.redact(str(exc)))
+        except OSError as exc:  # a file that cannot be read or written
+            return ExecutionResult(False, details, run.redact(f"{type(exc).__name__}: {exc}"))
 
 
 def prepare(context: ExecutionContext) -> Config:
@@ -401,10 +403,16 @@ class _Run:
         missing = [d for d in config.domains if not certs.covers(certs.names(leaf), d)]
         if missing:
             raise ExecutorError(f"the issued certificate does not cover {', '.join(missing)}")
-        certs.write_atomic(config.certificate, certs.pem(chain), 0o644)
-        if key_path == config.pending_key:
-            config.key.parent.mkdir(parents=True, exist_ok=True)
-            config.pending_key.replace(config.key)
+        try:
+            certs.write_atomic(config.certificate, certs.pem(chain), 0o644)
+            if key_path == config.pending_key:
+                config.key.parent.mkdir(parents=True, exist_ok=True)
+                config.pending_key.replace(config.key)
+        except OSError as exc:  # the order record stays: the next run installs, not issues
+            raise ExecutorError(
+                f"the certificate was issued but cannot be installed at {config.certificate}: "
+                f"{exc.strerror or exc}; the next run installs it from order {self.details['orderUrl']}"
+            ) from None
         config.state.unlink(missing_ok=True)
         summary = certs.summary(leaf)
         self.details.update(

@@ -104,9 +104,10 @@ def read_small(path: Path, where: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise ExecutorError(f"{where} {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ExecutorError(f"{where} {path} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ExecutorError(f"{where} {path} is not a regular file")
         data = handle.read(MAX_PEM + 1)
     if len(data) > MAX_PEM:
         raise ExecutorError(f"{where} {path} is larger than {MAX_PEM} bytes")

@@ -42,6 +42,14 @@ class CommandExecutor:
         }
         if done.error:
             return ExecutionResult(False, details, redact(done.error))
+        if done.stopped:
+            return ExecutionResult(
+                False,
+                details,
+                f"the runner was stopped ({done.stopped}) while the action ran; its process "
+                "group was stopped",
+                outcome_unknown=True,
+            )
         if done.timed_out:
             return ExecutionResult(
                 False, details, f"timed out after {timeout:g}s; its process group was killed"

@@ -7,18 +7,16 @@ Nothing under `service/` constructs an adapter, imports one, reads the process
 environment or starts a process (`tests/test_layers.py` holds that, by reading every
 module's imports).
 
-Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- a mailer (reports) becomes a port here when `report --send` is built; see
-  docs/architecture.md for where it goes.
-
 `Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
-the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub) and
-`adapters.local_forge.LocalForge` (plain git: teams from Settings, no pull requests).
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
+`Mailer` sends reports (`adapters.smtp`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,9 +36,17 @@ if TYPE_CHECKING:
 
 
 class Clock(Protocol):
-    """The runner's clock (REMEDIATE_NOW, when set, stands in for it)."""
+    """The runner's clock, and the time a person asked to evaluate at (REMEDIATE_NOW)."""
 
-    def now(self) -> datetime: ...
+    def now(self) -> datetime:
+        """The runner's real time: what every event records, what leases, claim deadlines,
+        backoffs and change windows of state-changing commands are judged by."""
+        ...
+
+    def override(self) -> datetime | None:
+        """REMEDIATE_NOW, if set: the time `plan` and `explain` evaluate at (and, later,
+        which schedule fires are due); never recorded, never what `apply` decides by."""
+        ...
 
 
 class Environment(Protocol):
@@ -143,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def show(self, rev: str, path: str) -> str | None: ...
 
@@ -172,6 +180,17 @@ class AuditReader(Protocol):
         """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+
+    def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
+        """`audit_history` streamed: newest first, each commit after its descendants."""
+
+    def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
+        """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
+        first (topological), streamed."""
+
+    def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
+        """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
+        for a name that names nothing, no text above `limit` bytes."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""
@@ -268,6 +287,12 @@ class Forge(Protocol):
 
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
 
 
 class PullHeads(Protocol):

@@ -44,7 +44,7 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
     top = snap.states.top
     paths = sorted(p for p in base.blobs if p.startswith("requests/"))
     for done, path in enumerate(paths, 1):
-        for name, data in json.loads(base.store.blob_text(base.blobs[path])).items():
+        for name, data in json.loads(base.store.blob_text(base.blobs[path], keep=False)).items():
             if name not in top:
                 yield Summary.from_checkpoint(name, data)
         if progress:

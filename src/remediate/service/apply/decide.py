@@ -63,7 +63,7 @@ def decide_batch(
                     report.decided.append((name, adopted.to))
             state = chain.state(name)
         if state.status == lc.EXECUTING:
-            recover(rt, chain, request, state, rt.runner.email, report.recovered)
+            recover(rt, chain, request, state, rt.runner.email, report.recovered, dry)
         elif state.status in (lc.NEW, lc.PENDING_APPROVAL, lc.POLICY_VIOLATION):
             event = decision_event(rt, request, state, executions)
             if event is not None:
@@ -140,15 +140,12 @@ def before_claim(
     state: RequestState,
     executions: tuple[Execution, ...],
     reviewed: ActionType | None,
-    limited: str | None = None,
 ) -> tuple[Event | None, str | None]:
     """Decide a QUEUED request again, against the documents `at` holds (those of the
     commit a claim is made on), just before it is claimed: (a re-decision to record
     instead of the claim, None) when it may no longer run as reviewed, (None, why) when it
-    waits (a change window, or a rate limit used up: it runs once a slot frees up; `why`
-    is then `limited` and the limit's sentence, or the decision's), (None, None) when it
-    may be claimed. `reviewed`: the action type the request was selected with; another
-    one at `at` voids the approvals too."""
+    waits (a change window), (None, None) when it may be claimed. `reviewed`: the action
+    type the request was selected with; another one at `at` voids the approvals too."""
     current = at.repository.requests.get(request.name)
     if current is None:
         return None, f"{request.file or request.name} is no longer on the branch"
@@ -161,10 +158,6 @@ def before_claim(
         if decision.deferred:
             return None, f"deferred until {iso(decision.not_before)}"
         return None, None
-    rates = [v for v in decision.violations if v.rule == "rateLimit"]
-    if edited is None and rates and len(rates) == len(decision.violations):
-        why = f"{limited}{rates[0].message}" if limited else None
-        return None, why or f"now {decision.status}: {decision.detail}"
     details = decision_details(
         decision,
         current.content_hash,

@@ -18,10 +18,16 @@ from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
 from remediate.executors.base import ExecutionContext, ExecutionResult, redact_result
 from remediate.service.apply.locks import Target, target
+from remediate.service.apply.starts import Marker
+from remediate.service.claims import claim_ref
 from remediate.service.runtime import Runtime
 
 Outcomes = list[tuple["Job", ExecutionResult]]
 POLL_SECONDS = 1.0  # how often the calling thread may flush while actions run
+# Results of actions that never started (compared by identity): the runner was stopping,
+# so the request goes back to QUEUED; or another run released it, which recorded that.
+NOT_STARTED = ExecutionResult(False, {}, "not started: the runner was stopping")
+RELEASED = ExecutionResult(False, {}, "not started: another run released it")
 
 
 class Sink(Protocol):
@@ -77,14 +83,27 @@ def deadlines(jobs: list[Job], concurrency: int) -> dict[str, timedelta]:
     return found
 
 
-def execute(rt: Runtime, jobs: list[Job], concurrency: int, sink: Sink) -> None:
-    """Run the jobs; hand each target's outcomes to `sink` once its actions are done."""
+def execute(
+    rt: Runtime, jobs: list[Job], concurrency: int, sink: Sink, claim_sha: str = ""
+) -> None:
+    """Run the jobs; hand each target's outcomes to `sink` once its actions are done.
+    Each action starts only once its start mark is on the remote (`starts.Marker`), and
+    none starts once the runner is stopping (SIGINT, SIGTERM)."""
     groups = _groups(jobs)
     variables = dict(rt.session.env.variables())
+    order = [claim_ref(j.request.name, j.attempt) for g in groups.values() for j in g]
+    marker = Marker(rt.store, rt.runner, claim_sha, order, rt.session.processes.stopping)
 
     def run_group(group: list[Job]) -> Outcomes:
         # a per-target lock: one action per service and environment at a time
-        return [(job, run_one(rt, job, variables)) for job in group]
+        done: Outcomes = []
+        for job in group:
+            why = marker.start(job.request.name, job.attempt)
+            if why is None:
+                done.append((job, run_one(rt, job, variables)))
+            else:
+                done.append((job, NOT_STARTED if why == "stopping" else RELEASED))
+        return done
 
     with ThreadPoolExecutor(_workers(concurrency, len(groups))) as pool:
         pending: set[Future[Outcomes]] = {pool.submit(run_group, g) for g in groups.values()}
@@ -112,6 +131,8 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             idempotency_key=f"{job.request.name}/{job.attempt}/{job.request.content_hash[7:23]}",
             attempt=job.attempt,
             processes=rt.session.processes,
+            runner=rt.runner.email,
+            forge=rt.repository.settings.forge,
         )
         result = rt.session.backend.run(context)
     except LookupError as exc:

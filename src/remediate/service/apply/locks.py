@@ -4,7 +4,8 @@ A runner takes `refs/locks/<environment>/<service>` (created only if absent,
 a compare-and-swap on the remote) before it claims requests on that target,
 runs that target's actions one after another, and deletes the ref when done
 (only if it still holds its own lock). A lock names its expiry: the sum of
-the timeouts of the actions it covers plus a grace; a runner that died leaves
+the timeouts of the actions it covers plus the clock-skew allowance
+(`Settings.spec.runner.clockSkew`); a runner that died leaves
 a lock that another runner may take over once it has expired, again with a
 compare-and-swap on the expired value.
 """
@@ -23,7 +24,7 @@ from remediate.service.ports import Store
 
 LOCKS_PREFIX = "refs/locks/"
 LOCK_FILE = "lock.json"
-GRACE = timedelta(seconds=60)
+GRACE = timedelta(seconds=5)  # the default clock-skew allowance
 
 Target = tuple[str, str]  # (environment, service), normalized: see `target`
 
@@ -48,9 +49,14 @@ class Held:
 
 
 def acquire(
-    store: Store, runner: Person, now: datetime, targets: dict[Target, timedelta]
+    store: Store,
+    runner: Person,
+    now: datetime,
+    targets: dict[Target, timedelta],
+    skew: timedelta = GRACE,
 ) -> tuple[set[Target], Held]:
-    """Take the locks of `targets` (target → how long its actions may take)."""
+    """Take the locks of `targets` (target → how long its actions may take), each lease
+    allowing `skew` between runners' clocks and nothing more."""
     if not targets:
         return set(), Held()
     current = store.claim_refs(LOCKS_PREFIX) or {}
@@ -68,7 +74,7 @@ def acquire(
     body = {
         "runner": runner.email,
         "at": iso(now),
-        "expires": iso(now + sum(targets.values(), timedelta()) + GRACE),
+        "expires": iso(now + sum(targets.values(), timedelta()) + skew),
     }
     sha = store.make_commit(
         None, {LOCK_FILE: json.dumps(body) + "\n"}, "remediate lock\n", runner, runner

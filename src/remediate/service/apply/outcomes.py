@@ -3,8 +3,8 @@
 `Recorder` is handed each target's outcomes as soon as that target's actions
 are done (`service.execute.execute`) and writes them within `FLUSH_AFTER`
 seconds, together with whatever else finished meanwhile, so an outcome
-reaches the audit well before its claim's deadline passes (it has
-`recovery.ABANDON_GRACE` to spare) and a run makes few commits. An outcome
+reaches the audit before its claim's deadline passes (an outcome whose
+deadline is near is written at once) and a run makes few commits. An outcome
 whose request moved on meanwhile is never dropped: if another runner marked
 the execution abandoned (FAILED, outcome unknown) and did not queue it again,
 the real outcome is recorded with the verb `learn` (FAILED → COMPLETED or
@@ -27,7 +27,7 @@ from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain, draft, new_id
 from remediate.errors import UserError
 from remediate.executors.base import ExecutionResult
-from remediate.service.apply.execute import Job, Outcomes
+from remediate.service.apply.execute import NOT_STARTED, RELEASED, Job, Outcomes
 from remediate.service.apply.recovery import maybe_retry, settle
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.audit_log import write
@@ -54,7 +54,12 @@ class Recorder:
             self.since = time.monotonic()
         finished = self.rt.session.clock.now()
         for job, result in outcomes:
-            self.pending.append((outcome_event(self.rt, job, result, finished), job))
+            if result is RELEASED:  # another run proved it never started, and recorded it
+                self.report.skipped.append((job.request.name, "released by another run"))
+            elif result is NOT_STARTED:
+                self.pending.append((release_event(self.rt, job, finished), job))
+            else:
+                self.pending.append((outcome_event(self.rt, job, result, finished), job))
 
     def flush(self, force: bool = False) -> None:
         if self.pending and (force or time.monotonic() - self.since >= FLUSH_AFTER):
@@ -72,6 +77,12 @@ class Recorder:
             last[:] = [chain]
             settled.clear()
             for event, job in events:
+                if event.verb == "release":
+                    state = chain.state(event.request_id)
+                    if state.status == lc.EXECUTING and state.attempt == job.attempt:
+                        chain.add(event)
+                    settled[event.request_id] = "released"
+                    continue
                 settled[event.request_id] = settle(chain, event, job.attempt, now)
                 if settled[event.request_id] == "recorded" and event.to == lc.FAILED:
                     # idempotent actions only, within their retry budget
@@ -88,6 +99,9 @@ class Recorder:
         else:
             self._failures(events, settled, last[0])
         for event, _ in events:
+            if event.verb == "release":
+                report.skipped.append((event.request_id, str(event.details["reason"])))
+                continue
             report.executed.append((event.request_id, event.to))
             how = settled.get(event.request_id)
             if how == "learned":
@@ -129,6 +143,26 @@ def outcome_event(rt: Runtime, job: Job, result: ExecutionResult, now: datetime)
         details,
         request=job.request,
         error=result.error,
+        event_id=job.claim.id + "-outcome",
+    )
+
+
+def release_event(rt: Runtime, job: Job, now: datetime) -> Event:
+    """A claimed action this runner did not start (it was stopping): QUEUED again."""
+    why = rt.session.processes.stopping() or "stopping"
+    return draft(
+        job.request.name,
+        lc.EXECUTING,
+        lc.QUEUED,
+        rt.runner.email,
+        now,
+        {
+            "verb": "release",
+            "attempt": job.attempt,
+            "reason": f"not started: the runner was stopped ({why}) before it started the "
+            "action; queued again",
+        },
+        request=job.request,
         event_id=job.claim.id + "-outcome",
     )
 

@@ -38,7 +38,6 @@ from remediate.service.apply.decide import (
 )
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
-from remediate.service.apply.recovery import ABANDON_GRACE
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
@@ -62,7 +61,8 @@ def apply(
     if dry_run:
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
-    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs))
+    skew = rt.repository.settings.clock_skew
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew)
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
@@ -112,6 +112,9 @@ def _claim_and_run(
     report: ApplyReport,
 ) -> None:
     runner = rt.runner
+    if rt.session.processes.stopping() is not None:
+        report.skipped += [(j.request.name, "the runner is stopping: not claimed") for j in jobs]
+        return
     jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
@@ -128,22 +131,27 @@ def _claim_and_run(
     if not jobs:
         return
     recorder = Recorder(rt, author, report)
-    execute(rt, jobs, concurrency, recorder)
+    execute(rt, jobs, concurrency, recorder, won.sha)
     recorder.finish()
 
 
 def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]:
     """Each claim names its deadline: past it, another run may take the execution for
-    abandoned. It covers the actions this run may run before recording this outcome."""
+    abandoned. It covers the actions this run may run before recording this outcome,
+    counted from the runner's clock read now (just before claiming), plus the clock-skew
+    allowance and nothing more."""
     due = deadlines(jobs, concurrency)
+    claimed = rt.session.clock.now()
+    skew = rt.repository.settings.clock_skew
     return [
         replace(
             job,
             claim=replace(
                 job.claim,
+                at=iso(claimed) or job.claim.at,
                 details={
                     **job.claim.details,
-                    "deadline": iso(rt.now + due[job.request.name] + ABANDON_GRACE),
+                    "deadline": iso(claimed + due[job.request.name] + skew),
                 },
             ),
         )
@@ -221,14 +229,13 @@ def _on_the_branch(
 ) -> list[Job]:
     """The jobs whose claim event is on the branch now: only those run. A claim ref won
     for an attempt the branch already shows taken (its ref was pruned, and this runner's
-    view predated the outcome), or whose rate limit the claims before it on the branch
-    used up, runs nothing, and its ref is deleted again; so does one decided again at
-    claim time (its new status is on the branch instead)."""
+    view predated the outcome) runs nothing, and its ref is deleted again; so does one
+    decided again at claim time (its new status is on the branch instead)."""
     kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
     late = [j for j in jobs if j not in kept]
     for job in late:
         event = redecided.get(job.request.name)
-        if isinstance(event, str):  # it waits: a rate limit used up, a window closed
+        if isinstance(event, str):  # it waits (a change window closed meanwhile)
             report.skipped.append((job.request.name, event))
         elif event is not None and written.recorded(job.request.name, event.id):
             report.decided.append((job.request.name, event.to))
@@ -241,23 +248,12 @@ def _on_the_branch(
     return kept
 
 
-LANDED_FIRST = "claims of other runners landed first: "
-
-
 def _claim_batch(
     rt: Runtime, snap: AuditSnapshot, jobs: list[Job], redecided: dict[str, Event | str]
 ) -> Batch:
     """The claim events of the jobs whose attempt is still waiting on the branch, each
-    decided again against the documents of the commit the claim lands on (`snap.rev`),
-    counting every claim already on the branch and those before it in this batch.
-
-    One whose rate limit those claims used up waits (it stays QUEUED, into `redecided`
-    with the reason). Rate limits hold under races because this count is taken on the
-    snapshot the claim commit is built on, and that commit lands only as a fast-forward
-    of it: every claim that landed before it is counted, and every claim that lands after
-    it counts it (docs/guarantees.md, "Rate limits under races"). One that may no longer
-    run for another reason (an edit, a policy, an approver's role) gets its re-decision
-    instead of the claim (`decide.before_claim`)."""
+    decided again against the documents of the commit the claim lands on (`snap.rev`):
+    one that may no longer run gets its re-decision instead (into `redecided`)."""
     redecided.clear()
     at = rt.at(snap.rev)
     chain = Chain(snap)
@@ -269,9 +265,7 @@ def _claim_batch(
         if not job.execute:  # a re-decision already
             chain.add(job.claim)
             continue
-        event, why = before_claim(
-            at, job.request, state, tuple(executions), job.action, LANDED_FIRST
-        )
+        event, why = before_claim(at, job.request, state, tuple(executions), job.action)
         if event is not None:
             redecided[job.request.name] = event
             chain.add(event)

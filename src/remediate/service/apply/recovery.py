@@ -2,7 +2,8 @@
 
 A request left EXECUTING by a runner that died stays so until its claim's
 deadline has passed (the claim time, plus the timeouts of every action the
-runner may run before it records this one's outcome, plus a grace; see
+runner may run before it records this one's outcome, plus the clock-skew
+allowance `Settings.spec.runner.clockSkew`; see
 `service.execute.deadlines`); then it becomes FAILED with the outcome
 unknown, and only an idempotent action with retries left is queued again,
 after its backoff. Nothing here ever runs an action.
@@ -20,10 +21,9 @@ from remediate.core.drafting import Chain, draft
 from remediate.core.model import ActionType, Request
 from remediate.core.snapshot import parse_files
 from remediate.core.times import iso
+from remediate.service.apply.starts import never_started
 from remediate.service.claims import CLAIM_FILE, claim_ref
 from remediate.service.runtime import Runtime
-
-ABANDON_GRACE = timedelta(seconds=30)  # beyond the action's own timeout
 
 
 def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> list[Event]:
@@ -57,13 +57,34 @@ def recover(
     state: RequestState,
     actor: str,
     recovered: list[tuple[str, str]],
+    dry: bool = False,
 ) -> None:
     action = rt.repository.action_types.get(request.action_type)
     deadline = state.deadline
     if deadline is None and state.claimed_at is not None:  # a claim from before deadlines
         timeout = action.timeout if action else timedelta(seconds=300)
-        deadline = state.claimed_at + timeout + ABANDON_GRACE
+        deadline = state.claimed_at + timeout + rt.repository.settings.clock_skew
     if deadline is None or rt.now < deadline:
+        return
+    if never_started(rt.store, rt.runner, request.name, state.attempt, seal=not dry):
+        chain.add(
+            draft(
+                request.name,
+                lc.EXECUTING,
+                lc.QUEUED,
+                actor,
+                rt.now,
+                {
+                    "verb": "release",
+                    "attempt": state.attempt,
+                    "reason": f"not started: the runner stopped before it started the action "
+                    f"(claimed {iso(state.claimed_at)}; its claim ref holds no start mark); "
+                    "queued again",
+                },
+                state=state,
+            )
+        )
+        recovered.append((request.name, lc.QUEUED))
         return
     error = (
         f"the runner stopped while the action was executing (claimed {iso(state.claimed_at)}); "

@@ -19,6 +19,7 @@ from remediate.core.audit import RequestState
 from remediate.core.decision import Execution
 from remediate.core.drafting import draft
 from remediate.core.model import Request
+from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot
 from remediate.core.times import iso
 from remediate.service.apply import locks
@@ -60,7 +61,7 @@ def select(
                 report.decided.append((name, event.to))
             else:
                 jobs.append(_claim_job(rt, request, state))
-                executions.append(execution_of(rt, request))
+                executions.append(started(request, rt.now))
     return jobs
 
 
@@ -100,14 +101,3 @@ def _claim_job(rt: Runtime, request: Request, state: RequestState) -> Job:
     )
     action = rt.repository.action_types.get(request.action_type)
     return Job(request, action, state.attempt, claim)
-
-
-def execution_of(rt: Runtime, request: Request) -> Execution:
-    """The execution this run will start, which rate limits of later requests count."""
-    return Execution(
-        at=rt.now,
-        request_id=request.name,
-        service_name=request.service_name,
-        environment=request.environment,
-        action_type=request.action_type,
-    )

@@ -1,4 +1,4 @@
-"""`remediate github`: act on the current GitHub Actions event (PRODUCT.md, "GitHub").
+r"""`remediate github`: act on the current GitHub Actions event (PRODUCT.md, "GitHub").
 
 `run(github)` reads the event's name and payload (given by `wiring.github`, which read
 GITHUB_EVENT_NAME and GITHUB_EVENT_PATH) and dispatches:
@@ -7,6 +7,7 @@ GITHUB_EVENT_NAME and GITHUB_EVENT_PATH) and dispatches:
 |---|---|
 | `pull_request` opened, synchronize, reopened | `pulls.refresh`: plan as of the head commit, the sticky comment, the `remediate/plan` status |
 | `pull_request_review` submitted | `reviews`: which reviews count, then `pulls.refresh` |
+| `issue_comment` created on a pull request | `commands`: `/remediate plan\|approve\|reject\|override`, a reply |
 | `push` to the base branch | `merged.on_push`: apply, the merged pull requests' approvals, apply, results |
 | `schedule`, `workflow_dispatch` | `merged.on_schedule`: (no `tick` yet: said), apply |
 | anything else | said, exit 0 (nothing is done that the contract does not name) |
@@ -51,28 +52,27 @@ class Outcome:
 
 
 def run(github: GitHubRun) -> Outcome:
-    from remediate.service.github import merged, pulls, reviews
-
     name, action = github.event_name, github.event.get("action")
     if name == "pull_request":
         if action not in ("opened", "synchronize", "reopened"):
             return _ignored(name, action)
+        from remediate.service.github import pulls
+
         return pulls.refresh(github, pulls.from_event(github.event))
     if name == "pull_request_review":
         if action != "submitted":
             return _ignored(name, action)
+        from remediate.service.github import reviews
+
         return reviews.on_review(github)
-    if name == "push":
-        return merged.on_push(github)
-    if name in ("schedule", "workflow_dispatch"):
-        return merged.on_schedule(github)
     if name == "issue_comment":
-        return Outcome(
-            lines=[
-                f"remediate github: the {name} event is not handled yet (issue 10); nothing done"
-            ],
-            body={"event": name, "handled": False},
-        )
+        from remediate.service.github import commands
+
+        return commands.on_comment(github)
+    if name in ("push", "schedule", "workflow_dispatch"):
+        from remediate.service.github import merged
+
+        return merged.on_push(github) if name == "push" else merged.on_schedule(github)
     raise UsageError(f"remediate github: no handling for the GitHub event {name!r}")
 
 
@@ -91,3 +91,11 @@ def payload(event: Mapping[str, Any], *keys: str) -> Any:
             raise UsageError(f"the GitHub event has no {'.'.join(keys[: i + 1])}")
         node = node[key]
     return node
+
+
+def number(event: Mapping[str, Any], *keys: str) -> int:
+    """`payload(...)` that must be a positive integer (a pull request, a comment id)."""
+    found = payload(event, *keys)
+    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
+        raise UsageError(f"the GitHub event's {'.'.join(keys)} is not a positive integer")
+    return found

@@ -11,15 +11,15 @@ are not GitHub logins (git e-mails) are left as Settings says.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from remediate.core.forge import may_write
 from remediate.core.identity import Directory, normalize
 from remediate.core.model import Settings
 from remediate.documents.teams import PREFIX, principals
-from remediate.service.ports import Forge
+from remediate.service.ports import Environment, Forge
 
 if TYPE_CHECKING:
     from remediate.core.document import Document
@@ -74,3 +74,38 @@ def directory(
         )
 
     return replace(found, admins=keep(found.admins), operators=keep(found.operators))
+
+
+def people(
+    forge: Forge, who: Iterable[str], slugs: Iterable[str], known: Mapping[str, str] | None = None
+) -> Callable[[Settings], Directory]:
+    """`Session.people` for one command: the directory of `who`, read from the API once
+    per Settings (one command loads the same settings several times)."""
+    who, slugs = sorted(set(who)), tuple(slugs)
+    perms = dict(known or {})
+    cache: dict[str, Directory] = {}
+
+    def build(settings: Settings) -> Directory:
+        key = repr(settings)
+        if key not in cache:
+            cache[key] = directory(settings, forge, who, slugs, perms)
+        return cache[key]
+
+    return build
+
+
+@dataclass
+class ActingAs:
+    """The runner's environment, acting as `login` (a reviewer the API authorized)."""
+
+    env: Environment
+    login: str
+
+    def variables(self) -> Mapping[str, str]:
+        return self.env.variables()
+
+    def push_attempts(self) -> int:
+        return self.env.push_attempts()
+
+    def github_actor(self) -> str | None:
+        return self.login

@@ -27,35 +27,17 @@ from typing import Any
 
 from remediate.core import lifecycle as lc
 from remediate.core.forge import PullRequest
-from remediate.core.identity import Directory
 from remediate.core.model import Request, Settings, build_repository
 from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import UserError
 from remediate.service.github import GitHubRun, Outcome, authorize
+from remediate.service.github.authorize import ActingAs
 from remediate.service.github.reviews import judge
 from remediate.service.github.sticky import upsert
 from remediate.service.markdown import COMMENT_LIMIT, cell
-from remediate.service.ports import Environment
 from remediate.service.session import Session
 
 MAX_COMMITS = 20  # GitHub lists at most 20 commits in a push event
-
-
-@dataclass
-class _As:
-    """The runner's environment, acting as `login` (a reviewer the API authorized)."""
-
-    env: Environment
-    login: str
-
-    def variables(self) -> Mapping[str, str]:
-        return self.env.variables()
-
-    def push_attempts(self) -> int:
-        return self.env.push_attempts()
-
-    def github_actor(self) -> str | None:
-        return self.login
 
 
 @dataclass
@@ -113,17 +95,9 @@ def run_apply(github: GitHubRun, shas: Sequence[str]) -> Outcome:
     settings = build_repository(documents).settings
     slugs = authorize.team_slugs(documents)
     merged = _merged_pulls(github, shas, settings, slugs)
-    approvers = _recorded_approvers(session)
+    approvers = recorded_approvers(session)
     who = sorted({*approvers, *(login for m in merged for login in m.counted)})
-    cache: dict[str, Directory] = {}
-
-    def people(found: Settings) -> Directory:
-        key = repr(found)
-        if key not in cache:
-            cache[key] = authorize.directory(found, github.forge, who, slugs)
-        return cache[key]
-
-    session = replace(session, people=people)
+    session = replace(session, people=authorize.people(github.forge, who, slugs))
     actor = session.env.github_actor()
     out = Outcome(body={"event": github.event_name})
     first = apply(session, actor)
@@ -190,7 +164,7 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     return found
 
 
-def _recorded_approvers(session: Session) -> list[str]:
+def recorded_approvers(session: Session) -> list[str]:
     """The GitHub logins among the approvals on record for requests that have not started:
     their authorization is read again now, when the approval is used."""
     from remediate.service.audit_log import read
@@ -221,7 +195,7 @@ def _approve(github: GitHubRun, session: Session, merged: list[_Merged], out: Ou
                 )
                 continue
             for login in m.counted:
-                acting = replace(session, env=_As(session.env, login), memo={})
+                acting = replace(session, env=ActingAs(session.env, login), memo={})
                 try:
                     result = approve(acting, name, None)
                 except UserError as exc:

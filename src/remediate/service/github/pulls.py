@@ -23,7 +23,7 @@ from remediate.core.forge import PullRequest, is_automation
 from remediate.core.lifecycle import PENDING_APPROVAL, POLICY_VIOLATION
 from remediate.documents.loader import DOCUMENT_DIRS, YAML_SUFFIXES
 from remediate.errors import DocumentsInvalid, Problem
-from remediate.service.github import GitHubRun, Outcome, payload
+from remediate.service.github import GitHubRun, Outcome, number, payload
 from remediate.service.github.sticky import upsert
 from remediate.service.markdown import COMMENT_LIMIT, cell
 
@@ -42,18 +42,20 @@ class Target:
 
 
 def from_event(event: Mapping[str, Any]) -> Target:
-    pr = payload(event, "pull_request")
+    def get(*keys: str) -> Any:
+        return payload(event, "pull_request", *keys)
+
     return Target(
         PullRequest(
-            number=int(payload(pr, "number")),
-            author=str(payload(pr, "user", "login")),
-            head_sha=str(payload(pr, "head", "sha")),
-            base_ref=str(payload(pr, "base", "ref")),
-            state=str(pr.get("state", "open")),
-            url=str(pr.get("html_url", "")),
-            base_sha=str(payload(pr, "base", "sha")),
+            number=number(event, "pull_request", "number"),
+            author=str(get("user", "login")),
+            head_sha=str(get("head", "sha")),
+            base_ref=str(get("base", "ref")),
+            state=str(get("state")) if "state" in event["pull_request"] else "open",
+            url=str(event["pull_request"].get("html_url", "")),
+            base_sha=str(get("base", "sha")),
         ),
-        str(payload(pr, "base", "sha")),
+        str(get("base", "sha")),
     )
 
 

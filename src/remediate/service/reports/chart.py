@@ -37,11 +37,12 @@ def outcomes_svg(days: Sequence[tuple[str, int, int]], chart_id: str = "outcomes
         legend_at_bottom=True,
         x_label_rotation=0 if len(days) <= 8 else 45,
         print_values=False,
-        min_scale=1,
-        max_scale=6,
         title="Outcomes per day (UTC)",
     )
     chart.x_labels = [day[5:] for day, _, _ in days]
+    peak = max((c + f for _, c, f in days), default=0)
+    step = max(1, -(-peak // 5))  # whole counts on the y axis, at most ~6 labels
+    chart.y_labels = list(range(0, max(peak, 1) + step, step))
     chart.add("completed", [c for _, c, _ in days])
     chart.add("failed", [f for _, _, f in days])
     tree = chart.render_tree()
