@@ -5,6 +5,7 @@ admin made them (PRODUCT.md, Lifecycle). Real git (a bare remote and clones), re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,27 @@ def test_a_queued_request_whose_approver_lost_the_role_goes_back_to_pending(
 def _last_event(repo: Path, name: str) -> dict[str, Any]:
     found = json_out(remediate(repo, "actions", "--format", "json"))["events"]
     return next(e for e in found if e["requestId"] == name)
+
+
+def test_a_committed_invalid_document_fails_apply_closed_with_validates_message(
+    tmp_path: Path,
+) -> None:
+    """The commit goes through the layers `validate` runs on the working tree: the same
+    `file:line: key.path: message`, and nothing runs."""
+    log = tmp_path / "ran.log"
+    bare = make_remote(
+        tmp_path,
+        decision="allow",
+        actions={"noop": action_yaml("noop", marker(log, "ran"))},
+        requests={"rem-1": request_yaml("rem-1").replace("severity: LOW", "severity: HUGE")},
+    )
+    runner = clone(tmp_path, bare, "runner")
+    checked = remediate(runner, "validate")
+    assert checked.returncode == 1
+    (problem,) = [line for line in checked.stderr.splitlines() if line.startswith("remediations/")]
+    assert problem.startswith("remediations/rem-1.yaml:8: spec.severity: ")
+    done = remediate(runner, "apply", "--format", "json")
+    assert done.returncode == 1
+    errors = json.loads(done.stdout)["errors"]
+    assert [f"{e['file']}:{e['line']}: {e['message']}" for e in errors] == [problem]
+    assert ran(log) == []

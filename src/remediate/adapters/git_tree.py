@@ -27,6 +27,7 @@ class GitTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._trees: dict[str, list[TreeEntry]] = {}
+        self._bytes: dict[str, bytes] = {}
 
     def _git(self, *args: str, data: bytes | None = None) -> bytes:
         done = subprocess.run(
@@ -63,12 +64,16 @@ class GitTree:
         return self._git("ls-tree", "--full-tree", rev, "--", *DOCUMENT_PATHS).decode()
 
     def read(self, blobs: Iterable[str]) -> dict[str, bytes]:
-        """The content of each blob, from one `git cat-file --batch` process."""
-        wanted = list(dict.fromkeys(blobs))
+        """The content of each blob, from one `git cat-file --batch` process for those not
+        read before (blobs never change: a claim-time reload reads only what is new)."""
+        asked = list(dict.fromkeys(blobs))
+        found = {b: self._bytes[b] for b in asked if b in self._bytes}
+        wanted = [b for b in asked if b not in found]
         if not wanted:
-            return {}
+            return found
+        if len(self._bytes) > 50_000:
+            self._bytes.clear()
         out = self._git("cat-file", "--batch", data="".join(b + "\n" for b in wanted).encode())
-        found: dict[str, bytes] = {}
         at = 0
         for blob in wanted:
             end = out.index(b"\n", at)
@@ -77,7 +82,7 @@ class GitTree:
             if len(header) != 3:  # "<blob> missing"
                 continue
             size = int(header[2])
-            found[blob] = out[at : at + size]
+            found[blob] = self._bytes[blob] = out[at : at + size]
             at += size + 1
         return found
 
