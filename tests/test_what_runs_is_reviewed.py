@@ -328,3 +328,32 @@ def test_a_committed_invalid_document_fails_apply_closed_with_validates_message(
     errors = json.loads(done.stdout)["errors"]
     assert [f"{e['file']}:{e['line']}: {e['message']}" for e in errors] == [problem]
     assert ran(log) == []
+
+
+def test_an_admins_commit_merged_by_someone_else_takes_effect(tmp_path: Path) -> None:
+    """A merge counts as its author's change, vouched for by whoever wrote the commit it
+    brought in with the same content: an admin's branch merged by an operator is the
+    admin's; a non-admin's branch merged the same way is not."""
+    log = tmp_path / "ran.log"
+    bare = make_remote(
+        tmp_path,
+        decision="allow",
+        actions={"noop": action_yaml("noop", marker(log, "ran"))},
+        requests={"rem-1": request_yaml("rem-1")},
+    )
+    admin = clone(tmp_path, bare, "admin", email=ADMIN)
+    git(admin, "checkout", "-qb", "freeze", email=ADMIN)
+    (admin / "policies").mkdir()
+    (admin / "policies" / "freeze.yaml").write_text(BLOCK_STAGING)
+    git(admin, "add", "-A", email=ADMIN)
+    git(admin, "commit", "-qm", "freeze staging", email=ADMIN)
+    git(admin, "push", "-q", "origin", "freeze:freeze", email=ADMIN)
+    merger = clone(tmp_path, bare, "merger", email=OPERATOR)
+    git(merger, "fetch", "-q", "origin", "freeze", email=OPERATOR)
+    git(merger, "merge", "-q", "--no-ff", "-m", "Merge freeze", "FETCH_HEAD", email=OPERATOR)
+    git(merger, "push", "-q", "origin", "HEAD:main", email=OPERATOR)
+    runner = clone(tmp_path, bare, "runner")
+    report = json_out(remediate(runner, "apply", "--format", "json"))
+    assert report["warnings"] == []
+    assert report["decided"] == [{"requestId": "rem-1", "status": "POLICY_VIOLATION"}]
+    assert ran(log) == []
