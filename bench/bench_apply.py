@@ -1,7 +1,7 @@
 """Runner benchmarks: `apply` overhead per no-op action, and racing runners on one remote.
 
     .venv/bin/python bench/bench_apply.py [--actions 1000] [--race-actions 500] [--runners 8]
-                                         [--repeat 3] [--race-repeat 1]
+                                         [--repeat 3] [--race-repeat 1] [--loader-rounds N]
 
 Scenario 1 runs `apply` in-process on N queued requests whose action is the
 `command` executor running `true`; the time spent inside executors is
@@ -10,7 +10,8 @@ costs (loading documents, deciding, claiming, committing, pushing). Two parts of
 it are timed on their own: deciding each request again at claim time
 (`decide.before_claim`, in `select` and in the claim batch), and reading the
 documents from the fetched commit rather than the working tree (the commit load
-of `runtime.load`, compared with the working-tree loader on the same checkout).
+of `runtime.load`, compared with the working-tree loader on the same checkout);
+`--loader-rounds N` compares the two loaders alone, alternated N times (scenario 3).
 Scenario 2 starts R `remediate apply` processes at once, each in its own
 clone of one bare remote holding M requests, then checks that every action
 ran exactly once, that every event is on the remote, and that `audit verify`
@@ -133,6 +134,47 @@ def _work_tree_load(session: object) -> float:
     return time.perf_counter() - started
 
 
+def loaders(actions: int, rounds: int) -> dict[str, float]:
+    """The two ways `runtime.load` can read N request files, alternated in one process on
+    one checkout so that machine noise hits both: the working tree (settings, then every
+    document: what it did before) and the fetched commit (the admin-made versions of the
+    automation files, the settings in force, every document, the local-edit check). The
+    commit loader's parse cache is emptied each round, so both parse every file."""
+    from remediate import wiring
+    from remediate.core.model import build_repository
+    from remediate.documents import commit
+    from remediate.service import at_commit
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        requests = {f"rem-{i:05d}": request_yaml(f"rem-{i:05d}") for i in range(actions)}
+        bare = make_remote(tmp, actions={"noop": action_yaml("noop", ["true"])}, requests=requests)
+        repo = clone(tmp, bare, "runner")
+        session = wiring.session(repo, {**os.environ, "REMEDIATE_NOW": NOW})
+        tip = session.store.fetch()
+        assert tip is not None and session.commits is not None
+        tree_s, commit_s = [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            build_repository(session.documents.load_paths(()))
+            session.documents.load_report()
+            tree_s.append(time.perf_counter() - started)
+            commit._PARSES.clear()
+            fresh = wiring.session(repo, {**os.environ, "REMEDIATE_NOW": NOW}).commits
+            assert fresh is not None
+            started = time.perf_counter()
+            chosen = at_commit.trusted(fresh, tip)
+            at_commit.settings_at(fresh, tip, chosen)
+            at_commit.documents(fresh, tip, None, chosen)
+            commit_s.append(time.perf_counter() - started)
+        tree, at = statistics.median(tree_s), statistics.median(commit_s)
+        return {
+            "work_tree_s": tree,
+            "commit_s": at,
+            "commit_minus_work_tree_ms_per_file": (at - tree) / actions * 1000,
+        }
+
+
 def race(actions: int, runners: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -179,12 +221,19 @@ def main() -> None:
     parser.add_argument("--runners", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--race-repeat", type=int, default=1)
+    parser.add_argument("--loader-rounds", type=int, default=0, help="compare the loaders")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    if args.actions:
+    if args.actions and args.repeat:
         runs = [overhead(args.actions) for _ in range(args.repeat)]
         print(f"apply, {args.actions} queued no-op actions, {args.repeat} runs, medians:")
         print(json.dumps(medians(runs), indent=2))
+    if args.loader_rounds:
+        found = loaders(args.actions or 1000, args.loader_rounds)
+        print(
+            f"loading {args.actions or 1000} request files, {args.loader_rounds} rounds, medians:"
+        )
+        print(json.dumps(found, indent=2))
     if args.race_actions:
         runs = [race(args.race_actions, args.runners) for _ in range(args.race_repeat)]
         print(

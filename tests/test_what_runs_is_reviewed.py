@@ -5,6 +5,7 @@ admin made them (PRODUCT.md, Lifecycle). Real git (a bare remote and clones), re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,56 @@ def test_a_queued_request_whose_approver_lost_the_role_goes_back_to_pending(
 def _last_event(repo: Path, name: str) -> dict[str, Any]:
     found = json_out(remediate(repo, "actions", "--format", "json"))["events"]
     return next(e for e in found if e["requestId"] == name)
+
+
+def test_a_committed_invalid_document_fails_apply_closed_with_validates_message(
+    tmp_path: Path,
+) -> None:
+    """The commit goes through the layers `validate` runs on the working tree: the same
+    `file:line: key.path: message`, and nothing runs."""
+    log = tmp_path / "ran.log"
+    bare = make_remote(
+        tmp_path,
+        decision="allow",
+        actions={"noop": action_yaml("noop", marker(log, "ran"))},
+        requests={"rem-1": request_yaml("rem-1").replace("severity: LOW", "severity: HUGE")},
+    )
+    runner = clone(tmp_path, bare, "runner")
+    checked = remediate(runner, "validate")
+    assert checked.returncode == 1
+    (problem,) = [line for line in checked.stderr.splitlines() if line.startswith("remediations/")]
+    assert problem.startswith("remediations/rem-1.yaml:8: spec.severity: ")
+    done = remediate(runner, "apply", "--format", "json")
+    assert done.returncode == 1
+    errors = json.loads(done.stdout)["errors"]
+    assert [f"{e['file']}:{e['line']}: {e['message']}" for e in errors] == [problem]
+    assert ran(log) == []
+
+
+def test_an_admins_commit_merged_by_someone_else_takes_effect(tmp_path: Path) -> None:
+    """A merge counts as its author's change, vouched for by whoever wrote the commit it
+    brought in with the same content: an admin's branch merged by an operator is the
+    admin's; a non-admin's branch merged the same way is not."""
+    log = tmp_path / "ran.log"
+    bare = make_remote(
+        tmp_path,
+        decision="allow",
+        actions={"noop": action_yaml("noop", marker(log, "ran"))},
+        requests={"rem-1": request_yaml("rem-1")},
+    )
+    admin = clone(tmp_path, bare, "admin", email=ADMIN)
+    git(admin, "checkout", "-qb", "freeze", email=ADMIN)
+    (admin / "policies").mkdir()
+    (admin / "policies" / "freeze.yaml").write_text(BLOCK_STAGING)
+    git(admin, "add", "-A", email=ADMIN)
+    git(admin, "commit", "-qm", "freeze staging", email=ADMIN)
+    git(admin, "push", "-q", "origin", "freeze:freeze", email=ADMIN)
+    merger = clone(tmp_path, bare, "merger", email=OPERATOR)
+    git(merger, "fetch", "-q", "origin", "freeze", email=OPERATOR)
+    git(merger, "merge", "-q", "--no-ff", "-m", "Merge freeze", "FETCH_HEAD", email=OPERATOR)
+    git(merger, "push", "-q", "origin", "HEAD:main", email=OPERATOR)
+    runner = clone(tmp_path, bare, "runner")
+    report = json_out(remediate(runner, "apply", "--format", "json"))
+    assert report["warnings"] == []
+    assert report["decided"] == [{"requestId": "rem-1", "status": "POLICY_VIOLATION"}]
+    assert ran(log) == []

@@ -27,6 +27,7 @@ class GitTree:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._trees: dict[str, list[TreeEntry]] = {}
+        self._bytes: dict[str, bytes] = {}
 
     def _git(self, *args: str, data: bytes | None = None) -> bytes:
         done = subprocess.run(
@@ -63,12 +64,16 @@ class GitTree:
         return self._git("ls-tree", "--full-tree", rev, "--", *DOCUMENT_PATHS).decode()
 
     def read(self, blobs: Iterable[str]) -> dict[str, bytes]:
-        """The content of each blob, from one `git cat-file --batch` process."""
-        wanted = list(dict.fromkeys(blobs))
+        """The content of each blob, from one `git cat-file --batch` process for those not
+        read before (blobs never change: a claim-time reload reads only what is new)."""
+        asked = list(dict.fromkeys(blobs))
+        found = {b: self._bytes[b] for b in asked if b in self._bytes}
+        wanted = [b for b in asked if b not in found]
         if not wanted:
-            return {}
+            return found
+        if len(self._bytes) > 50_000:
+            self._bytes.clear()
         out = self._git("cat-file", "--batch", data="".join(b + "\n" for b in wanted).encode())
-        found: dict[str, bytes] = {}
         at = 0
         for blob in wanted:
             end = out.index(b"\n", at)
@@ -77,7 +82,7 @@ class GitTree:
             if len(header) != 3:  # "<blob> missing"
                 continue
             size = int(header[2])
-            found[blob] = out[at : at + size]
+            found[blob] = self._bytes[blob] = out[at : at + size]
             at += size + 1
         return found
 
@@ -119,32 +124,54 @@ class GitTree:
     def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
         """Every version of the files under `paths` along `rev`'s first-parent line, newest
         first: (commit, author, path, blob or None when deleted). A merge counts as its
-        author's change to what its first parent held."""
-        out = self._git(
-            "log",
-            "--first-parent",
-            "-m",
-            "--raw",
-            "--no-renames",
-            "--no-abbrev",
-            "-z",
-            "--format=%x01%H%x09%ae",
-            rev,
-            "--",
-            *paths,
-        )
+        author's change to what its first parent held, vouched for by the author of the
+        commit it brought in that made the same blob (a pull request an admin wrote and
+        someone else merged). A shallow clone is deepened first: a cut history would make
+        its oldest commit look like the founding one."""
+        self._unshallow()
         versions: list[Version] = []
+        for commit, author, parents, changes in self._log("--first-parent", "-m", rev, paths=paths):
+            side = self._brought_in(parents, paths) if len(parents) > 1 else {}
+            for path, blob in changes:
+                found = side.get(path)
+                vouchers = (found[0],) if found is not None and found[1] == blob else ()
+                versions.append(Version(commit, author, path, blob, vouchers))
+        return versions
+
+    def _brought_in(
+        self, parents: list[str], paths: Sequence[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """path → (author, blob) of the newest change to it among the commits a merge of
+        `parents` brought in (reachable from the others, not from the first)."""
+        found: dict[str, tuple[str, str | None]] = {}
+        others = [f"^{parents[0]}", *parents[1:]]
+        for _, author, _, changes in self._log("--no-merges", "--topo-order", *others, paths=paths):
+            for path, blob in changes:
+                found.setdefault(path, (author, blob))
+        return found
+
+    def _log(
+        self, *args: str, paths: Sequence[str]
+    ) -> list[tuple[str, str, list[str], list[tuple[str, str | None]]]]:
+        """(commit, author, parents, [(path, blob or None)]) of `git log --raw` over `paths`."""
+        out = self._git(
+            "log", "--raw", "--no-renames", "--no-abbrev", "-z",
+            "--format=%x01%H%x09%ae%x09%P", *args, "--", *paths,
+        )  # fmt: skip
+        found = []
         for chunk in out.split(b"\x01")[1:]:
             head, _, raw = chunk.partition(b"\0")
-            commit, _, author = head.decode().strip().partition("\t")
+            commit, author, parents = [*head.decode().strip().split("\t"), "", ""][:3]
             fields = raw.split(b"\0")
+            changes: list[tuple[str, str | None]] = []
             for meta, path in zip(fields[0::2], fields[1::2], strict=False):
                 parts = meta.decode().split()
                 if len(parts) != 5 or not parts[0].startswith(":"):
                     continue
                 blob = None if parts[4].startswith("D") else parts[3]
-                versions.append(Version(commit, author, path.decode("utf-8", "replace"), blob))
-        return versions
+                changes.append((path.decode("utf-8", "replace"), blob))
+            found.append((commit, author, parents.split(), changes))
+        return found
 
     def _unshallow(self) -> None:
         shallow = self._git("rev-parse", "--is-shallow-repository").strip()

@@ -221,7 +221,7 @@ def _load_work_tree(session: Session, keep: tuple[str, ...]) -> Runtime:
         session=session,
         repository=repository,
         policies=compile_repository(repository),
-        directory=Directory.from_settings(repository.settings),
+        directory=(session.people or Directory.from_settings)(repository.settings),
         requesters={},
         now=session.clock.now(),
     )
