@@ -284,6 +284,17 @@ def _run_chunk(args: tuple[str, list[str]]) -> list[Any]:
     return [_WORK(base, rel) for rel in rels]
 
 
+def _worker_signals() -> None:
+    """A forked worker drops the runner's SIGINT/SIGTERM handlers (stop the actions,
+    record what is known): `Pool` ends a straggling worker with SIGTERM, which a kept
+    handler would swallow, leaving the runner waiting for it forever. SIGINT (a Ctrl-C
+    reaches the whole process group) is the runner's to handle."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def map_files(
     root: Path, rels: Sequence[str], work: Callable[[Path, str], R], jobs: int | None = None
 ) -> list[R]:
@@ -307,7 +318,7 @@ def map_files(
     chunks = [(str(root), list(rels[i::count])) for i in range(count)]
     _WORK = work
     try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        with multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_signals) as pool:
             parts = pool.map(_run_chunk, chunks)
     finally:
         _WORK = None
