@@ -135,7 +135,7 @@ def _events(tmp_path: Path, bare: Path, request: str) -> list[dict[str, object]]
     return [e for e in remote_events(tmp_path, bare) if e["requestId"] == request]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_action_stops_its_group_and_records_the_outcome(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
