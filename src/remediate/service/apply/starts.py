@@ -9,7 +9,8 @@ compare-and-swap per change: a claim is never both started and released, so an a
 either started (and, if its runner died, becomes FAILED with the outcome unknown) or
 provably never did (and goes back to QUEUED as a new attempt). A claim ref or a starts
 ref that cannot be read proves nothing: the attempt is taken as started, as before
-start marks existed.
+start marks existed. A starts ref is deleted once no claim ref points at C (`unused`);
+a runner whose mark lands after that finds its claim refs gone and starts nothing.
 
 Marks are pushed ahead in batches (`Marker`): a runner starting many short actions
 marks the next ones with the current one, the batch growing fourfold while the last
@@ -104,6 +105,7 @@ class Marker:
         self.ahead = 1
         self.batch = 1  # marks in the last push
         self.last = float("-inf")
+        self.gone: set[str] = set()  # marked, but the claim ref no longer holds C: never start
 
     def start(self, request: str, attempt: int) -> str | None:
         """None if the action may start now (marked started on the remote), else why not:
@@ -115,7 +117,7 @@ class Marker:
             if self.stopping() is not None:
                 return "stopping"
             for _ in range(ATTEMPTS):
-                if ref in self.marks.released:
+                if ref in self.marks.released or ref in self.gone:
                     return "released"
                 if ref in self.marks.started:
                     return None
@@ -142,6 +144,13 @@ class Marker:
             self.marks.started | batch,
             set(self.marks.released),
         )
+        if won:
+            # A starts ref is deleted only after every claim ref on C is (`unused`), and
+            # those never come back on C: a mark that won on a deleted starts ref (a
+            # release there was pruned with it) finds its claim ref gone, and no claim
+            # whose ref is gone starts.
+            present = self.store.refs_named(sorted(batch))
+            self.gone |= {r for r in batch if present.get(r) != self.claim_sha}
         self.last = time.monotonic()
         return won
 
