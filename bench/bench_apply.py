@@ -6,7 +6,11 @@
 Scenario 1 runs `apply` in-process on N queued requests whose action is the
 `command` executor running `true`; the time spent inside executors is
 measured and subtracted, so "overhead per action" is what the runner itself
-costs (loading documents, deciding, claiming, committing, pushing).
+costs (loading documents, deciding, claiming, committing, pushing). Two parts of
+it are timed on their own: deciding each request again at claim time
+(`decide.before_claim`, in `select` and in the claim batch), and reading the
+documents from the fetched commit rather than the working tree (the commit load
+of `runtime.load`, compared with the working-tree loader on the same checkout).
 Scenario 2 starts R `remediate apply` processes at once, each in its own
 clone of one bare remote holding M requests, then checks that every action
 ran exactly once, that every event is on the remote, and that `audit verify`
@@ -66,17 +70,67 @@ def overhead(actions: int) -> dict[str, float]:
                     inside[0] += time.perf_counter() - started
 
         session.backend = Timed()  # type: ignore[assignment]
+        timers = _timed_parts()
         started = time.perf_counter()
         report = apply(session, "bench@example.com", concurrency=1)
         wall = time.perf_counter() - started
+        _untime(timers)
         assert len(report.executed) == actions, report.skipped[:3]
+        tree = _work_tree_load(session)
+        commit = sum(float(timers[n][1]) for n in ("documents", "trusted", "settings_at"))  # type: ignore[arg-type]
         return {
             "wall_s": wall,
             "executor_s": inside[0],
             "overhead_ms_per_action": (wall - inside[0]) / actions * 1000,
+            "redecide_at_claim_ms_per_action": timers["before_claim"][1] / actions * 1000,
+            "commit_load_s": commit,
+            "work_tree_load_s": tree,
+            "commit_read_extra_ms_per_action": (commit - tree) / actions * 1000,
             "commits": report.stats.commits,
             "pushes": report.stats.pushes,
         }
+
+
+def _timed_parts() -> dict[str, list[object]]:
+    """Wrap the claim-time re-decision and the commit load with timers (module attributes,
+    so every caller of them is timed); `_untime` puts the originals back."""
+    from remediate.service import at_commit
+    from remediate.service.apply import pipeline, select
+
+    found: dict[str, list[object]] = {}
+    parts = [("before_claim", (pipeline, select))]
+    parts += [(name, (at_commit,)) for name in ("documents", "trusted", "settings_at")]
+    for name, modules in parts:
+        original = getattr(modules[0], name)
+        found[name] = [original, 0.0, modules]
+
+        def timed(*args: object, _name: str = name, _f: object = original) -> object:
+            started = time.perf_counter()
+            try:
+                return _f(*args)  # type: ignore[operator]
+            finally:
+                found[_name][1] = float(found[_name][1]) + time.perf_counter() - started  # type: ignore[arg-type]
+
+        for module in modules:
+            setattr(module, name, timed)
+    return found
+
+
+def _untime(found: dict[str, list[object]]) -> None:
+    for name, (original, _, modules) in found.items():
+        for module in modules:  # type: ignore[attr-defined]
+            setattr(module, name, original)
+
+
+def _work_tree_load(session: object) -> float:
+    """What `runtime.load` cost when it read the working tree: settings, then every
+    document (the same checkout, nothing skipped: the checkpoint is new at this point)."""
+    from remediate.core.model import build_repository
+
+    started = time.perf_counter()
+    build_repository(session.documents.load_paths(()))  # type: ignore[attr-defined]
+    session.documents.load_report()  # type: ignore[attr-defined]
+    return time.perf_counter() - started
 
 
 def race(actions: int, runners: int) -> dict[str, float]:

@@ -97,3 +97,7 @@ def applied(
     assert run_cli("apply").code == 0
     git(quickstart, "pull", "-q", "--ff-only")
     return quickstart
+
+
+# The fake GitHub and a world around it (tests/github_world.py), for the `remediate github` tests.
+from tests.github_world import fake_github, world  # noqa: E402, F401

@@ -3,6 +3,7 @@ way around the audit (real git, a bare remote, several clones, real processes)."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from remediate.core import checkpoint as cp
@@ -154,3 +155,54 @@ def test_a_shallow_clone_applies_on_the_checkpoint_with_the_real_requester(tmp_p
         if e["requestId"] == "rem-3" and e["details"].get("verb") == "decide"
     ]
     assert [e["details"]["requester"] for e in decided] == [REQUESTER]
+
+
+def test_audit_verify_compares_the_checkpoint_with_the_full_fold(tmp_path: Path) -> None:
+    """A checkpoint in the runner's name that forgets a request is read by `status` (only
+    signing tells it apart), but `audit verify` folds every event and names the mismatch."""
+    bare = _remote(tmp_path, tmp_path / "log")
+    runner = clone(tmp_path, bare, "runner")
+    assert remediate(runner, "apply").returncode == 0
+    reader = clone(tmp_path, bare, "reader")
+    assert remediate(reader, "audit", "verify").returncode == 0
+    _forge(clone(tmp_path, bare, "attacker", email=REQUESTER), RUNNER)
+    done = remediate(reader, "audit", "verify", "--format", "json")
+    assert done.returncode == 1, done.stdout
+    problems = json_out(done)["problems"]
+    assert any(
+        "does not match the audit: request rem-0: in the audit, not in the checkpoint" in p
+        for p in problems
+    ), problems
+
+
+def test_audit_verify_since_checks_what_came_after_ref(tmp_path: Path) -> None:
+    bare = _remote(tmp_path, tmp_path / "log")
+    runner, person = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    first = git(bare, "rev-parse", "main")
+    _add(person, "rem-3")
+    git(runner, "pull", "--quiet", "--ff-only")
+    assert remediate(runner, "apply").returncode == 0
+    git(runner, "pull", "--quiet", "--ff-only")
+    full = json_out(remediate(runner, "audit", "verify", "--format", "json"))
+    since = json_out(remediate(runner, "audit", "verify", "--since", first, "--format", "json"))
+    assert full["ok"] and since["ok"], (full, since)
+    assert since["events"] == 3 and since["files"] == 3 < full["files"]  # rem-3's three only
+    # an event forged after `first` that forks rem-0's chain (a second COMPLETED → QUEUED)
+    events = [e for e in remote_events(tmp_path, bare) if e["requestId"] == "rem-0"]
+    forged = {**events[-1], "id": "forged-1", "from": "COMPLETED", "to": "QUEUED"}
+    forged["details"] = {"verb": "retry"}
+    path = runner / "audit" / "2026" / "forged.jsonl"
+    path.write_text(json.dumps(forged) + "\n")
+    git(runner, "add", "audit/2026/forged.jsonl")
+    git(runner, "commit", "-qm", "audit", email=RUNNER)
+    done = remediate(runner, "audit", "verify", "--since", first, "--format", "json")
+    assert done.returncode == 1
+    problems = json_out(done)["problems"]
+    assert any(
+        "request rem-0: event forged-1 does not follow the chain's head as of the base" in p
+        for p in problems
+    ), problems
+    assert remediate(runner, "audit", "verify", "--since", "HEAD").returncode == 0  # nothing new
+    bad = remediate(runner, "audit", "verify", "--since", "no-such-ref")
+    assert bad.returncode == 1 and "--since no-such-ref: no such commit" in bad.stderr

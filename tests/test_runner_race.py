@@ -381,14 +381,16 @@ def test_apply_never_runs_a_request_that_is_not_on_the_shared_branch(tmp_path: P
     (runner / "remediations" / "rem-local.yaml").write_text(request_yaml("rem-local"))
     (runner / "remediations" / "rem-pub.yaml").write_text(request_yaml("rem-pub", note="local"))
     report = json_out(remediate(runner, "apply", "--format", "json"))
-    assert report["executed"] == []
-    assert {s["requestId"] for s in report["skipped"]} == {"rem-local", "rem-pub"}
-    assert not log.exists()
-    (runner / "remediations" / "rem-pub.yaml").write_text(request_yaml("rem-pub"))
+    # rem-pub runs as the branch holds it; rem-local is not on the branch at all
+    assert report["executed"] == [{"requestId": "rem-pub", "status": "COMPLETED"}]
+    (warning,) = report["warnings"]
+    assert "remediations/rem-local.yaml, remediations/rem-pub.yaml" in warning
+    assert executions(log) == Counter(["rem-pub"])
     git(runner, "add", "remediations/rem-local.yaml")
     git(runner, "commit", "-qm", "local only")  # committed, but not pushed
     report = json_out(remediate(runner, "apply", "--format", "json"))
-    assert report["executed"] == [{"requestId": "rem-pub", "status": "COMPLETED"}]
+    assert report["executed"] == []
+    assert "remediations/rem-local.yaml" in report["warnings"][0]
     assert executions(log) == Counter(["rem-pub"])
 
 

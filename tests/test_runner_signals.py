@@ -126,7 +126,8 @@ def _remote_with(tmp_path: Path, pids: Path, log: Path, slow_timeout: str, skew:
         text = settings.read_text()
         line = next(x for x in text.splitlines() if x.startswith("  runner:"))
         settings.write_text(text.replace(line, line[:-1] + f", clockSkew: {skew}}}"))
-        git(seed, "commit", "--quiet", "-am", "clock skew")
+        # a change of the automation itself: authored by an admin, or the runner holds it back
+        git(seed, "commit", "--quiet", "-am", "clock skew", email="admin@example.com")
         git(seed, "push", "--quiet", "origin", "HEAD:main")
     return bare
 

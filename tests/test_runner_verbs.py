@@ -196,6 +196,7 @@ def test_approving_a_changed_request_is_stale(run_cli: Run, tmp_path: Path) -> N
     run_cli("apply", "--repo", str(repo))
     (repo / "remediations" / "rem-1.yaml").write_text(request_yaml("rem-1", note="edited"))
     git(repo, "commit", "-qam", "edit", email=REQUESTER)
+    git(repo, "push", "-q")  # the runner acts on the fetched tip: a local commit is ignored
     as_(repo, OPERATOR)
     stale = run_cli("approve", "rem-1", "--repo", str(repo))
     assert stale.code == 1

@@ -10,6 +10,7 @@ from pathlib import Path
 from remediate.service import checkpoint
 from remediate.service.audit_log import at_head
 from tests.runner_support import (
+    REQUESTER,
     RUNNER,
     action_yaml,
     clone,
@@ -31,10 +32,10 @@ def _remote(tmp: Path) -> Path:
     return make_remote(tmp, actions=actions, requests=requests)
 
 
-def _push(work: Path, message: str) -> None:
-    git(work, "add", "-A")
-    git(work, "commit", "--quiet", "-m", message)
-    git(work, "push", "--quiet", "origin", "HEAD:main")
+def _push(work: Path, message: str, email: str = REQUESTER) -> None:
+    git(work, "add", "-A", email=email)
+    git(work, "commit", "--quiet", "-m", message, email=email)
+    git(work, "push", "--quiet", "origin", "HEAD:main", email=email)
 
 
 def _applied(tmp: Path) -> tuple[Path, Path]:
@@ -74,7 +75,7 @@ def test_a_settled_file_is_not_parsed_while_its_bytes_are_unchanged(tmp_path: Pa
     renamed = (person / "actions" / "renamed.yaml").read_text().replace("name: noop", "name: n2")
     (person / "actions" / "renamed.yaml").write_text(renamed)
     write_requests(person, {"rem-3": request_yaml("rem-3", action="n2", service="svc-3")})
-    _push(person, "Rename noop to n2; add rem-3")
+    _push(person, "Rename noop to n2; add rem-3", email="admin@example.com")  # an admin's
     runner = clone(tmp_path, bare, "runner-2")
     checked = remediate(runner, "validate")
     assert checked.returncode == 1 and "rem-0.yaml" in checked.stderr + checked.stdout

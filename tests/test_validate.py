@@ -229,19 +229,22 @@ def test_editing_a_request_that_already_ran_is_a_warning(
 
 
 def test_an_executor_this_version_does_not_ship_is_an_error(
-    quickstart: Path, run_cli: Callable[..., Result]
+    quickstart: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from remediate.executors import registry
+
+    # every built-in ships now: stand one in whose module is not there
+    monkeypatch.setitem(registry.BUILTINS, "cert_check", "remediate.executors.not_here:X")
     rel = "actions/flush-cache.yaml"
-    rewrite(
-        quickstart,
-        rel,
-        lambda d: d["spec"].update(executor={"cert_check": {"host": "x.example.com"}}),
-    )
+    config = {"source": {"file": "cert.pem"}, "policy": {"minDaysRemaining": 30}}
+    rewrite(quickstart, rel, lambda d: d["spec"].update(executor={"cert_check": config}))
     result = run_cli("validate", "--repo", str(quickstart))
     assert result.code == 1
+    shipped = ", ".join(n for n in registry.BUILTINS if registry.available(n))
+    assert "cert_check" not in shipped
     assert result.err.splitlines()[0] == (
         f"{rel}:17: spec.executor.cert_check: executor 'cert_check' is not available in this version "
-        "(available: command, webhook, plugin)"
+        f"(available: {shipped})"
     )
 
 

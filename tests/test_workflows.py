@@ -38,11 +38,14 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def workflows(scaffolded: Path) -> list[Path]:
     found = sorted((scaffolded / ".github" / "workflows").glob("*.yml"))
     found += sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    assert len(found) >= 4
+    found += sorted((ROOT / "examples" / "github").glob("*.yml"))
+    assert len(found) >= 5
     return found
 
 
 def label(path: Path) -> str:
+    if path.is_relative_to(ROOT / "examples"):
+        return "example " + path.name
     return ("project " if path.is_relative_to(ROOT) else "scaffold ") + path.name
 
 
@@ -146,6 +149,14 @@ EXPECTED_PERMISSIONS = {
     ("scaffold remediate.yml", "apply"): {"contents": "write"},
     ("scaffold validate.yml", "validate"): {"contents": "read"},
     ("project ci.yml", "test"): {"contents": "read"},
+    # `remediate github` (examples/github/): the pull-request job writes only its comment
+    # and the commit status; the job that commits the audit log also comments results.
+    ("example remediate.yml", "pull-request"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    },
+    ("example remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
 }
 
 
@@ -157,7 +168,11 @@ def test_each_job_has_exactly_the_permissions_it_needs(scaffolded: Path) -> None
     for key, permissions in EXPECTED_PERMISSIONS.items():
         assert seen[key] == permissions, key
     writers = {key for key, permissions in seen.items() if "write" in permissions.values()}
-    assert writers == {("scaffold remediate.yml", "apply")}
+    assert writers == {
+        ("scaffold remediate.yml", "apply"),
+        ("example remediate.yml", "pull-request"),
+        ("example remediate.yml", "write"),
+    }
 
 
 def test_an_action_has_one_pin_everywhere(scaffolded: Path) -> None:
@@ -200,6 +215,33 @@ def test_no_workflow_installs_remediate_from_a_package_index(scaffolded: Path) -
         assert not pattern.search(path.read_text()), path
     readme = (ROOT / "README.md").read_text()
     assert not pattern.search(readme)
+
+
+def test_the_rules_catch_pull_request_jobs_that_write_too_much_or_race() -> None:
+    bad = """\
+on: {pull_request: {}}
+permissions: {}
+jobs:
+  plan:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {contents: write, pull-requests: write, issues: write}
+    concurrency: {group: "pr-${{ github.event.pull_request.number }}", cancel-in-progress: false}
+    steps: [{run: "true"}]
+  comment:
+    runs-on: ubuntu-latest
+    timeout-minutes: 5
+    permissions: {contents: read, pull-requests: write}
+    concurrency: {group: "pr-${{ github.run_id }}", cancel-in-progress: true}
+    steps: [{run: "true"}]
+"""
+    found = "\n".join(violations("bad.yml", bad))
+    for expected in (
+        "bad.yml: plan: permissions: runs on pull requests with",
+        "bad.yml: comment: concurrency: a job that writes comments must queue per pull request",
+        "bad.yml: comment: concurrency: a pull-request comment job's group is not per pull request",
+    ):
+        assert expected in found, f"{expected!r} not in\n{found}"
 
 
 def test_the_readme_example_keeps_the_rules() -> None:

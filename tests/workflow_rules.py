@@ -54,8 +54,10 @@ def runs_on_pull_requests(doc: dict[str, Any], job: dict[str, Any]) -> bool:
 
 
 def writes(job: dict[str, Any]) -> bool:
+    """Whether the job commits or pushes (`contents: write`); a pull-request job that writes
+    only its comment and status is not a writer that must queue."""
     permissions = job.get("permissions")
-    return isinstance(permissions, dict) and "write" in permissions.values()
+    return isinstance(permissions, dict) and permissions.get("contents") == "write"
 
 
 def violations(name: str, text: str) -> list[str]:
@@ -100,8 +102,11 @@ def _job(doc: dict[str, Any], job: dict[str, Any]) -> list[str]:
     pull_requests = runs_on_pull_requests(doc, job)
     if not isinstance(permissions, dict):
         found.append("permissions: the job declares none (it would inherit the top level)")
-    elif pull_requests and permissions != {"contents": "read"}:
-        found.append(f"permissions: runs on pull requests with {permissions}, not contents: read")
+    elif pull_requests and not _pull_request_permissions(permissions):
+        found.append(
+            f"permissions: runs on pull requests with {permissions}, not contents: read"
+            " (plus pull-requests: write and statuses: write for the comment and status)"
+        )
     if not isinstance(job.get("timeout-minutes"), int) or not 1 <= job["timeout-minutes"] <= 120:
         found.append(f"timeout-minutes: {job.get('timeout-minutes')!r}, not 1..120")
     found += _concurrency(job, pull_requests)
@@ -110,6 +115,21 @@ def _job(doc: dict[str, Any], job: dict[str, Any]) -> list[str]:
     for index, step in enumerate(job.get("steps") or [], 1):
         found += [f"step {index}: {line}" for line in _step(job, step)]
     return found
+
+
+def comments(job: dict[str, Any]) -> bool:
+    """Whether the job writes pull-request comments or statuses (not contents)."""
+    permissions = job.get("permissions")
+    return isinstance(permissions, dict) and "write" in permissions.values()
+
+
+def _pull_request_permissions(permissions: dict[str, Any]) -> bool:
+    """PRODUCT.md: contents: read on pull-request events; what writes there is only the
+    plan comment and the commit status."""
+    allowed = {"pull-requests": "write", "statuses": "write"}
+    return permissions.get("contents") == "read" and all(
+        key == "contents" or allowed.get(key) == value for key, value in permissions.items()
+    )
 
 
 def _concurrency(job: dict[str, Any], pull_requests: bool) -> list[str]:
@@ -126,6 +146,16 @@ def _concurrency(job: dict[str, Any], pull_requests: bool) -> list[str]:
         contexts = set(EXPRESSION.findall(str(concurrency["group"])))
         if not contexts <= CONSTANT_GROUP_CONTEXTS:
             found.append(f"concurrency: the group of a job that writes varies per run: {contexts}")
+    elif comments(job):
+        # It creates the pull request's one plan comment: two runs at once could both find
+        # none and both create one, so runs of one pull request queue, never overlap.
+        if cancel is not False:
+            found.append(
+                "concurrency: a job that writes comments must queue per pull request,"
+                f" cancel-in-progress {cancel!r}"
+            )
+        if "github.event.pull_request.number" not in str(concurrency["group"]):
+            found.append("concurrency: a pull-request comment job's group is not per pull request")
     elif pull_requests and cancel not in (True, ON_PULL_REQUEST):
         found.append(f"concurrency: superseded pull-request runs are not cancelled ({cancel!r})")
     return found

@@ -3,8 +3,8 @@
 `session(root)` reads `os.environ` once and returns the `service.session.Session` every
 use case runs with: the git store (opened on first use), the documents of the working
 tree, the clock (REMEDIATE_NOW stands in for it), the runner's environment, the process
-runner and the execution backend. Later, a GitHub event (`remediate github`) chooses a
-forge adapter here too. Tests build sessions the same way and may wrap any port (a
+runner and the execution backend. `github(root)` adds, for `remediate github`, the GitHub
+adapter and the event. Tests build sessions the same way and may wrap any port (a
 store whose pushes fail, a clock that is fixed) before handing it to a use case.
 """
 
@@ -21,7 +21,8 @@ from remediate.service.session import Session
 
 if TYPE_CHECKING:
     from remediate.core.audit import RequestState
-    from remediate.service.ports import Scaffolding, Store
+    from remediate.service.github import GitHubRun
+    from remediate.service.ports import Mailer, Scaffolding, Store
 
 
 def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
@@ -30,7 +31,9 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
     from remediate.adapters.clock import SystemClock
     from remediate.adapters.environment import RunnerEnvironment
     from remediate.adapters.git_cli import WorkTreeChanges
+    from remediate.adapters.git_tree import GitTree
     from remediate.adapters.process import LocalProcesses
+    from remediate.documents.commit import AtCommit
     from remediate.documents.repository import WorkTree
     from remediate.executors.registry import InProcess
 
@@ -44,6 +47,8 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         processes=LocalProcesses(),
         backend=InProcess(),
         open_store=lambda: _store(root),
+        open_mailer=lambda: _mailer(variables),
+        commits=AtCommit(root, GitTree(root)),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
@@ -66,6 +71,12 @@ def scaffolding() -> Scaffolding:
     return LocalInstall()
 
 
+def _mailer(variables: Mapping[str, str]) -> Mailer:
+    from remediate.adapters.smtp import mailer
+
+    return mailer(variables)
+
+
 def _store(root: Path) -> Store:
     from remediate.adapters.git_store import GitStore
 
@@ -76,3 +87,44 @@ def _head_states(built: Session) -> Mapping[str, RequestState]:
     from remediate.service.audit_log import at_head
 
     return at_head(built).states
+
+
+def github(root: Path, environ: Mapping[str, str] | None = None) -> GitHubRun:
+    """What `remediate github` runs with: the session, the GitHub adapter for
+    GITHUB_REPOSITORY at GITHUB_API_URL with GITHUB_TOKEN, the pull-request reader over
+    the checkout's git, and the event (GITHUB_EVENT_NAME, the payload at GITHUB_EVENT_PATH)."""
+    import json
+
+    from remediate.adapters.github import DEFAULT_API, GitHubForge, Retrying
+    from remediate.adapters.github_heads import GitPullHeads
+    from remediate.errors import UsageError
+    from remediate.service.github import GitHubRun
+
+    variables = os.environ if environ is None else environ
+    name, path = variables.get("GITHUB_EVENT_NAME"), variables.get("GITHUB_EVENT_PATH")
+    if not name or not path:
+        raise UsageError(
+            "remediate github acts on a GitHub Actions event: GITHUB_EVENT_NAME and "
+            "GITHUB_EVENT_PATH are not set (run it as a workflow step)"
+        )
+    try:
+        with open(path, encoding="utf-8") as handle:
+            event = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"GITHUB_EVENT_PATH={path}: not a readable JSON event ({exc})") from None
+    if not isinstance(event, dict):
+        raise UsageError(f"GITHUB_EVENT_PATH={path}: the event is not a JSON object")
+    backoff = variables.get("REMEDIATE_GITHUB_BACKOFF", "1")
+    try:
+        first = float(backoff)
+    except ValueError:
+        first = -1.0
+    if not 0 <= first <= 60:
+        raise UsageError(f"REMEDIATE_GITHUB_BACKOFF={backoff!r}: seconds from 0 to 60")
+    forge = GitHubForge(
+        variables.get("GITHUB_REPOSITORY", ""),
+        variables.get("GITHUB_TOKEN") or None,
+        variables.get("GITHUB_API_URL") or DEFAULT_API,
+        Retrying(base=first, deadline=max(120.0, first * 60)),
+    )
+    return GitHubRun(session(root, variables), forge, GitPullHeads(root), name, event)

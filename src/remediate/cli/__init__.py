@@ -50,6 +50,23 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("plan", "plan", "Decide every request that has not started, with no side effects."),
     "explain": ("explain", "explain", "Why request ID is in its state, and what would change it."),
     "policy": ("policy", "policy", "Guardrail policies: run their tests."),
+    "github": ("github", "github", "Act on the current GitHub Actions event."),
+    "stats": ("stats", "stats", "Aggregate counts of the recorded requests, and the success rate."),
+    "signal": (
+        "stats",
+        "signal",
+        "The operator priority signal: normal, warning or critical, and why.",
+    ),
+    "report": (
+        "report",
+        "report",
+        "The digest of a period: totals, failures, approvals, overrides, the signal.",
+    ),
+    "export": (
+        "export",
+        "export",
+        "Export the audit: one CSV row per request in its current state.",
+    ),
 }
 
 EXIT_BUG = 70

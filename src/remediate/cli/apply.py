@@ -52,6 +52,8 @@ def apply(
     with wiring.stop_on_signals(session):
         report = run_apply(session, actor_or_none(session), dry_run, max_actions, concurrency)
         stopped = session.processes.stopping()
+    for warning in report.warnings:
+        echo(f"remediate: warning: {warning}", err=True)
     for name, status in report.late:
         echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "

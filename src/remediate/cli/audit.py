@@ -15,10 +15,20 @@ def audit() -> None:
     """The audit log: verify its hash chains and authorship."""
 
 
-@audit.command(cls=Command, epilog=example("remediate audit verify --format json"))
+@audit.command(
+    cls=Command,
+    epilog=example(
+        "remediate audit verify --format json", "remediate audit verify --since HEAD~10"
+    ),
+)
 @repo_option
+@click.option(
+    "--since",
+    metavar="REF",
+    help="Check only what was added after REF, against the chains as of REF.",
+)
 @format_option("text", "json")
-def verify(repo: str, output_format: str | None) -> int:
+def verify(repo: str, since: str | None, output_format: str | None) -> int:
     """Check every hash chain and that only the runner added audit files.
 
     Exit 0 when the audit log is intact, 1 on any tampering.
@@ -26,7 +36,7 @@ def verify(repo: str, output_format: str | None) -> int:
     from remediate import wiring
     from remediate.service.verify import verify as run
 
-    report = run(wiring.session(Path(repo)))
+    report = run(wiring.session(Path(repo)), since)
     if resolve_format(output_format) == "json":
         echo_json(report.as_json())
     else:

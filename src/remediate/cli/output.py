@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import io
 import re
+import sys
+import time
 from typing import IO, Any, cast
 
 import click
@@ -108,3 +110,34 @@ class ErrorStream(io.TextIOBase):
 def error_stream() -> IO[Any]:
     """Where click writes its own messages: stderr, through `echo`."""
     return cast(IO[Any], ErrorStream())
+
+
+class Progress:
+    """A progress bar on stderr, only when stderr is a terminal and the export has taken
+    longer than `DELAY` seconds (a short export prints nothing more)."""
+
+    DELAY = 0.5
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.started = time.monotonic()
+        self.bar: Any = None
+        self.shown = 0
+        self.done = False
+
+    def update(self, done: int, total: int) -> None:
+        if self.done:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.started < self.DELAY or not sys.stderr.isatty():
+                return
+            self.bar = click.progressbar(
+                length=total, label=self.label, file=sys.stderr
+            ).__enter__()
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def finish(self) -> None:
+        if self.bar is not None and not self.done:
+            self.bar.__exit__(None, None, None)
+        self.done = True

@@ -75,6 +75,8 @@ def plan(base: str | None, now: str | None, repo: str, output_format: str | None
 
     session = wiring.session(Path(repo))
     report = run_plan(session, resolve_now(now, session), base, history(session))
+    for warning in report.warnings:
+        echo(f"remediate: warning: {warning}", err=True)
     chosen = resolve_format(output_format, FORMATS)
     if chosen == "json":
         echo_json(report.as_json())

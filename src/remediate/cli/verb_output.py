@@ -10,6 +10,8 @@ def show(result: object, output_format: str | None) -> int:
     from remediate.service.verbs import VerbResult
 
     assert isinstance(result, VerbResult)
+    for warning in result.warnings:
+        echo(f"remediate: warning: {warning}", err=True)
     if resolve_format(output_format) == "json":
         echo_json(result.as_json())
     else:

@@ -1,26 +1,32 @@
-"""The audit log, event-sourced: events, their hash chain, the fold to state, verification.
+"""The audit log, event-sourced: the `requests` stream's events, chains and fold.
 
-Each event records one status change of one request and carries `prev`, the
+Each request event records one status change of one request and carries `prev`, the
 hash of the previous event of the same request, so that editing, deleting or
 reordering an event breaks a chain, while events of different requests never
 depend on each other (concurrent runners do not conflict). The state of every
 request is a fold over its chain (`fold`, or `extend` from known states);
-`core.chains.check_chains` reports what a fold cannot trust. Pure: no I/O, no clock.
+`core.chains.check_chains` reports what a fold cannot trust. Request events are the
+`requests` stream of the audit's envelope (`core.streams`: stream, subject, verb, prev);
+the other streams' events are `core.streams.StreamEvent`s, told apart by `parse_event`.
+Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from sys import intern
 from typing import Any
 
 from remediate.core import lifecycle
 from remediate.core.decision import Approval, Execution, legacy_lifts
+from remediate.core.streams import REQUESTS, StreamEvent, canonical, event_hash
 from remediate.core.times import parse_time
+
+__all__ = ["AnyEvent", "Event", "RequestState", "StreamEvent", "canonical", "event_hash"]
 
 FIELDS = (
     "id",
@@ -58,6 +64,18 @@ class Event:
     @property
     def verb(self) -> str:
         return str(self.details.get("verb", ""))
+
+    @property
+    def stream(self) -> str:
+        return REQUESTS
+
+    @property
+    def subject(self) -> str:
+        return self.request_id
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (REQUESTS, self.request_id)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,32 +122,40 @@ class Event:
         for key in ("incidentId", "actionType", "serviceName", "environment", "error", "prev"):
             if data[key] is not None and not isinstance(data[key], str):
                 raise ValueError(f"event field {key} must be a string or null")
+        # the values many events repeat are interned: folded states share one copy each
         return cls(
             id=data["id"],
             at=data["at"],
             request_id=data["requestId"],
-            from_=data["from"],
-            to=data["to"],
-            actor=data["actor"],
+            from_=intern(data["from"]),
+            to=intern(data["to"]),
+            actor=intern(data["actor"]),
             details=data["details"],
             error=data["error"],
             prev=data["prev"],
-            incident_id=data["incidentId"],
-            action_type=data["actionType"],
-            service_name=data["serviceName"],
-            environment=data["environment"],
+            incident_id=_interned(data["incidentId"]),
+            action_type=_interned(data["actionType"]),
+            service_name=_interned(data["serviceName"]),
+            environment=_interned(data["environment"]),
         )
 
 
-def canonical(data: Mapping[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _interned(value: str | None) -> str | None:
+    return intern(value) if value is not None else None
 
 
-def event_hash(data: Mapping[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(canonical(data).encode()).hexdigest()
+AnyEvent = Event | StreamEvent
 
 
-def to_line(event: Event) -> str:
+def parse_event(data: Any) -> AnyEvent:
+    """An event of any stream from its JSON object: a request event unless it names a
+    `stream` (every audit file written before streams holds request events only)."""
+    if isinstance(data, dict) and "stream" in data:
+        return StreamEvent.from_json(data)
+    return Event.from_json(data)
+
+
+def to_line(event: AnyEvent) -> str:
     """One JSON Lines record (keys in the contract's order)."""
     return json.dumps(event.as_json(), ensure_ascii=False, separators=(",", ":"))
 
@@ -141,6 +167,7 @@ class RequestState:
     request_id: str
     status: str = lifecycle.NEW
     content_hash: str | None = None
+    action_hash: str | None = None  # of the ActionType, as the last decision recorded it
     attempt: int = 0  # incremented each time the request enters QUEUED or is re-decided there
     approvals: tuple[Approval, ...] = ()
     executions: tuple[Execution, ...] = ()
@@ -169,9 +196,29 @@ class RequestState:
     def started(self) -> bool:
         return self.status not in lifecycle.NOT_STARTED
 
-    def approvals_for(self, content_hash: str) -> tuple[Approval, ...]:
-        """Approvals given for this content; earlier ones are stale (the request changed)."""
-        return tuple(a for a in self.approvals if a.content_hash == content_hash)
+    def approvals_for(
+        self, content_hash: str, action_hash: str | None = None
+    ) -> tuple[Approval, ...]:
+        """Approvals given for this content of the request and of its ActionType; others
+        are stale (one of them changed). One recorded without an ActionType hash (before
+        they were bound to it) is judged by the request's content alone."""
+        return tuple(
+            a
+            for a in self.approvals
+            if a.content_hash == content_hash
+            and (a.action_hash is None or action_hash is None or a.action_hash == action_hash)
+        )
+
+    def voided(
+        self, content_hash: str, action_hash: str | None = None
+    ) -> tuple[tuple[Approval, str], ...]:
+        """The approvals that an edit voided, each with which edit: `request` or `actionType`."""
+        kept = set(self.approvals_for(content_hash, action_hash))
+        return tuple(
+            (a, "request" if a.content_hash != content_hash else "actionType")
+            for a in self.approvals
+            if a not in kept
+        )
 
 
 def order_chain(events: Iterable[Event]) -> list[Event]:
@@ -219,11 +266,13 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         status=event.to,
         updated_at=event.at,
         performed_by=event.actor,
-        detail=str(details.get("detail", state.detail if event.to == state.status else "")),
+        detail=intern(str(details.get("detail", state.detail if event.to == state.status else ""))),
         error=event.error,
     )
     if "contentHash" in details:
         changes["content_hash"] = details["contentHash"]
+        action_hash = details.get("actionHash")
+        changes["action_hash"] = action_hash if isinstance(action_hash, str) else None
     requester = details.get("requester")
     if state.requester is None and event.verb == "decide" and isinstance(requester, str):
         changes["requester"] = requester
@@ -301,6 +350,7 @@ def _approval(data: Mapping[str, Any], at: datetime, details: Mapping[str, Any])
         reason=data.get("reason"),
         override=bool(data.get("override", False)),
         lifts=tuple(str(ref) for ref in lifts if isinstance(ref, str)),
+        action_hash=data.get("actionHash") if isinstance(data.get("actionHash"), str) else None,
     )
 
 

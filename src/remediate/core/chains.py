@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from remediate.core.audit import Event, RequestState, apply_event, order_chain, permitted
+from remediate.core import streams
+from remediate.core.audit import AnyEvent, Event, RequestState, apply_event, order_chain, permitted
+from remediate.core.streams import Key, StreamEvent
 
 
-def check_chains(events: Iterable[Event]) -> list[str]:
-    """Problems that show tampering: broken links, forks, duplicate ids, forbidden transitions."""
+def check_chains(events: Iterable[AnyEvent]) -> list[str]:
+    """Problems that show tampering: broken links, forks, duplicate ids, forbidden transitions
+    (of every stream: request chains here, the others' by `streams.check`)."""
     problems: list[str] = []
-    by_id: dict[str, Event] = {}
+    by_id: dict[str, AnyEvent] = {}
     by_request: dict[str, list[Event]] = {}
+    by_key: dict[Key, list[StreamEvent]] = {}
     for event in events:
         other = by_id.get(event.id)
         if other is not None:
@@ -25,9 +29,14 @@ def check_chains(events: Iterable[Event]) -> list[str]:
                 problems.append(f"event {event.id} appears twice")
             continue
         by_id[event.id] = event
-        by_request.setdefault(event.request_id, []).append(event)
+        if isinstance(event, Event):
+            by_request.setdefault(event.request_id, []).append(event)
+        else:
+            by_key.setdefault(event.key, []).append(event)
     for request_id, chain in sorted(by_request.items()):
         problems += _check_chain(request_id, chain)
+    for key, others in sorted(by_key.items()):
+        problems += streams.check(key, others)
     return problems
 
 

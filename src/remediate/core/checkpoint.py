@@ -6,7 +6,9 @@ A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
 - `requests/<xx>.json`: every request's folded state, 256 buckets by a hash of its id;
 - `files/<xx>.json`: every request file (by a hash of its path) with who added it and,
   once its requests are settled, the blob the runner read and the requests it declares;
-- `executions.json`: every execution start (what rate limits count).
+- `executions.json`: every execution start (what rate limits count);
+- `streams/<stream>/<xx>.json`: each other stream's subjects (`core.streams`), by a hash
+  of the subject: chain head, event ids, the fold's value (its `dump`).
 A reader reads only the buckets it needs; a writer rewrites only the buckets whose
 content changed and takes the rest (their blob ids) from the previous checkpoint.
 Pure: encoding and decoding only; `service.checkpoint` reads and writes it.
@@ -23,6 +25,7 @@ from typing import Any
 
 from remediate.core.audit import RequestState
 from remediate.core.decision import Approval, Execution
+from remediate.core.streams import StreamState, fold_of
 from remediate.core.times import iso, parse_time
 
 VERSION = 1
@@ -33,8 +36,29 @@ _TIMES = {"claimed_at", "deadline", "retry_at"}
 
 
 def bucket(kind: str, key: str) -> str:
-    """The file of `kind` ("requests" or "files") that holds `key`."""
+    """The file of `kind` ("requests", "files", or "streams/<stream>") that holds `key`."""
     return f"{kind}/{hashlib.sha256(key.encode()).hexdigest()[:2]}.json"
+
+
+STREAMS_DIR = "streams/"
+
+
+def stream_bucket(stream: str, subject: str) -> str:
+    return bucket(STREAMS_DIR + stream, subject)
+
+
+def stream_text(states: Mapping[str, StreamState]) -> str:
+    """One bucket of a stream: subject → its state (sorted)."""
+    return dumps({s: states[s].as_json(fold_of(states[s].stream)) for s in sorted(states)})
+
+
+def read_stream(path: str, text: str) -> dict[str, StreamState]:
+    stream = path.removeprefix(STREAMS_DIR).partition("/")[0]
+    fold = fold_of(stream)
+    return {
+        subject: StreamState.from_json(stream, subject, data, fold)
+        for subject, data in json.loads(text).items()
+    }
 
 
 @dataclass(frozen=True)

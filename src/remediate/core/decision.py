@@ -35,6 +35,7 @@ class Approval:
     reason: str | None = None
     override: bool = False
     lifts: tuple[str, ...] = ()  # with `override`: the `policy/rule` of each violation lifted
+    action_hash: str | None = None  # the ActionType's content hash (None: recorded before)
 
 
 _MATCH = "Policy match: "

@@ -13,8 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from remediate.core import snapshot as snapshots
-from remediate.core.audit import Event, RequestState, apply_event, to_line
+from remediate.core import streams
+from remediate.core.audit import AnyEvent, Event, RequestState, apply_event, to_line
 from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot
+from remediate.core.streams import Key, StreamEvent, StreamState
 from remediate.core.times import iso
 
 
@@ -29,12 +31,27 @@ class Chain:
     snap: AuditSnapshot
     events: list[Event] = field(default_factory=list)
     states: dict[str, RequestState] = field(default_factory=dict)
+    others: list[StreamEvent] = field(default_factory=list)  # of the other streams
+    streams: dict[Key, StreamState] = field(default_factory=dict)
 
     def state(self, request_id: str) -> RequestState:
         return self.states.get(request_id) or self.snap.state(request_id)
 
+    def subject(self, stream: str, subject: str) -> StreamState:
+        return self.streams.get((stream, subject)) or self.snap.subject(stream, subject)
+
     def batch(self, subject: str) -> Batch:
-        return Batch(self.events, subject, dict(self.states))
+        return Batch(self.events, subject, dict(self.states), self.others, dict(self.streams))
+
+    def add_to(self, event: StreamEvent) -> StreamEvent | None:
+        """Link an event of another stream after its subject's head; None if recorded."""
+        current = self.subject(event.stream, event.subject)
+        if event.id in current.ids:
+            return None
+        linked = replace(event, prev=current.head)
+        self.others.append(linked)
+        self.streams[event.key] = streams.step(current, linked)
+        return linked
 
     def add(self, event: Event) -> Event | None:
         """Link `event` (its id kept) after the request's head; None if already recorded."""
@@ -52,6 +69,12 @@ class Batch:
     events: list[Event]
     subject: str
     states: dict[str, RequestState] = field(default_factory=dict)  # after the events
+    others: list[StreamEvent] = field(default_factory=list)  # events of the other streams
+    streams: dict[Key, StreamState] = field(default_factory=dict)  # after them
+
+    @property
+    def every(self) -> list[AnyEvent]:
+        return [*self.events, *self.others]
 
 
 def audit_path(now: datetime, batch_id: str) -> str:
@@ -59,7 +82,7 @@ def audit_path(now: datetime, batch_id: str) -> str:
     return f"{AUDIT_DIR}/{now:%Y/%m/%d}/{stamp}-{batch_id[:12]}.jsonl"
 
 
-def audit_files(now: datetime, batch_id: str, events: list[Event]) -> dict[str, str]:
+def audit_files(now: datetime, batch_id: str, events: list[AnyEvent]) -> dict[str, str]:
     """The files of one batch: one, or numbered parts when it exceeds the audit file cap."""
     parts = split_lines([to_line(e) + "\n" for e in events])
     path = audit_path(now, batch_id)
@@ -99,6 +122,10 @@ def message(batch: Batch) -> str:
         lines.append(f"{event.request_id}: {event.from_} -> {event.to}")
     if len(batch.events) > 200:
         lines.append(f"… and {len(batch.events) - 200} more transitions")
+    for other in batch.others[:200]:
+        lines.append(f"{other.stream} {other.subject}: {other.verb}")
+    if len(batch.others) > 200:
+        lines.append(f"… and {len(batch.others) - 200} more events of other streams")
     lines.append("")
     seen: dict[str, None] = {}
     for event in batch.events:
@@ -112,8 +139,10 @@ def after(snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot | None:
     None when the batch does not carry the states of every request it touches."""
     if {e.request_id for e in batch.events} - set(batch.states):
         return None
-    files = len(split_lines([to_line(e) + "\n" for e in batch.events]))
-    return snap.extended(sha, batch.events, batch.states, files)
+    if {e.key for e in batch.others} - set(batch.streams):
+        return None
+    files = len(split_lines([to_line(e) + "\n" for e in batch.every]))
+    return snap.extended(sha, batch.events, batch.states, files, batch.others, batch.streams)
 
 
 def draft(

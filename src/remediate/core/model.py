@@ -93,6 +93,7 @@ class ActionType:
     retries: int = 0
     backoff: timedelta = timedelta(seconds=30)
     description: str = ""
+    content_hash: str = ""  # approvals bind to it too: an edit of the action voids them
 
     @classmethod
     def from_document(cls, doc: Document) -> ActionType:
@@ -109,6 +110,7 @@ class ActionType:
             retries=int(retries.get("max", 0)),
             backoff=parse_duration(retries.get("backoff", "30s")),
             description=spec.get("description", ""),
+            content_hash=content_hash(doc.name, spec),
         )
 
 

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from remediate.core.audit import Event, RequestState, fold
+from remediate.core import streams as st
+from remediate.core.audit import AnyEvent, Event, RequestState, fold, parse_event
 from remediate.core.decision import Execution
 from remediate.core.lifecycle import FINAL
+from remediate.core.streams import Key, StreamEvent, StreamState
 
 AUDIT_DIR = "audit"
 # The largest audit file that is read: git's object size is checked before any content
@@ -39,6 +41,8 @@ class Base(Protocol):
     def every(self) -> dict[str, RequestState]: ...
 
     def executions(self) -> list[Execution]: ...
+
+    def streams(self) -> dict[Key, StreamState]: ...
 
 
 class Layered(Mapping[str, RequestState]):
@@ -69,6 +73,28 @@ class Layered(Mapping[str, RequestState]):
         return (*kept, *(x for s in self.top.values() for x in s.executions))
 
 
+class LayeredStreams(Mapping[Key, StreamState]):
+    """A checkpoint's stream states (read on first use), with later events' on top."""
+
+    def __init__(self, base: Base, top: Mapping[Key, StreamState]) -> None:
+        self.base, self.top = base, dict(top)
+        self._all: dict[Key, StreamState] | None = None
+
+    def _every(self) -> dict[Key, StreamState]:
+        if self._all is None:
+            self._all = {**self.base.streams(), **self.top}
+        return self._all
+
+    def __getitem__(self, key: Key) -> StreamState:
+        return self.top[key] if key in self.top else self._every()[key]
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._every())
+
+    def __len__(self) -> int:
+        return len(self._every())
+
+
 @dataclass
 class AuditSnapshot:
     rev: str | None
@@ -78,9 +104,19 @@ class AuditSnapshot:
     states: Mapping[str, RequestState] = field(default_factory=dict)
     base: str | None = None  # the commit of the checkpoint the states rest on
     checkpoint: str | None = None  # that checkpoint's own commit
+    others: list[StreamEvent] = field(default_factory=list)  # events of the other streams
+    streams: Mapping[Key, StreamState] = field(default_factory=dict)  # (stream, subject) →
 
     def state(self, request_id: str) -> RequestState:
         return self.states.get(request_id) or RequestState(request_id)
+
+    def subject(self, stream: str, subject: str) -> StreamState:
+        """The state of one subject of a stream other than `requests`."""
+        return self.streams.get((stream, subject)) or st.start(stream, subject)
+
+    def stream(self, stream: str) -> dict[str, StreamState]:
+        """Every subject of `stream` (other than `requests`): subject → state."""
+        return {key[1]: state for key, state in self.streams.items() if key[0] == stream}
 
     def recorded(self, request_id: str, event_id: str) -> bool:
         """Is an event with this id already in the request's chain?"""
@@ -98,14 +134,26 @@ class AuditSnapshot:
         return tuple(x for s in self.states.values() for x in s.executions)
 
     def extended(
-        self, rev: str, events: list[Event], states: Mapping[str, RequestState], files: int
+        self,
+        rev: str,
+        events: list[Event],
+        states: Mapping[str, RequestState],
+        files: int,
+        others: list[StreamEvent] | None = None,
+        streams: Mapping[Key, StreamState] | None = None,
     ) -> AuditSnapshot:
-        """This snapshot once `events` (leading to `states`) landed in `files` new files as `rev`."""
+        """This snapshot once `events` (leading to `states`) and `others` (to `streams`)
+        landed in `files` new files as `rev`."""
         merged: Mapping[str, RequestState]
         if isinstance(self.states, Layered):
             merged = Layered(self.states.base, {**self.states.top, **states})
         else:
             merged = {**self.states, **states}
+        more: Mapping[Key, StreamState]
+        if isinstance(self.streams, LayeredStreams):
+            more = LayeredStreams(self.streams.base, {**self.streams.top, **(streams or {})})
+        else:
+            more = {**self.streams, **(streams or {})}
         return AuditSnapshot(
             rev,
             self.events + events,
@@ -114,28 +162,59 @@ class AuditSnapshot:
             merged,
             self.base,
             self.checkpoint,
+            self.others + list(others or ()),
+            more,
         )
 
 
+def parse_text(path: str, text: str) -> Iterator[AnyEvent | str]:
+    """The events of one audit file in line order, and a problem (a str) for each line
+    that is not an event."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield parse_event(json.loads(line))
+        except ValueError as exc:
+            yield f"{path}:{number}: not an audit event: {exc}"
+
+
 def parse_files(files: dict[str, str]) -> tuple[list[Event], list[str]]:
-    events: list[Event] = []
+    """The request events of `files` (a claim commit's, a spool's), and unreadable lines;
+    `parse_all` keeps every stream's."""
+    every, problems = parse_all(files)
+    return split(every)[0], problems
+
+
+def parse_all(files: dict[str, str]) -> tuple[list[AnyEvent], list[str]]:
+    """Every event of `files` (every stream), in path and line order, and unreadable lines."""
+    events: list[AnyEvent] = []
     problems: list[str] = []
     for path in sorted(files):
-        for number, line in enumerate(files[path].splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                events.append(Event.from_json(json.loads(line)))
-            except ValueError as exc:
-                problems.append(f"{path}:{number}: not an audit event: {exc}")
+        for found in parse_text(path, files[path]):
+            if isinstance(found, str):
+                problems.append(found)
+            else:
+                events.append(found)
     return events, problems
 
 
+def split(events: Iterable[AnyEvent]) -> tuple[list[Event], list[StreamEvent]]:
+    """Request events, and the other streams' events."""
+    requests: list[Event] = []
+    others: list[StreamEvent] = []
+    for event in events:
+        (requests if isinstance(event, Event) else others).append(event)  # type: ignore[arg-type]
+    return requests, others
+
+
 def snapshot(
-    events: Iterable[Event], rev: str | None, problems: list[str], files: int
+    events: Iterable[AnyEvent], rev: str | None, problems: list[str], files: int
 ) -> AuditSnapshot:
-    listed = list(events)
-    return AuditSnapshot(rev, listed, problems, files, fold(listed))
+    requests, others = split(events)
+    return AuditSnapshot(
+        rev, requests, problems, files, fold(requests), others=others, streams=st.fold(others)
+    )
 
 
 def oversized(path: str, size: int) -> str | None:

@@ -1,10 +1,12 @@
-"""The one fail-closed loader: the documents of a working tree through every layer.
+"""The one fail-closed loader: documents through every layer, from a working tree or a commit.
 
 `validate` reports every problem (YAML, schema, references, duplicate names, requests
 edited after they started); `load_valid` and `load_valid_paths` return the documents or
 raise `DocumentsInvalid` while any is invalid. `WorkTree` is the `service.ports.Documents`
-adapter over them. The audit (for the "edited after it started" warnings) arrives as a
-callable, so this layer never opens git.
+adapter over them. Both it and `documents.commit.AtCommit` (a commit's blobs, for the
+state-changing commands) run `validate_source` over a `Source`, so one layer stack gives
+one set of `file:line` messages. The audit (for the "edited after it started" warnings)
+arrives as a callable, so this layer never opens git.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from remediate.core.document import Document
 from remediate.core.model import content_hash
 from remediate.documents.loader import (
     PARALLEL_THRESHOLD,
+    LoadResult,
     blob_id,
     discover,
     load_bytes,
@@ -96,16 +99,33 @@ def validate(
     """
     check_root(root)
     files, problems = _files(root, paths)
+    audited = (root / AUDIT_DIR).is_dir()
+    return validate_source(_Files(root), files, problems, keep_documents, states, skip, audited)
+
+
+def validate_source(
+    source: Source,
+    files: list[str],
+    problems: list[Problem],
+    keep_documents: bool,
+    states: States | None,
+    skip: Skip | None,
+    audited: bool,
+) -> ValidationReport:
+    """Every layer over `files` as `source` holds them (a working tree, or a commit:
+    `documents.commit`)."""
     # Requests are the bulk: check them in workers against an index of the rest,
     # so that only problems and names travel back between processes.
     bulk = [f for f in files if f.startswith(BULK)]
-    loaded = load_files(root, [f for f in files if not f.startswith(BULK)])
+    loaded = LoadResult()
+    for part in map_files(source.base, [f for f in files if not f.startswith(BULK)], source.load):
+        loaded.extend(part)
     index, index_problems = build_index(loaded.documents)
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)
     names = [name_record(d) for d in loaded.documents]
     documents = list(loaded.documents)
-    checker = _BulkCheck(index, keep_documents, (root / AUDIT_DIR).is_dir(), skip or {})
-    hashes, read = _check_bulk(root, bulk, checker, problems, names, documents)
+    checker = _BulkCheck(index, keep_documents, audited, skip or {}, source)
+    hashes, read = _check_bulk(source.base, bulk, checker, problems, names, documents)
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
@@ -173,16 +193,20 @@ class _BulkCheck:
     keep_documents: bool
     audited: bool
     skip: Skip
+    source: Source
 
     def __call__(self, base: Path, rel: str) -> Checked:
-        raw = read_bytes(base, rel)
+        known = self.skip.get(rel)
+        listed = self.source.blob(rel)  # a commit's listing names it before anything is read
+        if listed is not None and known is not None and known[0] == listed:
+            return [], [(REQUEST, name, rel, line) for name, line in known[1]], [], [], listed
+        raw = self.source.read(rel)
         if isinstance(raw, Problem):
             return [raw], [], [], [], None
-        blob = blob_id(raw)
-        known = self.skip.get(rel)
+        blob = listed or blob_id(raw)
         if known is not None and known[0] == blob:
             return [], [(REQUEST, name, rel, line) for name, line in known[1]], [], [], blob
-        result = load_bytes(rel, raw)
+        result = self.source.parse(rel, raw, blob)
         found = result.problems + check_documents(result.documents, self.index)
         kept = result.documents if self.keep_documents else []
         requests = [d for d in result.documents if d.kind == REQUEST]
@@ -290,3 +314,41 @@ class WorkTree:
 
     def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
         return load_valid_paths(self._root, paths, library)
+
+
+# --- where the bytes come from: a working tree, or a commit ----------------------------
+
+
+class Source(Protocol):
+    """The files of one load: their bytes, and their blob ids when known without reading."""
+
+    @property
+    def base(self) -> Path: ...
+
+    def read(self, rel: str) -> bytes | Problem: ...
+
+    def blob(self, rel: str) -> str | None: ...
+
+    def parse(self, rel: str, raw: bytes, blob: str | None) -> LoadResult: ...
+
+    def load(self, base: Path, rel: str) -> LoadResult: ...
+
+
+@dataclass(frozen=True)
+class _Files:
+    """A working tree's files (read on use; their blob ids computed from their bytes)."""
+
+    base: Path
+
+    def read(self, rel: str) -> bytes | Problem:
+        return read_bytes(self.base, rel)
+
+    def blob(self, rel: str) -> str | None:
+        return None
+
+    def parse(self, rel: str, raw: bytes, blob: str | None) -> LoadResult:
+        return load_bytes(rel, raw)
+
+    def load(self, base: Path, rel: str) -> LoadResult:
+        raw = self.read(rel)
+        return LoadResult(problems=[raw]) if isinstance(raw, Problem) else load_bytes(rel, raw)

@@ -38,6 +38,8 @@ class ExecutionContext:
     attempt: int = 1
     # what runs the action's processes: the session's, passed down by the execute phase
     processes: ProcessRunner = field(default_factory=LocalProcesses)
+    runner: str = ""  # the runner's e-mail (Settings.spec.runner): its commits, and only them
+    forge: Mapping[str, Any] = field(default_factory=dict)  # Settings.spec.forge
 
 
 @dataclass(frozen=True)

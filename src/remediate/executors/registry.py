@@ -30,7 +30,11 @@ BUILTINS: dict[str, str] = {
 
 # name → "module:function" that finds, in an executor's config, what cannot work as written
 # ((key path, message, severity) each; used by `validate`)
-CONFIG_CHECKS: dict[str, str] = {"webhook": "remediate.executors.egress:config_problems"}
+CONFIG_CHECKS: dict[str, str] = {
+    "webhook": "remediate.executors.egress:config_problems",
+    "acme": "remediate.executors.tls_config:acme_problems",
+    "cert_check": "remediate.executors.tls_config:cert_check_problems",
+}
 
 
 def config_problems(name: str, config: Any) -> list[tuple[str, str, str]]:

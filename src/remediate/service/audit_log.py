@@ -13,21 +13,30 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from remediate.core.audit import Event
+from remediate.core.audit import AnyEvent
 from remediate.core.commits import Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
-from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, oversized, parse_files, snapshot
+from remediate.core.snapshot import (
+    AUDIT_DIR,
+    MAX_FILE_BYTES,
+    AuditSnapshot,
+    oversized,
+    parse_all,
+    parse_text,
+    snapshot,
+)
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
 from remediate.service.plan import History
 from remediate.service.ports import AuditReader
 from remediate.service.session import Session
 
-_PARSED: dict[str, tuple[list[Event], list[str]]] = {}  # file text → its events (add-only)
+_PARSED: dict[str, tuple[list[AnyEvent], list[str]]] = {}  # file text → its events (add-only)
 
 
 def read_files(store: AuditReader, rev: str | None) -> dict[str, str]:
@@ -63,16 +72,56 @@ _read: dict[tuple[int, str | None, str | None], AuditSnapshot] = {}
 def read_all(store: AuditReader, rev: str | None) -> AuditSnapshot:
     """Every audit file at `rev`, folded (files already parsed by this process are not again)."""
     files = read_files(store, rev)
-    events: list[Event] = []
+    events: list[AnyEvent] = []
     problems: list[str] = []
     for path in sorted(files):
         key = path + "\0" + files[path]
         parsed = _PARSED.get(key)
         if parsed is None:
-            parsed = _PARSED[key] = parse_files({path: files[path]})
+            parsed = _PARSED[key] = parse_all({path: files[path]})
         events += parsed[0]
         problems += parsed[1]
     return snapshot(events, rev, problems, len(files))
+
+
+def in_order(
+    store: AuditReader, rev: str, changed: Collection[str] = (), base: str | None = None
+) -> Iterator[tuple[str, str]]:
+    """(path, what to read) of every audit file of `rev` (added after `base`, if given) in
+    the order commits added them (topological: a file after every file of the commits it
+    descends from), streamed: the blob its commit added, or, for a path in `changed`
+    (modified or deleted since: tampering the guard reports), whatever `rev` holds."""
+    seen: set[str] = set()
+    for path, blob in store.added_in_order(f"{base}..{rev}" if base else rev, AUDIT_DIR):
+        if path not in changed:
+            yield path, blob
+        elif path not in seen:
+            seen.add(path)
+            yield path, f"{rev}:{path}"
+
+
+def stream(
+    store: AuditReader, files: Iterable[tuple[str, str]]
+) -> Iterator[tuple[str, Iterator[AnyEvent | str]]]:
+    """The streaming reader: each audit file of `files` ((path, blob or `REV:PATH`), as
+    `in_order` lists them) as (path, its events and problems (str) in line order), read
+    through one `git cat-file --batch`; nothing is kept, so a caller that aggregates holds
+    one file at a time. A file above the size limit stops the read (UserError) before its
+    content is decoded; a path its revision does not hold is left out."""
+    paths: deque[str] = deque()
+
+    def names() -> Iterator[str]:
+        for path, name in files:
+            paths.append(path)
+            yield name
+
+    for _, size, text in store.texts(names(), MAX_FILE_BYTES):
+        path = paths.popleft()
+        if size < 0:
+            continue  # deleted since: the guard reports it
+        if text is None:
+            raise UserError(oversized(path, size) or f"{path}: not a file")
+        yield path, parse_text(path, text)
 
 
 def at_head(session: Session, every: bool = False) -> AuditSnapshot:
@@ -144,11 +193,11 @@ def write(
         snap = _known.get((id(store), tip or "")) or read(store, tip, committer.email)
         session.memo["audit@tip"] = snap
         batch = build(snap)
-        if batch is None or not batch.events:
+        if batch is None or not batch.every:
             if tip is not None:
                 store.fast_forward(tip)  # the checkout shows what the remote knows
             return snap
-        files = audit_files(now, new_id(), batch.events)
+        files = audit_files(now, new_id(), batch.every)
         sha = store.make_commit(tip, files, message(batch), author, committer)
         stats.commits += 1
         if not store.has_upstream:

@@ -15,12 +15,22 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from remediate.core import checkpoint as cp
+from remediate.core import streams as st
 from remediate.core.audit import RequestState, extend
 from remediate.core.chains import check_chains
 from remediate.core.commits import WON, Person
 from remediate.core.decision import Execution
 from remediate.core.lifecycle import SETTLED
-from remediate.core.snapshot import AUDIT_DIR, AuditSnapshot, Layered, oversized, parse_files
+from remediate.core.snapshot import (
+    AUDIT_DIR,
+    AuditSnapshot,
+    Layered,
+    LayeredStreams,
+    oversized,
+    parse_all,
+    split,
+)
+from remediate.core.streams import Key, StreamState
 from remediate.errors import UserError
 from remediate.service.ports import AuditReader, Store
 
@@ -41,6 +51,7 @@ class Stored:
     _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
     _executions: list[Execution] | None = None
     _executions_text: str | None = None
+    _streams: dict[str, dict[str, StreamState]] = field(default_factory=dict)
 
     @property
     def commit(self) -> str:
@@ -63,6 +74,22 @@ class Stored:
         found: dict[str, RequestState] = {}
         for path in sorted(p for p in self.blobs if p.startswith("requests/")):
             found.update(self.bucket(path))
+        return found
+
+    def stream_bucket(self, path: str) -> dict[str, StreamState]:
+        if path not in self._streams:
+            blob = self.blobs.get(path)
+            self._streams[path] = cp.read_stream(path, self.store.blob_text(blob)) if blob else {}
+        return self._streams[path]
+
+    def stream_state(self, key: Key) -> StreamState | None:
+        return self.stream_bucket(cp.stream_bucket(*key)).get(key[1])
+
+    def streams(self) -> dict[Key, StreamState]:
+        """Every subject of every other stream (`snapshot.Base`)."""
+        found: dict[Key, StreamState] = {}
+        for path in sorted(p for p in self.blobs if p.startswith(cp.STREAMS_DIR)):
+            found.update({(s.stream, s.subject): s for s in self.stream_bucket(path).values()})
         return found
 
     def executions(self) -> list[Execution]:
@@ -142,11 +169,13 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         refused = oversized(path, size)
         if refused:
             raise UserError(refused)
-    events, problems = parse_files({path: store.blob_text(blob) for _, path, blob, _ in changes})
+    every, problems = parse_all({path: store.blob_text(blob) for _, path, blob, _ in changes})
     if problems:
         return None
+    events, others = split(every)
     top = extend(lambda name: base.state(name) or RequestState(name), events)
-    if top is None:
+    more = st.extend(lambda key: base.stream_state(key) or st.start(*key), others)
+    if top is None or more is None:
         return None
     return AuditSnapshot(
         rev,
@@ -156,6 +185,8 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         Layered(base, top),
         base=base.commit,
         checkpoint=base.sha,
+        others=others,
+        streams=LayeredStreams(base, more),
     )
 
 
@@ -227,9 +258,10 @@ def save(
     ):
         return False
     base = of(snap)
-    if base is None and check_chains(snap.events):
+    if base is None and check_chains([*snap.events, *snap.others]):
         return False  # a full read with problems: `audit verify` names them; no summary
     files = _state_files(snap, base)
+    files.update(_stream_files(snap, base))
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
         files[cp.EXECUTIONS] = _executions_file(snap, base)
@@ -253,6 +285,18 @@ def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
         merged = {**(base.bucket(path) if base is not None else {}), **states}
         out[path] = cp.states_text(dict(sorted(merged.items())))
     return out
+
+
+def _stream_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
+    """The stream buckets to write: those holding a subject changed since `base`."""
+    changed = snap.streams.top if isinstance(snap.streams, LayeredStreams) else snap.streams
+    grouped: dict[str, dict[str, StreamState]] = {}
+    for key, state in changed.items():
+        grouped.setdefault(cp.stream_bucket(*key), {})[key[1]] = state
+    return {
+        path: cp.stream_text({**(base.stream_bucket(path) if base is not None else {}), **states})
+        for path, states in grouped.items()
+    }
 
 
 def _file_entries(

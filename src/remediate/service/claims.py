@@ -15,14 +15,19 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from remediate.core import lifecycle
-from remediate.core.audit import Event, RequestState, to_line
+from remediate.core import streams as st
+from remediate.core.audit import AnyEvent, RequestState, to_line
 from remediate.core.commits import UNKNOWN, WON, Person
 from remediate.service.ports import AuditWriter, Refs
 
 CLAIM_FILE = "claims.jsonl"
-# stream → prefix of its claim refs; a new stream is a new row (its own prefix: a ref
-# cannot be both a file and a directory, so streams never share one)
-PREFIXES = {"requests": "refs/claims/"}
+# stream → prefix of its claim refs: one per stream of `core.streams.STREAMS` (its own
+# prefix: a ref cannot be both a file and a directory, so streams never share one; a
+# request may be named like a stream, so no other stream lives under refs/claims/)
+PREFIXES = {
+    stream: "refs/claims/" if stream == st.REQUESTS else f"refs/claims-{stream}/"
+    for stream in st.STREAMS
+}
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Claim:
     stream: str
     subject: str
     attempt: int
-    events: tuple[Event, ...]
+    events: tuple[AnyEvent, ...]  # request events, or `StreamEvent`s of `stream`
 
     @property
     def ref(self) -> str:
@@ -61,6 +66,9 @@ def claim(store: ClaimStore, runner: Person, claims: Sequence[Claim], why: str) 
     push; the claims this runner won, in order. `why` names the commit ("claims")."""
     if not claims:
         return Won()
+    for c in claims:
+        if any(e.key != (c.stream, c.subject) for e in c.events):
+            raise ValueError(f"a claim of {c.stream} {c.subject} holds another subject's event")
     text = "".join(to_line(e) + "\n" for c in claims for e in c.events)
     sha = store.make_commit(None, {CLAIM_FILE: text}, f"remediate {why}\n", runner, runner)
     wanted: dict[str, str | None] = {c.ref: sha for c in claims}
@@ -110,16 +118,34 @@ def over(refs: Mapping[str, str], state_of: Callable[[str], RequestState]) -> di
     return found
 
 
+def over_in(
+    stream: str, refs: Mapping[str, str], value_of: Callable[[str], object]
+) -> dict[str, str]:
+    """`over` for another stream: the refs whose attempt its fold calls over
+    (`Fold.over(value, attempt)`); none for a stream without a fold."""
+    fold = st.fold_of(stream)
+    if fold is None:
+        return {}
+    found = {}
+    for ref, sha in refs.items():
+        parsed = parse_claim_ref(ref, stream)
+        if parsed is not None and fold.over(value_of(parsed[0]), parsed[1]):
+            found[ref] = sha
+    return found
+
+
 PRUNE_CHUNK = 500  # deletions per push (each is two arguments of `git push`)
 
 
-def prune(store: Refs, state_of: Callable[[str], RequestState]) -> int:
-    """Delete the request claim refs whose attempt is over on the branch, each only if it
-    still holds what was listed (a compare-and-swap); how many went."""
-    listed = store.claim_refs(PREFIXES["requests"])
+def prune(store: Refs, state_of: Callable[[str], object], stream: str = st.REQUESTS) -> int:
+    """Delete the claim refs of `stream` whose attempt is over on the branch, each only if
+    it still holds what was listed (a compare-and-swap); how many went. `state_of`: a
+    request's `RequestState`, or another stream's folded value of a subject."""
+    listed = store.claim_refs(PREFIXES[stream])
     if not listed:
         return 0
-    done = over(listed, state_of)
+    requests = stream == st.REQUESTS
+    done = over(listed, state_of) if requests else over_in(stream, listed, state_of)  # type: ignore[arg-type]
     gone = 0
     refs = sorted(done)
     for i in range(0, len(refs), PRUNE_CHUNK):

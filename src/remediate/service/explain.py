@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import glob
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from remediate.core import lifecycle as lc
 from remediate.core.audit import RequestState
-from remediate.core.decision import Decision, iso
+from remediate.core.decision import Approval, Decision, iso
 from remediate.core.document import Document
 from remediate.core.model import ActionType, Repository, Request, build_repository
 from remediate.core.policy import PolicySet
@@ -26,6 +26,7 @@ class Explanation:
     recorded: bool
     steps: tuple[str, ...]  # what would change the outcome, one sentence each
     why: tuple[str, ...] = ()  # for a request already started: what the audit says happened
+    voided: tuple[tuple[Approval, str], ...] = ()  # approvals an edit voided, and which edit
 
     def as_json(self) -> dict[str, object]:
         body = self.decision.as_json()
@@ -48,6 +49,10 @@ class Explanation:
                 ],
                 "why": list(self.why),
                 "whatWouldChangeIt": list(self.steps),
+                "voided": [
+                    {"by": a.by, "at": iso(a.at), "edit": edit, "sentence": voided(a, edit, self)}
+                    for a, edit in self.voided
+                ],
             }
         )
         return body
@@ -67,9 +72,26 @@ def explain(
         why, steps = started(state, action)
         return Explanation(request, entry.decision, True, tuple(steps), tuple(why))
     steps = what_would_change(entry.decision, repo, policies, request, history, now)
+    lost: tuple[tuple[Approval, str], ...] = ()
     if state is not None:
         steps += _retry_steps(state, action, now)
-    return Explanation(request, entry.decision, entry.recorded, tuple(steps))
+        lost = state.voided(request.content_hash, action.content_hash if action else None)
+    found = Explanation(request, entry.decision, entry.recorded, tuple(steps), voided=lost)
+    return replace(found, steps=(*(voided(a, e, found) for a, e in lost), *found.steps))
+
+
+def voided(approval: Approval, edit: str, explanation: Explanation) -> str:
+    """`the approval by X (T) was voided by an edit of action type Y: approve again.`"""
+    what = (
+        f"action type {explanation.request.action_type}"
+        if edit == "actionType"
+        else f"the request {explanation.request.name}"
+    )
+    return (
+        f"the approval by {approval.by} ({iso(approval.at) or 'at an unrecorded time'}) was "
+        f"voided by an edit of {what} after it was given: approve again to run what is "
+        "there now."
+    )
 
 
 NEW_REQUEST = "a new action needs a new request (a new file under remediations/)."

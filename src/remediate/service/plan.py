@@ -48,17 +48,41 @@ class Planned:
 
 
 @dataclass(frozen=True)
+class Automation:
+    """A changed file of the automation itself (settings, action types, policies), and
+    who may approve it: the admins of the base's settings."""
+
+    file: str
+    approvers: tuple[str, ...]
+
+    def as_json(self) -> dict[str, object]:
+        return {"file": self.file, "approvers": list(self.approvers)}
+
+    @property
+    def sentence(self) -> str:
+        who = ", ".join(self.approvers) or "nobody: the settings name no admin"
+        return f"{self.file} changes the automation itself: only an admin may approve it ({who})"
+
+
+@dataclass(frozen=True)
 class PlanReport:
     now: datetime
     base: str | None
     entries: tuple[Planned, ...]
+    automation: tuple[Automation, ...] = ()
+    warnings: tuple[str, ...] = ()  # without --base: how the working tree differs from the tip
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
         return tuple(e.decision for e in self.entries)
 
     def as_json(self) -> dict[str, object]:
-        return {"decisions": [d.as_json() for d in self.decisions]}
+        body: dict[str, object] = {"decisions": [d.as_json() for d in self.decisions]}
+        if self.base is not None:
+            body["automation"] = [a.as_json() for a in self.automation]
+        if self.warnings:
+            body["warnings"] = list(self.warnings)
+        return body
 
 
 def load_for_plan(session: Session, base: str | None) -> list[Document]:
@@ -113,7 +137,9 @@ def context_for(
     if request is not None:
         by_file = history.requesters.get(request.file, ()) if request.file else ()
         requesters = requesters_of(state.requester if state else None, by_file)
-    approvals = state.approvals_for(request.content_hash) if state and request else ()
+    action = repo.action_types.get(request.action_type) if request is not None else None
+    action_hash = action.content_hash if action is not None else None
+    approvals = state.approvals_for(request.content_hash, action_hash) if state and request else ()
     return decision_context(
         now, directory, repo.settings, requesters, approvals, history.executions
     )
@@ -164,7 +190,57 @@ def plan(
     repo = build_repository(documents)
     policies = compile_repository(repo)
     entries = decide_all(repo, policies, now, history or History())
-    return PlanReport(now, base, entries)
+    automation = _automation(session, base, repo) if base is not None else ()
+    warnings = _differs_from_tip(session) if base is None else ()
+    return PlanReport(now, base, entries, automation, warnings)
+
+
+def _differs_from_tip(session: Session) -> tuple[str, ...]:
+    """Plan reads the working tree (a preview); say where it differs from the tip that
+    `apply` and the verbs read, so nobody takes the preview for what will run."""
+    from remediate.errors import RemediateError
+
+    commits = session.commits
+    if commits is None:
+        return ()
+    try:
+        tip = commits.tip()
+        files = commits.differs(tip[1]) if tip is not None else []
+    except RemediateError:
+        return ()
+    if tip is None or not files:
+        return ()
+    return (
+        f"the working tree differs from {tip[0]} ({tip[1][:12]}), which apply and the verbs "
+        f"read: {', '.join(files)}; this plan shows the working tree",
+    )
+
+
+def _automation(session: Session, base: str, repo: Repository) -> tuple[Automation, ...]:
+    """The changed files of the automation itself, each with the admins who may approve
+    it: those of the base's settings (a change cannot make its own approvers)."""
+    from remediate.core.automation import is_automation
+
+    changed = [f for f in session.changes.since(base) if is_automation(f)]
+    if not changed:
+        return ()
+    admins = _base_admins(session, base)
+    approvers = admins if admins is not None else repo.settings.admins
+    return tuple(Automation(f, approvers) for f in changed)
+
+
+def _base_admins(session: Session, base: str) -> tuple[str, ...] | None:
+    from remediate.core.automation import SETTINGS_FILES
+
+    commits = session.commits
+    if commits is None:
+        return None
+    blobs = commits.blobs(base)
+    for path in SETTINGS_FILES:
+        if path in blobs:
+            found = [d for d in commits.documents_of(path, blobs[path]) if d.kind == "Settings"]
+            return build_repository(found).settings.admins if found else None
+    return None
 
 
 def find_request(repo: Repository, request_id: str) -> Request:

@@ -7,25 +7,29 @@ Nothing under `service/` constructs an adapter, imports one, reads the process
 environment or starts a process (`tests/test_layers.py` holds that, by reading every
 module's imports).
 
-Seams for what comes next, deliberately not ports yet (no adapter pretends to be one):
-- `CommitDocuments` below: the documents of a fetched commit (the trust issue, #8);
-- a forge (pull requests, reviews, team membership on GitHub) and a mailer (reports)
-  become ports here when `remediate github` and `report --send` are built; see
-  docs/architecture.md for where each goes.
+`Forge` (pull requests, reviews, comments, statuses, permissions, team membership) is
+the port `remediate github` works through: `adapters.github.GitHubForge` (PyGithub).
+Under `forge: {type: local}` there are no pull requests, and teams and roles come from
+Settings (`core.identity.Directory.from_settings`), as `service.github.authorize` does.
+`Mailer` sends reports (`adapters.smtp`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
+from remediate.core.forge import Comment, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
 from remediate.core.provenance import InstalledFrom
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from remediate.core.document import Document
     from remediate.documents.repository import Skip, ValidationReport
     from remediate.executors.base import ExecutionContext, ExecutionResult
@@ -99,11 +103,39 @@ class Scaffolding(Protocol):
 
 
 class CommitDocuments(Protocol):
-    """The seam of the trust issue (#8): every document as a fetched commit holds it,
-    through the same layers as `Documents.load`. Not implemented yet: `apply` and the
-    verbs still read the working tree (and skip requests that differ from the tip)."""
+    """Every document as a commit holds it, through the same layers (and the same
+    `file:line` problems) as `Documents.load`, without a checkout; and who made each
+    version of the files of the automation itself (`core.automation`)."""
 
-    def at(self, rev: str) -> list[Document]: ...
+    def load_report(
+        self, rev: str, skip: Skip | None = None, use: Mapping[str, str | None] | None = None
+    ) -> ValidationReport:
+        """Every document at `rev` but the unchanged files of `skip`, with the blobs of
+        `use` in place of the commit's (None: left out); `DocumentsInvalid` while any is
+        invalid (fail closed)."""
+
+    def documents_of(self, path: str, blob: str) -> list[Document]:
+        """The documents of one blob read as `path` (none unless it loads cleanly)."""
+
+    def blobs(self, rev: str) -> dict[str, str]:
+        """path → blob of every file where documents live at `rev`."""
+
+    def local_edits(self, rev: str) -> list[str]:
+        """Document files whose working-tree content differs from `rev`."""
+
+    def fingerprint(self, rev: str) -> str:
+        """Equal for two commits that hold the same documents (their top-level tree ids)."""
+
+    def tip(self) -> tuple[str, str] | None:
+        """(name, commit) of the branch state-changing commands read, as last fetched (the
+        upstream of the checked-out branch, else HEAD); None before the first commit."""
+
+    def differs(self, rev: str) -> list[str]:
+        """Document files whose working-tree content is not what `rev` holds."""
+
+    def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
+        """Every version of the files under `paths` along `rev`'s first-parent line,
+        newest first (a shallow clone is deepened first)."""
 
 
 class AuditReader(Protocol):
@@ -117,7 +149,9 @@ class AuditReader(Protocol):
     def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
 
-    def blob_text(self, blob: str) -> str: ...
+    def blob_text(self, blob: str, keep: bool = True) -> str:
+        """A blob's content; `keep=False`: not kept for later reads (a reader streaming
+        many large blobs once, like `stats` over the checkpoint's buckets)."""
 
     def show(self, rev: str, path: str) -> str | None: ...
 
@@ -146,6 +180,17 @@ class AuditReader(Protocol):
         """(A/M/D, path, blob, size) of the files under `prefix` changed from `base` to `rev`."""
 
     def audit_history(self, rev: str | None, prefix: str = "audit") -> list[AuditCommit]: ...
+
+    def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
+        """`audit_history` streamed: newest first, each commit after its descendants."""
+
+    def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
+        """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
+        first (topological), streamed."""
+
+    def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
+        """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
+        for a name that names nothing, no text above `limit` bytes."""
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds."""
@@ -211,3 +256,68 @@ class ExecutionBackend(Protocol):
     pool later). Crashes and unknown executors are the caller's to turn into outcomes."""
 
     def run(self, context: ExecutionContext) -> ExecutionResult: ...
+
+
+class Forge(Protocol):
+    """Where pull requests live. Reads return every page; `create_comment` is never
+    re-sent blindly (a lost reply raises `core.forge.LostReply`, and the caller looks the
+    comment up by its marker); edits and statuses are retried, bounded, since sending
+    them twice changes nothing. Anything that cannot be done raises UserError."""
+
+    def pull_request(self, number: int) -> PullRequest: ...
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of the pull request, oldest first (all pages)."""
+
+    def comments(self, number: int) -> list[Comment]:
+        """Every comment on the pull request's conversation, oldest first (all pages)."""
+
+    def create_comment(self, number: int, body: str) -> Comment: ...
+
+    def edit_comment(self, comment_id: int, body: str) -> None: ...
+
+    def set_status(self, sha: str, state: str, context: str, description: str) -> None:
+        """The commit status `context` of `sha` (`core.forge.STATUS_STATES`)."""
+
+    def permission(self, login: str) -> str:
+        """`login`'s permission on the repository: none, read, write or admin."""
+
+    def team_member(self, slug: str, login: str) -> bool:
+        """Is `login` an active member of the organization's team `slug`?"""
+
+    def pulls_of_commit(self, sha: str) -> list[PullRequest]:
+        """The pull requests a commit belongs to (a merge commit: the one it merged)."""
+
+    def open_pull(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is `branch` of this repository, if any."""
+
+    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
+
+
+class PullHeads(Protocol):
+    """A pull request's documents, read as data from git (never checked out, no hooks,
+    no submodules, no LFS): what `remediate github` plans and approves from."""
+
+    def fetch(self, ref: str, sha: str) -> None:
+        """Make commit `sha` present, fetching `ref` (`refs/pull/<n>/head`, a branch) when
+        it is not; UserError when the remote's `ref` no longer leads to it."""
+
+    def changed(self, base: str, head: str) -> list[str]:
+        """Files the pull request adds or modifies: from the merge base of `base` and `head`."""
+
+    def documents(self, automation: str, requests: str) -> Documents:
+        """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
+        commit `automation` has them, and everything else (requests, schedules) as commit
+        `requests` has them."""
+
+
+class Mailer(Protocol):
+    """Sends e-mail (reports): each recipient is tried, whatever happened to the others."""
+
+    @property
+    def sender(self) -> str:
+        """The address messages are sent from."""
+
+    def send(self, message: EmailMessage, recipients: Sequence[str]) -> dict[str, str]:
+        """recipient → why it was not delivered; empty when every recipient was."""

@@ -52,7 +52,14 @@ def render_markdown(report: PlanReport, limit: int = COMMENT_LIMIT) -> Markdown:
     )
     env.filters["neutral"] = neutral
     template = env.get_template("plan.md.j2")
-    given = {"summary": summary(report), "base": report.base, "now": iso(report.now)}
+    given = {
+        "summary": summary(report),
+        "base": report.base,
+        "now": iso(report.now),
+        "automation": [
+            {"file": a.file, "approvers": ", ".join(a.approvers) or "-"} for a in report.automation
+        ],
+    }
     module = template.make_module({**given, "entries": report.entries})
     head = str(module)
     rows = [str(module.row(_entry(e))) for e in report.entries]  # type: ignore[attr-defined]
@@ -86,5 +93,6 @@ def render_text(report: PlanReport) -> str:
             lines.append(f"  approvers: {', '.join(d.approvers)}")
         if d.not_before is not None:
             lines.append(f"  not before: {iso(d.not_before)}")
+    lines += [a.sentence for a in report.automation]
     lines.append(f"{summary(report)} (as of {iso(report.now)})")
     return "\n".join(lines)

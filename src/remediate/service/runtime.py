@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from remediate.core.commits import Person
 from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
 from remediate.core.model import Repository, Request, build_repository
+from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
-from remediate.service.ports import Store
+from remediate.service.ports import CommitDocuments, Store
 from remediate.service.session import Session
 
 
@@ -26,6 +28,9 @@ class Runtime:
     directory: Directory
     requesters: Mapping[str, tuple[str, ...]]  # file → who added it (and who moved it there)
     now: datetime
+    rev: str | None = None  # the commit the documents were read from (None: no commit yet)
+    warnings: tuple[str, ...] = ()  # what was ignored: local edits, held-back versions
+    fingerprint: str = ""  # of the documents at `rev` (`CommitDocuments.fingerprint`)
 
     @property
     def root(self) -> Path:
@@ -65,9 +70,22 @@ class Runtime:
             self.directory,
             self.repository.settings,
             self.requesters_of(request, state),
-            (*state.approvals_for(request.content_hash), *extra),
+            (*state.approvals_for(request.content_hash, self.action_hash(request)), *extra),
             executions or (),
         )
+
+    def action_hash(self, request: Request) -> str | None:
+        """The content hash of the request's ActionType (None: it is not defined)."""
+        action = self.repository.action_types.get(request.action_type)
+        return action.content_hash if action is not None else None
+
+    def edited(self, request: Request, state: RequestState) -> str | None:
+        """What changed since the request's last decision: `request`, `actionType`, or None."""
+        if state.content_hash not in (None, request.content_hash):
+            return "request"
+        if state.action_hash not in (None, self.action_hash(request)):
+            return "actionType"
+        return None
 
     def evaluate(self, request: Request, context: Context) -> Decision:
         from remediate.core.policy import evaluate
@@ -78,38 +96,99 @@ class Runtime:
     def request(self, request_id: str) -> Request:
         found = self.repository.requests.get(request_id)
         if found is None:
-            raise UserError(f"no request named {request_id!r} in this repository")
+            at = (
+                f" at the fetched tip {self.rev[:12]} (commit and push it first)"
+                if self.rev
+                else ""
+            )
+            raise UserError(f"no request named {request_id!r} in this repository{at}")
         return found
+
+    def at(self, rev: str | None) -> Runtime:
+        """This runtime with the documents of commit `rev` (itself when they are the same):
+        what a claim made on `rev` is decided against."""
+        commits = self.session.commits
+        if rev is None or rev == self.rev or commits is None or self.rev is None:
+            return self
+        found = self._at.get(rev)
+        if found is None:
+            if commits.fingerprint(rev) == self.fingerprint:
+                found = self
+            else:
+                found = _load_at(self.session, commits, rev, (), self.now)[0]
+            self._at[rev] = found
+        return found
+
+    @cached_property
+    def _at(self) -> dict[str, Runtime]:
+        return {}
 
 
 def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     """Documents (fail closed), policies, the directory and the store of the session.
 
-    Request files whose requests the runner's checkpoint recorded as settled, and whose
-    bytes are unchanged, are not parsed (unless they declare a request in `keep`): they
-    can change nothing. Everything else is (new and unsettled requests, settings, action
-    types, policies), and fails closed."""
-    from remediate.service import checkpoint
+    Every document is read from the fetched tip (`service.at_commit`), never from the
+    working tree; what differs there is named in a warning and ignored. Request files
+    whose requests the runner's checkpoint recorded as settled, and whose blobs are
+    unchanged, are not parsed (unless they declare a request in `keep`): they can change
+    nothing. Everything else is (new and unsettled requests, settings, action types,
+    policies), and fails closed."""
+    store = session.store
+    tip = store.fetch()
+    commits = session.commits
+    if tip is None or commits is None:  # nothing committed yet: nothing is shared either
+        return _load_work_tree(session, keep)
+    return _load_at(session, commits, tip, keep, session.clock.now())[0]
+
+
+def _load_at(
+    session: Session, commits: CommitDocuments, tip: str, keep: tuple[str, ...], now: datetime
+) -> tuple[Runtime, AuditSnapshot]:
+    from remediate.service import at_commit, checkpoint
     from remediate.service.audit_log import READ_FILES, read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
-    settings = build_repository(session.documents.load_paths(())).settings
     store = session.store
-    runner = settings.runner_email
-    tip = store.fetch()
+    chosen = at_commit.trusted(commits, tip)
+    runner = at_commit.settings_at(commits, tip, chosen).runner_email
     refuse_rewritten(store, tip, runner)
     snap = read(store, tip, runner)
-    report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
-    session.memo[READ_FILES] = report.read
-    repository = build_repository(report.documents)
+    found = at_commit.documents(commits, tip, checkpoint.settled(checkpoint.of(snap), keep), chosen)
+    session.memo[READ_FILES] = found.report.read
+    repository = build_repository(found.report.documents)
     require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,
         repository=repository,
         policies=compile_repository(repository),
-        directory=Directory.from_settings(repository.settings),
+        directory=(session.people or Directory.from_settings)(repository.settings),
         requesters=checkpoint.requesters(store, tip, checkpoint.of(snap)),
+        now=now,
+        rev=tip,
+        warnings=found.warnings,
+        fingerprint=commits.fingerprint(tip),
+    ), snap
+
+
+def _load_work_tree(session: Session, keep: tuple[str, ...]) -> Runtime:
+    """Before the first commit: the working tree (there is no tip to read, or to share)."""
+    from remediate.service import checkpoint
+    from remediate.service.audit_log import READ_FILES, read
+    from remediate.service.plan import compile_repository
+
+    settings = build_repository(session.documents.load_paths(())).settings
+    store = session.store
+    snap = read(store, None, settings.runner_email)
+    report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
+    session.memo[READ_FILES] = report.read
+    repository = build_repository(report.documents)
+    return Runtime(
+        session=session,
+        repository=repository,
+        policies=compile_repository(repository),
+        directory=Directory.from_settings(repository.settings),
+        requesters={},
         now=session.clock.now(),
     )
 
@@ -157,7 +236,11 @@ def person(identity: str, store: Store | None = None) -> Person:
 
 
 def decision_details(
-    decision: Decision, content_hash: str, verb: str, requester: str | None = None
+    decision: Decision,
+    content_hash: str,
+    verb: str,
+    requester: str | None = None,
+    action_hash: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "verb": verb,
@@ -168,6 +251,8 @@ def decision_details(
         "rules": list(decision.rules),
         "approvalsRequired": decision.approvals_required,
     }
+    if action_hash:
+        body["actionHash"] = action_hash
     if decision.overridden:
         body["overridden"] = [v.message for v in decision.overridden]
     if requester:

@@ -11,17 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from remediate.service.ports import (
     Changes,
     Clock,
+    CommitDocuments,
     Documents,
     Environment,
     ExecutionBackend,
+    Mailer,
     ProcessRunner,
     Store,
 )
+
+if TYPE_CHECKING:
+    from remediate.core.identity import Directory
+    from remediate.core.model import Settings
 
 
 @dataclass
@@ -34,8 +40,22 @@ class Session:
     processes: ProcessRunner
     backend: ExecutionBackend
     open_store: Callable[[], Store]
+    commits: CommitDocuments | None = None  # the documents of a commit (state-changing commands)
     memo: dict[str, Any] = field(default_factory=dict)
+    # Who is who under a forge that knows more than Settings (GitHub: team membership and
+    # write permission read from the API); None: `Directory.from_settings`.
+    people: Callable[[Settings], Directory] | None = None
+    # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
+    open_mailer: Callable[[], Mailer] | None = None
 
     @cached_property
     def store(self) -> Store:
         return self.open_store()
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from remediate.errors import UsageError
+
+        if self.open_mailer is None:
+            raise UsageError("no mailer is configured")
+        return self.open_mailer()

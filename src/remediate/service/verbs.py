@@ -31,6 +31,7 @@ class VerbResult:
     violations: list[str] = field(default_factory=list)
     recorded: bool = False
     counted: bool = True  # False: nothing changed and the user must act (exit 1)
+    warnings: tuple[str, ...] = ()  # what was ignored (`service.at_commit`)
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status}
@@ -47,15 +48,17 @@ def _start(session: Session, request_id: str) -> tuple[Runtime, Request, str]:
     return rt, request, acting_identity(session)
 
 
-def _check_current(state: RequestState, request: Request, verb: str) -> None:
-    if (
-        state.content_hash is not None
-        and state.content_hash != request.content_hash
-        and not state.started
-    ):
+def _check_current(rt: Runtime, state: RequestState, request: Request, verb: str) -> None:
+    edited = rt.edited(request, state)
+    if edited and not state.started:
+        what = (
+            f"{request.name} changed since it was evaluated"
+            if edited == "request"
+            else f"action type {request.action_type} changed since {request.name} was evaluated"
+        )
         raise UserError(
-            f"{request.name} changed since it was evaluated; its approvals are void and a "
-            f"{verb} now would be stale. Run `remediate apply` to re-evaluate it, "
+            f"{what}; its approvals are void "
+            f"and a {verb} now would be stale. Run `remediate apply` to re-evaluate it, "
             f"then {verb} again."
         )
 
@@ -73,7 +76,7 @@ def _check_operator(
 
 def approve(session: Session, request_id: str, reason: str | None) -> VerbResult:
     rt, request, actor = _start(session, request_id)
-    result = VerbResult(lc.NEW)
+    result = VerbResult(lc.NEW, warnings=rt.warnings)
 
     def build(snap: AuditSnapshot) -> Batch | None:
         chain = Chain(snap)
@@ -84,13 +87,16 @@ def approve(session: Session, request_id: str, reason: str | None) -> VerbResult
             if state.status == lc.NEW:
                 raise UserError(f"{request.name} has no decision yet: run `remediate apply` first")
             return None  # approving anything else returns its current status
-        _check_current(state, request, "approve")
+        _check_current(rt, state, request, "approve")
         _check_operator(rt, request, state, actor, "approve")
         before = _decide(rt, request, state, (), snap)
         override = bool(reason) and bool(before.violations)
         # an override lifts only the violations it is given for, not ones that appear later
         lifts = tuple(v.ref for v in before.violations if v.overridable) if override else ()
-        approval = Approval(actor, request.content_hash, rt.now, reason, override, lifts)
+        action_hash = rt.action_hash(request)
+        approval = Approval(
+            actor, request.content_hash, rt.now, reason, override, lifts, action_hash
+        )
         decision = _decide(rt, request, state, (approval,), snap)
         if decision.status == lc.POLICY_VIOLATION and not decision.overridden:
             result.status, result.detail = lc.POLICY_VIOLATION, decision.detail
@@ -100,10 +106,13 @@ def approve(session: Session, request_id: str, reason: str | None) -> VerbResult
                 result.detail += " These violations cannot be overridden."
             return None
         _check_counts(rt, actor, before, decision)
-        details = decision_details(decision, request.content_hash, "approve")
+        details = decision_details(
+            decision, request.content_hash, "approve", action_hash=action_hash
+        )
         details["approval"] = {
             "by": actor,
             "contentHash": request.content_hash,
+            "actionHash": action_hash,
             "reason": reason,
             "override": override,
             "lifts": list(lifts),
@@ -154,7 +163,7 @@ def _decide(
 
 def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:
     rt, request, actor = _start(session, request_id)
-    result = VerbResult(lc.REJECTED)
+    result = VerbResult(lc.REJECTED, warnings=rt.warnings)
 
     def build(snap: AuditSnapshot) -> Batch | None:
         chain = Chain(snap)
@@ -162,7 +171,7 @@ def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:
         message = lc.reject_error(state.status)
         if message:
             raise UserError(message)
-        _check_current(state, request, "reject")
+        _check_current(rt, state, request, "reject")
         _check_operator(rt, request, state, actor, "reject")
         details = {
             "verb": "reject",
@@ -216,4 +225,4 @@ def cancel(session: Session, request_id: str) -> VerbResult:
 
     audit_log.write(session, build, rt.now, person(actor, rt.store), rt.runner)
     audit_log.save_checkpoint(session, rt.runner)
-    return VerbResult(lc.CANCELLED, recorded=True)
+    return VerbResult(lc.CANCELLED, recorded=True, warnings=rt.warnings)

@@ -10,10 +10,11 @@ from dataclasses import replace
 
 from remediate.core import lifecycle as lc
 from remediate.core.audit import Event, RequestState
-from remediate.core.decision import Execution
+from remediate.core.decision import Decision, Execution
 from remediate.core.drafting import Batch, Chain, draft
-from remediate.core.model import Request
+from remediate.core.model import ActionType, Request
 from remediate.core.snapshot import AuditSnapshot
+from remediate.core.times import iso
 from remediate.service.apply.recovery import adopt, recover, settle
 from remediate.service.apply.report import ApplyReport
 from remediate.service.audit_log import read
@@ -21,6 +22,7 @@ from remediate.service.claims import Claim, claim, claim_ref
 from remediate.service.runtime import Runtime, decision_details
 
 EDITED = "the request was edited: earlier approvals are void"
+EDITED_ACTION = "action type {action} was edited: earlier approvals are void"
 
 
 class ClaimsOnRemote:
@@ -82,7 +84,7 @@ def claim_redecisions(rt: Runtime) -> None:
     claims = []
     for name in sorted(rt.repository.requests):
         request, state = rt.repository.requests[name], snap.state(name)
-        if state.status == lc.QUEUED and state.content_hash not in (None, request.content_hash):
+        if state.status == lc.QUEUED and rt.edited(request, state):
             event = decision_event(rt, request, state, executions)
             if event is not None:
                 details = {**event.details, "attempt": state.attempt}
@@ -104,16 +106,23 @@ def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) 
 def decision_event(
     rt: Runtime, request: Request, state: RequestState, executions: tuple[Execution, ...]
 ) -> Event | None:
-    """A fresh decision, if it changes the status or the request was edited since."""
-    edited = state.content_hash not in (None, request.content_hash)
+    """A fresh decision, if it changes the status or the request or its ActionType was
+    edited since."""
+    edited = rt.edited(request, state)
     decision = rt.evaluate(request, rt.context(request, state, executions=executions))
     if state.status == decision.status and not edited:
         return None
     details = decision_details(
-        decision, request.content_hash, "decide", rt.requester(request, state)
+        decision,
+        request.content_hash,
+        "decide",
+        rt.requester(request, state),
+        rt.action_hash(request),
     )
-    if edited:
+    if edited == "request":
         details["reason"] = EDITED
+    elif edited == "actionType":
+        details["reason"] = EDITED_ACTION.format(action=request.action_type)
     return draft(
         request.name,
         state.status,
@@ -122,4 +131,61 @@ def decision_event(
         rt.now,
         details,
         request=request,
+    )
+
+
+def before_claim(
+    at: Runtime,
+    request: Request,
+    state: RequestState,
+    executions: tuple[Execution, ...],
+    reviewed: ActionType | None,
+) -> tuple[Event | None, str | None]:
+    """Decide a QUEUED request again, against the documents `at` holds (those of the
+    commit a claim is made on), just before it is claimed: (a re-decision to record
+    instead of the claim, None) when it may no longer run as reviewed, (None, why) when it
+    waits (a change window), (None, None) when it may be claimed. `reviewed`: the action
+    type the request was selected with; another one at `at` voids the approvals too."""
+    current = at.repository.requests.get(request.name)
+    if current is None:
+        return None, f"{request.file or request.name} is no longer on the branch"
+    edited = at.edited(current, state)
+    action = at.repository.action_types.get(current.action_type)
+    if edited is None and reviewed is not None and action != reviewed:
+        edited = "actionType"
+    decision = at.evaluate(current, at.context(current, state, executions=executions))
+    if decision.status == lc.QUEUED and edited is None:
+        if decision.deferred:
+            return None, f"deferred until {iso(decision.not_before)}"
+        return None, None
+    details = decision_details(
+        decision,
+        current.content_hash,
+        "decide",
+        at.requester(current, state),
+        at.action_hash(current),
+    )
+    details["attempt"] = state.attempt
+    details["reason"] = _reason(edited, current, decision, at.rev)
+    event = draft(
+        current.name, lc.QUEUED, decision.status, at.runner.email, at.now, details, request=current
+    )
+    return replace(event, prev=state.head), None
+
+
+def _reason(edited: str | None, request: Request, decision: Decision, rev: str | None) -> str:
+    if edited == "request":
+        return EDITED
+    if edited == "actionType":
+        return EDITED_ACTION.format(action=request.action_type)
+    where = f" (commit {rev[:12]})" if rev else ""
+    lost = [
+        f"the approval by {by} no longer counts: {why}"
+        for need in decision.needs
+        for by, why in need.ignored
+    ]
+    because = "; ".join(lost) + "; " if lost else ""
+    return (
+        f"decided again before it was claimed, from the documents of the branch{where}: "
+        f"{because}{decision.detail}"
     )

@@ -131,6 +131,8 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             idempotency_key=f"{job.request.name}/{job.attempt}/{job.request.content_hash[7:23]}",
             attempt=job.attempt,
             processes=rt.session.processes,
+            runner=rt.runner.email,
+            forge=rt.repository.settings.forge,
         )
         result = rt.session.backend.run(context)
     except LookupError as exc:

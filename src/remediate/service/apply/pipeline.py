@@ -23,15 +23,19 @@ from dataclasses import replace
 from datetime import timedelta
 
 from remediate.core import lifecycle as lc
-from remediate.core.audit import RequestState
+from remediate.core.audit import Event
 from remediate.core.commits import Person
-from remediate.core.decision import Execution
 from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks, starts
-from remediate.service.apply.decide import ClaimsOnRemote, claim_redecisions, decide_batch
+from remediate.service.apply.decide import (
+    ClaimsOnRemote,
+    before_claim,
+    claim_redecisions,
+    decide_batch,
+)
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
@@ -50,8 +54,7 @@ def apply(
     concurrency: int = 4,
 ) -> ApplyReport:
     rt = load(session)
-    report = ApplyReport(dry_run=dry_run)
-    _only_published(rt, report)
+    report = ApplyReport(dry_run=dry_run, warnings=list(rt.warnings))
     author = person(actor, rt.store) if actor else rt.runner
     snap = _dry(rt, report) if dry_run else _decide(rt, author, report)
     jobs = select(rt, snap, report, max_actions)
@@ -121,16 +124,16 @@ def _claim_and_run(
     jobs, won = _claim(rt, snap, jobs, report)
     if not jobs:
         return
-    limited: dict[str, str] = {}
+    redecided: dict[str, Event | str] = {}
     written = write(
         rt.session,
-        lambda s: _claim_batch(rt, s, jobs, limited),
+        lambda s: _claim_batch(rt, s, jobs, redecided),
         rt.now,
         author,
         runner,
         report.stats,
     )
-    jobs = _on_the_branch(rt, written, jobs, won, report, limited)
+    jobs = _on_the_branch(rt, written, jobs, won, report, redecided)
     if not jobs:
         return
     recorder = Recorder(rt, author, report)
@@ -162,21 +165,6 @@ def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]
         else job
         for job in jobs
     ]
-
-
-def _only_published(rt: Runtime, report: ApplyReport) -> None:
-    """Only requests as the shared branch holds them run: never a local, unreviewed edit."""
-    local = rt.store.unpublished(rt.store.fetch(), "remediations")
-    if not local:
-        return
-    requests = dict(rt.repository.requests)
-    for name, request in sorted(rt.repository.requests.items()):
-        if request.file in local:
-            del requests[name]
-            report.skipped.append(
-                (name, f"{request.file} differs from the shared branch: commit and push it")
-            )
-    rt.repository = replace(rt.repository, requests=requests)
 
 
 def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
@@ -243,58 +231,53 @@ def _on_the_branch(
     jobs: list[Job],
     won: Won,
     report: ApplyReport,
-    limited: dict[str, str],
+    redecided: dict[str, Event | str],
 ) -> list[Job]:
     """The jobs whose claim event is on the branch now: only those run. A claim ref won
     for an attempt the branch already shows taken (its ref was pruned, and this runner's
-    view predated the outcome), or whose rate limit the claims before it on the branch
-    used up, runs nothing, and its ref is deleted again."""
+    view predated the outcome) runs nothing, and its ref is deleted again; so does one
+    decided again at claim time (its new status is on the branch instead)."""
     kept = [j for j in jobs if written.recorded(j.request.name, j.claim.id)]
     late = [j for j in jobs if j not in kept]
     for job in late:
-        why = limited.get(job.request.name)
-        report.skipped.append(
-            (job.request.name, why or f"attempt {job.attempt} was already taken on the branch")
-        )
+        event = redecided.get(job.request.name)
+        if isinstance(event, str):  # it waits (a change window closed meanwhile)
+            report.skipped.append((job.request.name, event))
+        elif event is not None and written.recorded(job.request.name, event.id):
+            report.decided.append((job.request.name, event.to))
+            report.skipped.append((job.request.name, str(event.details.get("reason", ""))))
+        else:
+            report.skipped.append(
+                (job.request.name, f"attempt {job.attempt} was already taken on the branch")
+            )
     release(rt.store, won, [claim_ref(j.request.name, j.attempt) for j in late])
     return kept
 
 
 def _claim_batch(
-    rt: Runtime, snap: AuditSnapshot, jobs: list[Job], limited: dict[str, str]
+    rt: Runtime, snap: AuditSnapshot, jobs: list[Job], redecided: dict[str, Event | str]
 ) -> Batch:
-    """The claim events of the jobs whose attempt is still waiting on the branch, and
-    whose rate limits still allow them once every claim already on the branch counts.
-
-    Rate limits hold under races because this count is taken on the snapshot the claim
-    commit is built on, and that commit lands only as a fast-forward of it: every claim
-    that landed before it is counted, and every claim that lands after it counts it
-    (docs/guarantees.md, "Rate limits under races")."""
+    """The claim events of the jobs whose attempt is still waiting on the branch, each
+    decided again against the documents of the commit the claim lands on (`snap.rev`):
+    one that may no longer run gets its re-decision instead (into `redecided`)."""
+    redecided.clear()
+    at = rt.at(snap.rev)
     chain = Chain(snap)
     executions = list(snap.executions())
-    limited.clear()
     for job in jobs:
         state = chain.state(job.request.name)
         if state.status != lc.QUEUED or state.attempt != job.attempt:
             continue
-        if job.execute:
-            why = _rate_limited(rt, job, state, executions)
-            if why:
-                limited[job.request.name] = why
-                continue
+        if not job.execute:  # a re-decision already
+            chain.add(job.claim)
+            continue
+        event, why = before_claim(at, job.request, state, tuple(executions), job.action)
+        if event is not None:
+            redecided[job.request.name] = event
+            chain.add(event)
+        elif why is not None:
+            redecided[job.request.name] = why
+        else:
+            chain.add(job.claim)
             executions.append(started(job.request, rt.now))
-        chain.add(job.claim)
     return chain.batch(f"remediate apply: claim {len(chain.events)} request(s)")
-
-
-def _rate_limited(
-    rt: Runtime, job: Job, state: RequestState, executions: list[Execution]
-) -> str | None:
-    """The rate-limit violation that stops a claim, counting `executions`, or None."""
-    decision = rt.evaluate(
-        job.request, rt.context(job.request, state, executions=tuple(executions))
-    )
-    found = [v for v in decision.violations if v.rule == "rateLimit"]
-    if not found:
-        return None
-    return "claims of other runners landed first: " + found[0].message

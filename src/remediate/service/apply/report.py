@@ -75,6 +75,7 @@ class ApplyReport:
     failures: list[Failure] = field(default_factory=list)  # executed or recovered as FAILED
     stats: PushStats = field(default_factory=PushStats)
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list)  # what was ignored (`service.at_commit`)
 
     @property
     def failed(self) -> bool:
@@ -93,4 +94,5 @@ class ApplyReport:
             "commits": self.stats.commits,
             "pushes": self.stats.pushes,
             "rejectedPushes": self.stats.rejected,
+            "warnings": list(self.warnings),
         }

@@ -3,8 +3,11 @@
 A QUEUED request runs only if its retry backoff is over, its action type
 exists, nothing else executes on its target, and a fresh evaluation (as of
 now, counting the executions this run will start) still allows it and puts it
-inside its change windows. An edited QUEUED request is re-decided instead: that
-too leaves QUEUED, so it needs the attempt's claim, like an execution.
+inside its change windows. One that may no longer run (edited, an approver who
+lost the role, a policy that now blocks it) is re-decided instead, its new status
+recorded with the reason: that too leaves QUEUED, so it needs the attempt's claim,
+like an execution. The claim push decides each again against the documents of the
+commit it lands on (`pipeline._claim_batch`).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from remediate.core.audit import RequestState
 from remediate.core.decision import Execution
 from remediate.core.drafting import draft
 from remediate.core.model import Request
+from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot
 from remediate.core.times import iso
 from remediate.service.apply import locks
-from remediate.service.apply.decide import decision_event
+from remediate.service.apply.decide import before_claim, decision_event
 from remediate.service.apply.execute import Job, target_of
 from remediate.service.apply.report import ApplyReport
 from remediate.service.runtime import Runtime
@@ -41,16 +45,23 @@ def select(
             continue
         if max_actions is not None and sum(j.execute for j in jobs) >= max_actions:
             report.skipped.append((name, f"--max {max_actions} reached"))
-        elif state.content_hash not in (None, request.content_hash):
+        elif rt.edited(request, state):
             jobs.append(_redecide(rt, request, state, tuple(executions)))
             report.decided.append((name, jobs[-1].claim.to))
         else:
-            why = _not_now(rt, request, state, busy, tuple(executions))
+            why = _not_now(rt, request, state, busy)
+            action = rt.repository.action_types.get(request.action_type)
+            event, why = (
+                (None, why) if why else before_claim(rt, request, state, tuple(executions), action)
+            )
             if why:
                 report.skipped.append((name, why))
-                continue
-            jobs.append(_claim_job(rt, request, state))
-            executions.append(_execution(rt, request))
+            elif event is not None:  # it may no longer run: its new status is recorded
+                jobs.append(Job(request, action, state.attempt, event, execute=False))
+                report.decided.append((name, event.to))
+            else:
+                jobs.append(_claim_job(rt, request, state))
+                executions.append(started(request, rt.now))
     return jobs
 
 
@@ -66,24 +77,15 @@ def _redecide(
 
 
 def _not_now(
-    rt: Runtime,
-    request: Request,
-    state: RequestState,
-    busy: set[locks.Target],
-    executions: tuple[Execution, ...],
+    rt: Runtime, request: Request, state: RequestState, busy: set[locks.Target]
 ) -> str | None:
-    """Why a QUEUED request does not run now, or None if it does."""
+    """Why a QUEUED request is not decided again or claimed now, or None."""
     if state.retry_at is not None and rt.now < state.retry_at:
         return f"retry waits until {iso(state.retry_at)}"
     if request.action_type not in rt.repository.action_types:
         return f"action type {request.action_type} is not defined"
     if target_of(request) in busy:
         return "another action on this target is executing"
-    decision = rt.evaluate(request, rt.context(request, state, executions=executions))
-    if decision.deferred:
-        return f"deferred until {iso(decision.not_before)}"
-    if decision.status != lc.QUEUED:
-        return f"now {decision.status}: {decision.detail}"
     return None
 
 
@@ -99,14 +101,3 @@ def _claim_job(rt: Runtime, request: Request, state: RequestState) -> Job:
     )
     action = rt.repository.action_types.get(request.action_type)
     return Job(request, action, state.attempt, claim)
-
-
-def _execution(rt: Runtime, request: Request) -> Execution:
-    """The execution this run will start, which rate limits of later requests count."""
-    return Execution(
-        at=rt.now,
-        request_id=request.name,
-        service_name=request.service_name,
-        environment=request.environment,
-        action_type=request.action_type,
-    )

@@ -1,0 +1,156 @@
+"""A commit's documents and their authors, read with the git command line (no checkout).
+
+`GitTree` is what `documents.repository.AtCommit` reads a commit through: one
+`git ls-tree -r` for the listing (sizes before content) and one `git cat-file --batch`
+process for every blob it needs; `automation_history` is one `git log` of the files that
+configure the automation itself (`remediate.yaml`, `actions/`, `policies/`), with each
+version's blob and author. No GitPython: it costs more to import than a small load takes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from remediate.core.automation import Version
+from remediate.documents.commit import TreeEntry
+from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
+from remediate.errors import UsageError
+
+DOCUMENT_PATHS = (*ROOT_FILES, *DOCUMENT_DIRS)
+
+
+class GitTree:
+    """The trees, blobs and automation history of the repository at `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._trees: dict[str, list[TreeEntry]] = {}
+
+    def _git(self, *args: str, data: bytes | None = None) -> bytes:
+        done = subprocess.run(
+            ["git", "-C", str(self.root), *args], input=data, capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise UsageError(f"git {args[0]}: {reason[-1] if reason else 'failed'}")
+        return done.stdout
+
+    def entries(self, rev: str) -> list[TreeEntry]:
+        """Every file where documents live at `rev`: (path, mode, type, blob, size)."""
+        found = self._trees.get(rev)
+        if found is None:
+            out = self._git("ls-tree", "-r", "-l", "-z", "--full-tree", rev, "--", *DOCUMENT_PATHS)
+            found = []
+            for record in out.split(b"\0"):
+                meta, _, path = record.partition(b"\t")
+                fields = meta.split()
+                if len(fields) != 4:
+                    continue
+                mode, kind, blob, size = (f.decode() for f in fields)
+                found.append(
+                    TreeEntry(path.decode("utf-8", "replace"), mode, kind, blob, _size(size))
+                )
+            if len(self._trees) > 4:
+                self._trees.clear()
+            self._trees[rev] = found
+        return found
+
+    def fingerprint(self, rev: str) -> str:
+        """The ids of the top-level document files and directories at `rev`: two commits
+        with one fingerprint hold the same documents."""
+        return self._git("ls-tree", "--full-tree", rev, "--", *DOCUMENT_PATHS).decode()
+
+    def read(self, blobs: Iterable[str]) -> dict[str, bytes]:
+        """The content of each blob, from one `git cat-file --batch` process."""
+        wanted = list(dict.fromkeys(blobs))
+        if not wanted:
+            return {}
+        out = self._git("cat-file", "--batch", data="".join(b + "\n" for b in wanted).encode())
+        found: dict[str, bytes] = {}
+        at = 0
+        for blob in wanted:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) != 3:  # "<blob> missing"
+                continue
+            size = int(header[2])
+            found[blob] = out[at : at + size]
+            at += size + 1
+        return found
+
+    def local_edits(self, rev: str) -> list[str]:
+        """Document files edited here and not on `rev`: uncommitted (untracked included)
+        or committed and not pushed (changed between `rev`'s merge base with HEAD and HEAD).
+        A checkout that is only behind `rev` has no edits."""
+        paths = ("--", *DOCUMENT_PATHS)
+        changed = self._git("diff", "--name-only", "-z", "--no-renames", "HEAD", *paths)
+        untracked = self._git("ls-files", "-z", "--others", "--exclude-standard", *paths)
+        unpushed = self._git("diff", "--name-only", "-z", "--no-renames", f"{rev}...HEAD", *paths)
+        found = changed + b"\0" + untracked + b"\0" + unpushed
+        return sorted({n.decode("utf-8", "replace") for n in found.split(b"\0") if n})
+
+    def tip(self) -> tuple[str, str] | None:
+        """(name, commit) of the branch `apply` reads, as last fetched: the upstream of the
+        checked-out branch, else HEAD; None before the first commit. Nothing is fetched."""
+        for ref in ("@{upstream}", "HEAD"):
+            commit = self._quiet("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+            if commit:
+                return self._quiet("rev-parse", "--abbrev-ref", ref) or ref, commit
+        return None
+
+    def _quiet(self, *args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    def differs(self, rev: str) -> list[str]:
+        """Document files whose working-tree content is not what `rev` holds (edits, and
+        what a checkout behind or ahead of `rev` has otherwise), untracked ones included."""
+        paths = ("--", *DOCUMENT_PATHS)
+        changed = self._git("diff", "--name-only", "-z", "--no-renames", rev, *paths)
+        untracked = self._git("ls-files", "-z", "--others", "--exclude-standard", *paths)
+        found = changed + b"\0" + untracked
+        return sorted({n.decode("utf-8", "replace") for n in found.split(b"\0") if n})
+
+    def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
+        """Every version of the files under `paths` along `rev`'s first-parent line, newest
+        first: (commit, author, path, blob or None when deleted). A merge counts as its
+        author's change to what its first parent held."""
+        out = self._git(
+            "log",
+            "--first-parent",
+            "-m",
+            "--raw",
+            "--no-renames",
+            "--no-abbrev",
+            "-z",
+            "--format=%x01%H%x09%ae",
+            rev,
+            "--",
+            *paths,
+        )
+        versions: list[Version] = []
+        for chunk in out.split(b"\x01")[1:]:
+            head, _, raw = chunk.partition(b"\0")
+            commit, _, author = head.decode().strip().partition("\t")
+            fields = raw.split(b"\0")
+            for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+                parts = meta.decode().split()
+                if len(parts) != 5 or not parts[0].startswith(":"):
+                    continue
+                blob = None if parts[4].startswith("D") else parts[3]
+                versions.append(Version(commit, author, path.decode("utf-8", "replace"), blob))
+        return versions
+
+    def _unshallow(self) -> None:
+        shallow = self._git("rev-parse", "--is-shallow-repository").strip()
+        if shallow == b"true":
+            self._git("fetch", "--quiet", "--no-tags", "--unshallow")
+
+
+def _size(text: str) -> int:
+    return int(text) if text.isdigit() else 0

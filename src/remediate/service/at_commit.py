@@ -1,0 +1,84 @@
+"""The documents a state-changing command acts on: those of the fetched tip, never the
+working tree, with the automation's own files as their admins last made them.
+
+`documents(session, rev, skip)` loads every document of commit `rev` through the
+`CommitDocuments` port (the same layers as `validate`, fail closed), holding back each
+version of `remediate.yaml`, `actions/` and `policies/` that no admin made
+(`core.automation`), and says in warnings what it ignored: files of the working tree that
+differ from `rev`, and the versions held back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from remediate.core.automation import AUTOMATION_PATHS, SETTINGS_FILES, Trusted, is_automation
+from remediate.core.identity import Directory
+from remediate.core.model import Settings, build_repository
+from remediate.documents.repository import Skip, ValidationReport
+from remediate.service.ports import CommitDocuments
+
+
+@dataclass(frozen=True)
+class AtCommit:
+    """What a command read at `rev`: the report (documents), the settings, the warnings."""
+
+    rev: str
+    report: ValidationReport
+    trusted: Trusted
+    local: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+
+def trusted(commits: CommitDocuments, rev: str) -> Trusted:
+    """For each automation file at `rev`, the version an admin made (`core.automation`)."""
+    from remediate.core.automation import trusted as choose
+
+    history = commits.automation_history(rev, AUTOMATION_PATHS)
+    tip = {p: b for p, b in commits.blobs(rev).items() if is_automation(p)}
+    cache: dict[str | None, Callable[[str], bool]] = {}
+
+    def admins_of(blob: str | None) -> Callable[[str], bool]:
+        if blob not in cache:
+            cache[blob] = Directory.from_settings(_settings(commits, blob)).is_admin
+        return cache[blob]
+
+    return choose(history, tip, admins_of)
+
+
+def _settings(commits: CommitDocuments, blob: str | None) -> Settings:
+    if blob is None:
+        return Settings()
+    documents = commits.documents_of(SETTINGS_FILES[0], blob)
+    settings = [d for d in documents if d.kind == "Settings"]
+    return build_repository(settings).settings if settings else Settings()
+
+
+def settings_at(commits: CommitDocuments, rev: str, chosen: Trusted) -> Settings:
+    """The settings in force at `rev` (defaults while they do not load: the full load then
+    fails closed and says why)."""
+    blobs = commits.blobs(rev)
+    for path in SETTINGS_FILES:
+        blob = chosen.use[path] if path in chosen.use else blobs.get(path)
+        if blob is not None:
+            return _settings(commits, blob)
+    return Settings()
+
+
+def documents(
+    commits: CommitDocuments, rev: str, skip: Skip | None, chosen: Trusted | None = None
+) -> AtCommit:
+    """Every document at `rev` (fail closed), and warnings naming what was ignored."""
+    chosen = chosen if chosen is not None else trusted(commits, rev)
+    report = commits.load_report(rev, skip, chosen.use)
+    local = tuple(commits.local_edits(rev))
+    warnings = []
+    if local:
+        warnings.append(
+            f"ignoring {len(local)} file(s) of the working tree that differ from the fetched "
+            f"tip {rev[:12]} (uncommitted, unpushed, or an older checkout): "
+            f"{', '.join(local)}; every document is read from {rev[:12]}"
+        )
+    warnings += [f"holding back {h.sentence}" for h in chosen.held]
+    return AtCommit(rev, report, chosen, local, tuple(warnings))

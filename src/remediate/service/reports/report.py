@@ -1,0 +1,92 @@
+"""`report`: build the digest of a period; with `--send`, e-mail it and record the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from remediate.core.drafting import new_id
+from remediate.core.model import build_repository
+from remediate.core.report_runs import ReportRun
+from remediate.core.reports import Digest
+from remediate.errors import UserError
+from remediate.service.reports import digest as digests
+from remediate.service.reports import runs
+from remediate.service.reports.send import deliver
+from remediate.service.session import Session
+
+
+@dataclass(frozen=True)
+class Sent:
+    digest: Digest
+    run: ReportRun
+
+
+def build(session: Session, now: datetime, length: timedelta | None = None) -> Digest:
+    repo = build_repository(session.documents.load())
+    start, end = digests.window(repo.settings, now, length)
+    return digests.build(session, start, end, repo)
+
+
+def rendered(session: Session, digest: Digest, kind: str) -> str:
+    """The digest as `markdown` or `html`, the runner's secrets redacted (as in e-mail)."""
+    from remediate.executors.base import ambient_secrets
+    from remediate.executors.redaction import Redactor
+    from remediate.service.reports import render
+
+    text = render.html(digest) if kind == "html" else render.markdown(digest)
+    return Redactor(ambient_secrets(session.env.variables()))(text)
+
+
+def send(
+    session: Session,
+    now: datetime,
+    length: timedelta | None = None,
+    retry_of: ReportRun | None = None,
+) -> Sent:
+    """E-mail the digest of the period (a retried run's own period) to the report
+    recipients, recording the run before anything is sent and again when it ends."""
+    repo = build_repository(session.documents.load())
+    settings = repo.settings
+    recipients = tuple(str(r) for r in settings.reporting.get("reportRecipients", ()))
+    if not recipients:
+        raise UserError(
+            f"{settings.name}: spec.reporting.reportRecipients is empty; nobody to send to"
+        )
+    if retry_of is not None:
+        start, end = retry_of.period_start, retry_of.period_end
+    else:
+        start, end = digests.window(settings, now, length)
+    mailer = session.mailer  # a bad SMTP_* fails here, before a run is recorded
+    digest = digests.build(session, start, end, repo)
+    run = ReportRun(
+        id=new_id(),
+        organization=settings.name,
+        cadence=str(settings.reporting.get("reportCadence", "weekly")),
+        recipients=recipients,
+        started_at=session.clock.now(),
+        period_start=start,
+        period_end=end,
+        total_actions=digest.total,
+        failed_actions=digest.failure_count,
+        pending_approvals=digest.pending_count,
+        queued_executions=digest.queued,
+        retry_of=retry_of.id if retry_of is not None else None,
+    )
+    del mailer
+    runs.record(session, run)
+    try:
+        failures = deliver(session, digest, recipients, session.clock.now())
+        done = run.finished(session.clock.now(), failures)
+    except Exception as exc:  # the run is recorded as failed, whatever went wrong
+        done = run.finished(session.clock.now(), {}, f"{type(exc).__name__}: {exc}")
+        runs.record(session, done)
+        raise
+    runs.record(session, done)
+    return Sent(digest, done)
+
+
+def retry(session: Session, run_id: str, now: datetime) -> Sent:
+    """Send the period of run `run_id` again, as a new run."""
+    found = runs.find(session, run_id)
+    return send(session, now, retry_of=found)
