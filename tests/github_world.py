@@ -32,6 +32,7 @@ spec:
     operators: ["team:sre", olivia]
     viewers: ["*"]
   people:
+    - {{github: alice, emails: [alice@example.com]}}
     - {{github: bob, emails: [bob@example.com]}}
     - {{github: dave, emails: [dave@example.com]}}
   runner: {{name: remediate-bot, email: {RUNNER}}}

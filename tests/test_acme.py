@@ -16,6 +16,7 @@ import os
 import stat
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from remediate.executors.acme import AcmeExecutor
 from tests.pebble_support import Pebble, pebble
 from tests.runner_support import (
     OPERATOR,
+    apply_at,
     clone,
     git,
     json_out,
@@ -37,8 +39,8 @@ from tests.runner_support import (
 )
 from tests.test_runner_executors import context
 
-LATER = "2026-11-23T12:00:00Z"
-MUCH_LATER = "2026-11-23T18:00:00Z"
+LATER = timedelta(hours=2)  # the runner's clock, injected: past the claim's deadline
+MUCH_LATER = timedelta(hours=8)
 UNAUTHORIZED = "urn:ietf:params:acme:error:unauthorized"
 
 
@@ -260,10 +262,10 @@ def test_a_runner_killed_after_the_order_finishes_that_order_on_the_rerun(
     assert not (out / "cert.pem").exists()
 
     other = clone(tmp_path, bare, "other", email=OPERATOR)
-    report = json_out(remediate(other, "apply", "--format", "json", now=LATER))
+    report = json_out(apply_at(other, LATER))
     assert {"requestId": "rem-crash", "status": "FAILED"} in report["recovered"]
     if not report["executed"]:  # re-queued; runs on the next apply
-        report = json_out(remediate(other, "apply", "--format", "json", now=MUCH_LATER))
+        report = json_out(apply_at(other, MUCH_LATER))
     assert report["executed"] == [{"requestId": "rem-crash", "status": "COMPLETED"}]
     # the recorded order was finished, not a new one
     assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)

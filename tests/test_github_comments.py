@@ -124,7 +124,7 @@ spec:
     - {name: two-sre, effect: require_approval, approvals: {min: 2, from: ["team:sre"]}}
 """
     world.open_pr(6, {"policies/two.yaml": two}, author="alice", email="alice@example.com")
-    merge(world, 6)
+    merge(world, 6, email="alice@example.com")  # an admin merges it (see the trust issue)
     merged_pending(world)
     assert comment_event(world, 7, "bob", "/remediate approve").code == 0
     assert "- rem-1: PENDING\\_APPROVAL" in replies(world, 7)[0]

@@ -214,3 +214,11 @@ def test_a_malformed_event_is_misuse(world: World) -> None:
     path.write_text("[1, 2")
     done = world.run_cli("github", "--repo", str(world.work))
     assert done.code == 2 and done.err.startswith(f"remediate: GITHUB_EVENT_PATH={path}: not a")
+
+
+def test_an_unchanged_plan_is_not_edited_again(world: World) -> None:
+    world.open_pr(7, {"remediations/r1.yaml": request("rem-1")})
+    assert world.pull_request(7).code == 0
+    world.fake.calls.clear()
+    assert world.pull_request(7, "synchronize").code == 0
+    assert [c.method for c in world.fake.calls] == ["GET", "POST"]  # comments, status

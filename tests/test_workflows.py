@@ -38,7 +38,7 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def workflows(scaffolded: Path) -> list[Path]:
     found = sorted((scaffolded / ".github" / "workflows").glob("*.yml"))
     found += sorted((ROOT / ".github" / "workflows").glob("*.yml"))
-    found += sorted((ROOT / "examples" / "github").glob("*.yml"))
+    found += sorted((ROOT / "examples").glob("*.yml"))
     assert len(found) >= 5
     return found
 
@@ -149,14 +149,14 @@ EXPECTED_PERMISSIONS = {
     ("scaffold remediate.yml", "apply"): {"contents": "write"},
     ("scaffold validate.yml", "validate"): {"contents": "read"},
     ("project ci.yml", "test"): {"contents": "read"},
-    # `remediate github` (examples/github/): the pull-request job writes only its comment
+    # `remediate github` (examples/github-remediate.yml): the pull-request job writes only its comment
     # and the commit status; the job that commits the audit log also comments results.
-    ("example remediate.yml", "pull-request"): {
+    ("example github-remediate.yml", "pull-request"): {
         "contents": "read",
         "pull-requests": "write",
         "statuses": "write",
     },
-    ("example remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
+    ("example github-remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
 }
 
 
@@ -170,8 +170,8 @@ def test_each_job_has_exactly_the_permissions_it_needs(scaffolded: Path) -> None
     writers = {key for key, permissions in seen.items() if "write" in permissions.values()}
     assert writers == {
         ("scaffold remediate.yml", "apply"),
-        ("example remediate.yml", "pull-request"),
-        ("example remediate.yml", "write"),
+        ("example github-remediate.yml", "pull-request"),
+        ("example github-remediate.yml", "write"),
     }
 
 

@@ -139,5 +139,6 @@ class Progress:
 
     def finish(self) -> None:
         if self.bar is not None and not self.done:
+            self.bar.render_progress()  # the last state, however soon after the previous
             self.bar.__exit__(None, None, None)
         self.done = True

@@ -195,5 +195,5 @@ def retry(run_id: str, repo: str, output_format: str | None) -> int:
     from remediate.service.reports.report import retry as run_retry
 
     session = wiring.session(Path(repo))
-    sent = run_retry(session, run_id, session.clock.now())
+    sent = run_retry(session, run_id, resolve_now(None, session))
     return _show_run(sent.run, output_format == "json")

@@ -1,9 +1,13 @@
-"""Report runs: the seed's run records, and the listing of `report runs`; pure.
+"""Report runs: the seed's run records, their fold on the `reports` stream, the listing
+of `report runs`; pure.
 
-A run is recorded when it starts (`running`) and again when it ends (`success` when
-every recipient received the report, else `failed`), each record carrying every field
-of the seed, so the latest record of a run is the run. `retryOf` names the run a
-`report retry` repeats (its period: `from`, `to`).
+A run is one subject of the audit's `reports` stream: a `start` event when it starts
+(`running`, before anything is sent) and a `finish` event when it ends (`success` when
+every recipient received the report, else `failed`), each carrying the whole record
+(`details.run`, every field of the seed), so the fold of a subject is its latest record.
+The stream's lifecycle: a run starts once, finishes once, after it started; `audit
+verify` reports any other event. `retryOf` names the run a `report retry` repeats (its
+period: `from`, `to`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from remediate.core import streams
 from remediate.core.times import iso, parse_time
 
+STREAM = "reports"
 RUNNING, SUCCESS, FAILED = "running", "success", "failed"
 STATUSES = (RUNNING, SUCCESS, FAILED)
 # the seed's fields, in its order: the JSON keys and the CSV header of `report runs`
@@ -170,3 +176,44 @@ def csv_row(run: ReportRun) -> list[object]:
     failures = ";".join(f"{f['recipient']}: {f['error']}" for f in body["deliveryFailures"])
     body = {**body, "recipients": ";".join(body["recipients"]), "deliveryFailures": failures}
     return [body[name] for name in FIELDS]
+
+
+def _start(subject: str) -> dict[str, Any] | None:
+    return None
+
+
+def _step(value: dict[str, Any] | None, event: streams.StreamEvent) -> dict[str, Any]:
+    return dict(event.details["run"])
+
+
+def _refuse(value: dict[str, Any] | None, event: streams.StreamEvent) -> str | None:
+    """Why the stream's lifecycle forbids `event` (None: it may happen)."""
+    run = event.details.get("run")
+    if not isinstance(run, dict) or run.get("id") != event.subject:
+        return "a report run event carries its run's record (details.run) under its own id"
+    if run.get("status") not in STATUSES:
+        return f"a report run's status is one of {', '.join(STATUSES)}"
+    if event.verb == "start":
+        if value is not None:
+            return "the run has started already"
+        return None if run["status"] == RUNNING else "a run starts running"
+    if event.verb == "finish":
+        if value is None:
+            return "a run finishes only after it started"
+        if value.get("status") != RUNNING:
+            return "the run has finished already"
+        return None if run["status"] != RUNNING else "a finished run is success or failed"
+    return f"{event.verb!r} is not a verb of report runs (start, finish)"
+
+
+FOLD = streams.register(streams.Fold(STREAM, start=_start, step=_step, refuse=_refuse))
+
+
+def run_of(value: Any) -> ReportRun | None:
+    """The run a subject's folded value holds; None for one that does not read."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return ReportRun.from_json(value)
+    except (KeyError, TypeError, ValueError):
+        return None

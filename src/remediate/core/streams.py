@@ -287,3 +287,9 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
             problems.append(f"{name}: event {event.id} ({event.verb}): {why}")
         state = step(state, event)
     return problems
+
+
+# The folds of streams owned by features register at import of the feature's core module;
+# imported here, so that every process that folds the audit (and may write a checkpoint
+# of it) folds them too, whichever command it runs.
+from remediate.core import report_runs as _report_runs  # noqa: E402,F401

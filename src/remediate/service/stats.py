@@ -54,8 +54,13 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
         progress(len(paths) + 1, len(paths) + 1)
 
 
+def evaluation_time(session: Session) -> datetime:
+    """What "now" means for a read: REMEDIATE_NOW when set (a rehearsal), else the clock."""
+    return session.clock.override() or session.clock.now()
+
+
 def tally(session: Session, environment: str | None, now: datetime | None = None) -> Tally:
-    return Tally(now or session.clock.now(), environment).add_all(states(session))
+    return Tally(now or evaluation_time(session), environment).add_all(states(session))
 
 
 def stats(session: Session, environment: str | None = None) -> Stats:

@@ -147,7 +147,7 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     files = [f for f in files if f.startswith("remediations/")]
     if not files:
         return found
-    docs = heads.documents(automation=pull.head_sha, requests=pull.head_sha)
+    docs = heads.documents(automation=pull.merge_commit_sha or base, requests=pull.head_sha)
     try:
         at_head = build_repository(docs.load_paths([str(docs.root / f) for f in files]))
     except UserError as exc:

@@ -109,7 +109,7 @@ def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> 
         try:
             report = plan(
                 session,
-                github.session.clock.now(),
+                github.session.clock.override() or github.session.clock.now(),
                 target.base_sha,
                 _history(github, target, runner),
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from remediate.core.commits import Person
 from remediate.core.drafting import new_id
 from remediate.core.model import build_repository
 from remediate.core.report_runs import ReportRun
@@ -13,6 +14,7 @@ from remediate.errors import UserError
 from remediate.service.reports import digest as digests
 from remediate.service.reports import runs
 from remediate.service.reports.send import deliver
+from remediate.service.runtime import actor_or_none, person
 from remediate.service.session import Session
 
 
@@ -58,6 +60,8 @@ def send(
     else:
         start, end = digests.window(settings, now, length)
     mailer = session.mailer  # a bad SMTP_* fails here, before a run is recorded
+    runner = Person(settings.runner_name, settings.runner_email)
+    author = person(actor_or_none(session) or settings.runner_email, session.store)
     digest = digests.build(session, start, end, repo)
     run = ReportRun(
         id=new_id(),
@@ -74,15 +78,15 @@ def send(
         retry_of=retry_of.id if retry_of is not None else None,
     )
     del mailer
-    runs.record(session, run)
+    runs.record(session, run, author, runner)
     try:
         failures = deliver(session, digest, recipients, session.clock.now())
         done = run.finished(session.clock.now(), failures)
     except Exception as exc:  # the run is recorded as failed, whatever went wrong
         done = run.finished(session.clock.now(), {}, f"{type(exc).__name__}: {exc}")
-        runs.record(session, done)
+        runs.record(session, done, author, runner)
         raise
-    runs.record(session, done)
+    runs.record(session, done, author, runner)
     return Sent(digest, done)
 
 
