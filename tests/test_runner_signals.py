@@ -126,7 +126,7 @@ def _remote_with(tmp_path: Path, pids: Path, log: Path, slow_timeout: str, skew:
         text = settings.read_text()
         line = next(x for x in text.splitlines() if x.startswith("  runner:"))
         settings.write_text(text.replace(line, line[:-1] + f", clockSkew: {skew}}}"))
-        # an admin's change: the runner holds back settings a non-admin changed
+        # a change of the automation itself: authored by an admin, or the runner holds it back
         git(seed, "commit", "--quiet", "-am", "clock skew", email="admin@example.com")
         git(seed, "push", "--quiet", "origin", "HEAD:main")
     return bare
@@ -136,7 +136,7 @@ def _events(tmp_path: Path, bare: Path, request: str) -> list[dict[str, object]]
     return [e for e in remote_events(tmp_path, bare) if e["requestId"] == request]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_mid_action_stops_its_group_and_records_the_outcome(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
@@ -224,3 +224,42 @@ def test_claim_deadlines_allow_the_clock_skew_and_nothing_more(tmp_path: Path) -
         claim = next(e for e in _events(tmp, bare, "rem-b") if e["to"] == "EXECUTING")
         deadline = parse_time(str(claim["details"]["deadline"]))  # type: ignore[index]
         assert deadline - parse_time(str(claim["at"])) == timedelta(seconds=1 + seconds)
+
+
+def test_a_claim_released_by_another_run_is_never_started_by_its_own_runner(
+    tmp_path: Path,
+) -> None:
+    """The runner is alive but slow: before its start mark lands, another run (its clock
+    past the claim's deadline) proves the claim never started, releases it and runs the
+    request as a new attempt. The slow runner's mark loses the compare-and-swap on
+    `refs/starts/<claim commit>`: it starts nothing. The action runs exactly once."""
+    from typing import Any
+
+    from remediate.service.apply import apply
+    from tests.runner_support import apply_at
+    from tests.sessions import Wrapped, session
+
+    log = tmp_path / "log"
+    record = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"record": action_yaml("record", record, timeout="1s")},
+        requests={"rem-s": request_yaml("rem-s", action="record")},
+    )
+    slow, other = clone(tmp_path, bare, "slow"), clone(tmp_path, bare, "other")
+    raced: list[dict[str, object]] = []
+
+    class Slow(Wrapped):
+        def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> Any:
+            if not raced and any(r.startswith("refs/starts/") for r in updates):
+                raced.append(json.loads(apply_at(other, timedelta(hours=1)).stdout))
+            return self.inner.push_leases(updates)
+
+    now = datetime.now(UTC).isoformat()
+    report = apply(session(slow, now=now, store=Slow), "ops@example.com")
+    assert raced, "the other run never ran in between"
+    assert raced[0]["recovered"] == [{"requestId": "rem-s", "status": "QUEUED"}]
+    assert report.executed == [], (report.skipped, raced, log.read_text())
+    assert ("rem-s", "released by another run") in report.skipped
+    assert log.read_text().split() == ["rem-s"]  # once, by the other run's new attempt
+    assert remediate(other, "audit", "verify").returncode == 0

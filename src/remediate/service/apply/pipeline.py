@@ -29,7 +29,7 @@ from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
-from remediate.service.apply import locks
+from remediate.service.apply import locks, starts
 from remediate.service.apply.decide import (
     ClaimsOnRemote,
     before_claim,
@@ -41,7 +41,7 @@ from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import read, save_checkpoint, write
-from remediate.service.claims import Claim, Won, claim, claim_ref, prune, release
+from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prune, release
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -74,10 +74,16 @@ def apply(
 
 
 def _prune(rt: Runtime) -> None:
-    """Delete the claim refs whose attempt is over on the tip this run left."""
+    """Delete the claim refs whose attempt is over on the tip this run left, then the
+    starts refs of claim commits that no claim ref points at any more."""
     snap = rt.session.memo.get("audit@tip")
     if isinstance(snap, AuditSnapshot):
         prune(rt.store, snap.state)
+    found = rt.store.claim_refs(starts.STARTS_PREFIX)
+    claims = rt.store.claim_refs(PREFIXES["requests"]) if found else None
+    if found and claims is not None:
+        gone = starts.unused(found, claims)
+        rt.store.push_leases({ref: (None, sha) for ref, sha in gone.items()})
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
