@@ -11,6 +11,7 @@ from remediate.core.model import build_repository
 from remediate.core.report_runs import ReportRun
 from remediate.core.reports import Digest
 from remediate.errors import UserError
+from remediate.service import audit_log
 from remediate.service.reports import digest as digests
 from remediate.service.reports import runs
 from remediate.service.reports.send import deliver
@@ -85,8 +86,12 @@ def send(
     except Exception as exc:  # the run is recorded as failed, whatever went wrong
         done = run.finished(session.clock.now(), {}, f"{type(exc).__name__}: {exc}")
         runs.record(session, done, author, runner)
+        audit_log.save_checkpoint(session, runner)
         raise
     runs.record(session, done, author, runner)
+    # the checkout shows the run (the fast-forward waits for the command's end) and the
+    # runner's checkpoint includes it, as after every command that writes the audit
+    audit_log.save_checkpoint(session, runner)
     return Sent(digest, done)
 
 
