@@ -6,10 +6,12 @@ plan, explain, apply, approve (as bob and carol, the two SREs), apply again, sta
 audit verify, printing each command, who runs it, and what it said. No GitHub and no
 network are needed.
 
-Every step runs with the clock pinned (REMEDIATE_NOW, a Monday morning in office hours),
-so the story is the same whatever today's date: from 2026-12-20 the quickstart's holiday
-freeze would otherwise turn the SREs' approvals into overrides. Any exit code other than
-the one a step expects stops the demo.
+`plan` and `explain` run as of a pinned time (REMEDIATE_NOW, a Monday morning in office
+hours); `apply` and the approvals use the real clock, as a runner always does (an override
+of the clock changes previews only). So that the story is the same whatever today's date,
+the demo's copy of the quickstart has its holiday freeze moved to the end of 2099: from
+2026-12-20 the real freeze would otherwise turn the SREs' approvals into overrides. Any
+exit code other than the one a step expects stops the demo.
 """
 
 from __future__ import annotations
@@ -65,6 +67,23 @@ def git(*args: str, cwd: Path, who: str = "alice@example.com") -> None:
     )
 
 
+# The quickstart's end-of-year freeze (its policy and the policy test of it), moved to
+# 2099 in the demo's copy: apply reads the real clock, and the story must not change with it.
+FREEZE_FILES = ("policies/holiday-freeze.yaml", "policies/tests/baseline.yaml")
+FREEZE_DATES = {"2026-12-2": "2099-12-2", "2027-01-04": "2100-01-04"}
+
+
+def freeze_ahead(work: Path) -> None:
+    for name in FREEZE_FILES:
+        path = work / name
+        text = moved = path.read_text()
+        for old, new in FREEZE_DATES.items():
+            moved = moved.replace(old, new)
+        if moved == text:
+            raise SystemExit(f"demo: {name} holds none of the freeze's dates: update FREEZE_DATES")
+        path.write_text(moved)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=ROOT / ".demo", help="scratch directory")
@@ -73,7 +92,11 @@ def main() -> None:
     demo.mkdir(parents=True)
     remote, work = demo / "remote.git", demo / "work"
     alice, bob, carol = (f"{n}@example.com" for n in ("alice", "bob", "carol"))
-    print(f"Every step runs as of {NOW} (REMEDIATE_NOW), whatever today's date.")
+    print(
+        f"plan and explain run as of {NOW} (REMEDIATE_NOW); apply and approve use the real "
+        "clock, and this copy of the quickstart has its holiday freeze moved to 2099, so the "
+        "story is the same whatever today's date."
+    )
 
     print("\n== 1. init: scaffold a fresh remediation repository")
     step(["init", "scaffold"], cwd=demo, who=alice)
@@ -85,6 +108,7 @@ def main() -> None:
     git("remote", "add", "origin", str(remote), cwd=work)
     git("config", "user.name", "alice", cwd=work)
     shutil.copytree(HERE / "quickstart", work, dirs_exist_ok=True)
+    freeze_ahead(work)
     git("add", "-A", cwd=work)
     git("commit", "--quiet", "-m", "Add quickstart remediation requests", cwd=work)
     git("push", "--quiet", "--set-upstream", "origin", "main", cwd=work)

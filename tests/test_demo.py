@@ -25,8 +25,10 @@ def load_demo() -> ModuleType:
 
 
 def test_the_demo_pins_its_clock_for_every_step(tmp_path: Path) -> None:
-    # A clock inside the quickstart's holiday freeze (from 2026-12-20): were any step to
-    # read it, bob's approval would become an override and the story would change.
+    # An ambient clock override inside the quickstart's holiday freeze (from 2026-12-20):
+    # were any preview to read it, bob's approval would become an override and the story
+    # would change. apply and approve read the real clock: the demo's copy of the freeze is
+    # in 2099, so whatever today's date the story holds (`test_the_demos_freeze_is_ahead`).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GIT_"))}
     env["REMEDIATE_NOW"] = "2026-12-24T10:00:00Z"
     done = subprocess.run(
@@ -56,3 +58,15 @@ def test_the_demo_stops_on_an_unexpected_exit_code(
         demo.step(["status"], cwd=tmp_path, who="alice@example.com", expect=0)
     assert str(stopped.value) == "demo: `remediate status` exited 2, expected 0"
     assert "$ remediate status" in capsys.readouterr().out
+
+
+def test_the_demos_freeze_is_ahead_of_any_real_clock(tmp_path: Path) -> None:
+    demo = load_demo()
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "quickstart", tmp_path, dirs_exist_ok=True)
+    demo.freeze_ahead(tmp_path)
+    text = (tmp_path / "policies" / "holiday-freeze.yaml").read_text()
+    assert 'timestamp("2099-12-20T00:00:00Z")' in text and "2026" not in text
+    case = (tmp_path / "policies" / "tests" / "baseline.yaml").read_text()
+    assert '"2099-12-24T10:00:00Z"' in case
