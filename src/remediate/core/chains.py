@@ -41,23 +41,7 @@ def check_chains(events: Iterable[AnyEvent]) -> list[str]:
 
 
 def _check_chain(request_id: str, chain: list[Event]) -> list[str]:
-    problems: list[str] = []
-    hashes = {e.hash for e in chain}
-    follows: dict[str | None, list[str]] = {}
-    for event in chain:
-        if event.prev is not None and event.prev not in hashes:
-            problems.append(
-                f"request {request_id}: event {event.id} follows {event.prev[:19]}…, "
-                "which is no event of this request (an event was edited, deleted or forged)"
-            )
-        follows.setdefault(event.prev, []).append(event.id)
-    for prev, ids in follows.items():
-        if len(ids) > 1:
-            where = "the start" if prev is None else f"{prev[:19]}…"
-            problems.append(
-                f"request {request_id}: events {', '.join(sorted(ids))} all follow {where} "
-                "(the chain forks: an event was inserted or forged)"
-            )
+    problems = streams.link_problems(f"request {request_id}", "request", chain)
     state = RequestState(request_id)
     for event in order_chain(chain):
         if event.from_ != state.status:

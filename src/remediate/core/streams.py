@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 REQUESTS = "requests"
 # The streams of the audit: requests, schedule fires, report runs, security findings,
@@ -259,10 +259,20 @@ def extend(
     return states
 
 
-def check(key: Key, chain: list[StreamEvent]) -> list[str]:
-    """What a fold of one subject cannot trust: broken links, forks, refused events."""
-    stream, subject = key
-    name = f"{stream} {subject}"
+class Linked(Protocol):
+    """What a chain's links are made of (a request event or a stream event)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def prev(self) -> str | None: ...
+    @property
+    def hash(self) -> str: ...
+
+
+def link_problems(name: str, noun: str, chain: Sequence[Linked]) -> list[str]:
+    """The broken links and forks of one chain (of a request or a stream's subject):
+    an event that follows no event of the chain, two events that follow the same one."""
     problems: list[str] = []
     hashes = {e.hash for e in chain}
     follows: dict[str | None, list[str]] = {}
@@ -270,7 +280,7 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
         if event.prev is not None and event.prev not in hashes:
             problems.append(
                 f"{name}: event {event.id} follows {event.prev[:19]}…, which is no event of "
-                "this subject (an event was edited, deleted or forged)"
+                f"this {noun} (an event was edited, deleted or forged)"
             )
         follows.setdefault(event.prev, []).append(event.id)
     for prev, ids in follows.items():
@@ -280,6 +290,14 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
                 f"{name}: events {', '.join(sorted(ids))} all follow {where} "
                 "(the chain forks: an event was inserted or forged)"
             )
+    return problems
+
+
+def check(key: Key, chain: list[StreamEvent]) -> list[str]:
+    """What a fold of one subject cannot trust: broken links, forks, refused events."""
+    stream, subject = key
+    name = f"{stream} {subject}"
+    problems = link_problems(name, "subject", chain)
     state = start(stream, subject)
     for event in order(chain):
         why = refused(state, event)
