@@ -174,29 +174,20 @@ class GitReading(GitBase):
             "--",
             prefix,
         ]
-        with subprocess.Popen(
-            argv,
-            cwd=self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, **self.env},
-        ) as proc:
-            assert proc.stdout is not None
-            header: list[str] | None = None
-            changes: list[tuple[str, str, str]] = []
-            for line in proc.stdout:
-                line = line.rstrip("\n")
-                if line.startswith("\x00"):
-                    if header is not None:
-                        yield AuditCommit(header[0], header[1], header[2], tuple(changes))
-                    header, changes = line[1:].split("\t"), []
-                elif line.startswith(":") and "\t" in line:
-                    meta, _, path = line.partition("\t")
-                    fields = meta.split()  # :mode mode blob blob letter
-                    changes.append((fields[4][:1], path, fields[3]))
-            if header is not None:
-                yield AuditCommit(header[0], header[1], header[2], tuple(changes))
+        header: list[str] | None = None
+        changes: list[tuple[str, str, str]] = []
+        for line in self._lines(argv):
+            line = line.rstrip("\n")
+            if line.startswith("\x00"):
+                if header is not None:
+                    yield AuditCommit(header[0], header[1], header[2], tuple(changes))
+                header, changes = line[1:].split("\t"), []
+            elif line.startswith(":") and "\t" in line:
+                meta, _, path = line.partition("\t")
+                fields = meta.split()  # :mode mode blob blob letter
+                changes.append((fields[4][:1], path, fields[3]))
+        if header is not None:
+            yield AuditCommit(header[0], header[1], header[2], tuple(changes))
 
     def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
         """(path, blob) of each file under `prefix` as a commit of `rev`'s history added it,
@@ -220,6 +211,15 @@ class GitReading(GitBase):
             "--",
             prefix,
         ]
+        for line in self._lines(argv):
+            if line.startswith(":"):
+                meta, _, path = line.rstrip("\n").partition("\t")
+                fields = meta.split()
+                if len(fields) == 5 and fields[4] == "A":
+                    yield path, fields[3]
+
+    def _lines(self, argv: list[str]) -> Iterator[str]:
+        """The lines `argv` (a git command) prints, as it prints them: nothing is kept."""
         with subprocess.Popen(
             argv,
             cwd=self.root,
@@ -229,12 +229,7 @@ class GitReading(GitBase):
             env={**os.environ, **self.env},
         ) as proc:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith(":"):
-                    meta, _, path = line.rstrip("\n").partition("\t")
-                    fields = meta.split()
-                    if len(fields) == 5 and fields[4] == "A":
-                        yield path, fields[3]
+            yield from proc.stdout
 
     def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
         """(name, size, text) of each object named (`REV:PATH` or a blob id), in order, read
