@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from remediate.core.audit import AnyEvent
 from remediate.core.authorship import RunnerTrust
@@ -34,9 +35,11 @@ from remediate.core.snapshot import (
 )
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
-from remediate.service.plan import History
 from remediate.service.ports import AuditReader
 from remediate.service.session import Session
+
+if TYPE_CHECKING:
+    from remediate.service.plan import History
 
 _PARSED: dict[str, tuple[list[AnyEvent], list[str]]] = {}  # file text → its events (add-only)
 
@@ -191,6 +194,8 @@ def history(session: Session) -> History:
     recorded: every request is NEW, with no approvals to screen, so neither the audit
     nor the requesters need git (and `plan --base` stays fast).
     """
+    from remediate.service.plan import History
+
     root = session.root
     if not (root / ".git").exists() or not (root / AUDIT_DIR).is_dir():
         return History()
