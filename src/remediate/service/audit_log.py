@@ -200,11 +200,45 @@ def history(session: Session) -> History:
     if not (root / ".git").exists() or not (root / AUDIT_DIR).is_dir():
         return History()
     try:
-        snap = checked_at_head(session)
-        found = checkpoint.requesters(session.store, snap.rev, checkpoint.of(snap))
+        snap = _ahead(session) or checked_at_head(session)
+        head = session.store.head()
+        found = checkpoint.requesters(session.store, head, checkpoint.of(snap))
         return History(states=snap.states, requesters=found)
     except RemediateError:
         return History()
+
+
+def _ahead(session: Session) -> AuditSnapshot | None:
+    """The audit at the runner's checkpoint when HEAD is behind it or beside it (a pull
+    request's branch, a checkout not pulled since the last run) and holds no audit file
+    it lacks: what the runner will decide on, and read from the checkpoint alone, where
+    HEAD's own audit would have no checkpoint to rest on (every event read again)."""
+    from remediate.service.verify import unverified
+
+    store, trust = session.store, runner_trust(session)
+    if trust is None:
+        return None
+    store.refresh()
+    base = checkpoint.stored(store, trust)
+    head = store.head()
+    if base is None or head is None:
+        return None
+    if store.resolve(base.commit) is None:  # the branch moved since this clone fetched it
+        try:
+            store.fetch()
+        except RemediateError:
+            return None  # offline: HEAD's own audit, read in full
+        if store.resolve(base.commit) is None:
+            return None
+    if store.is_ancestor(base.commit, head):
+        return None
+    if any(letter != "D" for letter, *_ in store.added(base.commit, head, AUDIT_DIR)):
+        return None
+    snap = read(store, base.commit, trust)
+    if not session.memo.get(CHECKED):
+        session.memo[CHECKED] = True
+        unverified(session, snap, trust)
+    return snap
 
 
 @dataclass
