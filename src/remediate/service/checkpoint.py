@@ -202,12 +202,18 @@ def automation(store: AuditReader) -> tuple[str, str, Record] | None:
 
 
 def _by_runner(store: AuditReader, sha: str, trust: RunnerTrust) -> bool:
-    """Did the runner make checkpoint commit `sha` (parentless: it adds its manifest)?"""
+    return by_runner(store, sha, trust, cp.MANIFEST)
+
+
+def by_runner(store: AuditReader, sha: str, trust: RunnerTrust, path: str) -> bool:
+    """Did the runner make the parentless commit `sha` that adds `path` (a checkpoint's
+    manifest, a claim's events): one of its identities, signed by an allowed key when
+    the settings list keys?"""
     if not trust.signing:
         return (store.committer(sha) or "").casefold() in trust.identities
     key = (id(store), sha, trust)
     if key not in _judged:
-        found = store.audit_history(sha, cp.MANIFEST, trust.keys)
+        found = store.audit_history(sha, path, trust.keys)
         _judged[key] = len(found) == 1 and found[0].sha == sha and trust.is_runner(found[0])
     return _judged[key]
 
