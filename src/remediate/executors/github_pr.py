@@ -12,15 +12,16 @@ changes becomes one commit by the runner's identity. The branch (default
 (`ExecutionContext.open_forge`: GitHub, or local git) a pull request is opened with the
 rendered `title` and `body`, `labels` and `draft`.
 
-Idempotent per request: the change is always made on `base`, so a re-run compares trees.
-An existing branch whose tree already is that change is reused as it is; otherwise a
-commit is added on top of it (a merge of `base` when `base` moved on), never a reset; and
-only when every commit on it since `base` is the runner's (a branch that holds anyone
-else's commit is refused, left as it is). An open pull request from the branch is found
-and reused; the create is never re-sent blindly (a lost reply, a 5xx or a 422 "already
-exists" is resolved by looking the pull request up). The result records the branch, the
-commit, and the pull request's number and URL. Under `forge: {type: local}` the branch is
-pushed and recorded, with no pull request.
+Idempotent per request: on a re-run the change is made again on the commit the branch
+started from (its merge base with `base`), so the same tree is the same change: the branch
+is reused as it is, however far `base` moved on meanwhile. A change that differs adds a
+commit on top of the branch (made on `base` and merging it when `base` moved on), never a
+reset; and only when every commit on it since `base` is the runner's (author and
+committer: a branch that holds anyone else's commit is refused, left as it is). An open
+pull request from the branch is found and reused; the create is never re-sent blindly (a
+lost reply, a 5xx or a 422 "already exists" is resolved by looking the pull request up).
+The result records the branch, the commit, and the pull request's number and URL. Under
+`forge: {type: local}` the branch is pushed and recorded, with no pull request.
 
 Request values are data at every sink: branch names are checked by git's own rules and
 ours, paths may not leave the checkout (no `..`, no absolute path, no `.git/`, no
@@ -121,26 +122,26 @@ def _run(context: ExecutionContext) -> ExecutionResult:
                 "not only the runner's: it is left as it is, never reset"
             )
     details: dict[str, Any] = {"branch": branch, "base": base, "change": next(iter(change))}
-    with tempfile.TemporaryDirectory(prefix="remediate-pr-") as tmp:
-        checkout = Path(tmp) / "checkout"
-        git.worktree(checkout, base_sha)
-        try:
-            failed = _make_change(context, change, data, checkout, details)
-            if failed is not None:
-                return failed
-            tree = git.stage(checkout, base_sha)
-        finally:
-            git.drop_worktree(checkout)
-    if tip is not None and git.tree_of(tip) == tree:
-        commit = tip  # a re-run: the branch already holds exactly this change
-    elif tree == git.tree_of(base_sha):
-        raise ExecutorError(f"github_pr: the change leaves {base} as it is: nothing to propose")
+    # A re-run makes the change on the commit the branch started from: the same tree is
+    # the same change, reused as it is, however far `base` moved on meanwhile.
+    start = git.merge_base(tip, base_sha) if tip is not None else base_sha
+    made = _made(context, git, change, data, start or base_sha, details)
+    if isinstance(made, ExecutionResult):
+        return made
+    if tip is not None and git.tree_of(tip) == made:
+        commit = tip  # the branch already holds exactly this change
     else:
         parents = [tip] if tip is not None else [base_sha]
-        if tip is not None and not git.is_ancestor(base_sha, tip):
-            parents.append(base_sha)  # base moved on: merge it, never rewrite the branch
+        if tip is not None and start != base_sha:
+            # the change differs and base moved on: make it on base, merge, never reset
+            made = _made(context, git, change, data, base_sha, details)
+            if isinstance(made, ExecutionResult):
+                return made
+            parents.append(base_sha)
+        if tip is None and made == git.tree_of(base_sha):
+            raise ExecutorError(f"github_pr: the change leaves {base} as it is: nothing to propose")
         message = f"{title}\n\nRemediate-Request: {name}\n"
-        commit = git.commit(tree, parents, message)
+        commit = git.commit(made, parents, message)
         git.push(commit, branch, expected=tip)
     details["commit"] = commit
     if context.open_forge is None:
@@ -157,6 +158,26 @@ def _run(context: ExecutionContext) -> ExecutionResult:
         port.close()
     details["pullRequest"] = {"number": pull.number, "url": pull.url}
     return ExecutionResult(True, details)
+
+
+def _made(
+    context: ExecutionContext,
+    git: _Git,
+    change: dict[str, Any],
+    data: dict[str, Any],
+    start: str,
+    details: dict[str, Any],
+) -> str | ExecutionResult:
+    """The tree of `change` made in a fresh checkout of `start`, or the failed command's
+    result."""
+    with tempfile.TemporaryDirectory(prefix="remediate-pr-") as tmp:
+        checkout = Path(tmp) / "checkout"
+        git.worktree(checkout, start)
+        try:
+            failed = _make_change(context, change, data, checkout, details)
+            return failed if failed is not None else git.stage(checkout, start)
+        finally:
+            git.drop_worktree(checkout)
 
 
 def _text(where: str, template: Any, data: dict[str, Any]) -> str:
@@ -371,15 +392,15 @@ class _Git:
     def tree_of(self, commit: str) -> str:
         return self._git("rev-parse", f"{commit}^{{tree}}")
 
-    def is_ancestor(self, ancestor: str, commit: str) -> bool:
+    def merge_base(self, a: str, b: str) -> str | None:
         done = subprocess.run(
-            ["git", *_SAFE, "merge-base", "--is-ancestor", ancestor, commit],
+            ["git", *_SAFE, "merge-base", a, b],
             cwd=self.root,
             capture_output=True,
             env=_git_env(),
             check=False,
         )
-        return done.returncode == 0
+        return done.stdout.decode().strip() or None if done.returncode == 0 else None
 
     def commit(self, tree: str, parents: list[str], message: str) -> str:
         who = {
