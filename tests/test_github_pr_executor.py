@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from remediate import wiring
 from remediate.core.model import ActionType, Request, Settings
 from remediate.executors.base import ExecutionContext
 from remediate.executors.github_pr import GitHubPullRequestExecutor
+from tests.conftest import Result
 from tests.github_world import World
 from tests.runner_support import RUNNER, git
 
@@ -351,3 +354,54 @@ def test_a_422_already_exists_from_a_racing_runner_is_resolved_by_lookup(world: 
     assert done.details["pullRequest"]["number"] == 7
     assert sorted(world.fake.state.pulls) == [7]
     assert [(c.method, c.status) for c in world.fake.calls if c.method == "POST"] == [("POST", 422)]
+
+
+def test_validate_names_what_cannot_work_as_written(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    (quickstart / "actions" / "open-pr.yaml").write_text(
+        """\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {name: open-pr}
+spec:
+  parameters: {type: object}
+  executor:
+    github_pr:
+      title: "Fix {{ request.name }}"
+      branch: "../main"
+      change:
+        files:
+          - {path: "{{ parameters.dir }}/ok.txt", content: x}
+          - {path: ".git/hooks/post-checkout", content: x}
+  timeout: 60s
+"""
+    )
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        "actions/open-pr.yaml:9: spec.executor.github_pr.branch: '../main' is not a branch name",
+        "actions/open-pr.yaml:13: spec.executor.github_pr.change.files[1].path: "
+        "'.git/hooks/post-checkout' is not a path in the repository (no .., absolute path, "
+        ".git or audit/)",
+    ]
+
+
+def test_the_old_keys_are_refused_by_the_schema(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    (quickstart / "actions" / "open-pr.yaml").write_text(
+        """\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {name: open-pr}
+spec:
+  parameters: {type: object}
+  executor:
+    github_pr: {title: x, baseBranch: main, files: [{path: a, content: b}]}
+  timeout: 60s
+"""
+    )
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert "spec.executor.github_pr" in result.err and "change" in result.err

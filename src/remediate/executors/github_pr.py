@@ -184,9 +184,10 @@ def _text(where: str, template: Any, data: dict[str, Any]) -> str:
     return refuse_characters(where, str(render(str(template), data)))
 
 
-def _branch(what: str, ref: str) -> str:
+def _bad_branch(ref: str) -> bool:
+    """Our own rules for a branch name (git's `check-ref-format` runs too, at run time)."""
     parts = ref.split("/")
-    if (
+    return (
         not _BRANCH.match(ref)
         or ".." in ref
         or "//" in ref
@@ -194,6 +195,12 @@ def _branch(what: str, ref: str) -> str:
         or ref.endswith(("/", ".lock", "."))
         or any(p.startswith(".") or p.endswith(".lock") for p in parts)
         or ref == "HEAD"
+    )
+
+
+def _branch(what: str, ref: str) -> str:
+    if (
+        _bad_branch(ref)
         or subprocess.run(
             ["git", "check-ref-format", f"refs/heads/{ref}"], capture_output=True, check=False
         ).returncode
@@ -201,6 +208,54 @@ def _branch(what: str, ref: str) -> str:
     ):
         raise ExecutorError(f"github_pr: {what} {ref!r} is not a branch name")
     return ref
+
+
+def _bad_path(path: str) -> bool:
+    pure = PurePosixPath(path)
+    return (
+        not path
+        or pure.is_absolute()
+        or ".." in pure.parts
+        or any(p.casefold() == ".git" for p in pure.parts)
+        or pure.parts[0] == "audit"
+        or "\\" in path
+        or any(ord(c) < 32 for c in path)
+    )
+
+
+def config_problems(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(key path, message, severity) of a github_pr config that cannot work as written (for
+    `validate`): a literal branch or base that is no branch name, a literal file path out
+    of the repository, a literal patch that is no unified diff."""
+    from remediate.executors.templates import is_template
+
+    problems = []
+    for key in ("branch", "base"):
+        value = config.get(key)
+        if isinstance(value, str) and not is_template(value) and _bad_branch(value):
+            problems.append((key, f"{value!r} is not a branch name", "error"))
+    change = config.get("change") or {}
+    for i, item in enumerate(change.get("files") or []):
+        path = item.get("path") if isinstance(item, dict) else None
+        if isinstance(path, str) and not is_template(path) and _bad_path(path):
+            problems.append(
+                (
+                    f"change.files[{i}].path",
+                    f"{path!r} is not a path in the repository (no .., absolute path, .git or"
+                    " audit/)",
+                    "error",
+                )
+            )
+    patch = change.get("patch")
+    if isinstance(patch, str) and not is_template(patch):
+        lines = patch.splitlines()
+        if not any(x.startswith("--- ") for x in lines) or not any(
+            x.startswith("+++ ") for x in lines
+        ):
+            problems.append(
+                ("change.patch", "is not a unified diff (no '--- ' and '+++ ' lines)", "error")
+            )
+    return problems
 
 
 def _labels(items: list[Any], data: dict[str, Any]) -> list[str]:
@@ -254,15 +309,7 @@ def _files(items: list[Any], data: dict[str, Any]) -> dict[str, bytes]:
         path = _text(f"files[{i}].path", item.get("path", ""), data)
         content = _text(f"files[{i}].content", item.get("content", ""), data)
         pure = PurePosixPath(path)
-        if (
-            not path
-            or pure.is_absolute()
-            or ".." in pure.parts
-            or any(p.casefold() == ".git" for p in pure.parts)
-            or pure.parts[0] == "audit"
-            or "\\" in path
-            or any(ord(c) < 32 for c in path)
-        ):
+        if _bad_path(path):
             raise ExecutorError(
                 f"github_pr: files[{i}].path {path!r} is not a path in the repository"
             )
