@@ -357,8 +357,24 @@ def _apply_patch(checkout: Path, patch: str) -> None:
         raise ExecutorError(f"github_pr: change.patch does not apply to the base: {why[:300]}")
 
 
+# What points git at another repository, index or work tree than the one each call names;
+# the rest of the runner's environment (GIT_SSH_COMMAND, GIT_ASKPASS, …) reaches its pushes.
+_LOCATING = frozenset(
+    {
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_COMMON_DIR",
+        "GIT_NAMESPACE",
+        "GIT_PREFIX",
+    }
+)
+
+
 def _git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {k: v for k, v in os.environ.items() if k not in _LOCATING}
     return {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
 
 
