@@ -405,3 +405,27 @@ spec:
     result = run_cli("validate", "--repo", str(quickstart))
     assert result.code == 1
     assert "spec.executor.github_pr" in result.err and "change" in result.err
+
+
+def test_the_local_forge_has_no_pull_requests_and_reads_teams_from_settings() -> None:
+    import pytest
+
+    from remediate.errors import UserError
+
+    settings = Settings.from_spec(
+        "acme",
+        {
+            "forge": {"type": "local"},
+            "people": [{"github": "bob", "emails": ["bob@example.com"]}],
+            "teams": {"sre": ["bob@example.com"]},
+        },
+    )
+    local = wiring.forge(settings, {})
+    assert local.proposes is False and local.open_pull("remediate/x") is None
+    assert local.team_member("sre", "bob") and not local.team_member("sre", "mallory")
+    with pytest.raises(UserError) as raised:
+        local.reviews(3)
+    assert str(raised.value) == (
+        "reading the reviews of #3: the forge is local git (Settings spec.forge.type: local), "
+        "which has no pull requests; set spec.forge to {type: github, repository: owner/name}"
+    )
