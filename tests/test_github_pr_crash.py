@@ -74,7 +74,14 @@ def test_a_kill_after_the_push_before_the_pull_request_opens_exactly_one(
 ) -> None:
     bare = _remote(tmp_path)
     fake_github.state.bare = bare
-    env = cli_env(GITHUB_TOKEN="tok", GITHUB_API_URL=fake_github.url, REMEDIATE_GITHUB_BACKOFF="0")
+    scratch = tmp_path / "scratch"  # where the runners make their temporary checkouts
+    scratch.mkdir()
+    env = cli_env(
+        GITHUB_TOKEN="tok",
+        GITHUB_API_URL=fake_github.url,
+        REMEDIATE_GITHUB_BACKOFF="0",
+        TMPDIR=str(scratch),
+    )
     work = clone(tmp_path, bare, "runner", email=RUNNER)
     fake_github.fail("POST", r"/pulls$", "hold")
     runner = start(work, "apply", "--format", "json", env=env)
@@ -92,6 +99,7 @@ def test_a_kill_after_the_push_before_the_pull_request_opens_exactly_one(
             runner.wait(30)
         fake_github.release.set()
     assert fake_github.state.pulls == {}
+    assert list(scratch.iterdir()) == []  # the checkout was gone before the push
     claim = next(e for e in _events(tmp_path, bare) if e["to"] == "EXECUTING")
     deadline = parse_time(str(claim["details"]["deadline"]))  # type: ignore[index]
     while datetime.now(UTC) < deadline:
@@ -117,3 +125,5 @@ def test_a_kill_after_the_push_before_the_pull_request_opens_exactly_one(
     creates = [c for c in fake_github.calls if c.method == "POST" and c.path.endswith("/pulls")]
     assert [c.status for c in creates] == [502, 201]  # the held one (nothing created), one
     assert remediate(work, "audit", "verify", env=env).returncode == 0
+    assert list(scratch.iterdir()) == []  # every run removed its temporary checkout
+    assert git(work, "worktree", "list", "--porcelain").count("worktree ") == 1
