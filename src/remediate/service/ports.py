@@ -320,8 +320,22 @@ class Forge(Protocol):
     def open_pull(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` of this repository, if any."""
 
-    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
-        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
+    def create_pull(
+        self, title: str, body: str, branch: str, base: str, draft: bool = False
+    ) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply, also for a 422 "already
+        exists": look it up)."""
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        """Add `labels` to a pull request (adding one it already has changes nothing)."""
+
+    @property
+    def proposes(self) -> bool:
+        """Whether this forge opens pull requests (GitHub), or only holds the branches
+        pushed to the git remote (the local forge)."""
+
+    def close(self) -> None:
+        """Release the connection pool."""
 
 
 class PullHeads(Protocol):
