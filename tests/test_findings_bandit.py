@@ -22,6 +22,7 @@ from tests.runner_support import (
     make_remote,
     remediate,
     remote_events,
+    start,
 )
 
 SAMPLE = """\
@@ -252,7 +253,7 @@ def test_malformed_sarif_imports_nothing_from_any_file(tmp_path: Path, repo: Pat
         '{"version": "2.1.0", "runs": [], "properties": {"x": ' + "[" * 5000 + "]" * 5000 + "}}"
     )
     done = remediate(repo, "import", "sarif", str(deep))
-    assert done.returncode == 1 and "nested more than 100 levels deep" in done.stderr
+    assert done.returncode == 1 and f"{deep}: -: JSON nested too deeply to read" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -322,3 +323,20 @@ def test_secrets_in_scanner_output_are_redacted(tmp_path: Path, repo: Path) -> N
     text = json.dumps(remote_events(tmp_path, repo.parent / "remote.git"))
     assert secret not in text
     assert git(repo, "log", "-p", "origin/main").count(secret) == 0
+
+
+def test_two_imports_racing_never_duplicate_a_finding(tmp_path: Path, repo: Path) -> None:
+    sarif = scan(tmp_path, SAMPLE, 1)
+    other = clone(tmp_path, repo.parent / "remote.git", "ops2", OPERATOR)
+    procs = [
+        start(r, "import", "sarif", str(sarif), "--repository", "payments", "--format", "json")
+        for r in (repo, other)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    created = sorted(json.loads(out)["scans"][0]["created"] for out, _ in outs)
+    assert created == [0, 4]  # one saw the other's findings after a rejected push
+    events = remote_events(tmp_path, repo.parent / "remote.git")
+    subjects = [e["subject"] for e in events if e.get("verb") == "created"]
+    assert len(subjects) == len(set(subjects)) == 4
+    assert len(run(repo, "findings", "list")["findings"]) == 4

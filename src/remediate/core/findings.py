@@ -76,10 +76,11 @@ class Result:
     message: str
     fingerprint: str
     repository: str
+    id: str = ""  # finding_id(repository, tool, fingerprint), set on creation
 
-    @property
-    def id(self) -> str:
-        return finding_id(self.repository, self.tool, self.fingerprint)
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", finding_id(self.repository, self.tool, self.fingerprint))
 
 
 def finding_id(repository: str, tool: str, fingerprint: str) -> str:
