@@ -156,3 +156,10 @@ def test_sarif_problems_name_the_file_and_the_key_path() -> None:
     assert problems == ["s.sarif: -: a SARIF log is a JSON object"]
     ok, problems = sarif.parse("s.sarif", b'{"version": "2.1.0", "runs": []}')
     assert (ok, problems) == ({"version": "2.1.0", "runs": []}, [])
+
+
+def test_names_from_a_log_cannot_break_a_commit_message() -> None:
+    log = run(result("r", "a", 1, "1"), tool="evil\nRemediation-Id: forged")
+    log["versionControlProvenance"] = [{"repositoryUri": "x\r\ny"}]
+    (found,) = fd.results_of(log, fd.repository_of(log) or "")
+    assert (found.tool, found.repository) == ("evil?Remediation-Id: forged", "x??y")

@@ -167,15 +167,21 @@ def _reported(result: Mapping[str, Any]) -> bool:
     return True
 
 
+def name(text: str, limit: int = 200) -> str:
+    """A tool or repository name as recorded: control characters (line breaks among them:
+    these names reach a commit message's subject) as `?`, at most `limit` characters."""
+    return _cut("".join(ch if ch.isprintable() else "?" for ch in text), limit)
+
+
 def tool_of(run: Mapping[str, Any]) -> str:
-    return _text(_dict(_dict(run.get("tool")).get("driver")).get("name")) or "unknown"
+    return name(_text(_dict(_dict(run.get("tool")).get("driver")).get("name"))) or "unknown"
 
 
 def repository_of(run: Mapping[str, Any]) -> str | None:
     for vcs in _list(run.get("versionControlProvenance")):
         uri = _text(_dict(vcs).get("repositoryUri"))
         if uri:
-            return uri
+            return name(uri, MAX_PATH)
     return None
 
 

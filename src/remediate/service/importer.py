@@ -101,7 +101,8 @@ def scans_of(
     by_key: dict[tuple[str, str], fd.Scan] = {}
     for name, log in logs:
         for run in log.get("runs") or []:
-            repo = repository or fd.repository_of(run) or default_repository
+            repo = fd.name(repository or "", fd.MAX_PATH) or fd.repository_of(run)
+            repo = repo or default_repository
             tool = fd.tool_of(run)
             scan = by_key.get((tool, repo))
             if scan is None:
