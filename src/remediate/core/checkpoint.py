@@ -34,7 +34,7 @@ VERSION = 1
 REF = "refs/remediate/checkpoint"
 MANIFEST = "checkpoint.json"
 EXECUTIONS = "executions.json"
-AUTOMATION = "automation.json"  # `core.automation.Record` as of the manifest's commit
+AUTOMATION = "automation.json"  # `core.automation.Record` as of the commit it names
 _TIMES = {"claimed_at", "deadline", "retry_at"}
 
 
