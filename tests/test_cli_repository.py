@@ -34,6 +34,11 @@ EVERY_COMMAND = [
     ("report",),
     ("export", "csv"),
     ("github",),
+    ("import", "sarif", "scan.sarif"),
+    ("findings", "list"),
+    ("findings", "show", "f0123456789abcdef"),
+    ("findings", "set-status", "f0123456789abcdef", "ignored"),
+    ("findings", "events"),
 ]
 IDS = [" ".join(c) for c in EVERY_COMMAND]
 NO_JSON = {"export"}  # its output is CSV: no --format

@@ -67,6 +67,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
+    "import": ("importer", "import_", "Import security findings: SARIF 2.1.0 from any scanner."),
+    "findings": (
+        "findings",
+        "findings",
+        "Security findings and their lifecycle: list, show, set-status, events.",
+    ),
 }
 
 EXIT_BUG = 70
