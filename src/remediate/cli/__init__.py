@@ -67,6 +67,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
+    "tick": (
+        "tick",
+        "tick",
+        "Run the schedules that are due, once each, catching up as each schedule says.",
+    ),
 }
 
 EXIT_BUG = 70
