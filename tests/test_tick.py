@@ -232,3 +232,79 @@ def test_the_store_deepens_a_shallow_clone_to_find_when_a_schedule_was_added(
     assert found["schedules/daily.yaml"] == ("2026-11-22T12:00:00+00:00", "dev@example.com")
     assert found["schedules/s19.yaml"][0] == "2026-11-23T09:19:00+00:00"
     assert len(found) == 21
+
+
+def test_claim_refs_of_recorded_fires_are_pruned_in_batches(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from remediate.service import tick as ticking
+    from tests.sessions import session
+
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    _commit_schedule(tmp_path, bare, {"hourly": HOURLY}, "2026-11-23T06:30:00Z")
+    runner = clone(tmp_path, bare, "runner")
+
+    def refs() -> list[str]:
+        out = git(
+            tmp_path,
+            "--git-dir",
+            str(bare),
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/claims-schedules/",
+        )
+        return out.splitlines()
+
+    first = ticking.tick(session(runner), ticking.parse_time("2026-11-23T08:10:00Z"))
+    assert [f.subject for f in first.fires] == ["hourly-20261123T0700Z", "hourly-20261123T0800Z"]
+    assert refs() == [
+        "refs/claims-schedules/hourly-20261123T0700Z/1",
+        "refs/claims-schedules/hourly-20261123T0800Z/1",
+    ]  # fewer than PRUNE_AT: kept for now
+    monkeypatch.setattr(ticking, "PRUNE_AT", 3)
+    second = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
+    assert [f.subject for f in second.fires] == ["hourly-20261123T0900Z"]
+    assert refs() == []  # three refs of recorded fires: pruned in one push
+    again = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
+    assert again.fires == [] and again.taken == []
+
+
+def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_again(
+    tmp_path: Path,
+) -> None:
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    _commit_schedule(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", REPORTING)
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    hook = bare / "hooks" / "pre-receive"  # the first runner "dies" after its claim push
+    hook.write_text(
+        "#!/bin/sh\n"
+        "while read old new ref; do\n"
+        '  [ "$ref" = refs/heads/main ] || continue\n'
+        '  if git log -1 --format=%s "$new" | grep -q "^remediate tick: "; then\n'
+        "    echo 'the runner is gone' >&2; exit 1\n"
+        "  fi\n"
+        "done\n"
+    )
+    hook.chmod(0o755)
+    inbox = Inbox()
+    with smtp_server(inbox, None, starttls=False, auth=False) as port:
+        env = cli_env(
+            "2026-11-23T05:20:00Z",
+            REMEDIATE_PUSH_ATTEMPTS="1",
+            **smtp_env(port, None, "none", credentials=False),
+        )
+        done = remediate(first, "tick", env=env)
+        assert done.returncode == 1 and "could not push the audit" in done.stderr, done.stderr
+        hook.unlink()
+        assert "refs/claims-schedules/daily-report-20261123T0500Z/1" in git(
+            tmp_path, "ls-remote", str(bare)
+        )
+        later = remediate(second, "tick", env=env)
+        assert later.returncode == 0, later.stderr
+        assert later.stdout == (
+            "daily-report-20261123T0500Z: claimed by another runner that did not record it; "
+            "recorded now\n"
+        )
+    assert inbox.received == []  # at most once: the claimer may have sent it
+    events = remote_events(tmp_path, bare)
+    assert _fires(events) == Counter({("daily-report-20261123T0500Z", "fire"): 1})

@@ -83,6 +83,10 @@ class Schedule:
     def latest_fire(self, after: datetime, until: datetime) -> datetime | None:
         """The last fire in (after, until], sought back from `until` in growing steps (a
         schedule a year behind on a minute cron is not walked fire by fire)."""
+        window = ChangeWindow(self.cron, timedelta(0), self.timezone)
+        first = window.next_opening(after)
+        if first is None or first > until:
+            return None  # nothing in (after, until]: one cron step, not a search
         span = timedelta(hours=2)
         while True:
             start = max(after, until - span)

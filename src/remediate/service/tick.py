@@ -134,12 +134,21 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
         return report
     snap = audit_log.read(rt.store, rt.rev, rt.trust)
     last = sch.last_fires(state.value for state in snap.stream(sch.STREAM).values())
-    added = rt.store.added_at(rt.rev, "schedules") if rt.rev else {}
+    added: dict[str, tuple[str, str]] | None = None
+
+    def added_of(schedule: sch.Schedule) -> tuple[str, str] | None:
+        """When the schedule's file was added, and by whom (its fires' requester): asked
+        of git once, and only when a schedule never fired or a remediation fires."""
+        nonlocal added
+        if added is None:
+            added = rt.store.added_at(rt.rev, "schedules") if rt.rev else {}
+        return added.get(schedule.file)
+
     planned: list[tuple[Fired, StreamEvent]] = []
     for schedule in sorted(documents, key=lambda s: s.name):
         since = last.get(schedule.name)
-        where = added.get(schedule.file)
         if since is None:
+            where = added_of(schedule)
             if where is None:
                 report.warnings.append(
                     f"{schedule.file}: schedule {schedule.name} is not committed on the "
@@ -150,6 +159,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
         due = sch.due(schedule, since, at)
         if due.more:
             report.waiting.append(schedule.name)
+        where = added_of(schedule) if due.run and schedule.job == "remediation" else None
         requester = where[1] if where else None
         for i, fire in enumerate(due.run):
             planned.append(
@@ -188,9 +198,16 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
             _run_job(session, rt, by_subject[fired.subject], real, override)
     audit_log.save_checkpoint(session, rt.runner)
     tip = session.memo.get("audit@tip")
-    if isinstance(tip, AuditSnapshot):
+    listed = rt.store.claim_refs(claims.PREFIXES[sch.STREAM]) or {}
+    if isinstance(tip, AuditSnapshot) and len(listed) >= PRUNE_AT:
         claims.prune(rt.store, lambda s: tip.subject(sch.STREAM, s).value, sch.STREAM)
     return report
+
+
+# The claim refs of fires recorded on the branch guard nothing (a runner that wins one
+# again finds the fire recorded when it lands): they are pruned in one push once there
+# are this many, not after every tick (a push of deletions per tick doubled its cost).
+PRUNE_AT = 256
 
 
 def _planned(
@@ -223,6 +240,8 @@ def _claimed_events(rt: runtime.Runtime, lost: Sequence[claims.Claim]) -> dict[s
         return {}
     found: dict[str, StreamEvent] = {}
     shas = rt.store.refs_named([c.ref for c in lost])
+    if shas:
+        rt.store.fetch_refs(sorted(shas))  # the claim commits, to read their events
     for c in lost:
         sha = shas.get(c.ref)
         text = rt.store.show(sha, claims.CLAIM_FILE) if sha else None
