@@ -186,10 +186,11 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     theirs = _claimed_events(rt, [c for c in wanted if c.subject not in ours])
     landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, real)
     by_subject = {f.subject: f for f, _ in planned}
-    for subject in sorted(ours):
-        if subject not in landed:
-            report.taken.append(subject)
     report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
+    # fired by another runner: a claim lost to it, or won but found recorded on the branch
+    report.taken = sorted(
+        f.subject for f, _ in planned if f.subject not in landed and f.subject not in report.adopted
+    )
     for fired, _event in planned:
         if fired.subject in landed and fired.subject in ours:
             report.fires.append(fired)
