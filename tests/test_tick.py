@@ -308,3 +308,45 @@ def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_aga
     assert inbox.received == []  # at most once: the claimer may have sent it
     events = remote_events(tmp_path, bare)
     assert _fires(events) == Counter({("daily-report-20261123T0500Z", "fire"): 1})
+
+
+def test_a_fired_request_follows_the_approval_path_and_its_requester_cannot_approve_it(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "executions.log"
+    bare = make_remote(
+        tmp_path, decision="require_approval", actions={"noop": action_yaml("noop", recorder(log))}
+    )
+    daily = HOURLY.replace('"0 * * * *"', '"0 6 * * *"').replace("catchUp: all", "catchUp: latest")
+    _commit_schedule(tmp_path, bare, {"daily": daily}, "2026-11-22T12:00:00Z")
+    operator = clone(tmp_path, bare, "operator")
+    author = clone(tmp_path, bare, "author", email="dev@example.com")
+    assert remediate(operator, "tick", now="2026-11-23T10:10:00Z").returncode == 0
+    name = "hourly-20261123T0500Z"
+    decided = remediate(operator, "apply", "--format", "json")
+    assert json.loads(decided.stdout)["decided"] == [
+        {"requestId": name, "status": "PENDING_APPROVAL"}
+    ]
+    own = remediate(author, "approve", name)  # dev@example.com added the schedule
+    assert own.returncode == 1
+    assert "requested" in own.stderr and "cannot approve" in own.stderr, own.stderr
+    approved = remediate(operator, "approve", name)
+    assert approved.returncode == 0, approved.stderr
+    ran = remediate(operator, "apply", "--format", "json")
+    assert ran.returncode == 0, ran.stderr
+    assert executions(log) == Counter([name])
+
+
+def test_a_report_jobs_own_recipients_are_said_to_be_unused(tmp_path: Path) -> None:
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    runner = clone(tmp_path, bare, "runner")
+    (runner / "schedules").mkdir()
+    (runner / "schedules" / "r.yaml").write_text(
+        REPORT.replace("report: {}", "report: {recipients: [a@example.com]}")
+    )
+    done = remediate(runner, "validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "schedules/r.yaml:9: warning: spec.job.report.recipients: not used yet: a scheduled "
+        "report covers every environment and goes to Settings spec.reporting.reportRecipients"
+    )
