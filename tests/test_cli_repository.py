@@ -34,6 +34,7 @@ EVERY_COMMAND = [
     ("report",),
     ("export", "csv"),
     ("github",),
+    ("tick",),
 ]
 IDS = [" ".join(c) for c in EVERY_COMMAND]
 NO_JSON = {"export"}  # its output is CSV: no --format
