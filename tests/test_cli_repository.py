@@ -39,6 +39,7 @@ EVERY_COMMAND = [
     ("findings", "show", "f0123456789abcdef"),
     ("findings", "set-status", "f0123456789abcdef", "ignored"),
     ("findings", "events"),
+    ("tick",),
 ]
 IDS = [" ".join(c) for c in EVERY_COMMAND]
 NO_JSON = {"export"}  # its output is CSV: no --format

@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "findings",
         "Security findings and their lifecycle: list, show, set-status, events.",
     ),
+    "tick": (
+        "tick",
+        "tick",
+        "Run the schedules that are due, once each, catching up as each schedule says.",
+    ),
 }
 
 EXIT_BUG = 70

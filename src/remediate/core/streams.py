@@ -312,3 +312,4 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
 # of it) folds them too, whichever command it runs.
 from remediate.core import findings as _findings  # noqa: E402,F401
 from remediate.core import report_runs as _report_runs  # noqa: E402,F401
+from remediate.core import schedules as _schedules  # noqa: E402,F401

@@ -187,6 +187,22 @@ def _check_schedule(doc: Document, index: Index) -> Iterable[Problem]:
     job = doc.spec["job"]
     if "remediation" in job:
         yield from check_request_spec(doc, index, "spec.job.remediation", job["remediation"])
+    for key in ("recipients", "environment"):
+        if key in (job.get("report") or {}):
+            yield _p(
+                doc,
+                f"spec.job.report.{key}",
+                "not used yet: a scheduled report covers every environment and goes to "
+                "Settings spec.reporting.reportRecipients",
+                "warning",
+            )
+    if "import" in job:  # SARIF findings (issue 12) are not built yet: say so, fail closed
+        yield _p(
+            doc,
+            "spec.job.import",
+            "the import job needs `remediate import sarif`, which is not built yet; "
+            "remove this schedule or change its job",
+        )
 
 
 def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:

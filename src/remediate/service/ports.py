@@ -203,6 +203,10 @@ class AuditReader(Protocol):
     def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
         """`audit_history` streamed: newest first, each commit after its descendants."""
 
+    def added_at(self, rev: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """Path under `prefix` → (time, author e-mail) of the first-parent commit of
+        `rev` that last added it; a shallow clone is deepened until that is known."""
+
     def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
         """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
         first (topological), streamed."""
