@@ -174,19 +174,68 @@ def test_catch_up_none_records_a_late_fire_as_missed(tmp_path: Path) -> None:
     assert remediate(runner, "status", "--format", "json").stdout.count("hourly-") == 0
 
 
-def test_an_import_job_is_refused_by_validate_until_findings_exist(tmp_path: Path) -> None:
+SCAN = (
+    "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: scan}\nspec:\n"
+    '  cron: "0 6 * * *"\n  timezone: UTC\n  job:\n    import: {source: @SOURCE@}\n'
+)
+SARIF = {
+    "version": "2.1.0",
+    "runs": [
+        {
+            "tool": {"driver": {"name": "bandit", "rules": [{"id": "B307"}]}},
+            "results": [
+                {
+                    "ruleId": "B307",
+                    "level": "warning",
+                    "message": {
+                        "text": "Use of possibly insecure function - consider ast.literal_eval."
+                    },
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": "app.py"},
+                                "region": {"startLine": 3, "snippet": {"text": "eval(x)"}},
+                            }
+                        }
+                    ],
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_an_import_job_imports_the_sarif_the_workflow_left_in_the_checkout(
+    tmp_path: Path,
+) -> None:
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    _commit_schedule(
+        tmp_path, bare, {"scan": SCAN.replace("@SOURCE@", "scans")}, "2026-11-22T12:00:00Z"
+    )
+    runner = clone(tmp_path, bare, "runner")
+    (runner / "scans").mkdir()
+    (runner / "scans" / "bandit.sarif").write_text(json.dumps(SARIF))
+    done = remediate(runner, "tick", now="2026-11-23T06:30:00Z")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "scan-20261123T0600Z: fired, import: success\n", done.stdout
+    found = json.loads(remediate(runner, "findings", "list", "--format", "json").stdout)
+    ((finding),) = found["findings"]
+    assert finding["ruleId"] == "B307" and finding["status"] == "open"
+    again = remediate(runner, "tick", now="2026-11-23T06:45:00Z")  # the same fire: nothing
+    assert again.returncode == 0 and "scan-" not in again.stdout
+
+
+def test_an_import_job_outside_the_checkout_is_refused_by_validate(tmp_path: Path) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
     runner = clone(tmp_path, bare, "runner")
     (runner / "schedules").mkdir()
-    (runner / "schedules" / "scan.yaml").write_text(
-        "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: scan}\nspec:\n"
-        '  cron: "0 6 * * *"\n  timezone: UTC\n  job:\n    import: {source: results.sarif}\n'
-    )
+    (runner / "schedules" / "scan.yaml").write_text(SCAN.replace("@SOURCE@", "../out.sarif"))
     done = remediate(runner, "validate")
     assert done.returncode == 1
     assert (
-        "schedules/scan.yaml:8: spec.job.import: the import job needs `remediate import "
-        "sarif`, which is not built yet; remove this schedule or change its job"
+        "schedules/scan.yaml:8: spec.job.import.source: '../out.sarif' must be a path inside "
+        "the repository's checkout (no leading `/`, no `..`): a SARIF file, or a directory "
+        "whose *.sarif files are imported"
     ) in done.stdout + done.stderr
 
 

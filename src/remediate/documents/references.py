@@ -196,13 +196,25 @@ def _check_schedule(doc: Document, index: Index) -> Iterable[Problem]:
                 "Settings spec.reporting.reportRecipients",
                 "warning",
             )
-    if "import" in job:  # SARIF findings (issue 12) are not built yet: say so, fail closed
+    source = (job.get("import") or {}).get("source")
+    if isinstance(source, str) and (
+        source.startswith("/") or ".." in source.replace("\\", "/").split("/")
+    ):
         yield _p(
             doc,
-            "spec.job.import",
-            "the import job needs `remediate import sarif`, which is not built yet; "
-            "remove this schedule or change its job",
+            "spec.job.import.source",
+            f"{source!r} must be a path inside the repository's checkout (no leading `/`, "
+            "no `..`): a SARIF file, or a directory whose *.sarif files are imported",
         )
+    for key in ("actionType", "environment"):
+        if key in (job.get("import") or {}):
+            yield _p(
+                doc,
+                f"spec.job.import.{key}",
+                "not used yet: findings become requests through "
+                "Settings spec.autoRemediation, which is not built yet",
+                "warning",
+            )
 
 
 def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:

@@ -317,9 +317,35 @@ def _run_job(
         fired.outcome = {"deletedCount": deleted}
     elif fired.job == "report":
         _report(session, rt, fired)
-    else:  # `import`: `validate` refuses it, so a fire never gets here
-        fired.status, fired.error = "skipped", f"job {fired.job} is not built yet"
+    else:
+        _import(session, rt, fired)
     _done(session, rt, fired, now, override)
+
+
+def _import(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
+    """The `import` job: the SARIF file at `source` (or each `*.sarif` of a directory
+    there) in the checkout, where the workflow's scanner step wrote it, imported as
+    `remediate import sarif` would (`service.importer.import_sarif`)."""
+    from remediate.errors import RemediateError
+    from remediate.service.importer import import_sarif
+
+    (doc,) = [d for d in rt.repository.schedules if d.name == fired.schedule]
+    source = str(sch.Schedule.from_document(doc).config.get("source", ""))
+    where = session.root / source
+    if not where.resolve().is_relative_to(session.root.resolve()):
+        fired.status, fired.error = "failed", f"{source} leads out of the checkout"
+        return
+    paths = sorted(where.glob("*.sarif")) if where.is_dir() else [where] if where.is_file() else []
+    if not paths:
+        fired.status, fired.error = "failed", f"no SARIF file at {source} in the checkout"
+        return
+    try:
+        done = import_sarif(session, paths)
+    except RemediateError as exc:
+        fired.status, fired.error = "failed", str(exc)
+        return
+    fired.status = "success"
+    fired.outcome["scans"] = [scan["id"] for scan in done.as_json()["scans"]]
 
 
 def _report(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
