@@ -104,13 +104,15 @@ def make_remote(
     requests: dict[str, str] | None = None,
     policies: dict[str, str] | None = None,
     requester: str = REQUESTER,
+    settings_extra: str = "",
 ) -> Path:
-    """A bare remote holding settings, action types and requests (added by REQUESTER)."""
+    """A bare remote holding settings (`settings_extra` appended to its spec), action
+    types and requests (added by REQUESTER)."""
     bare = tmp / "remote.git"
     git(tmp, "init", "--quiet", "--bare", "-b", "main", str(bare))
     seed = tmp / "seed"
     git(tmp, "clone", "--quiet", str(bare), str(seed))
-    (seed / "remediate.yaml").write_text(SETTINGS.replace("@DECISION@", decision))
+    (seed / "remediate.yaml").write_text(SETTINGS.replace("@DECISION@", decision) + settings_extra)
     for name, text in (actions or {}).items():
         (seed / "actions").mkdir(exist_ok=True)
         (seed / "actions" / f"{name}.yaml").write_text(text)

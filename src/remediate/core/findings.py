@@ -319,6 +319,8 @@ def _step(value: dict[str, Any] | None, event: streams.StreamEvent) -> dict[str,
                 new[key] = d[key]
     if event.verb == "remediation_requested":
         new["remediationId"] = d["remediationId"]
+        if isinstance(d.get("request"), dict):  # auto-remediation: the request itself
+            new["requests"] = {**(new.get("requests") or {}), d["remediationId"]: d["request"]}
     return new
 
 
@@ -342,12 +344,41 @@ def _refuse(value: dict[str, Any] | None, event: streams.StreamEvent) -> str | N
         return None
     if not is_finding(value):
         return "a finding changes only after it was created"
-    if event.verb == "remediation_requested" and not isinstance(d.get("remediationId"), str):
-        return "a remediation_requested event names the request (details.remediationId)"
+    if event.verb == "remediation_requested":
+        if not isinstance(d.get("remediationId"), str):
+            return "a remediation_requested event names the request (details.remediationId)"
+        request = d.get("request")
+        if request is not None and (
+            not isinstance(request, dict)
+            or request.get("name") != d["remediationId"]
+            or not isinstance(request.get("spec"), dict)
+        ):
+            return "a remediation_requested event's request is named remediationId, with its spec"
+        if request is not None and d["remediationId"] in ((value or {}).get("requests") or {}):
+            return "that request was made for this finding already"
     return None
 
 
-FOLD = streams.register(streams.Fold(STREAM, start=_start, step=_step, refuse=_refuse))
+def _requests(value: Any) -> list[Any]:
+    """The requests auto-remediation recorded on a finding (no file): `with_fired`."""
+    from remediate.core.autoremediation import FINDING_LABEL, RULE_LABEL
+    from remediate.core.model import Request
+    from remediate.core.schedules import REQUESTER_LABEL
+
+    if not isinstance(value, dict) or not value.get("requests"):
+        return []
+    out = []
+    for name, request in value["requests"].items():
+        labels = {RULE_LABEL: str(request.get("rule")), FINDING_LABEL: str(value.get("id"))}
+        if request.get("requester"):
+            labels[REQUESTER_LABEL] = str(request["requester"])
+        out.append(Request.from_spec(str(name), dict(request["spec"]), None, labels))
+    return out
+
+
+FOLD = streams.register(
+    streams.Fold(STREAM, start=_start, step=_step, refuse=_refuse, requests=_requests)
+)
 
 
 # ---------------------------------------------------------------- what an import changes
@@ -459,13 +490,24 @@ def changes_of(
             continue
         body = {**_common(old, RESOLVED), "scanId": scan.id, "seen": False}
         body["changes"] = {"resolvedBy": f"scan {scan.id}"}
-        remediation = old.get("remediationId")
-        if isinstance(remediation, str) and completed(remediation):
+        made = [old.get("remediationId"), *(old.get("requests") or {})]
+        remediation = next((r for r in made if isinstance(r, str) and completed(r)), None)
+        if remediation is not None:
             body["remediationId"] = remediation
             body["changes"] = {"resolvedBy": f"request {remediation}"}
         out.append(Change(fid, "resolved", body))
         scan.counts["resolved"] += 1
     return out
+
+
+def remediation_change(
+    value: Mapping[str, Any], name: str, rule: str, spec: Mapping[str, Any], requester: str
+) -> Change:
+    """Auto-remediation made request `name` for a finding: the event carries the request
+    (no file), which the fold keeps until the request ends (`core.schedules.with_fired`)."""
+    request = {"name": name, "rule": rule, "spec": dict(spec), "requester": requester}
+    body = {**_common(value, value["status"]), "remediationId": name, "rule": rule}
+    return Change(value["id"], "remediation_requested", {**body, "request": request})
 
 
 def scan_change(scan: Scan, now: datetime) -> Change:
@@ -508,7 +550,7 @@ def view(
     value: Mapping[str, Any], latest: Mapping[tuple[str, str], Mapping[str, Any]]
 ) -> dict[str, Any]:
     """A finding as `findings list` and `show` give it (the contract's fields)."""
-    out = {k: v for k, v in value.items() if k not in ("present", "resolvedBy")}
+    out = {k: v for k, v in value.items() if k not in ("present", "resolvedBy", "requests")}
     out["location"] = dict(value.get("location") or {})
     if value.get("present", True):
         scan = latest.get((value["tool"], value["repository"]))

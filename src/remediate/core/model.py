@@ -58,6 +58,7 @@ class Settings:
         }
     )
     executor_environment: tuple[str, ...] = DEFAULT_EXECUTOR_ENVIRONMENT
+    auto_remediation: tuple[dict[str, Any], ...] = ()  # spec.autoRemediation's rules
 
     @property
     def base_branch(self) -> str:
@@ -101,6 +102,7 @@ class Settings:
             executor_environment=tuple(
                 spec.get("executorEnvironment", DEFAULT_EXECUTOR_ENVIRONMENT)
             ),
+            auto_remediation=tuple(spec.get("autoRemediation", ())),
         )
 
 

@@ -268,7 +268,16 @@ def _over(value: Any, attempt: int) -> bool:
     return value is not None  # on the branch: nobody fires it again
 
 
-FOLD = streams.register(streams.Fold(STREAM, start=_start, step=_step, refuse=_refuse, over=_over))
+FOLD = streams.register(
+    streams.Fold(
+        STREAM,
+        start=_start,
+        step=_step,
+        refuse=_refuse,
+        over=_over,
+        requests=lambda value: _fired_requests(value),
+    )
+)
 
 
 def last_fires(values: Iterable[Any]) -> dict[str, datetime]:
@@ -303,19 +312,27 @@ REQUESTER_LABEL = "remediate.dev/requested-by"  # who added the schedule (its re
 
 
 def with_fired(repository: Repository, snap: AuditSnapshot) -> Repository:
-    """The repository with the requests schedules fired (recorded in the audit, no file)
-    that have not ended, beside the files' requests (a file's request of the same name
-    wins): the next `apply` decides and runs them on the normal policy path."""
+    """The repository with the requests recorded in the audit, no file, that have not
+    ended (a schedule's fire, a finding's auto-remediation: every stream whose fold lists
+    `requests`), beside the files' requests (a file's request of the same name wins): the
+    next `apply` decides and runs them on the normal policy path."""
     from remediate.core.lifecycle import FINAL
 
     fired = {}
-    for name, state in snap.stream(STREAM).items():
-        request = fired_request(state.value)
-        if request is None or name in repository.requests:
+    for (stream, _subject), state in snap.streams.items():
+        fold = streams.fold_of(stream)
+        if fold is None:
             continue
-        if snap.state(name).status in FINAL:
-            continue
-        fired[name] = request
+        for request in fold.requests(state.value):
+            name = request.name
+            if name in repository.requests or snap.state(name).status in FINAL:
+                continue
+            fired[name] = request
     if not fired:
         return repository
     return replace(repository, requests={**repository.requests, **fired})
+
+
+def _fired_requests(value: Any) -> list[Request]:
+    request = fired_request(value)
+    return [] if request is None else [request]

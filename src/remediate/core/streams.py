@@ -140,7 +140,10 @@ class Fold:
     `step(value, event)` the value after an event; `refuse(value, event)` why the stream's
     lifecycle forbids the event (None: allowed; a refused event changes nothing);
     `over(value, attempt)` whether that claim attempt is over (its ref may be pruned);
-    `dump`/`load` the value as JSON (default: the value is JSON already)."""
+    `dump`/`load` the value as JSON (default: the value is JSON already); `requests(value)`
+    the requests a subject's value records, no file (`core.model.Request`s: a schedule's
+    fire, a finding's auto-remediation), which `core.schedules.with_fired` adds to the
+    repository until they end."""
 
     stream: str
     start: Callable[[str], Any]
@@ -149,6 +152,7 @@ class Fold:
     over: Callable[[Any, int], bool] = lambda value, attempt: False
     dump: Callable[[Any], Any] = _same
     load: Callable[[Any], Any] = _same
+    requests: Callable[[Any], Iterable[Any]] = lambda value: ()
 
 
 FOLDS: dict[str, Fold] = {}

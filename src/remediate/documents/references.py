@@ -144,9 +144,10 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
 
 
 def check_request_spec(
-    doc: Document, index: Index, prefix: str, spec: dict[str, Any]
+    doc: Document, index: Index, prefix: str, spec: dict[str, Any], parameters: bool = True
 ) -> Iterable[Problem]:
-    """A request spec (in a request, a schedule job or a policy test case) names a real action."""
+    """A request spec (in a request, a schedule job or a policy test case) names a real
+    action; its parameters satisfy the action's schema (unless `parameters` is false)."""
     action = spec["action"]
     type_name = action["type"]
     action_type = index.get("ActionType", type_name)
@@ -157,7 +158,7 @@ def check_request_spec(
         )
         return
     validator = index.parameter_validators.get(type_name)
-    if validator is None:
+    if validator is None or not parameters:
         return  # the ActionType's own schema error is reported there
     parameters = action.get("parameters", {})
     base = f"{prefix}.action.parameters"
@@ -211,10 +212,63 @@ def _check_schedule(doc: Document, index: Index) -> Iterable[Problem]:
             yield _p(
                 doc,
                 f"spec.job.import.{key}",
-                "not used yet: findings become requests through "
-                "Settings spec.autoRemediation, which is not built yet",
+                "not used: findings become requests through Settings spec.autoRemediation "
+                "rules (see docs/findings.md)",
                 "warning",
             )
+
+
+def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
+    """Settings spec.autoRemediation: unique rule names, a real action type, templates
+    that compile and read only `finding`, literal fields valid as a request's (a
+    template's value is checked when the finding renders it, at import)."""
+    from remediate.executors.templates import is_template, template_problems
+
+    names: dict[str, int] = {}
+    for i, rule in enumerate(doc.spec.get("autoRemediation", [])):
+        prefix = f"spec.autoRemediation[{i}]"
+        if rule["name"] in names:
+            yield _p(
+                doc,
+                f"{prefix}.name",
+                f"duplicate rule name {rule['name']!r} (first at "
+                f"spec.autoRemediation[{names[rule['name']]}])",
+            )
+        names.setdefault(rule["name"], i)
+        request = rule["request"]
+        parameters = request["action"].get("parameters", {})
+        templated = any(is_template(v) for v in _strings(parameters))
+        yield from check_request_spec(doc, index, f"{prefix}.request", request, not templated)
+        for path, message in template_problems(request, names=("finding",)):
+            yield _p(doc, f"{prefix}.request.{path}", message)
+        for key in ("serviceName", "environment", "severity"):
+            value = request.get(key)
+            if isinstance(value, str) and not is_template(value):
+                validator, schema = _literal(key)
+                lines = doc.lines.subtree(f"{prefix}.request.{key}")
+                for err in schemas.errors_of(validator, value, lines, schema):
+                    yield _p(doc, f"{prefix}.request.{key}", err.message)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+
+
+@cache
+def _literal(key: str) -> tuple[Any, dict[str, Any]]:
+    """A validator of a request's `key` (serviceName, environment, severity) alone, and
+    its schema (each a self-contained definition of common.schema.json)."""
+    import jsonschema_rs
+
+    schema = schemas.raw_schemas()["common.schema.json"]["$defs"][key]
+    return jsonschema_rs.validator_for(schema), schema
 
 
 def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
@@ -326,7 +380,7 @@ def _dig(data: dict[str, Any], dotted: str) -> Any:
 
 
 CHECKS: dict[str, list[Check]] = {
-    "Settings": [check_teams],
+    "Settings": [check_teams, _check_auto_remediation],
     "RemediationRequest": [_check_request],
     "Schedule": [_check_schedule],
     "GuardrailPolicy": [_check_policy, check_teams],

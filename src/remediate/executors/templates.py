@@ -68,17 +68,23 @@ def _compile(source: str) -> Any:
     return environment().from_string(source)
 
 
-def template_problems(value: Any, path: str = "") -> list[tuple[str, str]]:
-    """(key path, message) for every template in `value` that cannot render: syntax or names."""
+def template_problems(
+    value: Any, path: str = "", names: tuple[str, ...] = TEMPLATE_NAMES
+) -> list[tuple[str, str]]:
+    """(key path, message) for every template in `value` that cannot render: syntax or
+    names (`names`: what its data holds; an executor's templates read TEMPLATE_NAMES, an
+    auto-remediation rule's `finding`)."""
     if isinstance(value, dict):
         return [
-            p for k, v in value.items() for p in template_problems(v, f"{path}.{k}" if path else k)
+            p
+            for k, v in value.items()
+            for p in template_problems(v, f"{path}.{k}" if path else k, names)
         ]
     if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in template_problems(v, f"{path}[{i}]")]
+        return [p for i, v in enumerate(value) for p in template_problems(v, f"{path}[{i}]", names)]
     if not isinstance(value, str) or not is_template(value):
         return []
-    problem = _check(value)
+    problem = _check(value, names)
     return [(path, problem)] if problem else []
 
 
@@ -89,8 +95,8 @@ _SIMPLE = re.compile(r"\{\{\s*(?:parameters|request)(?:\.[A-Za-z_][A-Za-z0-9_]*)
 
 
 @lru_cache(maxsize=4096)
-def _check(source: str) -> str | None:
-    rest = _SIMPLE.sub("", source)
+def _check(source: str, allowed: tuple[str, ...] = TEMPLATE_NAMES) -> str | None:
+    rest = _SIMPLE.sub("", source) if allowed == TEMPLATE_NAMES else source
     if not any(d in rest for d in _DELIMITERS):
         return None
     import jinja2
@@ -103,9 +109,9 @@ def _check(source: str) -> str | None:
         return f"template syntax error: {exc.message}"
     except Exception as exc:  # the compiler's own refusals (TemplateAssertionError, …)
         return f"template cannot compile: {type(exc).__name__}: {exc}"
-    unknown = sorted(names - set(TEMPLATE_NAMES))
+    unknown = sorted(names - set(allowed))
     if unknown:
-        return f"template reads {', '.join(unknown)}; it may read only {', '.join(TEMPLATE_NAMES)}"
+        return f"template reads {', '.join(unknown)}; it may read only {', '.join(allowed)}"
     if not names:  # the same on every request: render it now, within the same bounds
         try:
             render_pieces(source, {})

@@ -1,0 +1,289 @@
+"""Auto-remediation on real git (a bare remote, clones, the CLI as processes):
+`Settings.spec.autoRemediation` rules turn matching open findings into requests at
+import, once per finding and rule, at most `maxOpen` unfinished; `apply` decides and
+runs them on the normal policy path; a finding whose request completed and that is gone
+from the next import is resolved naming it; finding values stay data; validate's
+messages for a bad rule."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from tests.runner_support import (
+    OPERATOR,
+    OPERATOR2,
+    action_yaml,
+    cli_env,
+    clone,
+    git,
+    make_remote,
+    remediate,
+    remote_events,
+    start,
+)
+
+EVIL = "eval of $(touch PWNED) `id` {{ 7*7 }} {% raw %}; rm -rf / && echo done"
+
+RULES = """\
+  autoRemediation:
+    - name: fix-eval
+      match: {tools: [semgrep], rules: [py.eval], severities: [HIGH, CRITICAL]}
+      request:
+        action:
+          type: fix
+          parameters: {file: "{{ finding.location.file }}", why: "{{ finding.message }}"}
+        serviceName: "{{ finding.repository }}"
+        environment: staging
+      maxOpen: @MAX@
+"""
+BAD_ENV = """\
+    - name: bad-env
+      match: {rules: [py.eval], severities: [HIGH]}
+      request:
+        action: {type: fix, parameters: {file: x, why: y}}
+        serviceName: api
+        environment: "{{ finding.message }}"
+"""
+
+
+def fix_action(log: Path) -> str:
+    """Appends `<request> <file> <why>` (one line, the values as given) to `log`."""
+    argv = [
+        "/bin/sh",
+        "-c",
+        f'printf "%s|%s|%s\\n" "$1" "$2" "$3" >> {log}',
+        "sh",
+        "{{ request.name }}",
+        "{{ parameters.file }}",
+        "{{ parameters.why }}",
+    ]
+    extra = "  parameters:\n    type: object\n    required: [file, why]\n"
+    return action_yaml("fix", argv).replace("  parameters: {type: object}\n", extra)
+
+
+def result(rule: str, file: str, level: str, message: str, snippet: str) -> dict[str, Any]:
+    region = {"startLine": 3, "snippet": {"text": snippet}}
+    return {
+        "ruleId": rule,
+        "level": level,
+        "message": {"text": message},
+        "locations": [{"physicalLocation": {"artifactLocation": {"uri": file}, "region": region}}],
+    }
+
+
+def sarif(tmp: Path, n: int, *results: dict[str, Any], tool: str = "semgrep") -> Path:
+    log = {
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": tool, "rules": []}}, "results": list(results)}],
+    }
+    path = tmp / f"scan-{n}.sarif"
+    path.write_text(json.dumps(log))
+    return path
+
+
+def run(repo: Path, *args: str) -> Any:
+    done = remediate(repo, *args, "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+def import_(repo: Path, path: Path) -> dict[str, Any]:
+    body: dict[str, Any] = run(repo, "import", "sarif", str(path), "--repository", "payments")
+    return body
+
+
+def lines(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def setup(tmp: Path, decision: str, max_open: int, extra: str = "") -> tuple[Path, Path, Path]:
+    log = tmp / "fixes.log"
+    rules = RULES.replace("@MAX@", str(max_open)) + extra
+    bare = make_remote(tmp, decision, actions={"fix": fix_action(log)}, settings_extra=rules)
+    return bare, clone(tmp, bare, "ops", OPERATOR), log
+
+
+def test_a_matching_finding_becomes_one_request_run_once_and_resolved_naming_it(
+    tmp_path: Path,
+) -> None:
+    bare, repo, log = setup(tmp_path, "allow", 5, BAD_ENV)
+    evil = result("py.eval", "app/a b;$(id).py", "error", EVIL, "eval(x)")
+    ignored = [
+        result("py.eval", "app/low.py", "warning", "eval, but MEDIUM", "eval(y)"),  # severity
+        result("py.exec", "app/other.py", "error", "another rule", "exec(z)"),  # rule
+    ]
+    first = import_(repo, sarif(tmp_path, 1, evil, *ignored))
+    found = {f["location"]["file"]: f for f in run(repo, "findings", "list")["findings"]}
+    fid = found["app/a b;$(id).py"]["id"]
+    name = f"fix-eval-{fid}"
+    assert first["requests"] == [name]
+    # the rule whose template renders an invalid environment makes nothing, and says why
+    assert first["notes"] == [
+        f"auto-remediation bad-env: finding {fid}: no request: request spec.environment: "
+        + json.dumps(EVIL)
+        + " is not valid: character 5 is U+0020 SPACE. An environment name such as "
+        "production or staging: ASCII "
+        "letters, digits, dot, underscore and hyphen; compared case-insensitively."
+    ]
+    shown = run(repo, "findings", "show", fid)
+    assert shown["remediationId"] == name and "requests" not in shown
+    assert all(found[f]["remediationId"] is None for f in ("app/low.py", "app/other.py"))
+    (event,) = run(repo, "findings", "events", "--event-type", "remediation_requested")["events"]
+    assert (event["findingId"], event["details"]["remediationId"]) == (fid, name)
+    assert event["details"]["request"]["requester"] == OPERATOR  # who imported
+    # the request, recorded in the audit (no file), carries the finding's values as data
+    spec = event["details"]["request"]["spec"]
+    assert spec == {
+        "action": {"type": "fix", "parameters": {"file": "app/a b;$(id).py", "why": EVIL}},
+        "serviceName": "payments",
+        "environment": "staging",
+        "severity": "HIGH",
+        "findingId": fid,
+    }
+    assert not (repo / "remediations").exists() or not list((repo / "remediations").iterdir())
+
+    # a re-import of the same results makes no second request
+    assert import_(repo, sarif(tmp_path, 2, evil, *ignored))["requests"] == []
+
+    # apply decides it on the normal policy path and runs it, once
+    done = remediate(repo, "apply", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines(log) == [f"{name}|app/a b;$(id).py|{EVIL}"]
+    assert not (repo / "PWNED").exists() and not (tmp_path / "PWNED").exists()
+    assert remediate(repo, "apply").returncode == 0
+    assert len(lines(log)) == 1
+    status = run(repo, "status")
+    assert {r["requestId"]: r["status"] for r in status["requests"]} == {name: "COMPLETED"}
+
+    # still reported after it completed: no second request (one per finding and rule, ever)
+    assert import_(repo, sarif(tmp_path, 3, evil, *ignored))["requests"] == []
+    # gone from the next import: resolved, naming the completed request
+    gone = import_(repo, sarif(tmp_path, 4, *ignored))
+    assert gone["scans"][0]["resolved"] == 1 and gone["requests"] == []
+    after = run(repo, "findings", "show", fid)
+    assert (after["status"], after["resolvedBy"]) == ("resolved", f"request {name}")
+    (resolved,) = run(repo, "findings", "events", "--event-type", "resolved")["events"]
+    assert resolved["details"]["remediationId"] == name
+    # back again: reopened, and still no second request from this rule
+    assert import_(repo, sarif(tmp_path, 5, evil, *ignored))["requests"] == []
+    assert remediate(repo, "apply").returncode == 0
+    assert len(lines(log)) == 1
+    verify = remediate(clone(tmp_path, bare, "check"), "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_max_open_bounds_unfinished_requests_and_the_importer_cannot_approve(
+    tmp_path: Path,
+) -> None:
+    bare, repo, log = setup(tmp_path, "require_approval", 2)
+    three = [
+        result("py.eval", f"app/m{i}.py", "error", f"eval {i}", f"eval({i})") for i in (1, 2, 3)
+    ]
+    first = import_(repo, sarif(tmp_path, 1, *three))
+    assert len(first["requests"]) == 2
+    ids = sorted(f["id"] for f in run(repo, "findings", "list")["findings"])
+    assert sorted(first["requests"]) == [f"fix-eval-{i}" for i in ids[:2]]  # by id (a tie)
+    assert remediate(repo, "apply").returncode == 0
+    assert lines(log) == []
+    status = {r["requestId"]: r["status"] for r in run(repo, "status")["requests"]}
+    assert status == dict.fromkeys(first["requests"], "PENDING_APPROVAL")
+    # unfinished: a re-import makes none
+    assert import_(repo, sarif(tmp_path, 2, *three))["requests"] == []
+
+    # who imported the findings requested their requests: any other operator approves
+    chosen = first["requests"][0]
+    refused = remediate(repo, "approve", chosen)
+    assert refused.returncode == 1
+    assert f"requested {chosen} and cannot approve it" in refused.stderr
+    other = clone(tmp_path, bare, "ops2", OPERATOR2)
+    approved = remediate(other, "approve", chosen)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert remediate(repo, "apply").returncode == 0
+    assert [line.split("|")[0] for line in lines(log)] == [chosen]
+
+    # one finished: the next import makes the third, and no more
+    third = import_(repo, sarif(tmp_path, 3, *three))
+    assert third["requests"] == [f"fix-eval-{ids[2]}"]
+    assert import_(repo, sarif(tmp_path, 4, *three))["requests"] == []
+    events = remote_events(tmp_path, bare)
+    made = Counter(
+        e["details"]["remediationId"] for e in events if e.get("verb") == "remediation_requested"
+    )
+    assert made == Counter({f"fix-eval-{i}": 1 for i in ids})
+
+
+def test_two_imports_racing_make_each_request_once(tmp_path: Path) -> None:
+    bare, repo, _log = setup(tmp_path, "allow", 5)
+    path = sarif(tmp_path, 1, result("py.eval", "app/r.py", "error", "eval", "eval(r)"))
+    other = clone(tmp_path, bare, "ops2", OPERATOR2)
+    procs = [
+        start(r, "import", "sarif", str(path), "--repository", "payments", "--format", "json")
+        for r in (repo, other)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    made = sorted(len(json.loads(out)["requests"]) for out, _ in outs)
+    assert made == [0, 1]
+    events = remote_events(tmp_path, bare)
+    assert [e["verb"] for e in events].count("remediation_requested") == 1
+
+
+BAD = """\
+apiVersion: remediate/v1
+kind: Settings
+metadata: {name: t}
+spec:
+  forge: {type: local}
+  autoRemediation:
+    - name: fix-eval
+      request:
+        action: {type: nope, parameters: {file: "{{ finding.location.file }}"}}
+        serviceName: "{{ request.serviceName }}"
+        environment: "prod eu"
+        severity: "{{ finding.severity"
+    - name: fix-eval
+      request:
+        action: {type: fix, parameters: {}}
+        serviceName: api
+        environment: staging
+        severity: SEVERE
+"""
+
+
+def test_validate_names_each_problem_of_a_bad_rule(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "actions").mkdir(parents=True)
+    (repo / "remediate.yaml").write_text(BAD)
+    (repo / "actions" / "fix.yaml").write_text(fix_action(tmp_path / "log"))
+    git(repo, "init", "--quiet")
+    done = remediate(repo, "validate", env=cli_env())
+    assert done.returncode == 1
+    got = (done.stdout + done.stderr).splitlines()
+    assert got[3].startswith(
+        "remediate.yaml:12: spec.autoRemediation[0].request.severity: template syntax error: "
+    )
+    got[3] = got[3][: got[3].index("error: ") + 7] + "(jinja2's words)"
+    assert got == [
+        "remediate.yaml:9: spec.autoRemediation[0].request.action.type: unknown action type "
+        "'nope' (known: fix)",
+        "remediate.yaml:10: spec.autoRemediation[0].request.serviceName: template reads "
+        "request; it may read only finding",
+        'remediate.yaml:11: spec.autoRemediation[0].request.environment: "prod eu" is not '
+        "valid: character 5 is U+0020 SPACE. An environment name such as production or "
+        "staging: ASCII letters, digits, dot, underscore and hyphen; compared "
+        "case-insensitively.",
+        "remediate.yaml:12: spec.autoRemediation[0].request.severity: template syntax error: "
+        "(jinja2's words)",
+        "remediate.yaml:13: spec.autoRemediation[1].name: duplicate rule name 'fix-eval' "
+        "(first at spec.autoRemediation[0])",
+        "remediate.yaml:15: spec.autoRemediation[1].request.action.parameters: missing "
+        "required key 'file' (parameters of action type 'fix')",
+        "remediate.yaml:15: spec.autoRemediation[1].request.action.parameters: missing "
+        "required key 'why' (parameters of action type 'fix')",
+        'remediate.yaml:18: spec.autoRemediation[1].request.severity: "SEVERE" is not one '
+        "of: LOW, MEDIUM, HIGH, CRITICAL",
+        "8 error(s) in 2 files",
+    ]
