@@ -67,6 +67,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
+    "retention": (
+        "retention",
+        "retention",
+        "Audit retention: replace events older than retentionDays by checkpoints.",
+    ),
 }
 
 EXIT_BUG = 70

@@ -16,12 +16,13 @@ from typing import Any
 
 from remediate.core import checkpoint as cp
 from remediate.core.audit import AnyEvent, RequestState
-from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge
+from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge, retention_paths
+from remediate.core.commits import AuditCommit
 from remediate.core.folding import Folder
 from remediate.core.lifecycle import FINAL
 from remediate.core.model import build_repository
-from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot
-from remediate.core.streams import StreamState
+from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot, parse_text
+from remediate.core.streams import StreamEvent, StreamState
 from remediate.errors import RemediateError, UserError
 from remediate.service import audit_log, checkpoint
 from remediate.service.ports import AuditReader
@@ -272,7 +273,7 @@ def authorship(
         }
         for path in sorted(added - at_tip):
             at_tip.update(found for found, _, _ in store.tree_blobs(rev, path))
-    return judge(changed, history, trust, at_tip, retired(store, rev)), len(history)
+    return judge(changed, history, trust, at_tip, retired(store, history, trust)), len(history)
 
 
 def before_signing(store: AuditReader, trust: RunnerTrust) -> RunnerTrust:
@@ -292,10 +293,36 @@ def before_signing(store: AuditReader, trust: RunnerTrust) -> RunnerTrust:
 _unsigned: dict[tuple[int, str], frozenset[str]] = {}  # per store: signingSince's history
 
 
-def retired(store: AuditReader, rev: str | None) -> frozenset[str]:
-    """Audit files a retention checkpoint replaced, whose absence is no problem. The hook
-    for `retention enforce` (a later issue): none yet."""
-    return frozenset()
+def retired(
+    store: AuditReader, history: Iterable[AuditCommit], trust: RunnerTrust
+) -> frozenset[str]:
+    """Audit files a retention commit of the runner removed, whose absence is no problem:
+    a runner commit that deletes audit files is one only when its deletions are exactly
+    what the `enforce` event it adds records (`core.authorship.retention_paths`)."""
+    found: set[str] = set()
+    for commit in history:
+        if not any(letter == "D" for letter, _, _ in commit.changes):
+            continue
+        if not trust.is_runner(commit):
+            continue
+        found |= retention_paths(commit, _retention_record(store, commit))
+    return frozenset(found)
+
+
+def _retention_record(store: AuditReader, commit: AuditCommit) -> dict[str, Any] | None:
+    """The `enforce` event's details among the files `commit` added (None: none)."""
+    from remediate.core import retention
+
+    added = [blob for letter, _, blob in commit.changes if letter == "A"]
+    for _, _, text in store.texts(added, MAX_FILE_BYTES):
+        for item in parse_text("", text or ""):
+            if (
+                isinstance(item, StreamEvent)
+                and item.stream == retention.STREAM
+                and item.verb == retention.ENFORCE
+            ):
+                return dict(item.details)
+    return None
 
 
 def require_runner_only(
