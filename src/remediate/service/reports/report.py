@@ -32,12 +32,16 @@ def build(session: Session, now: datetime, length: timedelta | None = None) -> D
 
 
 def rendered(session: Session, digest: Digest, kind: str) -> str:
-    """The digest as `markdown` or `html`, the runner's secrets redacted (as in e-mail)."""
+    """The digest as `markdown`, `html` or `control` (the control center page), the
+    runner's secrets redacted (as in e-mail)."""
     from remediate.executors.base import ambient_secrets
     from remediate.executors.redaction import Redactor
     from remediate.service.reports import render
 
-    text = render.html(digest) if kind == "html" else render.markdown(digest)
+    if kind == "control":
+        text = render.control_center(digest)
+    else:
+        text = render.html(digest) if kind == "html" else render.markdown(digest)
     return Redactor(ambient_secrets(session.env.variables()))(text)
 
 
