@@ -209,6 +209,7 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     for name in folder.states:
         if name not in seen and ("requests", name) not in skip:
             found.append(f"request {name}: in the audit, not in the checkpoint")
+    found += _summaries_differ(store, base)
     seen_keys: set[tuple[str, str]] = set()
     for path in sorted(p for p in base.blobs if p.startswith(cp.STREAMS_DIR)):
         for other in base.stream_bucket(path).values():
@@ -243,6 +244,25 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     if len(found) > 20:
         shown.append(head + f"… and {len(found) - 20} more")
     return shown
+
+
+def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
+    """The checkpoint's `summaries/` buckets (what `stats` and `report` read) that are not
+    their request bucket's states; one naming another bucket is not read, so not wrong."""
+    from remediate.core.stats import Summary
+
+    found = []
+    paths = sorted(p for p in base.blobs if p.startswith(cp.SUMMARIES))
+    for path in paths:
+        bucket = "requests/" + path.removeprefix(cp.SUMMARIES)
+        blob = base.blobs.get(bucket)
+        rows = cp.read_summaries(store.blob_text(base.blobs[path]), blob or "")
+        if rows is None:
+            continue
+        states = cp.read_states(store.blob_text(blob) if blob else "{}")
+        if rows != [Summary.of(states[n]).row() for n in sorted(states)]:
+            found.append(f"{path}: the summary is not its bucket's states")
+    return found
 
 
 # -- the guard's rules: who may have written audit/ (core.authorship) ---------------------
