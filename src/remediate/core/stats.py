@@ -102,22 +102,27 @@ class Summary:
 
     @classmethod
     def from_row(cls, row: list[Any]) -> Summary:
-        """The summary `row` wrote (ValueError, KeyError, TypeError: not one)."""
-        *scalars, overrides = row
-        if len(scalars) != len(_SCALARS):
+        """The summary `row` wrote (ValueError, KeyError, TypeError: not one). Runs once
+        per request of the audit: positional, and no generator for the common no-override."""
+        if len(row) != _ROW:
             raise ValueError("a summary row of another shape")
-        found = tuple(
-            Approval(
-                by=by,
-                content_hash=content,
-                at=parse_time(at),
-                reason=reason,
-                override=True,
-                lifts=tuple(lifts),
+        overrides = row[-1]
+        found = (
+            tuple(
+                Approval(
+                    by=by,
+                    content_hash=content,
+                    at=parse_time(at),
+                    reason=reason,
+                    override=True,
+                    lifts=tuple(lifts),
+                )
+                for by, content, at, reason, lifts in overrides
             )
-            for by, content, at, reason, lifts in overrides
+            if overrides
+            else ()
         )
-        return cls(*[*scalars, found])  # positional, in field order (fast: once per request)
+        return cls(*row[:-1], found)  # type: ignore[call-arg]
 
 
 _SCALARS = (
@@ -135,6 +140,7 @@ _SCALARS = (
     "last_failure",
     "last_failed_at",
 )
+_ROW = len(_SCALARS) + 1
 
 
 def success_rate(completed: int, total: int) -> float:
