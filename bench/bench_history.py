@@ -110,7 +110,7 @@ def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, in
 
 
 # What a cached remote's last runner run left; bumped when a version leaves more.
-RUNNER_STATE = "checkpoint v1 with settled request files; claim refs pruned\n"
+RUNNER_STATE = "checkpoint v1 with settled request files and the automation record; claim refs pruned\n"
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ is all of them together.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 from remediate.adapters.git_cli import not_a_repository, unreachable
@@ -119,6 +120,29 @@ class GitBase:
                 "its public key with the private one in ssh-agent) is not set; nothing was done"
             )
         self._sign = True
+
+    def own_key(self) -> str | None:
+        """The public key of REMEDIATE_SIGNING_KEY: git's `key::` literal, a public key
+        file (the private key in ssh-agent), or a private key file (`ssh-keygen -y`)."""
+        key = self.signing_key
+        if not key:
+            return None
+        if key.startswith("key::"):
+            return key.removeprefix("key::").strip() or None
+        try:
+            text = Path(key).expanduser().read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        if text.startswith(("ssh-", "ecdsa-", "sk-")):
+            return text.splitlines()[0]
+        done = subprocess.run(
+            ["ssh-keygen", "-y", "-P", "", "-f", str(Path(key).expanduser())],
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+        return done.stdout.strip() or None if done.returncode == 0 else None
 
     def unreachable(self, err: str) -> str:
         """One sentence for a remote git could not talk to: which, where, and git's reason."""

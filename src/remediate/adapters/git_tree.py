@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from remediate.adapters.git_base import DEEPEN
 from remediate.core.automation import Version
 from remediate.documents.commit import TreeEntry
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
@@ -107,10 +108,14 @@ class GitTree:
         return None
 
     def _quiet(self, *args: str) -> str:
+        return self._try(*args) or ""
+
+    def _try(self, *args: str) -> str | None:
+        """git's output, stripped; None when it failed."""
         done = subprocess.run(
             ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=False
         )
-        return done.stdout.strip() if done.returncode == 0 else ""
+        return done.stdout.strip() if done.returncode == 0 else None
 
     def differs(self, rev: str) -> list[str]:
         """Document files whose working-tree content is not what `rev` holds (edits, and
@@ -129,8 +134,21 @@ class GitTree:
         someone else merged). A shallow clone is deepened first: a cut history would make
         its oldest commit look like the founding one."""
         self._unshallow()
+        return self._versions(rev, paths)
+
+    def automation_since(self, since: str, rev: str, paths: Sequence[str]) -> list[Version] | None:
+        """The versions `automation_history` names that were made after commit `since`,
+        deepening a shallow clone only as far as `since`; None when `since` is not on
+        `rev`'s first-parent line (then only the whole history can say)."""
+        if not self._on_first_parent_line(since, rev):
+            return None
+        return self._versions(f"{since}..{rev}", paths)
+
+    def _versions(self, span: str, paths: Sequence[str]) -> list[Version]:
         versions: list[Version] = []
-        for commit, author, parents, changes in self._log("--first-parent", "-m", rev, paths=paths):
+        for commit, author, parents, changes in self._log(
+            "--first-parent", "-m", span, paths=paths
+        ):
             side = self._brought_in(parents, paths) if len(parents) > 1 else {}
             for path, blob in changes:
                 found = side.get(path)
@@ -172,6 +190,23 @@ class GitTree:
                 changes.append((path.decode("utf-8", "replace"), blob))
             found.append((commit, author, parents.split(), changes))
         return found
+
+    def _on_first_parent_line(self, since: str, rev: str) -> bool:
+        """Is `since` `rev` or a first parent of a first parent … of it? A shallow clone
+        is deepened (by `DEEPEN`'s steps, then all) until git can tell."""
+        for depth in (0, *DEEPEN, -1):
+            if depth:
+                how = "--unshallow" if depth < 0 else f"--deepen={depth}"
+                self._try("fetch", "--quiet", "--no-tags", how)
+            if self._try("merge-base", "--is-ancestor", since, rev) is not None:
+                line = self._try("rev-list", "--first-parent", f"{since}..{rev}")
+                if line is None:
+                    return False
+                oldest = line.split()[-1] if line else None
+                return oldest is None or self._try("rev-parse", f"{oldest}^1") == since
+            if self._try("rev-parse", "--is-shallow-repository") != "true":
+                return False
+        return False
 
     def _unshallow(self) -> None:
         shallow = self._git("rev-parse", "--is-shallow-repository").strip()

@@ -11,6 +11,7 @@ import io
 import os
 import tempfile
 from collections.abc import Collection, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,19 @@ class GitWriting(GitBase):
             return out.strip()
 
     def _store(self, kind: bytes, data: bytes) -> str:
+        """Write one object as a loose object, in this process (gitdb's loose database: a
+        zlib stream renamed into place, git's own format). GitPython's `repo.odb` would
+        run a `git hash-object` per object: 533 processes for one checkpoint."""
         from gitdb.base import IStream  # type: ignore[import-untyped]
 
-        return str(self.repo.odb.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        stored = self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
+        return str(stored.hexsha.decode())
+
+    @cached_property
+    def _loose(self) -> Any:
+        from gitdb.db.loose import LooseObjectDB  # type: ignore[import-untyped]
+
+        return LooseObjectDB(os.path.join(self.repo.common_dir, "objects"))
 
     def _tree_of(self, rev: str) -> str:
         """The tree of a commit (or a tree's own id)."""

@@ -7,6 +7,8 @@ A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
 - `files/<xx>.json`: every request file (by a hash of its path) with who added it and,
   once its requests are settled, the blob the runner read and the requests it declares;
 - `executions.json`: every execution start (what rate limits count);
+- `automation.json`: which version of each automation file is in force as of that commit
+  (`core.automation.Record`), so that a later run walks only the commits made since;
 - `streams/<stream>/<xx>.json`: each other stream's subjects (`core.streams`), by a hash
   of the subject: chain head, event ids, the fold's value (its `dump`).
 A reader reads only the buckets it needs; a writer rewrites only the buckets whose
@@ -32,6 +34,7 @@ VERSION = 1
 REF = "refs/remediate/checkpoint"
 MANIFEST = "checkpoint.json"
 EXECUTIONS = "executions.json"
+AUTOMATION = "automation.json"  # `core.automation.Record` as of the manifest's commit
 _TIMES = {"claimed_at", "deadline", "retry_at"}
 
 

@@ -74,6 +74,10 @@ class Tree(Protocol):
 
     def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]: ...
 
+    def automation_since(
+        self, since: str, rev: str, paths: Sequence[str]
+    ) -> list[Version] | None: ...
+
 
 @dataclass(frozen=True)
 class _Blobs:
@@ -262,3 +266,6 @@ class AtCommit:
 
     def automation_history(self, rev: str, paths: Sequence[str]) -> list[Version]:
         return self._tree.automation_history(rev, paths)
+
+    def automation_since(self, since: str, rev: str, paths: Sequence[str]) -> list[Version] | None:
+        return self._tree.automation_since(since, rev, paths)

@@ -13,11 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from remediate.core.automation import AUTOMATION_PATHS, SETTINGS_FILES, Trusted, is_automation
+from remediate.core.automation import (
+    AUTOMATION_PATHS,
+    SETTINGS_FILES,
+    AdminsOf,
+    Record,
+    Trusted,
+    is_automation,
+)
 from remediate.core.identity import Directory
 from remediate.core.model import Settings, build_repository
 from remediate.documents.repository import Skip, ValidationReport
-from remediate.service.ports import CommitDocuments
+from remediate.service.ports import AuditReader, CommitDocuments
 
 
 @dataclass(frozen=True)
@@ -31,12 +38,37 @@ class AtCommit:
     warnings: tuple[str, ...] = field(default=())
 
 
-def trusted(commits: CommitDocuments, rev: str) -> Trusted:
-    """For each automation file at `rev`, the version an admin made (`core.automation`)."""
-    from remediate.core.automation import trusted as choose
+Known = tuple[str, Record]  # (commit, the automation record as of it)
 
-    history = commits.automation_history(rev, AUTOMATION_PATHS)
-    tip = {p: b for p, b in commits.blobs(rev).items() if is_automation(p)}
+
+def trusted(commits: CommitDocuments, rev: str, known: Known | None = None) -> Trusted:
+    """For each automation file at `rev`, the version an admin made (`core.automation`):
+    from `known` (a commit of `rev`'s first-parent line and its record) and the versions
+    made since, when that can say; else from the whole history."""
+    from remediate.core import automation
+
+    admins_of = _admins(commits)
+    found = advanced(commits, rev, known, admins_of) if known is not None else None
+    if found is None:
+        found = automation.record(commits.automation_history(rev, AUTOMATION_PATHS), admins_of)
+    return found.trusted({p: b for p, b in commits.blobs(rev).items() if is_automation(p)})
+
+
+def advanced(
+    commits: CommitDocuments, rev: str, known: Known, admins_of: AdminsOf | None = None
+) -> Record | None:
+    """The record as of `rev` from `known` and the versions made since; None when only
+    the whole history can say (`core.automation.advance`)."""
+    from remediate.core.automation import advance
+
+    commit, record = known
+    if commit == rev:
+        return record
+    since = commits.automation_since(commit, rev, AUTOMATION_PATHS)
+    return None if since is None else advance(record, since, admins_of or _admins(commits))
+
+
+def _admins(commits: CommitDocuments) -> AdminsOf:
     cache: dict[str | None, Callable[[str], bool]] = {}
 
     def admins_of(blob: str | None) -> Callable[[str], bool]:
@@ -44,7 +76,34 @@ def trusted(commits: CommitDocuments, rev: str) -> Trusted:
             cache[blob] = Directory.from_settings(_settings(commits, blob)).is_admin
         return cache[blob]
 
-    return choose(history, tip, admins_of)
+    return admins_of
+
+
+def recorded(store: AuditReader, commits: CommitDocuments) -> Known | None:
+    """The automation record of the runner's checkpoint (`checkpoint.automation`), when
+    this process can trust it. The record names the settings in force, and so who the
+    runner is: to break that circle, a runner holding a signing key trusts only a
+    checkpoint signed by that very key; one without a key, only a record whose settings
+    sign nothing (then identities are trusted as git records them, like every commit's)."""
+    from dataclasses import replace
+
+    from remediate.service import checkpoint
+
+    found = checkpoint.automation(store)
+    if found is None:
+        return None
+    sha, commit, record = found
+    if record.in_force is None:
+        return None
+    trust = _settings(commits, record.in_force.blob).runner_trust
+    own = store.own_key()
+    if own is not None:
+        if not trust.signing:
+            return None
+        trust = replace(trust, keys=(own,))
+    elif trust.signing:
+        return None
+    return (commit, record) if checkpoint.stored(store, trust, sha) is not None else None
 
 
 def _settings(commits: CommitDocuments, blob: str | None) -> Settings:

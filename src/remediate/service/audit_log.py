@@ -20,6 +20,7 @@ from datetime import datetime
 
 from remediate.core.audit import AnyEvent
 from remediate.core.authorship import RunnerTrust
+from remediate.core.automation import Record
 from remediate.core.commits import Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import (
@@ -298,8 +299,20 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     snap = session.memo.get("audit@tip")
     read = session.memo.get(READ_FILES, {})
     return isinstance(snap, AuditSnapshot) and checkpoint.save(
-        session.store, snap, runner, read, _trust(session, runner)
+        session.store, snap, runner, read, _trust(session, runner), _automation(session, snap)
     )
 
 
+def _automation(session: Session, snap: AuditSnapshot) -> Record | None:
+    """The automation record as of the snapshot's commit: the one `runtime.load` chose
+    from, advanced over the commits made since (the runner's own touch no automation)."""
+    from remediate.service import at_commit
+
+    known = session.memo.get(AUTOMATION)
+    if known is None or snap.rev is None or session.commits is None:
+        return None
+    return at_commit.advanced(session.commits, snap.rev, known)
+
+
 READ_FILES = "documents@read"  # memo: the request files `runtime.load` read (path → blob, names)
+AUTOMATION = "automation@read"  # memo: (commit, `core.automation.Record` as of it)

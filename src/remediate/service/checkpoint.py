@@ -18,6 +18,7 @@ from remediate.core import checkpoint as cp
 from remediate.core import streams as st
 from remediate.core.audit import RequestState, extend
 from remediate.core.authorship import RunnerTrust, as_trust
+from remediate.core.automation import Record
 from remediate.core.chains import check_chains
 from remediate.core.commits import WON, Person
 from remediate.core.decision import Execution
@@ -178,6 +179,28 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
     return Stored(store, sha, manifest, blobs) if manifest else None
 
 
+def automation(store: AuditReader) -> tuple[str, str, Record] | None:
+    """(checkpoint commit, the commit it summarises, its automation record) of the local
+    checkpoint ref, whoever wrote it: the caller judges that (`at_commit.recorded`)."""
+    import json
+
+    sha = store.resolve(cp.REF)
+    if sha is None:
+        return None
+    blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
+    if cp.MANIFEST not in blobs or cp.AUTOMATION not in blobs:
+        return None
+    try:
+        manifest = cp.Manifest.from_json(json.loads(store.blob_text(blobs[cp.MANIFEST])))
+        data = json.loads(store.blob_text(blobs[cp.AUTOMATION]))
+    except ValueError:
+        return None
+    if manifest is None or not isinstance(data, dict) or data.get("commit") != manifest.commit:
+        return None  # a record of another commit than the checkpoint's (an older one)
+    found = Record.from_json(data.get("record"))
+    return (sha, manifest.commit, found) if found is not None else None
+
+
 def _by_runner(store: AuditReader, sha: str, trust: RunnerTrust) -> bool:
     """Did the runner make checkpoint commit `sha` (parentless: it adds its manifest)?"""
     if not trust.signing:
@@ -294,6 +317,7 @@ def save(
     runner: Person,
     read: Mapping[str, ReadFile] | None = None,
     trust: RunnerTrust | None = None,
+    automation: Record | None = None,
 ) -> bool:
     """Write the checkpoint of `snap` if its commit is later than the current one's, by
     compare-and-swap of the ref; True when it landed (losing the race is fine). `read`:
@@ -322,6 +346,9 @@ def save(
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
         files[cp.EXECUTIONS] = _executions_file(snap, base)
+    if automation is not None:  # as of `snap.rev`; a stale one is ignored by its commit
+        record = {"commit": snap.rev, "record": automation.as_json()}
+        files[cp.AUTOMATION] = cp.dumps(record)
     active = sorted(s.request_id for s in snap.active())
     files[cp.MANIFEST] = cp.dumps(cp.Manifest(snap.rev, snap.files, tuple(active)).as_json())
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"

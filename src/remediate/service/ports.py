@@ -137,6 +137,10 @@ class CommitDocuments(Protocol):
         """Every version of the files under `paths` along `rev`'s first-parent line,
         newest first (a shallow clone is deepened first)."""
 
+    def automation_since(self, since: str, rev: str, paths: Sequence[str]) -> list[Version] | None:
+        """Those made after commit `since` (a shallow clone deepened only that far); None
+        when `since` is not on `rev`'s first-parent line."""
+
 
 class AuditReader(Protocol):
     """Read a commit: its tree, blobs and the history of paths."""
@@ -175,6 +179,10 @@ class AuditReader(Protocol):
         """Fetch the remote's refs under `prefix` (the runner's checkpoint), if it can."""
 
     def committer(self, sha: str) -> str | None: ...
+
+    def own_key(self) -> str | None:
+        """The SSH public key (`ssh-ed25519 AAAA… comment`) of the key the runner signs
+        with, from its environment; None when it holds none (or it cannot be read)."""
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Is `ancestor` in `rev`'s history (a shallow clone deepened as needed)?"""

@@ -11,6 +11,7 @@ from typing import Any
 
 from remediate.core.audit import RequestState
 from remediate.core.authorship import RunnerTrust
+from remediate.core.automation import Trusted
 from remediate.core.commits import Person
 from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
@@ -149,12 +150,15 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     commits = session.commits
     if tip is None or commits is None:  # nothing committed yet: nothing is shared either
         return _load_work_tree(session, keep)
-    settings = at_commit.settings_at(commits, tip, at_commit.trusted(commits, tip))
+    known = at_commit.recorded(store, commits)
+    chosen = at_commit.trusted(commits, tip, known)
+    settings = at_commit.settings_at(commits, tip, chosen)
     if where(session, settings.base_branch, settings.runner_trust):
         tip = store.fetch()  # the tip's settings name another base branch: theirs counts
         if tip is None:
             return _load_work_tree(session, keep)
-    return _load_at(session, commits, tip, keep, session.clock.now(), local)[0]
+        chosen = at_commit.trusted(commits, tip, known)
+    return _load_at(session, commits, tip, keep, session.clock.now(), local, chosen)[0]
 
 
 def _work_tree_base(session: Session) -> str:
@@ -175,14 +179,18 @@ def _load_at(
     keep: tuple[str, ...],
     now: datetime,
     local: str | None = None,
+    chosen: Trusted | None = None,
 ) -> tuple[Runtime, AuditSnapshot]:
     from remediate.service import at_commit, checkpoint
-    from remediate.service.audit_log import READ_FILES, TRUST, read
+    from remediate.service.audit_log import AUTOMATION, READ_FILES, TRUST, read
     from remediate.service.plan import compile_repository
     from remediate.service.verify import require_runner_only
 
     store = session.store
-    chosen = at_commit.trusted(commits, tip)
+    if chosen is None:
+        chosen = at_commit.trusted(commits, tip, session.memo.get(AUTOMATION))
+    if chosen.record is not None:
+        session.memo[AUTOMATION] = (tip, chosen.record)  # what the checkpoint records
     runner = session.memo[TRUST] = at_commit.settings_at(commits, tip, chosen).runner_trust
     before = checkpoint.stored(store, runner, local) if local else None
     refuse_rewritten(store, tip, runner, before)
