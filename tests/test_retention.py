@@ -261,8 +261,13 @@ def test_a_checkpoint_stands_for_what_it_replaced_and_only_at_the_start_of_a_cha
     folder = Folder()  # in commit order: the checkpoint's commit comes after the kept events
     for event in (second, checkpoint):
         folder.add(event)
-    folder.settle([second, checkpoint])
+    folder.flush()
+    assert folder.irregular == {}  # held for the checkpoint, then folded: no second reading
     assert folder.report() == [] and folder.states == fold([first, second])
+    alone = Folder()  # a kept event whose checkpoint never comes: irregular, as before
+    alone.add(second)
+    alone.flush()
+    assert alone.irregular == {("requests", "r"): "e2"}
     # a checkpoint in the middle of a chain, or one whose state is not what it says it
     # replaced, is no lifecycle transition
     late = replace(checkpoint, prev=first.hash)

@@ -109,8 +109,10 @@ def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> Veri
 
     folder = Folder()
     _fold(report, folder, store, first())
+    folder.flush()  # events held for a retention checkpoint that did not come: irregular
     mismatches = compare(store, base, folder, report.files) if base is not None else []
     _fold(report, folder, store, after)
+    folder.flush()
     if folder.irregular:  # read again just those chains' events: judged exactly
         folder.settle(_events_of(store, rev, changed, folder))
     report.events = folder.events
@@ -143,6 +145,7 @@ def verify_since(
     known = state_at(store, base, runner)
     folder = Folder(known_request=known.request, known_stream=known.stream)
     _fold(report, folder, store, audit_log.in_order(store, rev, changed, base=base))
+    folder.flush()
     report.events = folder.events
     report.problems += folder.report() + folder.unsettled()
     return report
@@ -173,6 +176,7 @@ def state_at(store: AuditReader, rev: str, runner: RunnerTrust) -> _Known:
     ignored = VerifyReport()
     changed = _guarded(ignored, store, rev)
     _fold(ignored, folder, store, audit_log.in_order(store, rev, changed))
+    folder.flush()
     if folder.irregular:
         folder.settle(_events_of(store, rev, changed, folder))
     return _Known(folder.states, folder.streams)
