@@ -33,6 +33,7 @@ EVERY_COMMAND = [
     ("signal",),
     ("report",),
     ("export", "csv"),
+    ("retention", "enforce"),
     ("github",),
 ]
 IDS = [" ".join(c) for c in EVERY_COMMAND]

@@ -222,6 +222,7 @@ def test_racing_runners_enforce_retention_once(tmp_path: Path) -> None:
     ]
     assert len(enforced) == 1
     assert len(_audit_files(tmp_path, bare)) < len(files)
+    assert git(bare, "for-each-ref", "refs/claims-retention/") == ""  # pruned once on the branch
     verify = json.loads(remediate(work, "audit", "verify", "--format", "json").stdout)
     assert verify["ok"] is True, verify["problems"]
 

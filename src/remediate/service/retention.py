@@ -134,8 +134,12 @@ def enforce(session: Session, now: datetime | None = None) -> Enforced:
 
     snap = audit_log.write(session, build, session.clock.now(), runner, runner)
     audit_log.save_checkpoint(session, runner)
+    # the claim ref of an enforcement on the branch is done with (a runner that claims that
+    # tip again later builds on the newer tip, where nothing is left to remove)
+    claims.prune(store, lambda name: snap.subject(rules.STREAM, name).value, rules.STREAM)
     plan = made.get("plan")
     if plan is None or snap.subject(rules.STREAM, subject).value is None:
+        claims.release(store, won, [c.ref for c in won])  # another runner's got there first
         return done
     return replace(
         done,
