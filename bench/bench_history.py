@@ -7,7 +7,8 @@ For each size, a bare remote with that many completed requests comes from
 fresh clones, side by side and alternating over the sizes so that machine
 noise hits all of them:
 - `status` (all requests) and `status ID` (one), with `--format json`;
-- `plan --base HEAD~1` after a commit that adds one request;
+- `plan --base HEAD~1` after a commit that adds one request, and again once the runner
+  has run since the branch was made (a pull request behind the runner's checkpoint);
 - `apply` with one new request (pushed by a person first), in a full clone
   and in a shallow one (`git clone --depth 1`, the `actions/checkout` default);
 - `audit verify`;
@@ -94,7 +95,14 @@ def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, in
     out["audit verify"] = run(reader, "audit", "verify")
     add_request(reader, "rem-plan-1", push=False)
     out["plan --base"] = run(reader, "plan", "--base", "HEAD~1", "--format", "json")
-    shutil.rmtree(reader)
+    # a pull request branched before the runner's last run: HEAD is behind its checkpoint
+    person = fresh_clone(tmp, bare, f"person-{size}")
+    add_request(person, "rem-ahead-1", push=True)
+    runner = fresh_clone(tmp, bare, f"runner-{size}")
+    run(runner, "apply")
+    out["plan --base (behind)"] = run(reader, "plan", "--base", "HEAD~1", "--format", "json")
+    for done in (reader, person, runner):
+        shutil.rmtree(done)
     for kind, depth in (("apply (full clone)", None), ("apply (shallow clone)", 1)):
         shutil.rmtree(bare)
         shutil.copytree(pristine, bare)
@@ -110,7 +118,9 @@ def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, in
 
 
 # What a cached remote's last runner run left; bumped when a version leaves more.
-RUNNER_STATE = "checkpoint v1 with settled request files and the automation record; claim refs pruned\n"
+RUNNER_STATE = (
+    "checkpoint v1 with settled request files and the automation record; claim refs pruned\n"
+)
 
 
 def main() -> None:

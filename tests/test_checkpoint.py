@@ -206,3 +206,31 @@ def test_audit_verify_since_checks_what_came_after_ref(tmp_path: Path) -> None:
     assert remediate(runner, "audit", "verify", "--since", "HEAD").returncode == 0  # nothing new
     bad = remediate(runner, "audit", "verify", "--since", "no-such-ref")
     assert bad.returncode == 1 and "--since no-such-ref: no such commit" in bad.stderr
+
+
+def test_plan_on_a_branch_behind_the_runner_decides_on_the_runners_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """A pull request branched before the runner's last run: `plan` previews what the
+    runner will decide, so it reads the audit at the runner's checkpoint (fetched), not
+    the branch's older audit, which has no checkpoint to rest on and would be read whole.
+    An edit of a request the runner has since executed is not planned to run again."""
+    log = tmp_path / "log"
+    bare = _remote(tmp_path, log)
+    runner, person = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    _add(person, "rem-3")
+    dev = clone(tmp_path, bare, "dev")  # branches off main before the runner runs rem-3
+    git(runner, "pull", "--quiet", "--ff-only")
+    assert remediate(runner, "apply").returncode == 0
+    assert sorted(log.read_text().split()) == [f"rem-{i}" for i in range(4)]
+    write_requests(dev, {"rem-3": request_yaml("rem-3", service="svc-rem-3", note="again")})
+    write_requests(dev, {"rem-9": request_yaml("rem-9", service="svc-9")})
+    git(dev, "add", "-A")
+    git(dev, "commit", "--quiet", "-m", "edit rem-3, add rem-9")
+    done = remediate(dev, "plan", "--base", "HEAD~1", "--format", "json")
+    decisions = {d["requestId"]: d for d in json_out(done)["decisions"]}
+    assert decisions["rem-3"]["status"] == "COMPLETED", decisions["rem-3"]
+    assert decisions["rem-3"]["detail"].startswith("Already started: the audit records COMPLETED")
+    assert decisions["rem-9"]["status"] == "QUEUED"
+    assert git(dev, "rev-parse", "HEAD~1") != git(bare, "rev-parse", "main")  # still behind

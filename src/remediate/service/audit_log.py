@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from remediate.core.audit import AnyEvent
 from remediate.core.authorship import RunnerTrust
@@ -34,9 +35,11 @@ from remediate.core.snapshot import (
 )
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
-from remediate.service.plan import History
 from remediate.service.ports import AuditReader
 from remediate.service.session import Session
+
+if TYPE_CHECKING:
+    from remediate.service.plan import History
 
 _PARSED: dict[str, tuple[list[AnyEvent], list[str]]] = {}  # file text → its events (add-only)
 
@@ -191,15 +194,51 @@ def history(session: Session) -> History:
     recorded: every request is NEW, with no approvals to screen, so neither the audit
     nor the requesters need git (and `plan --base` stays fast).
     """
+    from remediate.service.plan import History
+
     root = session.root
     if not (root / ".git").exists() or not (root / AUDIT_DIR).is_dir():
         return History()
     try:
-        snap = checked_at_head(session)
-        found = checkpoint.requesters(session.store, snap.rev, checkpoint.of(snap))
+        snap = _ahead(session) or checked_at_head(session)
+        head = session.store.head()
+        found = checkpoint.requesters(session.store, head, checkpoint.of(snap))
         return History(states=snap.states, requesters=found)
     except RemediateError:
         return History()
+
+
+def _ahead(session: Session) -> AuditSnapshot | None:
+    """The audit at the runner's checkpoint when HEAD is behind it or beside it (a pull
+    request's branch, a checkout not pulled since the last run) and holds no audit file
+    it lacks: what the runner will decide on, and read from the checkpoint alone, where
+    HEAD's own audit would have no checkpoint to rest on (every event read again)."""
+    from remediate.service.verify import unverified
+
+    store, trust = session.store, runner_trust(session)
+    if trust is None:
+        return None
+    store.refresh()
+    base = checkpoint.stored(store, trust)
+    head = store.head()
+    if base is None or head is None:
+        return None
+    if store.resolve(base.commit) is None:  # the branch moved since this clone fetched it
+        try:
+            store.fetch()
+        except RemediateError:
+            return None  # offline: HEAD's own audit, read in full
+        if store.resolve(base.commit) is None:
+            return None
+    if store.is_ancestor(base.commit, head):
+        return None
+    if any(letter != "D" for letter, *_ in store.added(base.commit, head, AUDIT_DIR)):
+        return None
+    snap = read(store, base.commit, trust)
+    if not session.memo.get(CHECKED):
+        session.memo[CHECKED] = True
+        unverified(session, snap, trust)
+    return snap
 
 
 @dataclass

@@ -180,8 +180,11 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
 
 
 def automation(store: AuditReader) -> tuple[str, str, Record] | None:
-    """(checkpoint commit, the commit it summarises, its automation record) of the local
-    checkpoint ref, whoever wrote it: the caller judges that (`at_commit.recorded`)."""
+    """(checkpoint commit, the commit its automation record is as of, the record) of the
+    local checkpoint ref, whoever wrote it: the caller judges that (`at_commit.recorded`).
+    The record may be older than the checkpoint (a writer that did not load the
+    documents, such as a report run, carries the previous one over): the caller advances
+    it from its own commit."""
     import json
 
     sha = store.resolve(cp.REF)
@@ -195,19 +198,25 @@ def automation(store: AuditReader) -> tuple[str, str, Record] | None:
         data = json.loads(store.blob_text(blobs[cp.AUTOMATION]))
     except ValueError:
         return None
-    if manifest is None or not isinstance(data, dict) or data.get("commit") != manifest.commit:
-        return None  # a record of another commit than the checkpoint's (an older one)
+    if manifest is None or not isinstance(data, dict) or not isinstance(data.get("commit"), str):
+        return None
     found = Record.from_json(data.get("record"))
-    return (sha, manifest.commit, found) if found is not None else None
+    return (sha, data["commit"], found) if found is not None else None
 
 
 def _by_runner(store: AuditReader, sha: str, trust: RunnerTrust) -> bool:
-    """Did the runner make checkpoint commit `sha` (parentless: it adds its manifest)?"""
+    return by_runner(store, sha, trust, cp.MANIFEST)
+
+
+def by_runner(store: AuditReader, sha: str, trust: RunnerTrust, path: str) -> bool:
+    """Did the runner make the parentless commit `sha` that adds `path` (a checkpoint's
+    manifest, a claim's events): one of its identities, signed by an allowed key when
+    the settings list keys?"""
     if not trust.signing:
         return (store.committer(sha) or "").casefold() in trust.identities
     key = (id(store), sha, trust)
     if key not in _judged:
-        found = store.audit_history(sha, cp.MANIFEST, trust.keys)
+        found = store.audit_history(sha, path, trust.keys)
         _judged[key] = len(found) == 1 and found[0].sha == sha and trust.is_runner(found[0])
     return _judged[key]
 
@@ -346,7 +355,7 @@ def save(
     files.update(_file_entries(store, snap, base, read or {}))
     if base is None or _new_executions(snap, base):
         files[cp.EXECUTIONS] = _executions_file(snap, base)
-    if automation is not None:  # as of `snap.rev`; a stale one is ignored by its commit
+    if automation is not None:  # as of `snap.rev` (else the previous one stays, as of its own)
         record = {"commit": snap.rev, "record": automation.as_json()}
         files[cp.AUTOMATION] = cp.dumps(record)
     active = sorted(s.request_id for s in snap.active())

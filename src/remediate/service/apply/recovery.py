@@ -22,6 +22,7 @@ from remediate.core.model import ActionType, Request
 from remediate.core.snapshot import parse_files
 from remediate.core.times import iso
 from remediate.service.apply.starts import never_started
+from remediate.service.checkpoint import by_runner
 from remediate.service.claims import CLAIM_FILE, claim_ref
 from remediate.service.runtime import Runtime
 
@@ -33,6 +34,8 @@ def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]
     if sha is None:
         return []
     rt.store.fetch_refs([ref])
+    if not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):
+        return []  # pushed in the runner's place: its events are nobody's to adopt
     text = rt.store.show(sha, CLAIM_FILE)
     if text is None:
         return []
