@@ -18,6 +18,7 @@ sends 502s anywhere), against `basic-error`. A response that does not validate i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from tests.github_openapi import check_subset
 
@@ -55,13 +56,17 @@ class Fault:
     """Answer the `times` next calls matching `method` and `pattern` (a regex on the path)
     with `kind`: `after` (the write happens, then a 502), `before` (a 502, nothing
     happens), `lost` (the write happens, the connection closes with no reply), `secondary`
-    (403 secondary rate limit; `retry_after` seconds if given), `429`."""
+    (403 secondary rate limit; `retry_after` seconds if given), `429`, `hold` (nothing
+    happens: the request is held until `FakeGitHub.release` is set, then answered 502; the
+    test kills its client meanwhile), `race` (`first()` runs, e.g. another client's write,
+    then the call is answered as usual)."""
 
     method: str
     pattern: str
     kind: str
     times: int = 1
     retry_after: int | None = None
+    first: Callable[[], None] | None = None  # `race`: run this, then answer as usual
 
 
 @dataclass
@@ -95,6 +100,8 @@ class FakeGitHub:
         self.faults: list[Fault] = []
         self.invalid: list[str] = []
         self.lock = threading.RLock()
+        self.held = threading.Event()  # a `hold` fault caught a request
+        self.release = threading.Event()  # let held requests go (answered 502)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -115,6 +122,7 @@ class FakeGitHub:
         return self
 
     def stop(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -212,8 +220,25 @@ class FakeGitHub:
             merged=bool(pr["merged_at"]),
             merge_commit_sha=pr["merge_commit_sha"],
             closed_at=pr["merged_at"],
+            title=pr.get("title", body["title"]),
+            body=pr.get("body"),
+            draft=pr.get("draft", False),
+            labels=[self.label_body(n) for n in pr.get("labels", [])],
         )
         return body
+
+    def label_body(self, name: str) -> dict[str, Any]:
+        lid = 5000 + sum(map(ord, name))
+        url = f"{check_subset.API}/repos/{self.repository}/labels/{quote(name, safe='')}"
+        return {
+            "id": lid,
+            "node_id": f"LA_{lid}",
+            "url": url,
+            "name": name,
+            "description": "",
+            "color": "ededed",
+            "default": False,
+        }
 
     def _add_comment(self, number: int, login: str, body: str) -> dict[str, Any]:
         self.state.next_id += 1
@@ -382,7 +407,21 @@ def _routes(fake: FakeGitHub) -> list[Route]:
             return 422, {"message": "Validation Failed", "documentation_url": "x"}
         number = max(st.pulls, default=0) + 1
         fake.open_pull(number, login, head, base, body["base"], head_ref=body["head"])
+        st.pulls[number].update(
+            title=body["title"], body=body.get("body"), draft=bool(body.get("draft"))
+        )
         return 201, fake.pull_body(number)
+
+    def add_labels(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
+        number = int(m["number"])
+        names = body.get("labels") if isinstance(body, dict) else None
+        if number not in st.pulls:
+            return not_found()
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            return 422, {"message": "Validation Failed", "documentation_url": "x"}
+        held = st.pulls[number].setdefault("labels", [])
+        held.extend(n for n in names if n not in held)
+        return 200, [fake.label_body(n) for n in held]
 
     def commit_pulls(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
         out = []
@@ -428,6 +467,12 @@ def _routes(fake: FakeGitHub) -> list[Route]:
             R + r"/issues/(?P<number>\d+)/comments",
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
             create_comment,
+        ),
+        (
+            "POST",
+            R + r"/issues/(?P<number>\d+)/labels",
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+            add_labels,
         ),
         (
             "PATCH",
@@ -493,6 +538,27 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             token = (self.headers.get("Authorization") or "").removeprefix("token ").strip()
             token = token.removeprefix("Bearer ").strip()
             with fake.lock:
+                hold = next(
+                    (
+                        f
+                        for f in fake.faults
+                        if f.kind == "hold"
+                        and f.method == method
+                        and re.search(f.pattern, split.path)
+                    ),
+                    None,
+                )
+                if hold is not None:
+                    hold.times -= 1
+                    if hold.times <= 0:
+                        fake.faults.remove(hold)
+            if hold is not None:
+                fake.held.set()
+                fake.release.wait(60)
+                with contextlib.suppress(OSError):  # the client is gone (killed)
+                    self._answer(method, split.path, None, 502, {"message": "Server Error"})
+                return None
+            with fake.lock:
                 login = fake.state.tokens.get(token)
                 if login is None:
                     return self._answer(
@@ -514,6 +580,13 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                     ),
                     None,
                 )
+                if fault is not None and fault.kind == "race":
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        fake.faults.remove(fault)
+                    if fault.first is not None:
+                        fault.first()
+                    fault = None
                 if fault is not None:
                     fault.times -= 1
                     if fault.times <= 0:

@@ -371,3 +371,32 @@ def test_half_the_nonces_rejected_still_issues(tmp_path: Path) -> None:
     assert result.ok, result.error
     assert result.details["issued"] is True
     assert result.details["stepRetries"] > 0
+
+
+def test_two_runs_sharing_a_certificate_path_order_one_certificate(
+    peer: Pebble, tmp_path: Path
+) -> None:
+    """Two requests on different targets (no target lock between them) that write one
+    certificate path: one orders, the other waits for it and finds it still valid."""
+    import threading
+
+    before, issued = peer.new_orders(), peer.issued()
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def one() -> None:
+        barrier.wait()
+        results.append(direct(peer, tmp_path, {}))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(results) == 2 and all(r.ok for r in results), [r.error for r in results]
+    assert sorted(r.details["issued"] for r in results) == [False, True]
+    assert (peer.new_orders(), peer.issued()) == (before + 1, issued + 1)
+    waited = next(r for r in results if not r.details["issued"])
+    assert waited.details["message"].startswith("still valid until ")
+    lock = tmp_path / "cert.pem.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600

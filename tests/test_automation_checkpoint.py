@@ -24,6 +24,7 @@ from tests.runner_support import (
     remediate,
     request_yaml,
 )
+from tests.test_audit_trust import _key
 from tests.test_what_runs_is_reviewed import ADMIN, BLOCK_STAGING, marker, push_as, ran
 
 STAGING = request_yaml("rem-1")  # staging: what BLOCK_STAGING blocks
@@ -162,15 +163,6 @@ def test_a_record_committed_by_someone_else_is_ignored(tmp_path: Path) -> None:
     report = json_out(remediate(_shallow(tmp_path, bare), "apply", "--format", "json"))
     assert report["warnings"][0].startswith("holding back policies/freeze.yaml")
     assert ran(log) == []
-
-
-def _key(tmp: Path, name: str) -> tuple[Path, str]:
-    path = tmp / "keys" / name
-    path.parent.mkdir(exist_ok=True)
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(path)], check=True
-    )
-    return path, path.with_suffix(".pub").read_text().strip()
 
 
 def test_a_runner_holding_a_key_ignores_a_record_in_its_name_it_did_not_sign(

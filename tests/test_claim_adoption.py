@@ -27,7 +27,7 @@ from tests.runner_support import (
     remote_events,
     request_yaml,
 )
-from tests.test_automation_checkpoint import _key
+from tests.test_audit_trust import _key
 from tests.test_what_runs_is_reviewed import ADMIN, marker, ran
 
 

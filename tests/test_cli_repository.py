@@ -35,6 +35,12 @@ EVERY_COMMAND = [
     ("export", "csv"),
     ("retention", "enforce"),
     ("github",),
+    ("import", "sarif", "scan.sarif"),
+    ("findings", "list"),
+    ("findings", "show", "f0123456789abcdef"),
+    ("findings", "set-status", "f0123456789abcdef", "ignored"),
+    ("findings", "events"),
+    ("tick",),
 ]
 IDS = [" ".join(c) for c in EVERY_COMMAND]
 NO_JSON = {"export"}  # its output is CSV: no --format

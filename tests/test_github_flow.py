@@ -92,14 +92,30 @@ def test_the_runners_own_push_is_ignored(world: World) -> None:
     assert world.fake.calls == []
 
 
-def test_schedule_says_tick_does_not_exist_then_applies(world: World) -> None:
+def test_schedule_runs_tick_then_apply(world: World) -> None:
+    from tests.test_tick import HOURLY, _commit_schedule
+
+    daily = HOURLY.replace('"0 * * * *"', '"0 6 * * *"').replace("catchUp: all", "catchUp: latest")
+    _commit_schedule(world.tmp, world.bare, {"hourly": daily}, "2026-11-22T12:00:00Z")
     world.event("schedule", {"schedule": "0 * * * *"})
-    done = world.run_cli("github", "--repo", str(world.work))
+    done = world.run_cli("github", "--repo", str(world.work), "--format", "json")
     assert done.code == 0, done.err
-    assert done.out.splitlines()[0] == (
-        "remediate github: schedule: `remediate tick` (schedules) is not built yet, so no "
-        "schedule fired; running apply"
-    )
+    body = json.loads(done.out)
+    assert [f["fire"] for f in body["tick"]["fires"]] == ["hourly-20261123T0500Z"]
+    # the fire's request took the normal policy path in the same run: it awaits approval
+    [first] = body["apply"]
+    assert first["decided"] == [
+        {"requestId": "hourly-20261123T0500Z", "status": "PENDING_APPROVAL"}
+    ]
+    assert ran(world) == 0
+    [decided] = [e for e in remote_events(world.tmp, world.bare) if e.get("to")]
+    assert decided["details"]["requester"] == "dev@example.com"  # who added the schedule
+    again = world.run_cli("github", "--repo", str(world.work))
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[:2] == [
+        "remediate github: schedule: tick, then apply",
+        "no schedule is due at 2026-11-23T10:00:00.000Z",
+    ]
 
 
 def test_authorization_is_read_again_when_the_approval_is_used(world: World) -> None:

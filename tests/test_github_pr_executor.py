@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from remediate.core.model import ActionType, Request
+from remediate import wiring
+from remediate.core.model import ActionType, Request, Settings
 from remediate.executors.base import ExecutionContext
 from remediate.executors.github_pr import GitHubPullRequestExecutor
+from tests.conftest import Result
 from tests.github_world import World
 from tests.runner_support import RUNNER, git
 
@@ -19,15 +23,20 @@ CONFIG = {
     "repository": "acme/ops",
     "title": "Restart {{ request.serviceName }} for {{ request.name }}",
     "body": "Requested in {{ request.name }}: {{ parameters.note }}",
-    "files": [
-        {"path": "deploy/{{ request.serviceName }}.txt", "content": "{{ parameters.note }}\n"}
-    ],
+    "change": {
+        "files": [
+            {"path": "deploy/{{ request.serviceName }}.txt", "content": "{{ parameters.note }}\n"}
+        ]
+    },
 }
 FORGE = {"type": "github", "repository": "acme/ops", "baseBranch": "main"}
 
 
 def context(
-    world: World, note: str = "@carol <b>", forge: dict[str, Any] = FORGE
+    world: World,
+    note: str = "@carol <b>",
+    forge: dict[str, Any] = FORGE,
+    config: dict[str, Any] | None = None,
 ) -> ExecutionContext:
     request = Request.from_spec(
         "rem-9",
@@ -38,20 +47,24 @@ def context(
             "severity": "LOW",
         },
     )
-    action = ActionType("open-pr", "github_pr", CONFIG, {}, timeout=timedelta(seconds=30))
+    action = ActionType("open-pr", "github_pr", config or CONFIG, {}, timeout=timedelta(seconds=30))
+    environment = {
+        "PATH": os.environ["PATH"],
+        "GITHUB_TOKEN": "tok",
+        "GITHUB_API_URL": world.fake.url,
+        "REMEDIATE_GITHUB_BACKOFF": "0",
+    }
+    settings = Settings.from_spec("acme", {"forge": forge})
     return ExecutionContext(
         request=request,
         action=action,
-        environment={
-            "PATH": os.environ["PATH"],
-            "GITHUB_TOKEN": "tok",
-            "GITHUB_API_URL": world.fake.url,
-        },
+        environment=environment,
         allowed_environment=("PATH",),
         root=world.work,
         idempotency_key="rem-9/1",
         runner=RUNNER,
         forge=forge,
+        open_forge=lambda: wiring.forge(settings, environment),
     )
 
 
@@ -145,7 +158,7 @@ def test_a_path_out_of_the_repository_is_refused(world: World) -> None:
         action=ActionType(
             "open-pr",
             "github_pr",
-            {**CONFIG, "files": [{"path": "../{{ parameters.note }}", "content": "x"}]},
+            {**CONFIG, "change": {"files": [{"path": "../{{ parameters.note }}", "content": "x"}]}},
             {},
             timeout=timedelta(seconds=30),
         ),
@@ -153,3 +166,266 @@ def test_a_path_out_of_the_repository_is_refused(world: World) -> None:
     done = GitHubPullRequestExecutor().run(bad)
     assert not done.ok and "is not a path in the repository" in (done.error or "")
     assert remote(world, "refs/heads/remediate/rem-9") == ""
+
+
+def with_config(world: World, note: str = "x", **changes: Any) -> ExecutionContext:
+    return context(world, note=note, config={**CONFIG, **changes})
+
+
+def show(world: World, rev: str, path: str) -> str:
+    return git(world.tmp, "--git-dir", str(world.bare), "show", f"{rev}:{path}", check=False)
+
+
+PATCH = """\
+diff --git a/deploy/{{ request.serviceName }}.txt b/deploy/{{ request.serviceName }}.txt
+new file mode 100644
+--- /dev/null
++++ b/deploy/{{ request.serviceName }}.txt
+@@ -0,0 +1 @@
++{{ parameters.note }}
+"""
+
+
+def test_a_patch_is_applied_to_the_base_and_a_re_run_reuses_the_branch(world: World) -> None:
+    world.fake.state.bare = world.bare
+    first = GitHubPullRequestExecutor().run(
+        with_config(world, "{{ 7 * 7 }}", change={"patch": PATCH})
+    )
+    assert first.ok, first.error
+    assert first.details["change"] == "patch"
+    assert show(world, first.details["commit"], "deploy/api.txt") == "{{ 7 * 7 }}"  # data
+    again = GitHubPullRequestExecutor().run(
+        with_config(world, "{{ 7 * 7 }}", change={"patch": PATCH})
+    )
+    assert again.ok, again.error  # applied to the base again, not on top of the branch
+    assert again.details["commit"] == first.details["commit"]
+    assert len(world.fake.state.pulls) == 1
+
+
+def test_a_patch_that_does_not_apply_is_refused_and_nothing_is_pushed(world: World) -> None:
+    world.fake.state.bare = world.bare
+    bad = (
+        "--- a/remediate.yaml\n+++ b/remediate.yaml\n@@ -1,1 +1,1 @@\n-no such line\n+kind: Other\n"
+    )
+    done = GitHubPullRequestExecutor().run(with_config(world, change={"patch": bad}))
+    assert not done.ok and not done.outcome_unknown
+    assert (done.error or "").startswith("github_pr: change.patch does not apply to the base: ")
+    assert remote(world, "refs/heads/remediate/rem-9") == ""
+    assert world.fake.calls == []
+
+
+def test_a_patch_that_leaves_the_checkout_is_refused(world: World) -> None:
+    for target in ("../outside.txt", ".git/hooks/pre-commit", "audit/forged.json"):
+        patch = (
+            f"diff --git a/{target} b/{target}\nnew file mode 100644\n--- /dev/null\n"
+            f"+++ b/{target}\n@@ -0,0 +1 @@\n+x\n"
+        )
+        done = GitHubPullRequestExecutor().run(with_config(world, change={"patch": patch}))
+        assert not done.ok, target
+        assert done.error and done.error.startswith("github_pr: "), done.error
+    assert not (world.tmp / "outside.txt").exists()
+    assert remote(world, "refs/heads/remediate/rem-9") == ""
+
+
+def test_a_command_runs_in_a_fresh_checkout_with_the_allow_listed_environment(
+    world: World,
+) -> None:
+    world.fake.state.bare = world.bare
+    (world.work / "local-only.txt").write_text("the runner's checkout\n")  # never committed
+    argv = ["sh", "-c", 'pwd > where.txt; env | sort > env.txt; printf "%s" "$1" > note.txt', "sh",
+            "{{ parameters.note }}"]  # fmt: skip
+    done = GitHubPullRequestExecutor().run(
+        with_config(world, "$(touch pwned)", change={"command": {"argv": argv, "timeout": "10s"}})
+    )
+    assert done.ok, done.error
+    commit = done.details["commit"]
+    where = show(world, commit, "where.txt")
+    assert where != str(world.work) and not where.startswith(str(world.work))
+    assert "GITHUB_TOKEN" not in show(world, commit, "env.txt")
+    assert show(world, commit, "note.txt") == "$(touch pwned)"
+    assert show(world, commit, "local-only.txt") == ""
+    assert not list(world.tmp.rglob("pwned"))
+    assert git(world.work, "status", "--porcelain") == "?? local-only.txt"
+    assert git(world.work, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_a_command_that_times_out_fails_and_pushes_nothing(world: World) -> None:
+    done = GitHubPullRequestExecutor().run(
+        with_config(world, change={"command": {"argv": ["sleep", "30"], "timeout": "1s"}})
+    )
+    assert not done.ok
+    assert done.error == (
+        "github_pr: change.command: timed out after 1s; its process group was killed"
+    )
+    assert remote(world, "refs/heads/remediate/rem-9") == ""
+
+
+def test_a_command_that_changes_nothing_proposes_nothing(world: World) -> None:
+    done = GitHubPullRequestExecutor().run(
+        with_config(world, change={"command": {"argv": ["true"]}})
+    )
+    assert not done.ok
+    assert done.error == "github_pr: the change leaves main as it is: nothing to propose"
+
+
+def test_labels_and_draft_reach_the_pull_request(world: World) -> None:
+    world.fake.state.bare = world.bare
+    done = GitHubPullRequestExecutor().run(
+        with_config(world, labels=["remediate", "svc-{{ request.serviceName }}"], draft=True)
+    )
+    assert done.ok, done.error
+    pr = world.fake.state.pulls[done.details["pullRequest"]["number"]]
+    assert pr["draft"] is True and pr["labels"] == ["remediate", "svc-api"]
+    assert pr["title"] == "Restart api for rem-9"
+    assert pr["body"] == "Requested in rem-9: x"
+
+
+def test_hostile_branch_names_and_titles_are_refused(world: World) -> None:
+    for value in ("../main", "-x", "a..b", "x.lock", "a b", "@{-1}", ".hidden/x", "x//y"):
+        done = GitHubPullRequestExecutor().run(
+            with_config(world, value, branch="{{ parameters.note }}")
+        )
+        assert done.error == f"github_pr: branch {value!r} is not a branch name", value
+    done = GitHubPullRequestExecutor().run(
+        with_config(world, "a\nb", title="{{ parameters.note }}")
+    )
+    assert done.error == "github_pr: title must be one non-empty line after rendering"
+    assert world.fake.calls == []
+
+
+def test_a_file_through_a_symbolic_link_of_the_base_is_refused(world: World) -> None:
+    git(world.dev, "checkout", "--quiet", "main")
+    (world.dev / "deploy").symlink_to(world.tmp)
+    git(world.dev, "add", "-A")
+    git(world.dev, "commit", "--quiet", "-m", "a link", email="alice@example.com")
+    git(world.dev, "push", "--quiet", "origin", "HEAD:main")
+    done = GitHubPullRequestExecutor().run(context(world))
+    assert done.error == (
+        "github_pr: files: 'deploy/api.txt' passes through deploy, which is not a directory"
+    )
+    assert not (world.tmp / "api.txt").exists()
+
+
+def test_when_the_base_moved_on_the_branch_gets_a_merge_never_a_reset(world: World) -> None:
+    world.fake.state.bare = world.bare
+    first = GitHubPullRequestExecutor().run(context(world, note="one"))
+    git(world.dev, "checkout", "--quiet", "main")
+    git(world.dev, "pull", "--quiet", "origin", "main")
+    (world.dev / "other.txt").write_text("other\n")
+    git(world.dev, "add", "-A")
+    git(world.dev, "commit", "--quiet", "-m", "other", email="alice@example.com")
+    git(world.dev, "push", "--quiet", "origin", "HEAD:main")
+    second = GitHubPullRequestExecutor().run(context(world, note="two"))
+    assert second.ok, second.error
+    parents = git(world.tmp, "--git-dir", str(world.bare), "log", "-1", "--format=%P",
+                  second.details["commit"]).split()  # fmt: skip
+    assert parents == [first.details["commit"], world.main_sha()]
+    assert len(world.fake.state.pulls) == 1
+
+
+def test_a_5xx_after_the_create_took_effect_leaves_one_pull_request(world: World) -> None:
+    world.fake.state.bare = world.bare
+    world.fake.fail("POST", r"/pulls$", "after")
+    done = GitHubPullRequestExecutor().run(context(world))
+    assert done.ok, done.error
+    assert len(world.fake.state.pulls) == 1
+    assert [c.method for c in world.fake.calls].count("POST") == 1  # never re-sent
+
+
+def test_a_secondary_limit_on_the_create_is_waited_out_and_opens_one(world: World) -> None:
+    world.fake.state.bare = world.bare
+    world.fake.fail("POST", r"/pulls$", "secondary", retry_after=0)
+    done = GitHubPullRequestExecutor().run(context(world))
+    assert done.ok, done.error
+    assert len(world.fake.state.pulls) == 1
+
+
+def test_a_422_already_exists_from_a_racing_runner_is_resolved_by_lookup(world: World) -> None:
+    world.fake.state.bare = world.bare
+
+    def racer() -> None:  # another runner opens the pull request between lookup and create
+        head = remote(world, "refs/heads/remediate/rem-9")
+        world.fake.open_pull(7, "github-actions[bot]", head, world.main_sha(),
+                             head_ref="remediate/rem-9")  # fmt: skip
+
+    world.fake.fail("POST", r"/pulls$", "race", first=racer)
+    done = GitHubPullRequestExecutor().run(context(world))
+    assert done.ok, done.error
+    assert done.details["pullRequest"]["number"] == 7
+    assert sorted(world.fake.state.pulls) == [7]
+    assert [(c.method, c.status) for c in world.fake.calls if c.method == "POST"] == [("POST", 422)]
+
+
+def test_validate_names_what_cannot_work_as_written(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    (quickstart / "actions" / "open-pr.yaml").write_text(
+        """\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {name: open-pr}
+spec:
+  parameters: {type: object}
+  executor:
+    github_pr:
+      title: "Fix {{ request.name }}"
+      branch: "../main"
+      change:
+        files:
+          - {path: "{{ parameters.dir }}/ok.txt", content: x}
+          - {path: ".git/hooks/post-checkout", content: x}
+  timeout: 60s
+"""
+    )
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        "actions/open-pr.yaml:9: spec.executor.github_pr.branch: '../main' is not a branch name",
+        "actions/open-pr.yaml:13: spec.executor.github_pr.change.files[1].path: "
+        "'.git/hooks/post-checkout' is not a path in the repository (no .., absolute path, "
+        ".git or audit/)",
+    ]
+
+
+def test_the_old_keys_are_refused_by_the_schema(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    (quickstart / "actions" / "open-pr.yaml").write_text(
+        """\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {name: open-pr}
+spec:
+  parameters: {type: object}
+  executor:
+    github_pr: {title: x, baseBranch: main, files: [{path: a, content: b}]}
+  timeout: 60s
+"""
+    )
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert "spec.executor.github_pr" in result.err and "change" in result.err
+
+
+def test_the_local_forge_has_no_pull_requests_and_reads_teams_from_settings() -> None:
+    import pytest
+
+    from remediate.errors import UserError
+
+    settings = Settings.from_spec(
+        "acme",
+        {
+            "forge": {"type": "local"},
+            "people": [{"github": "bob", "emails": ["bob@example.com"]}],
+            "teams": {"sre": ["bob@example.com"]},
+        },
+    )
+    local = wiring.forge(settings, {})
+    assert local.proposes is False and local.open_pull("remediate/x") is None
+    assert local.team_member("sre", "bob") and not local.team_member("sre", "mallory")
+    with pytest.raises(UserError) as raised:
+        local.reviews(3)
+    assert str(raised.value) == (
+        "reading the reviews of #3: the forge is local git (Settings spec.forge.type: local), "
+        "which has no pull requests; set spec.forge to {type: github, repository: owner/name}"
+    )

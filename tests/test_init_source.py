@@ -17,21 +17,17 @@ from tests.workflow_rules import load
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 URL = "https://git.example.org/platform/remediate"
+GITHUB_URL = "https://github.com/platform/remediate"
 
 
-def install_step(repo: Path, workflow: str = "remediate.yml", job: str = "apply") -> dict:
-    steps = load((repo / ".github" / "workflows" / workflow).read_text())["jobs"][job]["steps"]
-    (step,) = [s for s in steps if s.get("name") == "Install remediate"]
-    return step
-
-
-def installs(repo: Path) -> set[tuple[str, str]]:
-    """(REMEDIATE_REPOSITORY, REMEDIATE_COMMIT) of every install step init wrote."""
+def installs(repo: Path) -> set[str]:
+    """`owner/name@commit` of every use of remediate's action init wrote."""
     found = set()
-    for workflow, job in (("remediate.yml", "plan"), ("remediate.yml", "apply"),
-                          ("validate.yml", "validate")):  # fmt: skip
-        env = install_step(repo, workflow, job)["env"]
-        found.add((env["REMEDIATE_REPOSITORY"], env["REMEDIATE_COMMIT"]))
+    for workflow in ("remediate.yml", "validate.yml"):
+        for job in load((repo / ".github" / "workflows" / workflow).read_text())["jobs"].values():
+            found.update(
+                str(s["uses"]) for s in job["steps"] if "/remediate@" in str(s.get("uses", ""))
+            )
     return found
 
 
@@ -65,45 +61,30 @@ def test_init_pins_the_checkout_it_runs_from(
     ).stdout.strip()
     result = run_cli("init", str(tmp_path / "repo"))
     assert result.code == 0, result.err
-    placeholder = "FILL-IN-the-https-URL-of-remediate-s-git-repository"
-    assert installs(tmp_path / "repo") == {(placeholder, head)}
-    assert f"the workflows install remediate from {placeholder} at {head}\n" in result.out
+    assert installs(tmp_path / "repo") == {f"FILL_IN_owner/remediate@{head}"}
+    assert f"the workflows use remediate's action FILL_IN_owner/remediate@{head} " in result.out
     assert (
-        "remediate: warning: REMEDIATE_REPOSITORY in .github/workflows/*.yml is a placeholder: "
-        "set it to the https URL of remediate's git repository (the project's repository URL "
-        "is not set in remediate/resources.py); the install step fails until then\n"
+        "remediate: warning: `uses: FILL_IN_owner/remediate@…` in .github/workflows/*.yml is a "
+        "placeholder: set it to the owner/name of remediate's repository on GitHub (the "
+        "project's repository URL is not set in remediate/resources.py); the jobs fail until "
+        "then\n"
     ) in result.err
 
 
 def test_init_takes_the_url_from_the_one_place_that_names_it(
     tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("remediate.resources.SOURCE_REPOSITORY", URL)
+    monkeypatch.setattr("remediate.resources.SOURCE_REPOSITORY", GITHUB_URL)
     monkeypatch.setattr(
         "remediate.adapters.provenance.installed_from",
         lambda: InstalledFrom("checkout", None, SHA, "/src/remediate"),
     )
     result = run_cli("init", str(tmp_path / "repo"))
     assert (result.code, result.err) == (0, "")
-    assert installs(tmp_path / "repo") == {(URL, SHA)}
+    assert installs(tmp_path / "repo") == {f"platform/remediate@{SHA}"}
 
 
-def run_install_step(step: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run the step's script as GitHub would (bash -e), with a `python` that only records."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    record = tmp_path / "python-args"
-    fake = bin_dir / "python"
-    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n')
-    fake.chmod(0o755)
-    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin", **step["env"]}
-    done = subprocess.run(
-        ["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, check=False
-    )
-    return done, record.read_text() if record.exists() else ""
-
-
-def test_unknown_source_leaves_placeholders_that_the_install_step_refuses(
+def test_unknown_source_leaves_placeholders_github_cannot_resolve(
     tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("remediate.resources.SOURCE_REPOSITORY", None)
@@ -112,28 +93,42 @@ def test_unknown_source_leaves_placeholders_that_the_install_step_refuses(
     result = run_cli("init", str(tmp_path / "repo"))
     assert result.code == 0
     assert (
-        "remediate: warning: REMEDIATE_COMMIT in .github/workflows/*.yml is a placeholder: set "
-        "it to a full 40-hex commit of that repository (installed from neither a checkout nor "
-        "git); the install step fails until then\n"
+        "remediate: warning: the commit 0000000000000000000000000000000000000000 of "
+        "remediate's action in .github/workflows/*.yml is a placeholder: set it to a full "
+        "40-hex commit of that repository (installed from neither a checkout nor git); the "
+        "jobs fail until then\n"
     ) in result.err
-    done, pip_args = run_install_step(install_step(tmp_path / "repo"), tmp_path)
-    assert done.returncode == 1
-    assert done.stdout.startswith("::error::Set REMEDIATE_REPOSITORY (https URL) and ")
-    assert pip_args == ""  # nothing was installed
+    # no GitHub account has a `_` in its name: nobody can publish an action there
+    assert installs(tmp_path / "repo") == {"FILL_IN_owner/remediate@" + "0" * 40}
 
 
-def test_a_pinned_install_step_asks_pip_for_that_commit_of_that_repository(
+def test_a_repository_off_github_is_named_and_left_a_placeholder(
     tmp_path: Path, run_cli: Callable[..., Result], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
         "remediate.adapters.provenance.installed_from", lambda: InstalledFrom("git", URL, SHA, URL)
     )
-    assert run_cli("init", str(tmp_path / "repo")).code == 0
-    done, pip_args = run_install_step(install_step(tmp_path / "repo"), tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert pip_args.splitlines() == [
-        "-m", "pip", "install", "--disable-pip-version-check", f"remediate @ git+{URL}@{SHA}"
-    ]  # fmt: skip
+    result = run_cli("init", str(tmp_path / "repo"))
+    assert result.code == 0
+    assert installs(tmp_path / "repo") == {f"FILL_IN_owner/remediate@{SHA}"}
+    assert f"remediate: warning: {URL} is not a repository on github.com: " in result.err
+
+
+@pytest.mark.parametrize(
+    ("url", "action"),
+    [
+        ("https://github.com/acme/remediate", "acme/remediate"),
+        ("https://github.com/acme/remediate.git", "acme/remediate"),
+        ("https://github.com/acme/remediate/", "acme/remediate"),
+        ("https://github.com/acme", None),
+        ("https://github.com.evil.example/acme/remediate", None),
+        ("https://gitlab.com/acme/remediate", None),
+    ],
+)
+def test_the_action_is_named_only_for_a_repository_on_github(url: str, action: str | None) -> None:
+    from remediate.service.workflows import action_of
+
+    assert action_of(url) == action
 
 
 def test_a_git_install_pins_the_commit_it_was_installed_at(tmp_path: Path) -> None:
@@ -154,7 +149,7 @@ def test_a_git_install_pins_the_commit_it_was_installed_at(tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     (pinned,) = installs(tmp_path / "repo")
-    assert pinned[1] == sha
+    assert pinned.endswith(f"@{sha}")
     # A file:// URL is no use to a runner: init says so rather than write it.
     assert f"this remediate was installed from {origin.as_uri()}, which a runner cannot reach" in (
         done.stderr

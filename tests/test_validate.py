@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -288,3 +289,21 @@ def test_simple_substitutions_skip_jinja_and_agree_with_it(source: str) -> None:
     assert names <= set(templates.TEMPLATE_NAMES)
     assert templates._SIMPLE.sub("", source).count("{{") == 0
     assert templates.template_problems(source) == []
+
+
+def test_schedule_catch_up_jobs_and_the_remediation_request_are_checked(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    rel = "schedules/nightly-cache-flush.yaml"
+
+    def bad(doc: dict[str, Any]) -> None:
+        doc["spec"]["catchUp"] = "some"
+        doc["spec"]["job"]["report"] = {}
+
+    rewrite(quickstart, rel, bad)
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        f'{rel}:8: spec.catchUp: "some" is not one of: latest, all, none',
+        f"{rel}:9: spec.job: needs exactly one of: remediation, report, retention, import",
+    ]

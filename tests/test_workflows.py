@@ -143,10 +143,14 @@ jobs:
 
 
 EXPECTED_PERMISSIONS = {
-    ("scaffold remediate.yml", "plan"): {"contents": "read"},
-    # apply commits and pushes the audit log; it writes no comment or status yet (the
-    # `remediate github` step that will is not built), so it gets no more than contents.
-    ("scaffold remediate.yml", "apply"): {"contents": "write"},
+    # `remediate github` (the composite action): the pull-request job writes only its
+    # comment and the commit status; the job that commits the audit log also comments.
+    ("scaffold remediate.yml", "pull-request"): {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+    },
+    ("scaffold remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
     ("scaffold validate.yml", "validate"): {"contents": "read"},
     ("project ci.yml", "test"): {"contents": "read"},
     # `remediate github` (examples/github-remediate.yml): the pull-request job writes only its comment
@@ -173,7 +177,8 @@ def test_each_job_has_exactly_the_permissions_it_needs(scaffolded: Path) -> None
         assert seen[key] == permissions, key
     writers = {key for key, permissions in seen.items() if "write" in permissions.values()}
     assert writers == {
-        ("scaffold remediate.yml", "apply"),
+        ("scaffold remediate.yml", "pull-request"),
+        ("scaffold remediate.yml", "write"),
         ("example github-remediate.yml", "pull-request"),
         ("example github-remediate.yml", "write"),
         ("example control-center.yml", "deploy"),
@@ -193,25 +198,40 @@ def test_an_action_has_one_pin_everywhere(scaffolded: Path) -> None:
     assert {action: len(found) for action, found in pins.items()} == dict.fromkeys(pins, 1)
 
 
-def test_the_apply_job_installs_before_it_checks_out_and_sees_its_secret_last(
+def test_every_scaffold_job_runs_remediate_only_through_its_action_pinned_by_sha(
     scaffolded: Path,
 ) -> None:
-    """What installs never sees the checkout's token or a secret: only `remediate apply` does."""
-    job = load((scaffolded / ".github/workflows/remediate.yml").read_text())["jobs"]["apply"]
-    steps = job["steps"]
-    names = [step.get("name", step.get("uses", step.get("run", ""))) for step in steps]
-    install = next(i for i, n in enumerate(names) if n.startswith("Install remediate"))
-    checkout = next(i for i, n in enumerate(names) if n.startswith("actions/checkout@"))
-    assert install < checkout
-    with_secrets = [i for i, step in enumerate(steps) if "secrets." in str(step.get("env", ""))]
-    assert [steps[i]["run"] for i in with_secrets] == ["remediate apply"]
+    """No install step of its own: each job uses remediate's composite action at one full
+    commit (the same everywhere); secrets reach only that step (the action gives pip none
+    of them), and the validate job installs before it checks the pull request out."""
+    pins = set()
+    for name in ("remediate.yml", "validate.yml"):
+        for job_id, job in load((scaffolded / ".github/workflows" / name).read_text())[
+            "jobs"
+        ].items():
+            steps = job["steps"]
+            ours = [i for i, s in enumerate(steps) if "/remediate@" in str(s.get("uses", ""))]
+            assert len(ours) == 1, (name, job_id)
+            pins.add(steps[ours[0]]["uses"])
+            with_secrets = [i for i, s in enumerate(steps) if "secrets." in str(s.get("env", ""))]
+            assert set(with_secrets) <= set(ours), (name, job_id)
+            assert not any("pip" in str(s.get("run", "")) for s in steps), (name, job_id)
+            if name == "validate.yml":
+                checkout = next(i for i, s in enumerate(steps) if "checkout@" in str(s.get("uses")))
+                assert ours[0] < checkout
+                assert steps[ours[0]]["with"] == {"command": "install"}
+    (pin,) = pins
+    assert re.fullmatch(r"FILL_IN_owner/remediate@[0-9a-f]{40}", pin), pin
 
 
-def test_the_plan_job_passes_the_base_ref_through_env(scaffolded: Path) -> None:
-    job = load((scaffolded / ".github/workflows/remediate.yml").read_text())["jobs"]["plan"]
-    (step,) = [s for s in job["steps"] if "remediate plan" in s.get("run", "")]
-    assert step["env"] == {"BASE_REF": "${{ github.base_ref }}"}
-    assert '--base "origin/${BASE_REF}"' in step["run"]
+def test_the_scaffold_and_the_example_run_the_same_jobs(scaffolded: Path) -> None:
+    scaffold = load((scaffolded / ".github/workflows/remediate.yml").read_text())
+    example = load((ROOT / "examples/github-remediate.yml").read_text())
+    assert scaffold["on"] == example["on"]
+    for job_id, job in example["jobs"].items():
+        mine = scaffold["jobs"][job_id]
+        for key in ("if", "permissions", "concurrency", "runs-on"):
+            assert mine[key] == job[key], (job_id, key)
 
 
 def test_no_workflow_installs_remediate_from_a_package_index(scaffolded: Path) -> None:
@@ -253,5 +273,5 @@ def test_the_readme_example_keeps_the_rules() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Using it from GitHub Actions") :]
     example = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
-    assert "remediate apply" in example
+    assert "/remediate@" in example  # the composite action, pinned
     assert violations("README.md", example) == []

@@ -11,11 +11,12 @@ from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
 
-# The git repository this project is published from, and the one place that names it: the
-# workflows `remediate init` writes install remediate from it at a pinned commit, never from
-# a package index (where the name `remediate` belongs to another project). Not known yet:
-# while it is None, `init` takes the URL a git install came from, or else writes a
-# placeholder that makes the install step fail, and says so (service/workflows.py).
+# The git repository this project is published from (https://github.com/<owner>/<name>),
+# and the one place that names it: the workflows `remediate init` writes use its composite
+# action at a pinned commit, which installs remediate from it, never from a package index
+# (where the name `remediate` belongs to another project). Not known yet: while it is None,
+# `init` takes the URL a git install came from, or else writes a placeholder GitHub cannot
+# resolve, and says so (service/workflows.py).
 SOURCE_REPOSITORY: str | None = None
 
 

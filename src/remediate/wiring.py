@@ -21,8 +21,9 @@ from remediate.service.session import Session
 
 if TYPE_CHECKING:
     from remediate.core.audit import RequestState
+    from remediate.core.model import Settings
     from remediate.service.github import GitHubRun
-    from remediate.service.ports import Mailer, Scaffolding, Store
+    from remediate.service.ports import Forge, Mailer, Scaffolding, Store
 
 
 def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
@@ -50,6 +51,7 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         open_mailer=lambda: _mailer(variables),
         notify=_warning,
         commits=AtCommit(root, GitTree(root)),
+        open_forge=lambda settings: forge(settings, variables),
     )
     built.documents = WorkTree(root, states=lambda: _head_states(built))
     return built
@@ -76,6 +78,38 @@ def scaffolding() -> Scaffolding:
     from remediate.adapters.provenance import LocalInstall
 
     return LocalInstall()
+
+
+def forge(settings: Settings, environ: Mapping[str, str] | None = None) -> Forge:
+    """The forge of `settings` (spec.forge): GitHub (its repository, else
+    GITHUB_REPOSITORY, at GITHUB_API_URL with GITHUB_TOKEN), or local git."""
+    from remediate.adapters.github import DEFAULT_API, GitHubForge, Retrying
+    from remediate.adapters.local_forge import LocalForge
+
+    variables = os.environ if environ is None else environ
+    if settings.forge.get("type") != "github":
+        return LocalForge(settings)
+    first = _backoff(variables)
+    return GitHubForge(
+        str(settings.forge.get("repository") or variables.get("GITHUB_REPOSITORY", "")),
+        variables.get("GITHUB_TOKEN") or None,
+        variables.get("GITHUB_API_URL") or DEFAULT_API,
+        Retrying(base=first, deadline=max(120.0, first * 60)),
+    )
+
+
+def _backoff(variables: Mapping[str, str]) -> float:
+    """REMEDIATE_GITHUB_BACKOFF: the first wait of a retried GitHub call, in seconds."""
+    from remediate.errors import UsageError
+
+    backoff = variables.get("REMEDIATE_GITHUB_BACKOFF", "1")
+    try:
+        first = float(backoff)
+    except ValueError:
+        first = -1.0
+    if not 0 <= first <= 60:
+        raise UsageError(f"REMEDIATE_GITHUB_BACKOFF={backoff!r}: seconds from 0 to 60")
+    return first
 
 
 def _mailer(variables: Mapping[str, str]) -> Mailer:
@@ -123,17 +157,11 @@ def github(root: Path, environ: Mapping[str, str] | None = None) -> GitHubRun:
         raise UsageError(f"GITHUB_EVENT_PATH={path}: not a readable JSON event ({exc})") from None
     if not isinstance(event, dict):
         raise UsageError(f"GITHUB_EVENT_PATH={path}: the event is not a JSON object")
-    backoff = variables.get("REMEDIATE_GITHUB_BACKOFF", "1")
-    try:
-        first = float(backoff)
-    except ValueError:
-        first = -1.0
-    if not 0 <= first <= 60:
-        raise UsageError(f"REMEDIATE_GITHUB_BACKOFF={backoff!r}: seconds from 0 to 60")
-    forge = GitHubForge(
+    first = _backoff(variables)
+    github_forge = GitHubForge(
         variables.get("GITHUB_REPOSITORY", ""),
         variables.get("GITHUB_TOKEN") or None,
         variables.get("GITHUB_API_URL") or DEFAULT_API,
         Retrying(base=first, deadline=max(120.0, first * 60)),
     )
-    return GitHubRun(session(root, variables), forge, GitPullHeads(root), name, event)
+    return GitHubRun(session(root, variables), github_forge, GitPullHeads(root), name, event)

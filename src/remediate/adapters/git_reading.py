@@ -108,6 +108,54 @@ class GitReading(GitBase):
                     found[paths[1]] = tuple(dict.fromkeys((origin, email)))
         return found
 
+    def added_at(self, rev: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """Path under `prefix` → (committer time as ISO 8601, author e-mail) of the commit
+        of `rev`'s first-parent history that last added it (a merge counts as of the merge:
+        what it brought in reached the branch then). A shallow clone is deepened until no
+        path's adding commit is a shallow boundary (which would show as adding every file
+        it has), and unshallowed at the end (`GitBase._deepen`)."""
+        from remediate.adapters.git_base import DEEPEN
+
+        for depth in (0, *DEEPEN, -1):
+            if depth:
+                self._deepen(depth)
+            code, out, _ = self._run(
+                "log",
+                "--first-parent",
+                "--diff-merges=first-parent",
+                "--diff-filter=A",
+                "--no-renames",
+                "--format=%x00%H%x09%cI%x09%ae",
+                "--name-only",
+                rev,
+                "--",
+                prefix,
+            )
+            if code != 0:
+                return {}
+            found: dict[str, tuple[str, str]] = {}
+            commits: dict[str, str] = {}
+            for chunk in out.split("\x00")[1:]:
+                head, *paths = chunk.strip("\n").split("\n")
+                sha, when, email = [*head.split("\t"), "", "", ""][:3]
+                for path in filter(None, paths):
+                    if path not in found:  # newest first: the last time it was added
+                        found[path] = (when, email)
+                        commits[path] = sha
+            _, shallow, _ = self._run("rev-parse", "--is-shallow-repository")
+            if shallow.strip() != "true" or self.remote is None:
+                return found
+            _, boundary, _ = self._run("rev-parse", "--git-path", "shallow")
+            path = boundary.strip()
+            cut = set()
+            with contextlib.suppress(OSError):
+                full = path if os.path.isabs(path) else os.path.join(self.root, path)
+                with open(full, encoding="ascii") as handle:
+                    cut = {line.strip() for line in handle}
+            if not cut.intersection(commits.values()):
+                return found
+        return found
+
     def audit_history(
         self, rev: str | None, prefix: str = "audit", signers: tuple[str, ...] = ()
     ) -> list[AuditCommit]:

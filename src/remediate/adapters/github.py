@@ -5,12 +5,14 @@ the design), it re-sends POSTs after a 502 that took effect, duplicating comment
 waits 60 s on a secondary limit without `Retry-After`. Instead each call goes through
 `Retrying.call`, whose rules are:
 
-- reads (GET), edits (PATCH) and commit statuses (a POST that only sets the latest state
-  of one context: sending it twice changes nothing) are retried on a 5xx, a timeout or a
-  dropped connection, with capped exponential backoff, a bounded number of tries and a
-  total deadline, then fail with one clear sentence (UserError, exit 1);
-- a POST that *creates* something (a comment) is never re-sent: after a 5xx or a lost
-  reply it raises `LostReply`, and the caller looks the object up (by its marker) first;
+- reads (GET), edits (PATCH), commit statuses (a POST that only sets the latest state of
+  one context) and labels (a pull request holds each once): sending them twice changes
+  nothing, so they are retried on a 5xx, a timeout or a dropped connection, with capped
+  exponential backoff, a bounded number of tries and a total deadline, then fail with one
+  clear sentence (UserError, exit 1);
+- a POST that *creates* something (a comment, a pull request) is never re-sent: after a
+  5xx or a lost reply it raises `LostReply`, and the caller looks the object up first (a
+  comment by its marker, a pull request by its branch; a 422 "already exists" too);
 - a rate limit (429, or 403 with `Retry-After`, `x-ratelimit-remaining: 0` or a
   "secondary rate limit" message) was refused, not performed: it is retried by every
   kind of call after `Retry-After`, else until `x-ratelimit-reset`, else the backoff,
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -263,11 +265,17 @@ class GitHubForge:
         found = [_pull(p) for p in data] if isinstance(data, list) else []
         return found[0] if found else None
 
-    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
+    proposes = True
+
+    def create_pull(
+        self, title: str, body: str, branch: str, base: str, draft: bool = False
+    ) -> PullRequest:
         from github import GithubException
 
         url = f"{self._repo}/pulls"
-        payload = {"title": title, "body": body, "head": branch, "base": base}
+        payload: dict[str, Any] = {"title": title, "body": body, "head": branch, "base": base}
+        if draft:
+            payload["draft"] = True
         try:
             data = self.retrying.call(
                 f"opening a pull request from {branch}",
@@ -280,6 +288,13 @@ class GitHubForge:
                 raise LostReply(f"opening a pull request from {branch}: 422") from None
             raise
         return _pull(data)
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        # adding a label the pull request has changes nothing: retried like an edit
+        url = f"{self._repo}/issues/{number}/labels"
+        self.retrying.call(
+            f"labelling #{number}", lambda: self._send("POST", url, {"labels": list(labels)})
+        )
 
     def pulls_of_commit(self, sha: str) -> list[PullRequest]:
         what = f"reading the pull requests of {sha[:12]}"

@@ -72,6 +72,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "retention",
         "Audit retention: replace events older than retentionDays by checkpoints.",
     ),
+    "import": ("importer", "import_", "Import security findings: SARIF 2.1.0 from any scanner."),
+    "findings": (
+        "findings",
+        "findings",
+        "Security findings and their lifecycle: list, show, set-status, events.",
+    ),
+    "tick": (
+        "tick",
+        "tick",
+        "Run the schedules that are due, once each, catching up as each schedule says.",
+    ),
 }
 
 EXIT_BUG = 70

@@ -348,5 +348,7 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
 # The folds of streams owned by features register at import of the feature's core module;
 # imported here, so that every process that folds the audit (and may write a checkpoint
 # of it) folds them too, whichever command it runs.
+from remediate.core import findings as _findings  # noqa: E402,F401
 from remediate.core import report_runs as _report_runs  # noqa: E402,F401
 from remediate.core import retention as _retention  # noqa: E402,F401
+from remediate.core import schedules as _schedules  # noqa: E402,F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -289,10 +290,12 @@ def _worker_signals() -> None:
     record what is known): `Pool` ends a straggling worker with SIGTERM, which a kept
     handler would swallow, leaving the runner waiting for it forever. SIGINT (a Ctrl-C
     reaches the whole process group) is the runner's to handle."""
-    import signal
-
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _BLOCKED)  # a SIGTERM held meanwhile ends it
+
+
+_BLOCKED = frozenset({signal.SIGTERM, signal.SIGINT})  #: held until a worker dropped the handlers
 
 
 def map_files(
@@ -318,14 +321,37 @@ def map_files(
     chunks = [(str(root), list(rels[i::count])) for i in range(count)]
     _WORK = work
     try:
-        with multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_signals) as pool:
-            parts = pool.map(_run_chunk, chunks)
+        parts = _pooled(multiprocessing.get_context("fork"), jobs, chunks)
     finally:
         _WORK = None
     out: list[R | None] = [None] * len(rels)
     for i, part in enumerate(parts):
         out[i::count] = part
     return out  # type: ignore[return-value]
+
+
+def _pooled(context: Any, jobs: int, chunks: list[tuple[str, list[str]]]) -> list[Any]:
+    """`_run_chunk` over `chunks` in `jobs` forked workers. The pool (its threads, and
+    the workers they fork, also any it forks again later) starts with SIGTERM and SIGINT
+    blocked, so that a signal arriving before a worker dropped the runner's handlers
+    waits for it instead of being swallowed by them; the workers are then let go with
+    `close` and `join`, not killed with `terminate`, unless something failed (a worker
+    killed while it held the task queue's lock left its sibling waiting on it forever:
+    seen as a `make test` that hung in `Pool.__exit__`)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCKED)
+    try:
+        pool = context.Pool(jobs, initializer=_worker_signals)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    try:
+        parts: list[Any] = pool.map(_run_chunk, chunks)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    return parts
 
 
 def load_files(root: Path, rels: Iterable[str], jobs: int | None = None) -> LoadResult:

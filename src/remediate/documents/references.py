@@ -187,6 +187,34 @@ def _check_schedule(doc: Document, index: Index) -> Iterable[Problem]:
     job = doc.spec["job"]
     if "remediation" in job:
         yield from check_request_spec(doc, index, "spec.job.remediation", job["remediation"])
+    for key in ("recipients", "environment"):
+        if key in (job.get("report") or {}):
+            yield _p(
+                doc,
+                f"spec.job.report.{key}",
+                "not used yet: a scheduled report covers every environment and goes to "
+                "Settings spec.reporting.reportRecipients",
+                "warning",
+            )
+    source = (job.get("import") or {}).get("source")
+    if isinstance(source, str) and (
+        source.startswith("/") or ".." in source.replace("\\", "/").split("/")
+    ):
+        yield _p(
+            doc,
+            "spec.job.import.source",
+            f"{source!r} must be a path inside the repository's checkout (no leading `/`, "
+            "no `..`): a SARIF file, or a directory whose *.sarif files are imported",
+        )
+    for key in ("actionType", "environment"):
+        if key in (job.get("import") or {}):
+            yield _p(
+                doc,
+                f"spec.job.import.{key}",
+                "not used yet: findings become requests through "
+                "Settings spec.autoRemediation, which is not built yet",
+                "warning",
+            )
 
 
 def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:

@@ -91,6 +91,16 @@ class _Run:
         self.redact = Redactor(self.secrets)
 
     def go(self) -> ExecutionResult:
+        # one run per certificate path at a time: two requests sharing it (on different
+        # targets, so no target lock orders them) would each find no order record and no
+        # certificate, and each order one; the second now waits, then finds the first's
+        # certificate still valid (or its unfinished order to resume)
+        with _certificate_lock(self.config.certificate, self.deadline) as waited:
+            if waited:
+                self.details["waitedForLock"] = round(waited, 3)
+            return self._go()
+
+    def _go(self) -> ExecutionResult:
         state = _read_state(self.config)
         if state is None:
             still = self._still_valid()
@@ -340,6 +350,39 @@ def _csr(key: Any, domains: tuple[str, ...]) -> bytes:
     )
     algorithm = None if certs.key_type(key) == "Ed25519" else hashes.SHA256()
     return bytes(builder.sign(key, algorithm).public_bytes(serialization.Encoding.PEM))
+
+
+LOCK_SUFFIX = ".lock"
+LOCK_POLL = 0.05  # seconds between attempts while another run holds the lock
+
+
+@contextlib.contextmanager
+def _certificate_lock(certificate: Path, deadline: float) -> Any:
+    """An exclusive `flock` on `<certificate>.lock` (created 0600 beside it) for the whole
+    run, waited for until the action's deadline (ExecutorError then: nothing was done).
+    The kernel drops it when the runner dies, so a crash leaves no stale lock."""
+    import fcntl
+    import os
+
+    path = certificate.with_name(certificate.name + LOCK_SUFFIX)
+    path.parent.mkdir(parents=True, exist_ok=True)  # as the certificate's own write does
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    start = time.monotonic()
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() + LOCK_POLL >= deadline:
+                    raise ExecutorError(
+                        f"another run holds {path} (issuing this certificate) past this "
+                        "action's timeout; nothing was done"
+                    ) from None
+                time.sleep(LOCK_POLL)
+        yield time.monotonic() - start if time.monotonic() - start > LOCK_POLL else 0.0
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _read_state(config: Config) -> dict[str, Any] | None:

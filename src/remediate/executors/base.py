@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from remediate.adapters import environment as runner_environment
 from remediate.adapters.process import LocalProcesses
@@ -19,6 +19,9 @@ from remediate.executors.templates import MAX_RENDERED as MAX_RENDERED
 from remediate.executors.templates import MAX_TEMPLATE_STEPS as MAX_TEMPLATE_STEPS
 from remediate.executors.templates import TEMPLATE_NAMES as TEMPLATE_NAMES
 from remediate.executors.templates import RenderError, is_template, render_pieces
+
+if TYPE_CHECKING:
+    from remediate.service.ports import Forge
 
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
@@ -40,6 +43,8 @@ class ExecutionContext:
     processes: ProcessRunner = field(default_factory=LocalProcesses)
     runner: str = ""  # the runner's e-mail (Settings.spec.runner): its commits, and only them
     forge: Mapping[str, Any] = field(default_factory=dict)  # Settings.spec.forge
+    # opens the Forge port of Settings.spec.forge (wiring builds it: GitHub or local git)
+    open_forge: Callable[[], Forge] | None = None
 
 
 @dataclass(frozen=True)

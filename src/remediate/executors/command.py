@@ -24,16 +24,27 @@ class CommandExecutor:
 
     def run(self, context: ExecutionContext) -> ExecutionResult:
         config: dict[str, Any] = dict(context.action.config)
+        return self.execute(context, config, None, context.action.timeout.total_seconds())
+
+    def execute(
+        self,
+        context: ExecutionContext,
+        config: dict[str, Any],
+        cwd: str | None,
+        timeout: float,
+    ) -> ExecutionResult:
+        """Run `config` (`argv`, `env`, `passEnv`, `workingDir`) as this executor does, in
+        `cwd` when given (another executor's directory, e.g. `github_pr`'s fresh checkout;
+        `workingDir` is then not read), within `timeout` seconds."""
         pass_env = [str(name) for name in config.get("passEnv", [])]
         env, secrets = self._environment(context, pass_env)
         redact = Redactor(secrets)
         try:
-            argv, extra, cwd = self._prepare(context, config, pass_env)
+            argv, extra, where = self._prepare(context, config, pass_env)
         except ExecutorError as exc:
             return ExecutionResult(False, {}, redact(str(exc)))
         env.update(extra)
-        timeout = context.action.timeout.total_seconds()
-        done = context.processes.run(argv, env, cwd, timeout)
+        done = context.processes.run(argv, env, cwd or where, timeout)
         details = {
             "argv": [redact(a) for a in argv],
             "exitCode": done.returncode,

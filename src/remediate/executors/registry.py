@@ -32,6 +32,7 @@ BUILTINS: dict[str, str] = {
 # ((key path, message, severity) each; used by `validate`)
 CONFIG_CHECKS: dict[str, str] = {
     "webhook": "remediate.executors.egress:config_problems",
+    "github_pr": "remediate.executors.github_pr:config_problems",
     "acme": "remediate.executors.tls_config:acme_problems",
     "cert_check": "remediate.executors.tls_config:cert_check_problems",
 }

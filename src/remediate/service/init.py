@@ -8,7 +8,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from remediate import resources
+from remediate import __version__, resources
 from remediate.core.provenance import InstalledFrom
 from remediate.documents.loader import special_kind
 from remediate.documents.worktree import work_tree_of
@@ -130,7 +130,8 @@ def _write(target: Path, plan: dict[str, Path], install: InstallPin) -> None:
         try:
             destination.parent.mkdir(parents=True, exist_ok=True)
             if rel.startswith(WORKFLOWS):
-                destination.write_text(render(source.read_text(encoding="utf-8"), install))
+                text = render(source.read_text(encoding="utf-8"), install, __version__)
+                destination.write_text(text)
             else:
                 shutil.copyfile(source, destination)
         except OSError as exc:

@@ -203,6 +203,10 @@ class AuditReader(Protocol):
     def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
         """`audit_history` streamed: newest first, each commit after its descendants."""
 
+    def added_at(self, rev: str, prefix: str) -> dict[str, tuple[str, str]]:
+        """Path under `prefix` → (time, author e-mail) of the first-parent commit of
+        `rev` that last added it; a shallow clone is deepened until that is known."""
+
     def added_in_order(self, rev: str, prefix: str = "audit") -> Iterator[tuple[str, str]]:
         """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
         first (topological), streamed."""
@@ -322,8 +326,22 @@ class Forge(Protocol):
     def open_pull(self, branch: str) -> PullRequest | None:
         """The open pull request whose head is `branch` of this repository, if any."""
 
-    def create_pull(self, title: str, body: str, branch: str, base: str) -> PullRequest:
-        """Open a pull request; never re-sent blindly (LostReply: look it up)."""
+    def create_pull(
+        self, title: str, body: str, branch: str, base: str, draft: bool = False
+    ) -> PullRequest:
+        """Open a pull request; never re-sent blindly (LostReply, also for a 422 "already
+        exists": look it up)."""
+
+    def add_labels(self, number: int, labels: Sequence[str]) -> None:
+        """Add `labels` to a pull request (adding one it already has changes nothing)."""
+
+    @property
+    def proposes(self) -> bool:
+        """Whether this forge opens pull requests (GitHub), or only holds the branches
+        pushed to the git remote (the local forge)."""
+
+    def close(self) -> None:
+        """Release the connection pool."""
 
 
 class PullHeads(Protocol):

@@ -16,6 +16,7 @@ from remediate.core.commits import Person
 from remediate.core.decision import Context, Decision, decision_context, requesters_of
 from remediate.core.identity import Directory
 from remediate.core.model import Repository, Request, build_repository
+from remediate.core.schedules import REQUESTER_LABEL, with_fired
 from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
 from remediate.service.ports import CommitDocuments, Store
@@ -59,6 +60,8 @@ class Runtime:
 
     def requesters_of(self, request: Request, state: RequestState | None) -> tuple[str, ...]:
         by_file = self.requesters.get(request.file, ()) if request.file else ()
+        if request.file is None:  # fired by a schedule: who added the schedule asked for it
+            by_file = tuple(v for k, v in request.labels.items() if k == REQUESTER_LABEL)
         return requesters_of(state.requester if state is not None else None, by_file)
 
     def is_requester(self, actor: str, request: Request, state: RequestState | None) -> bool:
@@ -197,7 +200,7 @@ def _load_at(
     snap = read(store, tip, runner)
     found = at_commit.documents(commits, tip, checkpoint.settled(checkpoint.of(snap), keep), chosen)
     session.memo[READ_FILES] = found.report.read
-    repository = build_repository(found.report.documents)
+    repository = with_fired(build_repository(found.report.documents), snap)
     require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,
@@ -224,7 +227,7 @@ def _load_work_tree(session: Session, keep: tuple[str, ...]) -> Runtime:
     snap = read(store, None, settings.runner_trust)
     report = session.documents.load_report(checkpoint.settled(checkpoint.of(snap), keep))
     session.memo[READ_FILES] = report.read
-    repository = build_repository(report.documents)
+    repository = with_fired(build_repository(report.documents), snap)
     return Runtime(
         session=session,
         repository=repository,

@@ -20,6 +20,7 @@ from remediate.service.ports import (
     Documents,
     Environment,
     ExecutionBackend,
+    Forge,
     Mailer,
     ProcessRunner,
     Store,
@@ -48,6 +49,9 @@ class Session:
     # built on first use: only `report --send` needs it, and it fails on a bad SMTP_*
     open_mailer: Callable[[], Mailer] | None = None
     notify: Callable[[str], None] | None = None  # how a warning reaches people (stderr)
+    # The forge of a repository's Settings (GitHub, or local git), built on use: what the
+    # `github_pr` executor opens pull requests through. None: no executor may use one.
+    open_forge: Callable[[Settings], Forge] | None = None
     warned: list[str] = field(default_factory=list)
 
     def warn(self, text: str) -> None:

@@ -9,10 +9,11 @@ take, in a number of commits bounded by the run's duration, not its size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
@@ -21,6 +22,9 @@ from remediate.service.apply.locks import Target, target
 from remediate.service.apply.starts import Marker
 from remediate.service.claims import claim_ref
 from remediate.service.runtime import Runtime
+
+if TYPE_CHECKING:
+    from remediate.service.ports import Forge
 
 Outcomes = list[tuple["Job", ExecutionResult]]
 POLL_SECONDS = 1.0  # how often the calling thread may flush while actions run
@@ -133,6 +137,7 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             processes=rt.session.processes,
             runner=rt.runner.email,
             forge=rt.repository.settings.forge,
+            open_forge=_forge_of(rt),
         )
         result = rt.session.backend.run(context)
     except LookupError as exc:
@@ -142,3 +147,11 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
             False, {}, f"executor {action.executor} crashed: {type(exc).__name__}"
         )
     return redact_result(result, variables)
+
+
+def _forge_of(rt: Runtime) -> Callable[[], Forge] | None:
+    """What opens the repository's forge for an executor (none when the session has none)."""
+    open_forge, settings = rt.session.open_forge, rt.repository.settings
+    if open_forge is None:
+        return None
+    return lambda: open_forge(settings)

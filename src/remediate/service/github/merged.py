@@ -78,12 +78,16 @@ def on_push(github: GitHubRun) -> Outcome:
 
 
 def on_schedule(github: GitHubRun) -> Outcome:
-    out = run_apply(github, [])
-    out.lines.insert(
-        0,
-        f"remediate github: {github.event_name}: `remediate tick` (schedules) is not built "
-        "yet, so no schedule fired; running apply",
-    )
+    """`tick` (the schedules that are due fire, once each), then `apply` (which decides
+    and runs the requests the fires recorded)."""
+    from remediate.service.tick import tick
+
+    ticked = tick(github.session)
+    out = run_apply(replace(github, session=replace(github.session, memo={})), [])
+    out.lines[:0] = [f"remediate github: {github.event_name}: tick, then apply", *ticked.lines()]
+    out.body["tick"] = ticked.as_json()
+    if ticked.failed:
+        out.code = 1
     return out
 
 

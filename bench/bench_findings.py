@@ -1,0 +1,168 @@
+"""`import sarif` of a large SARIF file, and re-importing it, as whole processes.
+
+    .venv/bin/python bench/bench_findings.py [--results 10000] [--repeat 3]
+
+Each round starts from a fresh remote and clone (tests/runner_support) and times, as
+processes (wall seconds, peak RSS from wait4):
+
+- `import sarif` of a synthesised SARIF 2.1.0 log of N results (bandit-shaped: 500 files,
+  20 rules, a region snippet each, levels mixed), every result a new finding;
+- `import sarif` of the same file again (every finding unchanged: one scan event);
+- `import sarif` of a changed file: 10 % of the results moved down their file, 5 % gone
+  (resolved), 5 % new;
+- `findings list --limit 100` and `findings events --limit 100` after them.
+
+Medians go to docs/performance.md (target: import and re-import of 10,000 results < 5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.runner_support import OPERATOR, cli_env, clone, make_remote  # noqa: E402
+
+RULES = [f"B{600 + i}" for i in range(20)]
+LEVELS = ("error", "warning", "note")
+
+
+def log(n: int, moved: float = 0.0, gone: float = 0.0, new: float = 0.0) -> dict[str, Any]:
+    results = []
+    shift_every = int(1 / moved) if moved else 0
+    drop_every = int(1 / gone) if gone else 0
+    for i in range(n):
+        if drop_every and i % drop_every == 1:
+            continue
+        line = 10 + (i // 500) * 3 + (7 if shift_every and i % shift_every == 0 else 0)
+        results.append(_result(i, line))
+    for j in range(int(n * new)):
+        results.append(_result(n + j, 5))
+    return {
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "Bandit",
+                        "rules": [{"id": r, "name": f"rule {r}"} for r in RULES],
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def _result(i: int, line: int) -> dict[str, Any]:
+    rule = RULES[i % len(RULES)]
+    return {
+        "ruleId": rule,
+        "ruleIndex": RULES.index(rule),
+        "level": LEVELS[i % 3],
+        "message": {"text": f"{rule}: possible issue in call number {i}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": f"src/pkg{i % 50}/module{i % 500}.py"},
+                    "region": {
+                        "startLine": line,
+                        "endLine": line,
+                        "snippet": {"text": f"    value_{i} = dangerous_call(arg_{i})\n"},
+                    },
+                }
+            }
+        ],
+        "properties": {"issue_confidence": "HIGH", "issue_severity": "MEDIUM"},
+    }
+
+
+def run_timed(repo: Path, *args: str) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds of it and the git it waited for, peak RSS MiB, stdout) of `remediate ARGS --repo repo`."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "remediate", *args, "--repo", str(repo)],
+            cwd=repo,
+            env=cli_env(),
+            stdout=out,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"remediate {' '.join(args)} failed: {err.read().decode()}")
+        cpu = usage.ru_utime + usage.ru_stime
+        return wall, cpu, usage.ru_maxrss / 1024, out.read().decode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--results", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        first = tmp / "first.sarif"
+        first.write_text(json.dumps(log(args.results)))
+        changed = tmp / "changed.sarif"
+        changed.write_text(json.dumps(log(args.results, moved=0.1, gone=0.05, new=0.05)))
+        size = first.stat().st_size
+        for round_ in range(args.repeat):
+            base = tmp / f"round-{round_}"
+            base.mkdir()
+            bare = make_remote(base)
+            repo = clone(base, bare, "ops", OPERATOR)
+            steps = [
+                ("import (new)", ("import", "sarif", str(first), "--format", "json")),
+                ("re-import (unchanged)", ("import", "sarif", str(first), "--format", "json")),
+                (
+                    "import (10% moved, 5% gone, 5% new)",
+                    ("import", "sarif", str(changed), "--format", "json"),
+                ),
+                (
+                    "findings list --limit 100",
+                    ("findings", "list", "--limit", "100", "--format", "json"),
+                ),
+                (
+                    "findings events --limit 100",
+                    ("findings", "events", "--limit", "100", "--format", "json"),
+                ),
+            ]
+            for name, argv in steps:
+                wall, cpu, rss, out = run_timed(repo, *argv)
+                rows.setdefault(name, []).append((wall, cpu, rss))
+                if name.startswith(("import", "re-import")):
+                    print(
+                        f"  {name}: {wall:.2f} s ({cpu:.2f} s CPU), {rss:.0f} MiB: {json.loads(out)['scans'][0]}"
+                    )
+    print(f"\n{args.results} results ({size / 1e6:.1f} MB of SARIF), medians of {args.repeat}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    print("| step | wall s (median) | CPU s (median) | peak RSS MiB |")
+    print("|---|---|---|---|")
+    for name, values in rows.items():
+        wall, cpu, rss = (statistics.median(v[i] for v in values) for i in range(3))
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rss:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

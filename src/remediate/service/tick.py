@@ -1,0 +1,405 @@
+"""`tick`: fire the schedules that are due, once per fire time, however many runners race.
+
+The documents are those of the fetched tip (`runtime.load`, fail closed). For each
+schedule, the fires since its last recorded fire (fired or missed; for a schedule that
+never fired, since the first-parent commit that added its file, `Store.added_at`) up to
+the evaluation time (`--now`, else REMEDIATE_NOW, else the runner's clock) are caught up
+as its `catchUp` says (`core.schedules.due`). Each fire this tick records (a `fire`, or a
+`miss` of the last missed one) is claimed first: `service.claims.claim` on the
+`schedules` stream, subject `<schedule>-<yyyymmddThhmmZ>`, attempt 1 — one compare-and-
+swap ref per fire, so racing runners each win different fires or none. A won fire lands
+on the branch (`audit_log.write`) unless the branch shows it recorded already (a claim
+ref pruned and won again by a stale runner), and only then does its job run. A claim lost
+to a runner whose events never reached the branch is adopted: its events are landed as
+they are, and its job is not run again (at most once).
+
+Jobs: `remediation` — the fire's event carries the request (recorded in the audit, no
+file): the next `apply` decides it on the normal policy path (`core.schedules.with_fired`
+through `runtime.load`); `report` — `service.reports.report.send` once, its run id in a
+`done` event; `retention` — recorded as not enforced until `retention enforce` exists
+(`enforce_retention`, the seam); `import` — refused by `validate` until findings exist.
+Events carry the runner's real time; under `--now`/REMEDIATE_NOW their details say
+`evaluatedAt`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from remediate.core import schedules as sch
+from remediate.core.drafting import Batch, Chain, new_id
+from remediate.core.snapshot import AuditSnapshot
+from remediate.core.streams import StreamEvent
+from remediate.core.times import iso, parse_time
+from remediate.service import audit_log, claims, runtime
+from remediate.service.session import Session
+
+
+@dataclass
+class Fired:
+    schedule: str
+    subject: str
+    job: str
+    fire_time: datetime
+    verb: str  # fire | miss
+    missed: sch.Missed | None = None
+    status: str = "fired"  # fired | missed | success | failed | skipped | taken
+    outcome: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schedule": self.schedule,
+            "fire": self.subject,
+            "fireTime": iso(self.fire_time),
+            "job": self.job,
+            "status": self.status,
+            "missed": self.missed.as_json() if self.missed else None,
+            "outcome": self.outcome or None,
+            "error": self.error,
+        }
+
+
+@dataclass
+class TickReport:
+    evaluated_at: datetime
+    fires: list[Fired] = field(default_factory=list)  # what this runner recorded
+    adopted: list[str] = field(default_factory=list)  # fires another runner claimed
+    taken: list[str] = field(default_factory=list)  # fires another runner recorded
+    waiting: list[str] = field(default_factory=list)  # schedules left for later ticks
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status == "failed" for f in self.fires)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "evaluatedAt": iso(self.evaluated_at),
+            "fires": [f.as_json() for f in self.fires],
+            "adopted": list(self.adopted),
+            "taken": list(self.taken),
+            "more": list(self.waiting),
+            "warnings": list(self.warnings),
+        }
+
+    def lines(self) -> list[str]:
+        """What `tick` prints, one line per fire (and per fire another runner had)."""
+        report = self
+        lines = []
+        for fired in report.fires:
+            missed = fired.missed
+            extra = ""
+            if missed is not None:
+                count = missed.count if missed.exact else f"at least {missed.count}"
+                extra = f" ({count} missed fire(s) from {iso(missed.first)} to {iso(missed.last)})"
+            what = {
+                "remediation": f"request {fired.subject} recorded; the next apply decides it",
+                "report": "report",
+                "retention": "retention",
+                "import": "import",
+            }[fired.job]
+            if fired.verb == "miss":
+                lines.append(f"{fired.subject}: missed{extra}")
+                continue
+            status = "" if fired.job == "remediation" else f": {fired.status}"
+            error = f" ({fired.error})" if fired.error else ""
+            lines.append(f"{fired.subject}: fired, {what}{status}{error}{extra}")
+        for subject in report.adopted:
+            lines.append(
+                f"{subject}: claimed by another runner that did not record it; recorded now"
+            )
+        for subject in report.taken:
+            lines.append(f"{subject}: already fired by another runner")
+        for name in report.waiting:
+            lines.append(f"{name}: more missed fires to catch up: the next tick runs them")
+        if not lines:
+            lines.append(f"no schedule is due at {iso(report.evaluated_at)}")
+        return lines
+
+
+def tick(session: Session, now: datetime | None = None) -> TickReport:
+    """Record and run the due fires of every schedule; `now`: the evaluation time."""
+    rt = runtime.load(session)
+    real = rt.now
+    override = now or session.clock.override()
+    at = override or real
+    report = TickReport(at, warnings=list(rt.warnings))
+    documents = [sch.Schedule.from_document(d) for d in rt.repository.schedules]
+    if not documents:
+        return report
+    snap = audit_log.read(rt.store, rt.rev, rt.trust)
+    last = sch.last_fires(state.value for state in snap.stream(sch.STREAM).values())
+    added: dict[str, tuple[str, str]] | None = None
+
+    def added_of(schedule: sch.Schedule) -> tuple[str, str] | None:
+        """When the schedule's file was added, and by whom (its fires' requester): asked
+        of git once, and only when a schedule never fired or a remediation fires."""
+        nonlocal added
+        if added is None:
+            added = rt.store.added_at(rt.rev, "schedules") if rt.rev else {}
+        return added.get(schedule.file)
+
+    planned: list[tuple[Fired, StreamEvent]] = []
+    for schedule in sorted(documents, key=lambda s: s.name):
+        since = last.get(schedule.name)
+        if since is None:
+            where = added_of(schedule)
+            if where is None:
+                report.warnings.append(
+                    f"{schedule.file}: schedule {schedule.name} is not committed on the "
+                    "branch yet; it counts from the commit that adds it"
+                )
+                continue
+            since = parse_time(where[0])
+        due = sch.due(schedule, since, at)
+        if due.more:
+            report.waiting.append(schedule.name)
+        where = added_of(schedule) if due.run and schedule.job == "remediation" else None
+        requester = where[1] if where else None
+        for i, fire in enumerate(due.run):
+            planned.append(
+                _planned(
+                    rt,
+                    schedule,
+                    fire,
+                    sch.FIRE,
+                    due.missed if i == 0 else None,
+                    override,
+                    requester,
+                )
+            )
+        if not due.run and due.missed is not None:
+            planned.append(
+                _planned(rt, schedule, due.missed.last, sch.MISS, due.missed, override, requester)
+            )
+    if not planned:
+        audit_log.save_checkpoint(session, rt.runner)
+        return report
+    wanted = [claims.Claim(sch.STREAM, fired.subject, 1, (event,)) for fired, event in planned]
+    won = claims.claim(rt.store, rt.runner, wanted, "schedule fires")
+    ours = {c.subject for c in won}
+    theirs = _claimed_events(rt, [c for c in wanted if c.subject not in ours])
+    landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, real)
+    by_subject = {f.subject: f for f, _ in planned}
+    report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
+    # fired by another runner: a claim lost to it, or won but found recorded on the branch
+    report.taken = sorted(
+        f.subject for f, _ in planned if f.subject not in landed and f.subject not in report.adopted
+    )
+    for fired, _event in planned:
+        if fired.subject in landed and fired.subject in ours:
+            report.fires.append(fired)
+    for fired in report.fires:
+        if fired.verb == sch.FIRE:
+            _run_job(session, rt, by_subject[fired.subject], real, override)
+    audit_log.save_checkpoint(session, rt.runner)
+    tip = session.memo.get("audit@tip")
+    listed = rt.store.claim_refs(claims.PREFIXES[sch.STREAM]) or {}
+    if isinstance(tip, AuditSnapshot) and len(listed) >= PRUNE_AT:
+        claims.prune(rt.store, lambda s: tip.subject(sch.STREAM, s).value, sch.STREAM)
+    return report
+
+
+# The claim refs of fires recorded on the branch guard nothing (a runner that wins one
+# again finds the fire recorded when it lands): they are pruned in one push once there
+# are this many, not after every tick (a push of deletions per tick doubled its cost).
+PRUNE_AT = 256
+
+
+def _planned(
+    rt: runtime.Runtime,
+    schedule: sch.Schedule,
+    fire: datetime,
+    verb: str,
+    missed: sch.Missed | None,
+    override: datetime | None,
+    requester: str | None,
+) -> tuple[Fired, StreamEvent]:
+    subject = sch.fire_name(schedule.name, fire)
+    event = StreamEvent(
+        id=new_id(),
+        at=iso(rt.now) or "",
+        stream=sch.STREAM,
+        subject=subject,
+        verb=verb,
+        actor=rt.runner.email,
+        details=sch.fire_details(schedule, fire, missed, override, requester),
+    )
+    status = "fired" if verb == sch.FIRE else "missed"
+    return Fired(schedule.name, subject, schedule.job, fire, verb, missed, status), event
+
+
+def _claimed_events(rt: runtime.Runtime, lost: Sequence[claims.Claim]) -> dict[str, StreamEvent]:
+    """The events of the claims other runners won (subject → event), read from their claim
+    commits: adopted if their runner never landed them."""
+    if not lost:
+        return {}
+    found: dict[str, StreamEvent] = {}
+    shas = rt.store.refs_named([c.ref for c in lost])
+    if shas:
+        rt.store.fetch_refs(sorted(shas))  # the claim commits, to read their events
+    for c in lost:
+        sha = shas.get(c.ref)
+        text = rt.store.show(sha, claims.CLAIM_FILE) if sha else None
+        for line in (text or "").splitlines():
+            try:
+                event = StreamEvent.from_json(json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            if event.key == (sch.STREAM, c.subject):
+                found[c.subject] = event
+    return found
+
+
+def _land(
+    session: Session,
+    rt: runtime.Runtime,
+    ours: Sequence[StreamEvent],
+    theirs: dict[str, StreamEvent],
+    now: datetime,
+) -> dict[str, Any]:
+    """Put the won fires (and the adopted ones) on the branch; the subjects that landed
+    as this runner's own events (key `__adopted__`: the adopted subjects)."""
+    result: dict[str, Any] = {}
+
+    def build(snap: AuditSnapshot) -> Batch | None:
+        result.clear()
+        adopted: set[str] = set()
+        chain = Chain(snap)
+        for event, mine in [*((e, True) for e in ours), *((e, False) for e in theirs.values())]:
+            current = chain.subject(sch.STREAM, event.subject)
+            if event.id in current.ids:  # already there (a push whose reply was lost)
+                if mine:
+                    result[event.subject] = True
+                continue
+            if current.value is not None:  # recorded by another runner: taken
+                continue
+            chain.add_to(event)
+            if mine:
+                result[event.subject] = True
+            else:
+                adopted.add(event.subject)
+        result["__adopted__"] = adopted
+        if not chain.others:
+            return None
+        return chain.batch(f"remediate tick: {len(chain.others)} schedule fire(s)")
+
+    audit_log.write(session, build, now, rt.runner, rt.runner)
+    return result
+
+
+def enforce_retention(session: Session, rt: runtime.Runtime, now: datetime) -> tuple[int, str]:
+    """THE SEAM for `retention enforce` (issue 11, item 4, being built elsewhere): what a
+    `retention` job, and a `report` job when `retentionDays` is set, call first. Until the
+    retention service exists this enforces nothing and says so: (deleted count, note)."""
+    return 0, "retention enforce is not built yet: nothing was removed"
+
+
+def _run_job(
+    session: Session,
+    rt: runtime.Runtime,
+    fired: Fired,
+    now: datetime,
+    override: datetime | None,
+) -> None:
+    """Run the job of a fire this runner landed, once, and record how it ended."""
+    if fired.job == "remediation":
+        fired.outcome = {"request": fired.subject}
+        return  # the fire's event is the request: the next `apply` decides it
+    if fired.job == "retention":
+        deleted, note = enforce_retention(session, rt, fired.fire_time)
+        fired.status, fired.error = "skipped", note
+        fired.outcome = {"deletedCount": deleted}
+    elif fired.job == "report":
+        _report(session, rt, fired)
+    else:
+        _import(session, rt, fired)
+    _done(session, rt, fired, now, override)
+
+
+def _import(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
+    """The `import` job: the SARIF file at `source` (or each `*.sarif` of a directory
+    there) in the checkout, where the workflow's scanner step wrote it, imported as
+    `remediate import sarif` would (`service.importer.import_sarif`)."""
+    from remediate.errors import RemediateError
+    from remediate.service.importer import import_sarif
+
+    (doc,) = [d for d in rt.repository.schedules if d.name == fired.schedule]
+    source = str(sch.Schedule.from_document(doc).config.get("source", ""))
+    where = session.root / source
+    if not where.resolve().is_relative_to(session.root.resolve()):
+        fired.status, fired.error = "failed", f"{source} leads out of the checkout"
+        return
+    paths = sorted(where.glob("*.sarif")) if where.is_dir() else [where] if where.is_file() else []
+    if not paths:
+        fired.status, fired.error = "failed", f"no SARIF file at {source} in the checkout"
+        return
+    try:
+        done = import_sarif(session, paths)
+    except RemediateError as exc:
+        fired.status, fired.error = "failed", str(exc)
+        return
+    fired.status = "success"
+    fired.outcome["scans"] = [scan["id"] for scan in done.as_json()["scans"]]
+
+
+def _report(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
+    from remediate.errors import RemediateError
+    from remediate.service.reports.report import send
+
+    notes = []
+    if any(d.kind == "Settings" and "retentionDays" in d.spec for d in rt.repository.documents):
+        deleted, note = enforce_retention(session, rt, fired.fire_time)
+        fired.outcome["deletedCount"] = deleted
+        notes.append(note)
+    try:
+        audit_log.settle(session)  # the report reads the checkout: show it the tip
+        sent = send(session, fired.fire_time)
+    except RemediateError as exc:
+        fired.status, fired.error = "failed", str(exc)
+        return
+    fired.outcome["reportRun"] = sent.run.id
+    fired.status = "success" if sent.run.status == "success" else "failed"
+    fired.error = sent.run.error
+    if notes:
+        fired.outcome["notes"] = notes
+
+
+def _done(
+    session: Session,
+    rt: runtime.Runtime,
+    fired: Fired,
+    now: datetime,
+    override: datetime | None,
+) -> None:
+    details: dict[str, Any] = {
+        "schedule": fired.schedule,
+        "fireTime": iso(fired.fire_time),
+        "status": fired.status,
+        "outcome": fired.outcome,
+    }
+    if override is not None:
+        details["evaluatedAt"] = iso(override)
+    event = StreamEvent(
+        id=new_id(),
+        at=iso(session.clock.now()) or "",
+        stream=sch.STREAM,
+        subject=fired.subject,
+        verb=sch.DONE,
+        actor=rt.runner.email,
+        details=details,
+        error=fired.error,
+    )
+
+    def build(snap: AuditSnapshot) -> Batch | None:
+        chain = Chain(snap)
+        if chain.add_to(event) is None:
+            return None
+        return chain.batch(f"remediate tick: {fired.subject} {fired.status}")
+
+    audit_log.write(session, build, now, rt.runner, rt.runner)
