@@ -293,3 +293,27 @@ def test_what_is_removed_is_a_prefix_of_each_chain_whatever_the_clocks() -> None
     second = replace(second, at=_at(5), prev=first.hash)
     files = [rules.AuditFile("a", (first,)), rules.AuditFile("b", (second,))]
     assert rules.plan(files, T0 + timedelta(days=10), _at(21), RUNNER, new_id).removed == ()
+
+
+def test_a_scheduled_retention_job_enforces_retention_once_per_fire(tmp_path: Path) -> None:
+    """A `retention` Schedule: its fire enforces retention as of the fire time (the same
+    commit `retention enforce` makes), records deletedCount, and `audit verify` stays
+    clean; the next tick of the same fire does nothing."""
+    from tests.test_tick import _commit_schedule
+
+    bare, work = _setup(tmp_path)
+    schedule = (
+        "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: retention}\nspec:\n"
+        '  cron: "0 6 * * *"\n  timezone: UTC\n  catchUp: latest\n  job:\n    retention: {}\n'
+    )
+    _commit_schedule(tmp_path, bare, {"retention": schedule}, _at(39))
+    git(work, "pull", "--quiet", "--ff-only")
+    done = remediate(work, "tick", "--format", "json", now=_at(41))
+    assert done.returncode == 0, done.stderr
+    (fired,) = json.loads(done.stdout)["fires"]
+    assert fired["status"] == "success", fired
+    assert fired["outcome"]["deletedCount"] > 0
+    git(work, "pull", "--quiet", "--ff-only")
+    assert _read(work)["verify"]["ok"] is True
+    again = remediate(work, "tick", "--format", "json", now=_at(41))
+    assert json.loads(again.stdout)["fires"] == []

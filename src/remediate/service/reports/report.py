@@ -50,6 +50,7 @@ def send(
     now: datetime,
     length: timedelta | None = None,
     retry_of: ReportRun | None = None,
+    deleted: int = 0,
 ) -> Sent:
     """E-mail the digest of the period (a retried run's own period) to the report
     recipients, recording the run before anything is sent and again when it ends."""
@@ -81,6 +82,7 @@ def send(
         pending_approvals=digest.pending_count,
         queued_executions=digest.queued,
         retry_of=retry_of.id if retry_of is not None else None,
+        deleted=deleted,  # events a retention run just before removed (a scheduled report)
     )
     del mailer
     runs.record(session, run, author, runner)
