@@ -143,7 +143,7 @@ def main() -> None:
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    cache = HERE / ".data" / f"stats-{args.requests}"
+    cache = HERE / ".data" / f"stats-v2-{args.requests}"  # v2: with summaries/
     if not (cache / "remote.git").exists():
         cache.mkdir(parents=True, exist_ok=True)
         build(cache, args.requests)

@@ -33,6 +33,7 @@ EVERY_COMMAND = [
     ("signal",),
     ("report",),
     ("export", "csv"),
+    ("retention", "enforce"),
     ("github",),
     ("import", "sarif", "scan.sarif"),
     ("findings", "list"),

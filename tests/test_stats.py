@@ -255,3 +255,89 @@ def test_the_progress_bar_shows_only_on_a_terminal(monkeypatch: pytest.MonkeyPat
     finally:
         terminal.close()
         os.close(master)
+
+
+def _recheckpoint(work: Path, files: dict[str, str], remove: list[str]) -> None:
+    """Replace the runner's checkpoint by one with `files` written and `remove` gone."""
+    from remediate import wiring
+    from remediate.core import checkpoint as cp
+    from remediate.core.commits import Person
+    from tests.runner_support import RUNNER
+
+    store = wiring.session(work).store
+    store.fetch()
+    old = store.resolve(cp.REF)
+    runner = Person("remediate-bot", RUNNER)
+    sha = store.make_commit(
+        None, files, "checkpoint\n", runner, runner, tree_from=old, remove=remove
+    )
+    assert store.push_leases({cp.REF: (sha, old)})[cp.REF] == "won"
+
+
+def _read(work: Path) -> tuple[dict[str, Summary], str, str, bool]:
+    from remediate import wiring
+    from remediate.service import stats
+
+    used: list[bool] = []
+    real = stats._summaries
+
+    def spy(base: object, path: str) -> object:
+        found = real(base, path)  # type: ignore[arg-type]
+        used.append(found is not None)
+        return found
+
+    stats._summaries = spy  # type: ignore[assignment]
+    try:
+        session = wiring.session(work, {"REMEDIATE_NOW": "2026-11-23T10:00:00Z"})
+        found = {s.request_id: s for s in stats.states(session)}
+    finally:
+        stats._summaries = real
+    csv_text = remediate(work, "export", "csv").stdout
+    verify = remediate(work, "audit", "verify").stdout
+    return found, csv_text, verify, bool(used) and all(used)
+
+
+def test_stats_read_the_bucket_summaries_and_an_old_checkpoint_reads_as_before(
+    tmp_path: Path,
+) -> None:
+    """The checkpoint's `summaries/` buckets are what stats read; one without them (written
+    before them), or one whose summary names another bucket, reads the buckets as before;
+    `audit verify` says when a summary is not its bucket's states."""
+    from remediate import wiring
+    from remediate.core import checkpoint as cp
+    from remediate.service import checkpoint
+    from remediate.service.audit_log import at_head
+
+    work = _repo(tmp_path)
+    base = checkpoint.of(at_head(wiring.session(work)))
+    assert base is not None
+    buckets = sorted(p for p in base.blobs if p.startswith("requests/"))
+    summaries = sorted(p for p in base.blobs if p.startswith(cp.SUMMARIES))
+    assert summaries == [cp.summary_path(p) for p in buckets]
+    new, csv_new, verify_new, used = _read(work)
+    assert used and verify_new.endswith(": intact\n")
+    # an old checkpoint: no summaries at all
+    _recheckpoint(work, {}, summaries)
+    old, csv_old, verify_old, used = _read(work)
+    assert not used and (old, csv_old) == (new, csv_new)
+    assert verify_old == verify_new
+    # a summary of another bucket's blob is not read
+    store = wiring.session(work).store
+    first = store.blob_text(base.blobs[buckets[0]])
+    stale = cp.summary_text(first + " ", cp.read_states(first))
+    _recheckpoint(work, {summaries[0]: stale}, [])
+    again, csv_again, verify_again, used = _read(work)
+    assert (again, csv_again, verify_again) == (new, csv_new, verify_new)
+    # one that names its bucket but says something else: stats would read it; verify tells
+    wrong = cp.read_states(first)
+    name = sorted(wrong)[0]
+    from dataclasses import replace
+
+    wrong[name] = replace(
+        wrong[name], status="COMPLETED" if wrong[name].status != "COMPLETED" else "FAILED"
+    )
+    lie = cp.summary_text(first, wrong)
+    _recheckpoint(work, {summaries[0]: lie}, [])
+    done = remediate(work, "audit", "verify")
+    assert done.returncode == 1
+    assert f"{summaries[0]}: the summary is not its bucket's states" in done.stderr

@@ -161,6 +161,10 @@ EXPECTED_PERMISSIONS = {
         "statuses": "write",
     },
     ("example github-remediate.yml", "write"): {"contents": "write", "pull-requests": "write"},
+    # the control center (examples/control-center.yml): the build reads, only the deploy
+    # job writes Pages (with the OIDC token GitHub Pages requires)
+    ("example control-center.yml", "build"): {"contents": "read"},
+    ("example control-center.yml", "deploy"): {"pages": "write", "id-token": "write"},
 }
 
 
@@ -177,6 +181,7 @@ def test_each_job_has_exactly_the_permissions_it_needs(scaffolded: Path) -> None
         ("scaffold remediate.yml", "write"),
         ("example github-remediate.yml", "pull-request"),
         ("example github-remediate.yml", "write"),
+        ("example control-center.yml", "deploy"),
     }
 
 

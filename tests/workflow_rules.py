@@ -120,7 +120,10 @@ def _job(doc: dict[str, Any], job: dict[str, Any]) -> list[str]:
 def comments(job: dict[str, Any]) -> bool:
     """Whether the job writes pull-request comments or statuses (not contents)."""
     permissions = job.get("permissions")
-    return isinstance(permissions, dict) and "write" in permissions.values()
+    return isinstance(permissions, dict) and "write" in (
+        permissions.get("pull-requests"),
+        permissions.get("statuses"),
+    )
 
 
 def _pull_request_permissions(permissions: dict[str, Any]) -> bool:

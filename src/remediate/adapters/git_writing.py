@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Collection, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,10 @@ class GitWriting(GitBase):
         author: Person,
         committer: Person,
         tree_from: str | None = None,
+        remove: Collection[str] = (),
     ) -> str:
-        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`.
+        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`, less the files of
+        `remove` (a directory left empty goes too).
 
         Only the trees on the way to the new files are read and written (objects stored
         by GitPython's object database; trees read through its `cat-file --batch`), so
@@ -40,7 +43,10 @@ class GitWriting(GitBase):
         tree is built. `git commit-tree` makes the commit."""
         base = tree_from or parent
         root = self._tree_of(base) if base is not None else None
-        blobs = {path: self._store(b"blob", text.encode("utf-8")) for path, text in files.items()}
+        blobs: dict[str, str | None] = {path: None for path in remove}
+        blobs.update(
+            {path: self._store(b"blob", text.encode("utf-8")) for path, text in files.items()}
+        )
         tree = self._tree_with(root, _nested(blobs))
         env = {
             "GIT_AUTHOR_NAME": author.name,
@@ -115,7 +121,14 @@ class GitWriting(GitBase):
                 if old is not None and old[0] != _DIR:
                     raise ValueError(f"{name.decode()} is a file, not a directory")
                 sub = self._tree_with(old[1].hex() if old is not None else None, value)
-                entries[name] = (_DIR, bytes.fromhex(sub))
+                if sub == EMPTY_TREE:
+                    entries.pop(name, None)
+                else:
+                    entries[name] = (_DIR, bytes.fromhex(sub))
+            elif value is None:  # removed
+                if old is not None and old[0] == _DIR:
+                    raise ValueError(f"{name.decode()} is a directory, not a file")
+                entries.pop(name, None)
             else:
                 if old is not None and old[0] == _DIR:
                     raise ValueError(f"{name.decode()} is a directory, not a file")
@@ -184,7 +197,10 @@ def _last_line(text: str) -> str:
 _DIR = b"40000"
 
 
-def _nested(blobs: dict[str, str]) -> dict[bytes, Any]:
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
+
+
+def _nested(blobs: Mapping[str, str | None]) -> dict[bytes, Any]:
     """path → blob as nested directories (name → blob, or name → {…}); a path that git
     would refuse (empty, `.`, `..`, `.git` components) is a ValueError."""
     root: dict[bytes, Any] = {}

@@ -67,6 +67,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "export",
         "Export the audit: one CSV row per request in its current state.",
     ),
+    "retention": (
+        "retention",
+        "retention",
+        "Audit retention: replace events older than retentionDays by checkpoints.",
+    ),
     "import": ("importer", "import_", "Import security findings: SARIF 2.1.0 from any scanner."),
     "findings": (
         "findings",

@@ -46,6 +46,13 @@ class ReportGroup(click.Group):
 @click.option("--period", "period_text", default=None, help="24h, 7d, … (default: the cadence's).")
 @click.option("--output", "output_file", default=None, help="Write it to FILE (.md or .html).")
 @click.option("--send", is_flag=True, help="E-mail it to reportRecipients and record a run.")
+@click.option(
+    "--html",
+    "html_dir",
+    default=None,
+    metavar="DIR",
+    help="Write the control center, DIR/index.html (static, self-contained: GitHub Pages).",
+)
 @now_option
 @repo_option
 @format_option("markdown", "json", default="markdown")
@@ -55,6 +62,7 @@ def report(
     period_text: str | None,
     output_file: str | None,
     send: bool,
+    html_dir: str | None,
     now: str | None,
     repo: str,
     output_format: str | None,
@@ -67,7 +75,10 @@ def report(
     the priority signal and the outcomes per day (UTC). Markdown on stdout;
     --output FILE writes FILE instead (.md, or .html); --send e-mails it (HTML
     with a text part and the period's CSV) through SMTP_* and records a report
-    run: exit 1 unless every recipient received it.
+    run: exit 1 unless every recipient received it. --html DIR writes the
+    control center to DIR/index.html: the signal, stats, pending approvals and
+    who may approve, recent executions, failures, overrides and charts, one
+    page with no script and nothing from the network.
     """
     if ctx.invoked_subcommand is not None:
         return 0
@@ -94,7 +105,16 @@ def report(
         )
     else:
         digest, code = build(session, moment, length), 0
-    if output_file:
+    if html_dir:
+        target = Path(html_dir)
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"--html {html_dir}: not a directory")
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "index.html").write_text(rendered(session, digest, "control"), encoding="utf-8")
+        echo(f"wrote {target / 'index.html'}", err=True)
+    if html_dir and not output_file and not send:
+        pass
+    elif output_file:
         text = rendered(session, digest, "html" if suffix == ".html" else "markdown")
         Path(output_file).write_text(text, encoding="utf-8")
         echo(f"wrote {output_file}", err=True)

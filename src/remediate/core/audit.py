@@ -23,7 +23,7 @@ from typing import Any
 
 from remediate.core import lifecycle
 from remediate.core.decision import Approval, Execution, legacy_lifts
-from remediate.core.streams import REQUESTS, StreamEvent, canonical, event_hash
+from remediate.core.streams import REQUESTS, RETAIN, StreamEvent, canonical, event_hash
 from remediate.core.times import parse_time
 
 __all__ = ["AnyEvent", "Event", "RequestState", "StreamEvent", "canonical", "event_hash"]
@@ -68,6 +68,12 @@ class Event:
     @property
     def stream(self) -> str:
         return REQUESTS
+
+    @property
+    def replaced(self) -> str | None:
+        """A retention checkpoint's: the hash of the last event it replaced (what later
+        events of the chain still name as `prev`); None for every other event."""
+        return replaced_head(self.verb, self.details)
 
     @property
     def subject(self) -> str:
@@ -138,6 +144,14 @@ class Event:
             service_name=_interned(data["serviceName"]),
             environment=_interned(data["environment"]),
         )
+
+
+def replaced_head(verb: str, details: Mapping[str, Any]) -> str | None:
+    if verb != RETAIN:
+        return None
+    retained = details.get("retained")
+    head = retained.get("head") if isinstance(retained, dict) else None
+    return head if isinstance(head, str) else None
 
 
 def _interned(value: str | None) -> str | None:
@@ -227,8 +241,12 @@ def order_chain(events: Iterable[Event]) -> list[Event]:
     for event in events:
         unique.setdefault(event.hash, event)
     children: dict[str | None, list[Event]] = {}
+    # a retention checkpoint stands for the events it replaced: what followed their last
+    # one follows it
+    aliases = {e.replaced: h for h, e in unique.items() if e.replaced is not None}
     for h, event in unique.items():
-        parent = event.prev if event.prev in unique or event.prev is None else "<orphan>"
+        prev = aliases.get(event.prev, event.prev) if event.prev is not None else None
+        parent = prev if prev in unique or prev is None else "<orphan>"
         children.setdefault(parent, []).append(event)
         del h
     ordered: list[Event] = []
@@ -260,6 +278,10 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
     }
     if not permitted(state, event):
         return replace(state, **changes)
+    if event.verb == RETAIN:
+        restored = retained_state(event)
+        assert restored is not None  # `permitted` checked it
+        return restored
     details = event.details
     at = parse_time(event.at)
     changes.update(
@@ -294,11 +316,35 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
 def permitted(state: RequestState, event: Event) -> bool:
     """Does `event` move `state` by a lifecycle transition? An outcome learned late
     (`learn`) only follows an abandoned execution of the same attempt."""
+    if event.verb == RETAIN:  # only as the first event of its chain, restoring a state
+        restored = retained_state(event)
+        return (
+            state.events == 0
+            and state.head is None
+            and event.from_ == lifecycle.NEW
+            and restored is not None
+            and restored.request_id == state.request_id
+            and restored.status == event.to
+        )
     if event.from_ != state.status or not lifecycle.allowed(state.status, event.verb, event.to):
         return False
     return event.verb != "learn" or (
         state.outcome_unknown and event.details.get("attempt") == state.attempt
     )
+
+
+def retained_state(event: Event) -> RequestState | None:
+    """The state a retention checkpoint event carries (None: none that can be read)."""
+    from remediate.core.checkpoint import decode_state
+
+    data = event.details.get("state")
+    if not isinstance(data, dict) or event.replaced is None:
+        return None
+    try:
+        state = decode_state(data)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return state if state.head == event.replaced else None
 
 
 def _execution(state: RequestState, event: Event, at: datetime) -> dict[str, Any]:

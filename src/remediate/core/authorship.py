@@ -19,8 +19,9 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from remediate.core.commits import AuditCommit
 
@@ -129,8 +130,9 @@ def judge(
     the trusted base and the tip (every file at the tip when there is no base);
     `commits`: every commit after the base that touched `audit/`, newest first (a merge
     shown against its first parent); `at_tip`: the paths under `audit/` at the tip;
-    `retired`: files a retention checkpoint replaced (the retention issue fills it: a
-    checkpoint event carries the hash of what it replaced, so their absence is no problem).
+    `retired`: files a retention commit of the runner removed (`retention_paths`): their
+    absence is no problem (its checkpoint events carry their state and hash), their
+    return is.
     """
     history = list(commits)
     added: set[tuple[str, str]] = set()
@@ -143,7 +145,10 @@ def judge(
                     runner_paths.add(path)
     problems: list[Problem] = []
     for letter, path, blob in changed:
-        if path in retired:
+        if path in retired and letter == "D":
+            continue
+        if path in retired:  # put back after retention replaced it: not the runner's doing
+            problems.append(_restored(path, blob, history, trust))
             continue
         if letter == "D":
             problems.append(_deleted(path, history))
@@ -153,6 +158,33 @@ def judge(
     for path in sorted(runner_paths - set(at_tip) - set(retired) - named):
         problems.append(_deleted(path, history))
     return problems
+
+
+def retention_paths(commit: AuditCommit, record: Mapping[str, Any] | None) -> frozenset[str]:
+    """The audit files a retention commit retired: only a commit whose deletions are exactly
+    those its retention record (`core.retention`: the `enforce` event it adds) counts and
+    digests, which modifies nothing; anything else retires nothing (its deletions are
+    tampering, judged as such). Whether it is the runner's is the caller's check."""
+    from remediate.core.retention import removed_digest
+
+    deleted = [path for letter, path, _ in commit.changes if letter == "D"]
+    if not deleted or record is None or commit.merge:
+        return frozenset()
+    if any(letter not in "AD" for letter, _, _ in commit.changes):
+        return frozenset()
+    if record.get("files") != len(deleted) or record.get("removed") != removed_digest(deleted):
+        return frozenset()
+    return frozenset(deleted)
+
+
+def _restored(path: str, blob: str, history: list[AuditCommit], trust: RunnerTrust) -> Problem:
+    why = "retention replaced it; it may not come back"
+    for commit in _ordered(history):
+        for change, where, content in commit.changes:
+            if where == path and content == blob and change in "AM":
+                who = trust.refusal(commit)
+                return Problem(path, "added", commit, f"{why}{'; ' + who if who else ''}")
+    return Problem(path, "added", None, why)
 
 
 def _ordered(history: list[AuditCommit]) -> list[AuditCommit]:

@@ -142,6 +142,45 @@ def read_states(text: str) -> dict[str, RequestState]:
     return {name: decode_state(data) for name, data in json.loads(text).items()}
 
 
+# Per request bucket, what `stats`, `signal`, `export csv` and `report` read of its states
+# (`core.stats.Summary` rows), written with the bucket: a fraction of the bucket's JSON to
+# decode. It names the blob of the bucket it summarises; a reader uses it only while that
+# is the bucket's blob (a checkpoint written before, or by a version without, summaries:
+# the bucket itself is read).
+SUMMARIES = "summaries/"
+SUMMARY_VERSION = 1
+
+
+def summary_path(bucket_path: str) -> str:
+    """`summaries/<xx>.json` of `requests/<xx>.json`."""
+    return SUMMARIES + bucket_path.removeprefix("requests/")
+
+
+def blob_id(text: str) -> str:
+    """Git's id of a blob holding `text` (UTF-8)."""
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def summary_text(bucket_text: str, states: Mapping[str, RequestState]) -> str:
+    from remediate.core.stats import Summary
+
+    rows = [Summary.of(states[name]).row() for name in sorted(states)]
+    body = {"version": SUMMARY_VERSION, "bucket": blob_id(bucket_text), "rows": rows}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def read_summaries(text: str, bucket_blob: str) -> list[Any] | None:
+    """The rows of a summary bucket, or None unless it summarises blob `bucket_blob`."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != SUMMARY_VERSION:
+        return None
+    if data.get("bucket") != bucket_blob or not isinstance(data.get("rows"), list):
+        return None
+    rows: list[Any] = data["rows"]
+    return rows
+
+
 @dataclass(frozen=True)
 class FileEntry:
     """A request file: who added it and, once every request it declares is settled

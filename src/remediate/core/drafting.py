@@ -71,6 +71,7 @@ class Batch:
     states: dict[str, RequestState] = field(default_factory=dict)  # after the events
     others: list[StreamEvent] = field(default_factory=list)  # events of the other streams
     streams: dict[Key, StreamState] = field(default_factory=dict)  # after them
+    removed: tuple[str, ...] = ()  # audit files retention deletes (`core.retention`)
 
     @property
     def every(self) -> list[AnyEvent]:
@@ -137,6 +138,8 @@ def message(batch: Batch) -> str:
 def after(snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot | None:
     """The snapshot once `batch` landed on `snap` as commit `sha`, without re-reading it;
     None when the batch does not carry the states of every request it touches."""
+    if batch.removed:  # retention: the files and states are read again
+        return None
     if {e.request_id for e in batch.events} - set(batch.states):
         return None
     if {e.key for e in batch.others} - set(batch.streams):

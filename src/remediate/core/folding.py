@@ -57,6 +57,10 @@ class Folder:
     irregular: dict[Key, str] = field(default_factory=dict)  # key → the first event that broke it
     events: int = 0
     _ids: dict[str, int] = field(default_factory=dict)  # event id → short hash
+    # events of a subject not seen yet that follow an event not seen: after retention, the
+    # kept events of a chain come (in commit order) before the checkpoint that stands for
+    # their predecessor; they are folded once it comes (`flush`: the rest are irregular)
+    pending: dict[Key, list[AnyEvent]] = field(default_factory=dict)
 
     def add(self, event: AnyEvent) -> None:
         self.events += 1
@@ -72,6 +76,9 @@ class Folder:
         key = event.key
         if key in self.irregular:
             return
+        if key in self.pending and event.replaced is None:
+            self.pending[key].append(event)  # after held ones: its chain order
+            return
         if isinstance(event, Event):
             self._request(event)
         else:
@@ -81,7 +88,8 @@ class Folder:
         name = event.request_id
         state = self.states.get(name) or self.known_request(name)
         if event.prev != state.head:
-            self.irregular[event.key] = event.id
+            if not self._wait(event, state.head is None and not state.ids):
+                self.irregular[event.key] = event.id
             return
         if event.from_ != state.status:
             self._problem(
@@ -96,17 +104,46 @@ class Folder:
                 f"by {event.verb or 'no verb'} is not a lifecycle transition",
             )
         self.states[name] = apply_event(state, event)
+        self._replay(event)
+
+    def _wait(self, event: AnyEvent, unseen: bool) -> bool:
+        """Hold `event` for the checkpoint that may stand for its predecessor (True), when
+        its subject has no event yet and it follows one."""
+        if not unseen or event.prev is None or event.key in self.irregular:
+            return False
+        self.pending.setdefault(event.key, []).append(event)
+        return True
+
+    def _replay(self, event: AnyEvent) -> None:
+        """After a retention checkpoint: the held events that follow what it replaced."""
+        if event.replaced is None or event.key not in self.pending:
+            return
+        for held in self.pending.pop(event.key):
+            if event.key in self.irregular:
+                return
+            if isinstance(held, Event):
+                self._request(held)
+            else:
+                self._other(held)
+
+    def flush(self) -> None:
+        """Held events no checkpoint came for: their chains are irregular (`settle`)."""
+        for key, held in self.pending.items():
+            self.irregular.setdefault(key, held[0].id)
+        self.pending.clear()
 
     def _other(self, event: StreamEvent) -> None:
         key = event.key
         state = self.streams.get(key) or self.known_stream(key)
         if event.prev != state.head:
-            self.irregular[key] = event.id
+            if not self._wait(event, state.head is None and not state.ids):
+                self.irregular[key] = event.id
             return
         why = st.refused(state, event)
         if why is not None:
             self._problem(key, f"{key[0]} {key[1]}: event {event.id} ({event.verb}): {why}")
         self.streams[key] = st.step(state, event)
+        self._replay(event)
 
     def _problem(self, key: Key, text: str) -> None:
         self.chain_problems.setdefault(key, []).append(text)

@@ -19,7 +19,7 @@ from typing import Any
 
 from remediate.core import lifecycle
 from remediate.core.signal import Signal
-from remediate.core.stats import Summary, Tally, in_scope
+from remediate.core.stats import Stats, Summary, Tally, in_scope
 from remediate.core.times import iso, parse_time
 
 LISTED = 50  # rows of each list a digest keeps (the count says how many there are)
@@ -37,9 +37,10 @@ class Row:
     action_type: str
     who: str = ""
     text: str = ""
+    status: str = ""  # of a recent execution (the control center)
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "requestId": self.request_id,
             "at": self.at,
             "environment": self.environment,
@@ -48,6 +49,9 @@ class Row:
             "who": self.who,
             "text": self.text,
         }
+        if self.status:
+            body["status"] = self.status
+        return body
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,9 @@ class Digest:
     signal: Signal
     days: tuple[tuple[str, int, int], ...]  # (yyyy-mm-dd, completed, failed) per UTC day
     queued: int
+    stats: Stats | None = None  # every request now (`stats`), for the control center
+    executions: tuple[Row, ...] = ()  # the newest executions, whenever (`status`, `text`)
+    execution_count: int = 0
 
     @property
     def total(self) -> int:
@@ -100,10 +107,12 @@ class Digest:
             "signal": self.signal.as_json(),
             "outcomesPerDay": [{"day": d, "completed": c, "failed": f} for d, c, f in self.days],
             "queuedExecutions": self.queued,
+            "stats": self.stats.as_json() if self.stats is not None else None,
+            "recentExecutions": [r.as_json() for r in self.executions],
         }
 
 
-def _row(state: Summary, at: str, who: str = "", text: str = "") -> Row:
+def _row(state: Summary, at: str, who: str = "", text: str = "", status: str = "") -> Row:
     return Row(
         state.request_id,
         at,
@@ -112,7 +121,11 @@ def _row(state: Summary, at: str, who: str = "", text: str = "") -> Row:
         state.action_type or "-",
         who,
         text,
+        status,
     )
+
+
+EXECUTED = (lifecycle.EXECUTING, lifecycle.COMPLETED, lifecycle.FAILED)
 
 
 class Newest:
@@ -147,6 +160,7 @@ class DigestTally:
     overrides: Newest = field(default_factory=Newest)
     days: Counter[tuple[str, str]] = field(default_factory=Counter)
     signal: Tally | None = None
+    executions: Newest = field(default_factory=Newest)
 
     def __post_init__(self) -> None:
         self.signal = Tally(self.end, self.environment)
@@ -176,6 +190,11 @@ class DigestTally:
             self.days[(state.last_failed_at[:10], lifecycle.FAILED)] += 1
         if state.status == lifecycle.PENDING_APPROVAL:
             self.pending.add(_row(state, state.updated_at or "", text=state.detail))
+        if state.status in EXECUTED and state.updated_at:
+            text = state.error or state.detail
+            self.executions.add(
+                _row(state, state.updated_at, state.performed_by or "", text, state.status)
+            )
         for approval in state.overrides:
             if self.within(approval.at):
                 at = iso(approval.at) or ""
@@ -211,6 +230,9 @@ class DigestTally:
             signal=self.signal.signal(),
             days=self._days(),
             queued=self.signal.by_status[lifecycle.QUEUED],
+            stats=self.signal.stats(),
+            executions=self.executions.rows(),
+            execution_count=self.executions.count,
         )
 
     def _days(self) -> tuple[tuple[str, int, int], ...]:

@@ -25,7 +25,7 @@ from remediate.core import lifecycle
 from remediate.core.audit import RequestState
 from remediate.core.decision import Approval
 from remediate.core.signal import Signal, signal
-from remediate.core.times import parse_time
+from remediate.core.times import iso, parse_time
 
 DAY = timedelta(hours=24)
 
@@ -92,6 +92,38 @@ class Summary:
             overrides,
         )
 
+    def row(self) -> list[Any]:
+        """The summary as one list (the checkpoint's `summaries/` buckets): the scalars
+        in field order, then the overrides as [by, content hash, at, reason, lifts]."""
+        overrides = [
+            [a.by, a.content_hash, iso(a.at), a.reason, list(a.lifts)] for a in self.overrides
+        ]
+        return [*(getattr(self, name) for name in _SCALARS), overrides]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Summary:
+        """The summary `row` wrote (ValueError, KeyError, TypeError: not one). Runs once
+        per request of the audit: positional, and no generator for the common no-override."""
+        if len(row) != _ROW:
+            raise ValueError("a summary row of another shape")
+        overrides = row[-1]
+        found = (
+            tuple(
+                Approval(
+                    by=by,
+                    content_hash=content,
+                    at=parse_time(at),
+                    reason=reason,
+                    override=True,
+                    lifts=tuple(lifts),
+                )
+                for by, content, at, reason, lifts in overrides
+            )
+            if overrides
+            else ()
+        )
+        return cls(*row[:-1], found)  # type: ignore[call-arg]
+
 
 _SCALARS = (
     "request_id",
@@ -108,6 +140,7 @@ _SCALARS = (
     "last_failure",
     "last_failed_at",
 )
+_ROW = len(_SCALARS) + 1
 
 
 def success_rate(completed: int, total: int) -> float:

@@ -33,6 +33,7 @@ REQUESTS = "requests"
 # retention checkpoints, worker jobs. A name here reserves it (claim ref prefix, checkpoint
 # buckets); its fold comes with the feature.
 STREAMS = (REQUESTS, "schedules", "reports", "findings", "retention", "workers")
+RETAIN = "retain"  # a retention checkpoint: the subject's state, standing for what it replaced
 ENVELOPE = ("id", "at", "stream", "subject", "verb", "actor", "details", "error", "prev")
 
 
@@ -78,6 +79,15 @@ class StreamEvent:
     @property
     def key(self) -> tuple[str, str]:
         return (self.stream, self.subject)
+
+    @property
+    def replaced(self) -> str | None:
+        """A retention checkpoint's: the hash of the last event it replaced (None else)."""
+        if self.verb != RETAIN:
+            return None
+        retained = self.details.get("retained")
+        head = retained.get("head") if isinstance(retained, dict) else None
+        return head if isinstance(head, str) else None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StreamEvent:
@@ -184,6 +194,11 @@ def start(stream: str, subject: str) -> StreamState:
 def step(state: StreamState, event: StreamEvent) -> StreamState:
     """The state after `event` (linked or not: chain order is the caller's)."""
     fold = FOLDS.get(state.stream)
+    if event.verb == RETAIN:
+        restored = retained(state, event)
+        if restored is not None:
+            return restored
+        return replace(state, head=event.hash, ids=(*state.ids, event.id))
     changes: dict[str, Any] = {"head": event.hash, "ids": (*state.ids, event.id)}
     if fold is not None and fold.refuse(state.value, event) is None:
         changes["value"] = fold.step(state.value, event)
@@ -193,7 +208,23 @@ def step(state: StreamState, event: StreamEvent) -> StreamState:
     return replace(state, **changes)
 
 
+def retained(state: StreamState, event: StreamEvent) -> StreamState | None:
+    """The state a retention checkpoint carries, when it may start this subject's chain."""
+    data = event.details.get("state")
+    if state.head is not None or state.ids or not isinstance(data, dict):
+        return None
+    try:
+        restored = StreamState.from_json(state.stream, state.subject, data, FOLDS.get(state.stream))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    return restored if restored.head is not None and restored.head == event.replaced else None
+
+
 def refused(state: StreamState, event: StreamEvent) -> str | None:
+    if event.verb == RETAIN:
+        if retained(state, event) is None:
+            return "a retention checkpoint must start its chain and carry the state it replaced"
+        return None
     fold = FOLDS.get(state.stream)
     return fold.refuse(state.value, event) if fold is not None else None
 
@@ -207,8 +238,10 @@ def order(events: Iterable[StreamEvent]) -> list[StreamEvent]:
     for event in events:
         unique.setdefault(event.hash, event)
     children: dict[str | None, list[StreamEvent]] = {}
+    aliases = {e.replaced: h for h, e in unique.items() if e.replaced is not None}
     for event in unique.values():
-        parent = event.prev if event.prev in unique or event.prev is None else "<orphan>"
+        prev = aliases.get(event.prev, event.prev) if event.prev is not None else None
+        parent = prev if prev in unique or prev is None else "<orphan>"
         children.setdefault(parent, []).append(event)
     ordered: list[StreamEvent] = []
     stack = sorted(children.get(None, []), key=_key, reverse=True)
@@ -272,6 +305,8 @@ class Linked(Protocol):
     def prev(self) -> str | None: ...
     @property
     def hash(self) -> str: ...
+    @property
+    def replaced(self) -> str | None: ...
 
 
 def link_problems(name: str, noun: str, chain: Sequence[Linked]) -> list[str]:
@@ -279,14 +314,17 @@ def link_problems(name: str, noun: str, chain: Sequence[Linked]) -> list[str]:
     an event that follows no event of the chain, two events that follow the same one."""
     problems: list[str] = []
     hashes = {e.hash for e in chain}
+    # a retention checkpoint stands for the events it replaced (`RETAIN`)
+    aliases = {e.replaced: e.hash for e in chain if e.replaced is not None}
     follows: dict[str | None, list[str]] = {}
     for event in chain:
-        if event.prev is not None and event.prev not in hashes:
+        prev = aliases.get(event.prev, event.prev) if event.prev is not None else None
+        if prev is not None and prev not in hashes:
             problems.append(
-                f"{name}: event {event.id} follows {event.prev[:19]}…, which is no event of "
+                f"{name}: event {event.id} follows {prev[:19]}…, which is no event of "
                 f"this {noun} (an event was edited, deleted or forged)"
             )
-        follows.setdefault(event.prev, []).append(event.id)
+        follows.setdefault(prev, []).append(event.id)
     for prev, ids in follows.items():
         if len(ids) > 1:
             where = "the start" if prev is None else f"{prev[:19]}…"
@@ -316,4 +354,5 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
 # of it) folds them too, whichever command it runs.
 from remediate.core import findings as _findings  # noqa: E402,F401
 from remediate.core import report_runs as _report_runs  # noqa: E402,F401
+from remediate.core import retention as _retention  # noqa: E402,F401
 from remediate.core import schedules as _schedules  # noqa: E402,F401

@@ -272,7 +272,12 @@ def write(
                 _forward(session, tip)  # the checkout shows what the remote knows
             return snap
         files = audit_files(now, new_id(), batch.every)
-        sha = store.make_commit(tip, files, message(batch), author, committer)
+        if batch.removed:  # retention: the one commit that deletes audit files
+            sha = store.make_commit(
+                tip, files, message(batch), author, committer, remove=batch.removed
+            )
+        else:
+            sha = store.make_commit(tip, files, message(batch), author, committer)
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)

@@ -377,6 +377,7 @@ def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
     for path, states in grouped.items():
         merged = {**(base.bucket(path) if base is not None else {}), **states}
         out[path] = cp.states_text(dict(sorted(merged.items())))
+        out[cp.summary_path(path)] = cp.summary_text(out[path], merged)  # what stats read
     return out
 
 

@@ -16,7 +16,7 @@ Settings (`core.identity.Directory.from_settings`), as `service.github.authorize
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -247,8 +247,10 @@ class AuditWriter(Protocol):
         author: Person,
         committer: Person,
         tree_from: str | None = None,
+        remove: Collection[str] = (),
     ) -> str:
-        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`."""
+        """A commit of `parent`'s tree (or `tree_from`'s) plus `files`, less `remove`
+        (retention; a directory left empty goes too)."""
 
     def push_branch(self, sha: str) -> tuple[str, str]:
         """(`core.commits.PushOutcome`, git's message)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from typing import Any
 
 from remediate.core.signal import Signal
 from remediate.core.snapshot import Layered
@@ -44,14 +45,35 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
     top = snap.states.top
     paths = sorted(p for p in base.blobs if p.startswith("requests/"))
     for done, path in enumerate(paths, 1):
-        for name, data in json.loads(base.store.blob_text(base.blobs[path], keep=False)).items():
-            if name not in top:
-                yield Summary.from_checkpoint(name, data)
+        rows = _summaries(base, path)
+        if rows is not None:  # the bucket's summary: the fields counted, a fraction to decode
+            for row in rows:
+                if row[0] not in top:
+                    yield Summary.from_row(row)
+        else:
+            text = base.store.blob_text(base.blobs[path], keep=False)
+            for name, data in json.loads(text).items():
+                if name not in top:
+                    yield Summary.from_checkpoint(name, data)
         if progress:
             progress(done, len(paths) + 1)
     yield from (Summary.of(s) for s in top.values())
     if progress:
         progress(len(paths) + 1, len(paths) + 1)
+
+
+def _summaries(base: checkpoint.Stored, path: str) -> list[Any] | None:
+    """The summary rows of request bucket `path`, when the checkpoint has them for the
+    bucket it holds (`core.checkpoint.SUMMARIES`); None: read the bucket."""
+    from remediate.core import checkpoint as cp
+
+    blob = base.blobs.get(cp.summary_path(path))
+    if blob is None:
+        return None
+    try:
+        return cp.read_summaries(base.store.blob_text(blob, keep=False), base.blobs[path])
+    except ValueError:
+        return None
 
 
 def evaluation_time(session: Session) -> datetime:

@@ -16,8 +16,9 @@ they are, and its job is not run again (at most once).
 Jobs: `remediation` — the fire's event carries the request (recorded in the audit, no
 file): the next `apply` decides it on the normal policy path (`core.schedules.with_fired`
 through `runtime.load`); `report` — `service.reports.report.send` once, its run id in a
-`done` event; `retention` — recorded as not enforced until `retention enforce` exists
-(`enforce_retention`, the seam); `import` — refused by `validate` until findings exist.
+`done` event (retention enforced first when the settings set `retentionDays`, its
+deletedCount in the run); `retention` — `service.retention.enforce` as of the fire time;
+`import` — `service.importer.import_sarif` of the SARIF its `source` names in the checkout.
 Events carry the runner's real time; under `--now`/REMEDIATE_NOW their details say
 `evaluatedAt`.
 """
@@ -293,11 +294,14 @@ def _land(
     return result
 
 
-def enforce_retention(session: Session, rt: runtime.Runtime, now: datetime) -> tuple[int, str]:
-    """THE SEAM for `retention enforce` (issue 11, item 4, being built elsewhere): what a
-    `retention` job, and a `report` job when `retentionDays` is set, call first. Until the
-    retention service exists this enforces nothing and says so: (deleted count, note)."""
-    return 0, "retention enforce is not built yet: nothing was removed"
+def enforce_retention(session: Session, now: datetime) -> tuple[int, str]:
+    """`retention enforce` as of `now` (`service.retention.enforce`), for a `retention`
+    job and for a `report` job when the settings set `retentionDays`: (deleted, what
+    it did, in a sentence)."""
+    from remediate.service.retention import enforce
+
+    done = enforce(session, now)
+    return done.deleted, done.sentence()
 
 
 def _run_job(
@@ -312,9 +316,15 @@ def _run_job(
         fired.outcome = {"request": fired.subject}
         return  # the fire's event is the request: the next `apply` decides it
     if fired.job == "retention":
-        deleted, note = enforce_retention(session, rt, fired.fire_time)
-        fired.status, fired.error = "skipped", note
-        fired.outcome = {"deletedCount": deleted}
+        from remediate.errors import RemediateError
+
+        try:
+            deleted, note = enforce_retention(session, fired.fire_time)
+        except RemediateError as exc:
+            fired.status, fired.error = "failed", str(exc)
+        else:
+            fired.status = "success"
+            fired.outcome = {"deletedCount": deleted, "notes": [note]}
     elif fired.job == "report":
         _report(session, rt, fired)
     else:
@@ -353,13 +363,14 @@ def _report(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
     from remediate.service.reports.report import send
 
     notes = []
-    if any(d.kind == "Settings" and "retentionDays" in d.spec for d in rt.repository.documents):
-        deleted, note = enforce_retention(session, rt, fired.fire_time)
-        fired.outcome["deletedCount"] = deleted
-        notes.append(note)
+    deleted = 0
     try:
+        if any(d.kind == "Settings" and "retentionDays" in d.spec for d in rt.repository.documents):
+            deleted, note = enforce_retention(session, fired.fire_time)
+            fired.outcome["deletedCount"] = deleted
+            notes.append(note)
         audit_log.settle(session)  # the report reads the checkout: show it the tip
-        sent = send(session, fired.fire_time)
+        sent = send(session, fired.fire_time, deleted=deleted)
     except RemediateError as exc:
         fired.status, fired.error = "failed", str(exc)
         return

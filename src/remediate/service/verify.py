@@ -16,12 +16,13 @@ from typing import Any
 
 from remediate.core import checkpoint as cp
 from remediate.core.audit import AnyEvent, RequestState
-from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge
+from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge, retention_paths
+from remediate.core.commits import AuditCommit
 from remediate.core.folding import Folder
 from remediate.core.lifecycle import FINAL
 from remediate.core.model import build_repository
-from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot
-from remediate.core.streams import StreamState
+from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot, parse_text
+from remediate.core.streams import StreamEvent, StreamState
 from remediate.errors import RemediateError, UserError
 from remediate.service import audit_log, checkpoint
 from remediate.service.ports import AuditReader
@@ -108,8 +109,10 @@ def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> Veri
 
     folder = Folder()
     _fold(report, folder, store, first())
+    folder.flush()  # events held for a retention checkpoint that did not come: irregular
     mismatches = compare(store, base, folder, report.files) if base is not None else []
     _fold(report, folder, store, after)
+    folder.flush()
     if folder.irregular:  # read again just those chains' events: judged exactly
         folder.settle(_events_of(store, rev, changed, folder))
     report.events = folder.events
@@ -142,6 +145,7 @@ def verify_since(
     known = state_at(store, base, runner)
     folder = Folder(known_request=known.request, known_stream=known.stream)
     _fold(report, folder, store, audit_log.in_order(store, rev, changed, base=base))
+    folder.flush()
     report.events = folder.events
     report.problems += folder.report() + folder.unsettled()
     return report
@@ -172,6 +176,7 @@ def state_at(store: AuditReader, rev: str, runner: RunnerTrust) -> _Known:
     ignored = VerifyReport()
     changed = _guarded(ignored, store, rev)
     _fold(ignored, folder, store, audit_log.in_order(store, rev, changed))
+    folder.flush()
     if folder.irregular:
         folder.settle(_events_of(store, rev, changed, folder))
     return _Known(folder.states, folder.streams)
@@ -208,6 +213,7 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     for name in folder.states:
         if name not in seen and ("requests", name) not in skip:
             found.append(f"request {name}: in the audit, not in the checkpoint")
+    found += _summaries_differ(store, base)
     seen_keys: set[tuple[str, str]] = set()
     for path in sorted(p for p in base.blobs if p.startswith(cp.STREAMS_DIR)):
         for other in base.stream_bucket(path).values():
@@ -244,6 +250,25 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     return shown
 
 
+def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
+    """The checkpoint's `summaries/` buckets (what `stats` and `report` read) that are not
+    their request bucket's states; one naming another bucket is not read, so not wrong."""
+    from remediate.core.stats import Summary
+
+    found = []
+    paths = sorted(p for p in base.blobs if p.startswith(cp.SUMMARIES))
+    for path in paths:
+        bucket = "requests/" + path.removeprefix(cp.SUMMARIES)
+        blob = base.blobs.get(bucket)
+        rows = cp.read_summaries(store.blob_text(base.blobs[path]), blob or "")
+        if rows is None:
+            continue
+        states = cp.read_states(store.blob_text(blob) if blob else "{}")
+        if rows != [Summary.of(states[n]).row() for n in sorted(states)]:
+            found.append(f"{path}: the summary is not its bucket's states")
+    return found
+
+
 # -- the guard's rules: who may have written audit/ (core.authorship) ---------------------
 
 
@@ -272,7 +297,7 @@ def authorship(
         }
         for path in sorted(added - at_tip):
             at_tip.update(found for found, _, _ in store.tree_blobs(rev, path))
-    return judge(changed, history, trust, at_tip, retired(store, rev)), len(history)
+    return judge(changed, history, trust, at_tip, retired(store, history, trust)), len(history)
 
 
 def before_signing(store: AuditReader, trust: RunnerTrust) -> RunnerTrust:
@@ -292,10 +317,36 @@ def before_signing(store: AuditReader, trust: RunnerTrust) -> RunnerTrust:
 _unsigned: dict[tuple[int, str], frozenset[str]] = {}  # per store: signingSince's history
 
 
-def retired(store: AuditReader, rev: str | None) -> frozenset[str]:
-    """Audit files a retention checkpoint replaced, whose absence is no problem. The hook
-    for `retention enforce` (a later issue): none yet."""
-    return frozenset()
+def retired(
+    store: AuditReader, history: Iterable[AuditCommit], trust: RunnerTrust
+) -> frozenset[str]:
+    """Audit files a retention commit of the runner removed, whose absence is no problem:
+    a runner commit that deletes audit files is one only when its deletions are exactly
+    what the `enforce` event it adds records (`core.authorship.retention_paths`)."""
+    found: set[str] = set()
+    for commit in history:
+        if not any(letter == "D" for letter, _, _ in commit.changes):
+            continue
+        if not trust.is_runner(commit):
+            continue
+        found |= retention_paths(commit, _retention_record(store, commit))
+    return frozenset(found)
+
+
+def _retention_record(store: AuditReader, commit: AuditCommit) -> dict[str, Any] | None:
+    """The `enforce` event's details among the files `commit` added (None: none)."""
+    from remediate.core import retention
+
+    added = [blob for letter, _, blob in commit.changes if letter == "A"]
+    for _, _, text in store.texts(added, MAX_FILE_BYTES):
+        for item in parse_text("", text or ""):
+            if (
+                isinstance(item, StreamEvent)
+                and item.stream == retention.STREAM
+                and item.verb == retention.ENFORCE
+            ):
+                return dict(item.details)
+    return None
 
 
 def require_runner_only(

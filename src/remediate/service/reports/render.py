@@ -114,6 +114,23 @@ def html(digest: Digest) -> str:
     return str(environment().get_template(TEMPLATE).render(values))
 
 
+CONTROL = "control.html.j2"
+
+
+def control_center(digest: Digest) -> str:
+    """The control center: one static, self-contained page (inline CSS and SVG charts, no
+    script, font or image from anywhere) for GitHub Pages."""
+    from markupsafe import Markup
+
+    from remediate.service.reports.chart import STATUS_COLOURS, environments_svg
+
+    values = context(digest)
+    values["chart"] = Markup(values["chart"])  # our own SVG, drawn from numbers only
+    values["environments"] = Markup(environments_svg(digest.by_environment))
+    values["colours"] = STATUS_COLOURS
+    return str(environment().get_template(CONTROL).render(values))
+
+
 def environment() -> Any:
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment

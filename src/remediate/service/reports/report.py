@@ -32,12 +32,16 @@ def build(session: Session, now: datetime, length: timedelta | None = None) -> D
 
 
 def rendered(session: Session, digest: Digest, kind: str) -> str:
-    """The digest as `markdown` or `html`, the runner's secrets redacted (as in e-mail)."""
+    """The digest as `markdown`, `html` or `control` (the control center page), the
+    runner's secrets redacted (as in e-mail)."""
     from remediate.executors.base import ambient_secrets
     from remediate.executors.redaction import Redactor
     from remediate.service.reports import render
 
-    text = render.html(digest) if kind == "html" else render.markdown(digest)
+    if kind == "control":
+        text = render.control_center(digest)
+    else:
+        text = render.html(digest) if kind == "html" else render.markdown(digest)
     return Redactor(ambient_secrets(session.env.variables()))(text)
 
 
@@ -46,6 +50,7 @@ def send(
     now: datetime,
     length: timedelta | None = None,
     retry_of: ReportRun | None = None,
+    deleted: int = 0,
 ) -> Sent:
     """E-mail the digest of the period (a retried run's own period) to the report
     recipients, recording the run before anything is sent and again when it ends."""
@@ -77,6 +82,7 @@ def send(
         pending_approvals=digest.pending_count,
         queued_executions=digest.queued,
         retry_of=retry_of.id if retry_of is not None else None,
+        deleted=deleted,  # events a retention run just before removed (a scheduled report)
     )
     del mailer
     runs.record(session, run, author, runner)
