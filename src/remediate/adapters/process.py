@@ -75,6 +75,7 @@ RUNNING = _Running()
 def run(argv: Sequence[str], env: Mapping[str, str], cwd: str | None, timeout: float) -> Completed:
     """Run `argv` (never through a shell) in a new process group; kill the group on timeout."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        WATCHDOG.ready()  # up before the action starts: see `Watchdog.ready`
         try:
             proc = subprocess.Popen(
                 list(argv),
