@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from remediate.core import checkpoint as cp
-from remediate.core.automation import Record
+from remediate.core.automation import Record, Version
 from tests.runner_support import (
     REQUESTER,
     RUNNER,
@@ -112,28 +112,37 @@ def test_a_shallow_clone_takes_an_admins_change_made_after_the_checkpoint(tmp_pa
     assert git(shallow, "rev-parse", "--is-shallow-repository") == "true"
 
 
-def _forge_record(tmp: Path, bare: Path, committer: str, key: Path | None = None) -> None:
+def _forge_record(
+    tmp: Path,
+    bare: Path,
+    committer: str,
+    key: Path | None = None,
+    settings: str | None = None,
+    automation: str | None = None,
+) -> None:
     """Replace the checkpoint with one whose record says the freeze is gone (its newest
-    version, the requester's deletion, chosen), committed as `committer`, signed by `key`."""
+    version, the requester's deletion, chosen), committed as `committer`, signed by `key`;
+    with `settings`, the record names a settings blob of that text as in force; with
+    `automation`, that text is the whole `automation.json`."""
     work = clone(tmp, bare, "forger", email=committer)
     git(work, "fetch", "-q", "origin", f"+{cp.REF}:{cp.REF}", email=committer)
     data = _record(bare)
     record = Record.from_json(data["record"])
-    assert record is not None
+    assert record is not None and record.in_force is not None
+    if settings is not None:
+        own = _hash(work, settings)
+        forced = Version(record.in_force.commit, ADMIN, "remediate.yaml", own)
+        record = Record(forced, record.newest, {**record.chosen, "remediate.yaml": forced})
     deletion = record.newest["policies/freeze.yaml"]
     assert deletion.blob is None and deletion.author == REQUESTER
     forged = Record(record.in_force, record.newest, {**record.chosen, deletion.path: deletion})
-    blob = subprocess.run(
-        ["git", "hash-object", "-w", "--stdin"],
-        cwd=work,
-        input=cp.dumps({"commit": data["commit"], "record": forged.as_json()}),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    text = automation or cp.dumps({"commit": data["commit"], "record": forged.as_json()})
+    blob = _hash(work, text)
     listing = git(work, "ls-tree", cp.REF)
     lines = [line for line in listing.splitlines() if not line.endswith(f"\t{cp.AUTOMATION}")]
     lines.append(f"100644 blob {blob}\t{cp.AUTOMATION}")
+    if settings is not None:  # pushed with it, so the runner can read the blob it names
+        lines.append(f"100644 blob {record.in_force.blob}\tforged-settings.yaml")
     tree = subprocess.run(
         ["git", "mktree"], cwd=work, input="\n".join(lines) + "\n", capture_output=True, text=True
     ).stdout.strip()
@@ -141,6 +150,18 @@ def _forge_record(tmp: Path, bare: Path, committer: str, key: Path | None = None
     args = [*sign, "commit-tree", tree, *(["-S"] if key else []), "-m", "forged"]
     commit = git(work, *args, email=committer)
     git(work, "push", "-q", "--force", "origin", f"{commit}:{cp.REF}", email=committer)
+
+
+def _hash(work: Path, text: str) -> str:
+    done = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=work,
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
 
 
 def _freeze_then_unfreeze(tmp: Path, log: Path, env: dict[str, str] | None = None) -> Path:
@@ -191,3 +212,35 @@ def test_without_a_key_a_record_in_the_runners_name_is_believed(tmp_path: Path) 
     report = json_out(remediate(_shallow(tmp_path, bare), "apply", "--format", "json"))
     assert report["warnings"] == []
     assert ran(log) == ["ran"]
+
+
+def test_a_record_naming_settings_in_which_the_forger_is_the_runner_is_ignored(
+    tmp_path: Path,
+) -> None:
+    """Found by review: without signing, the committer was checked against the identities
+    of the settings the record itself names. A forger pushing a settings blob that lists
+    their own e-mail as the runner's, and a record naming it, committed as themselves,
+    chose the automation. The committer must also be the runner of the settings file at
+    the tip, which only a commit on the branch changes."""
+    from tests.runner_support import SETTINGS
+
+    log = tmp_path / "ran.log"
+    bare = _freeze_then_unfreeze(tmp_path, log)
+    theirs = SETTINGS.replace("@DECISION@", "allow").replace(RUNNER, REQUESTER)
+    _forge_record(tmp_path, bare, REQUESTER, settings=theirs)
+    report = json_out(remediate(_shallow(tmp_path, bare), "apply", "--format", "json"))
+    assert report["warnings"][0].startswith("holding back policies/freeze.yaml")
+    assert ran(log) == []
+
+
+def test_a_checkpoint_whose_record_cannot_be_parsed_changes_nothing(tmp_path: Path) -> None:
+    """Found by review: a pushed checkpoint ref with 200,000 nested brackets made every
+    run end in an internal error (a RecursionError, before the record's author was
+    judged). It is ignored: the whole history is judged."""
+    log = tmp_path / "ran.log"
+    bare = _freeze_then_unfreeze(tmp_path, log)
+    _forge_record(tmp_path, bare, REQUESTER, automation="[" * 200_000)
+    done = remediate(_shallow(tmp_path, bare), "apply", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    assert json_out(done)["warnings"][0].startswith("holding back policies/freeze.yaml")
+    assert ran(log) == []

@@ -84,3 +84,33 @@ def test_the_record_reads_back_what_it_wrote_and_refuses_anything_else() -> None
     assert Record.from_json({"inForce": ["c", "a", "p"], "newest": {}, "chosen": {}}) is None
     assert Record.from_json(["not", "a", "record"]) is None
     assert Record.from_json({"inForce": None, "newest": {"p": [1, 2, 3, 4, []]}}) is None
+
+
+def test_the_settings_moving_to_the_other_file_name_needs_the_whole_history() -> None:
+    """The same content in force under another file name (remediate.yml after
+    remediate.yaml): the old file's chosen version must be judged again (found by review:
+    `advance` compared only the blob)."""
+    c0 = Version("c0", ADMIN, "remediate.yaml", "s-admin@example.com")
+    c1 = Version("c1", ADMIN, "remediate.yml", "s-other@example.com")
+    c2 = Version("c2", OTHER, "remediate.yaml", "s-other@example.com")
+    whole = [c2, c1, c0]
+    tip = {"remediate.yaml": "s-other@example.com", "remediate.yml": "s-other@example.com"}
+    assert advance(record([c1, c0], admins_of), [c2], admins_of) is None
+    assert trusted(whole, tip, admins_of).use == {"remediate.yml": None}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_with_both_settings_file_names_advancing_answers_the_whole_history(seed: int) -> None:
+    rng = random.Random(seed)
+    whole = history(seed)
+    whole = [  # some of the settings versions under the other name
+        Version(v.commit, v.author, "remediate.yml", v.blob, v.vouchers)
+        if v.path == "remediate.yaml" and v.commit != "c000" and rng.random() < 0.5
+        else v
+        for v in whole
+    ]
+    tip = {"remediate.yaml": "s-admin@example.com", "remediate.yml": "s-admin@example.com"}
+    for cut in range(len(whole) + 1):
+        advanced = advance(record(whole[cut:], admins_of), whole[:cut], admins_of)
+        if advanced is not None:
+            assert advanced.trusted(tip) == trusted(whole, tip, admins_of), cut

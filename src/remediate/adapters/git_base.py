@@ -123,16 +123,18 @@ class GitBase:
 
     def own_key(self) -> str | None:
         """The public key of REMEDIATE_SIGNING_KEY: git's `key::` literal, a public key
-        file (the private key in ssh-agent), or a private key file (`ssh-keygen -y`)."""
+        file (the private key in ssh-agent), or a private key file (`ssh-keygen -y`);
+        None without one, "" when it is set but its public key cannot be read (a
+        passphrase): the caller must not take that for "no key"."""
         key = self.signing_key
         if not key:
             return None
         if key.startswith("key::"):
-            return key.removeprefix("key::").strip() or None
+            return key.removeprefix("key::").strip()
         try:
             text = Path(key).expanduser().read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError):
-            return None
+            return ""
         if text.startswith(("ssh-", "ecdsa-", "sk-")):
             return text.splitlines()[0]
         done = subprocess.run(
@@ -142,7 +144,7 @@ class GitBase:
             check=False,
             stdin=subprocess.DEVNULL,
         )
-        return done.stdout.strip() or None if done.returncode == 0 else None
+        return done.stdout.strip() if done.returncode == 0 else ""
 
     def unreachable(self, err: str) -> str:
         """One sentence for a remote git could not talk to: which, where, and git's reason."""

@@ -187,8 +187,8 @@ def advance(before: Record, since: Sequence[Version], admins_of: AdminsOf) -> Re
         is_admin = admins_of(in_force.blob)
         if any(is_admin(who) for who in (version.author, *version.vouchers)):
             in_force = version
-    if in_force.blob != before.in_force.blob:
-        return None
+    if in_force.blob != before.in_force.blob or in_force.path != before.in_force.path:
+        return None  # another settings version (or file) in force: judge the whole history
     is_admin = admins_of(in_force.blob)
     newest, chosen = dict(before.newest), dict(before.chosen)
     for version in reversed(since):  # oldest first: the newest that counts wins

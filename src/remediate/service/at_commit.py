@@ -79,12 +79,14 @@ def _admins(commits: CommitDocuments) -> AdminsOf:
     return admins_of
 
 
-def recorded(store: AuditReader, commits: CommitDocuments) -> Known | None:
+def recorded(store: AuditReader, commits: CommitDocuments, tip: str) -> Known | None:
     """The automation record of the runner's checkpoint (`checkpoint.automation`), when
     this process can trust it. The record names the settings in force, and so who the
     runner is: to break that circle, a runner holding a signing key trusts only a
-    checkpoint signed by that very key; one without a key, only a record whose settings
-    sign nothing (then identities are trusted as git records them, like every commit's)."""
+    checkpoint signed by that very key (one whose public key it cannot read, none); one
+    without a key, only a record whose settings sign nothing, committed by an identity
+    that both those settings and the settings file at `tip` (which only a commit on the
+    branch changes, never a pushed ref) name as the runner's."""
     from dataclasses import replace
 
     from remediate.service import checkpoint
@@ -98,10 +100,15 @@ def recorded(store: AuditReader, commits: CommitDocuments) -> Known | None:
     trust = _settings(commits, record.in_force.blob).runner_trust
     own = store.own_key()
     if own is not None:
-        if not trust.signing:
+        if not own or not trust.signing:
             return None
-        trust = replace(trust, keys=(own,))
-    elif trust.signing:
+        return (
+            (commit, record) if checkpoint.stored(store, replace(trust, keys=(own,)), sha) else None
+        )
+    if trust.signing:
+        return None
+    at_tip = settings_at(commits, tip, Trusted()).runner_trust
+    if at_tip.signing or checkpoint.stored(store, at_tip, sha) is None:
         return None
     return (commit, record) if checkpoint.stored(store, trust, sha) is not None else None
 

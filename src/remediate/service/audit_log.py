@@ -232,8 +232,9 @@ def _ahead(session: Session) -> AuditSnapshot | None:
             return None
     if store.is_ancestor(base.commit, head):
         return None
-    if any(letter != "D" for letter, *_ in store.added(base.commit, head, AUDIT_DIR)):
-        return None
+    fork = store.merge_base(base.commit, head)
+    if fork is None or store.added(fork, head, AUDIT_DIR):
+        return None  # HEAD's side changed the audit itself: HEAD's own, read and verified
     snap = read(store, base.commit, trust)
     if not session.memo.get(CHECKED):
         session.memo[CHECKED] = True

@@ -179,6 +179,9 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
     return Stored(store, sha, manifest, blobs) if manifest else None
 
 
+RECORD_BYTES = 4 << 20  # a manifest or an automation record larger than this is not read
+
+
 def automation(store: AuditReader) -> tuple[str, str, Record] | None:
     """(checkpoint commit, the commit its automation record is as of, the record) of the
     local checkpoint ref, whoever wrote it: the caller judges that (`at_commit.recorded`).
@@ -190,13 +193,15 @@ def automation(store: AuditReader) -> tuple[str, str, Record] | None:
     sha = store.resolve(cp.REF)
     if sha is None:
         return None
-    blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
-    if cp.MANIFEST not in blobs or cp.AUTOMATION not in blobs:
+    listed = {path: (blob, size) for path, blob, size in store.tree_blobs(sha, "")}
+    if cp.MANIFEST not in listed or cp.AUTOMATION not in listed:
         return None
+    if any(listed[name][1] > RECORD_BYTES for name in (cp.MANIFEST, cp.AUTOMATION)):
+        return None  # read before it is judged: anyone may push this ref
     try:
-        manifest = cp.Manifest.from_json(json.loads(store.blob_text(blobs[cp.MANIFEST])))
-        data = json.loads(store.blob_text(blobs[cp.AUTOMATION]))
-    except ValueError:
+        manifest = cp.Manifest.from_json(json.loads(store.blob_text(listed[cp.MANIFEST][0])))
+        data = json.loads(store.blob_text(listed[cp.AUTOMATION][0]))
+    except (ValueError, RecursionError):
         return None
     if manifest is None or not isinstance(data, dict) or not isinstance(data.get("commit"), str):
         return None

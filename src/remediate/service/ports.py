@@ -182,7 +182,8 @@ class AuditReader(Protocol):
 
     def own_key(self) -> str | None:
         """The SSH public key (`ssh-ed25519 AAAA… comment`) of the key the runner signs
-        with, from its environment; None when it holds none (or it cannot be read)."""
+        with, from its environment; None when it holds none, "" when it holds one whose
+        public key cannot be read."""
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Is `ancestor` in `rev`'s history (a shallow clone deepened as needed)?"""

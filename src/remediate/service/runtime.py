@@ -153,7 +153,7 @@ def load(session: Session, keep: tuple[str, ...] = ()) -> Runtime:
     commits = session.commits
     if tip is None or commits is None:  # nothing committed yet: nothing is shared either
         return _load_work_tree(session, keep)
-    known = at_commit.recorded(store, commits)
+    known = at_commit.recorded(store, commits, tip)
     chosen = at_commit.trusted(commits, tip, known)
     settings = at_commit.settings_at(commits, tip, chosen)
     if where(session, settings.base_branch, settings.runner_trust):

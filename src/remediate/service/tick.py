@@ -29,6 +29,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from remediate.core import schedules as sch
@@ -346,6 +347,11 @@ def _import(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
         fired.status, fired.error = "failed", f"{source} leads out of the checkout"
         return
     paths = sorted(where.glob("*.sarif")) if where.is_dir() else [where] if where.is_file() else []
+    root = session.root.resolve()
+    outside = [p for p in paths if not p.resolve().is_relative_to(root)]
+    if outside or ".git" in Path(source).parts:
+        fired.status, fired.error = "failed", f"{source} leads out of the checkout"
+        return
     if not paths:
         fired.status, fired.error = "failed", f"no SARIF file at {source} in the checkout"
         return

@@ -34,6 +34,8 @@ def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]
     if sha is None:
         return []
     rt.store.fetch_refs([ref])
+    if rt.store.resolve(sha) is None:
+        return []  # not fetched (the ref moved or went meanwhile): nothing to adopt now
     if not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):
         return []  # pushed in the runner's place: its events are nobody's to adopt
     text = rt.store.show(sha, CLAIM_FILE)
