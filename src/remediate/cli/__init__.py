@@ -14,12 +14,15 @@ import os
 import sys
 from collections.abc import Callable
 from importlib import import_module
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from remediate import __version__
 from remediate.cli import output
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 # command name → (module under remediate.cli, function, one-line help). The one-liner is
 # the first paragraph of the command's docstring (a meta-test holds them equal), copied
@@ -126,6 +129,20 @@ F = TypeVar("F", bound=Any)
 def command(**kwargs: Any) -> Callable[[F], click.Command]:
     """`@click.command` with the boundary's `Command` class."""
     return click.command(cls=Command, **kwargs)
+
+
+def time_value(flag: str, text: str | None) -> datetime | None:
+    """The RFC 3339 time a `--since`/`--from`… option gives (None without one); a bad
+    one is misuse (exit 2) naming the flag."""
+    if text is None:
+        return None
+    from remediate.core.times import parse_time
+    from remediate.errors import UsageError
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text}: {exc}") from None
 
 
 def example(*lines: str) -> str:

@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from remediate.cli import Command, example, format_option, repo_option, resolve_format
+from remediate.cli import (
+    Command,
+    example,
+    format_option,
+    repo_option,
+    resolve_format,
+    time_value,
+)
 from remediate.cli.importer import _plain
 from remediate.cli.output import echo, echo_json
+from remediate.core.findings import EVENT_TYPES, SEVERITIES, STATUSES
 from remediate.errors import UsageError
 
 FORMATS = ("text", "json")
-STATUSES = ("open", "resolved", "ignored", "false_positive", "needs_manual_review")
-SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
-EVENT_TYPES = (
-    "created",
-    "updated",
-    "resolved",
-    "reopened",
-    "absent",
-    "returned",
-    "status_changed",
-    "remediation_requested",
-)
 
 
 @click.group(epilog=example("remediate findings list --status open --severity HIGH"))
@@ -144,17 +139,6 @@ def set_status(
     return 0
 
 
-def _time(flag: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    from remediate.core.times import parse_time
-
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag} {text}: {exc}") from None
-
-
 @findings.command(
     cls=Command, epilog=example("remediate findings events --since 2026-11-01T00:00:00Z")
 )
@@ -191,8 +175,8 @@ def events(
         finding,
         severity,
         event_type,
-        _time("--since", since),
-        _time("--until", until),
+        time_value("--since", since),
+        time_value("--until", until),
         after,
         _limit(limit),
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from remediate.cli import Command, example, format_option, repo_option, resolve_format
+from remediate.cli import Command, example, format_option, repo_option, resolve_format, time_value
 from remediate.cli.output import echo, echo_json
 from remediate.cli.plan import now_option, resolve_now
 from remediate.errors import UsageError
@@ -140,17 +140,6 @@ def _show_run(run: Any, as_json: bool) -> int:
     return 0 if run.status == "success" else 1
 
 
-def _time(flag: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    from remediate.core.times import parse_time
-
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise UsageError(f"{flag} {text}: {exc}") from None
-
-
 @report.command(cls=Command, epilog=example("remediate report runs --status failed --format json"))
 @click.option("--status", "status_filter", type=click.Choice(("running", "success", "failed")))
 @click.option("--from", "since", default=None, help="Runs started at or after T.")
@@ -180,8 +169,8 @@ def runs(
     found = listed(
         wiring.session(Path(repo)),
         status_filter,
-        _time("--from", since),
-        _time("--to", until),
+        time_value("--from", since),
+        time_value("--to", until),
         limit,
     )
     chosen = output_format or "text"

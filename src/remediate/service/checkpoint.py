@@ -167,7 +167,7 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
     import json
 
     sha = sha or store.resolve(cp.REF)
-    if sha is None or not _by_runner(store, sha, as_trust(runner)):
+    if sha is None or not by_runner(store, sha, as_trust(runner), cp.MANIFEST):
         return None
     blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
     if cp.MANIFEST not in blobs:
@@ -207,10 +207,6 @@ def automation(store: AuditReader) -> tuple[str, str, Record] | None:
         return None
     found = Record.from_json(data.get("record"))
     return (sha, data["commit"], found) if found is not None else None
-
-
-def _by_runner(store: AuditReader, sha: str, trust: RunnerTrust) -> bool:
-    return by_runner(store, sha, trust, cp.MANIFEST)
 
 
 def by_runner(store: AuditReader, sha: str, trust: RunnerTrust, path: str) -> bool:
