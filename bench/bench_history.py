@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 
 from tests.runner_support import OPERATOR, REQUESTER, cli_env, git, request_yaml  # noqa: E402
 
-from generate_history import checkpoint, generate  # noqa: E402
+from generate_history import GENERATOR, checkpoint, generate  # noqa: E402
 
 
 def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[float, int]:
@@ -132,7 +132,8 @@ def main() -> None:
     remotes = {}
     for size in sizes:
         cached = HERE / ".data" / f"history-{size}"
-        if not (cached / "remote.git").is_dir():
+        made_by = cached / "generator"
+        if not made_by.is_file() or made_by.read_text() != GENERATOR:
             started = time.perf_counter()
             generate(cached, size)
             print(f"generated {size} completed requests in {time.perf_counter() - started:.1f} s")

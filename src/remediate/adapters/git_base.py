@@ -1,6 +1,6 @@
 """The git repository the runner works in: where it reads and writes, its remote, HEAD.
 
-`GitBase` opens the repository (GitPython, and the git command line through it) and
+`GitBase` opens the repository (the git command line: `git_cmd`) and
 knows the branch, its upstream and how to fetch it; the store's other parts build on it:
 `git_reading` (commits, trees, blobs, history: the `AuditReader` port), `git_writing`
 (commits without touching the work tree, branch pushes, the spool: `AuditWriter`,
@@ -13,18 +13,20 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from remediate.adapters import git_cmd
 from remediate.adapters.git_cli import not_a_repository, unreachable
+from remediate.adapters.git_cmd import Repo
 from remediate.errors import UsageError, UserError
 
 
-def open_repo(root: Path):  # type: ignore[no-untyped-def]
-    """The GitPython `Repo` at `root`; UsageError when it is not the top of a git work tree."""
-    import git
-
+def open_repo(root: Path) -> Repo:
+    """The repository at `root` (`adapters.git_cmd`: the git command line, without
+    GitPython); UsageError when it is not the top of a git work tree."""
     try:
-        return git.Repo(root, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return git_cmd.open_repo(root)
+    except git_cmd.NotARepository:
         raise UsageError(not_a_repository(root)) from None
 
 
@@ -65,9 +67,9 @@ class GitBase:
     def __init__(self, root: Path, signing_key: str | None = None) -> None:
         self.root = root
         self.repo = open_repo(root)
-        self.git = self.repo.git
+        self.git: Any = self.repo.git  # typed loosely, as GitPython's was
         self.env = bounded_env(dict(os.environ))
-        self.git.update_environment(**self.env)  # every git GitPython runs, cat-file too
+        self.git.update_environment(**self.env)  # every git it runs, cat-file too
         self._blobs: dict[str, str] = {}
         self._remotes: list[str] = []
         self.branch, self.remote, self.remote_branch = self._upstream()

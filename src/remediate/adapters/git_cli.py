@@ -106,3 +106,33 @@ class WorkTreeChanges:
 
     def since(self, base: str) -> list[str]:
         return changed_files(self.root, base)
+
+
+def unchanged_blobs(root: Path, prefix: str) -> dict[str, str]:
+    """Path → blob id of each regular file under `prefix` that git's index holds and the
+    work tree has unchanged (git's own stat check, `git diff-files`: a file it cannot
+    tell by its stat it compares by content). What a fresh clone knows without reading
+    its files; {} when git cannot say (not a repository, no index)."""
+
+    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+
+    try:
+        listed = git("ls-files", "--stage", "-z", "--", prefix)
+        changed = git("diff-files", "--name-only", "-z", "--", prefix)
+    except OSError:
+        return {}
+    if listed.returncode != 0 or changed.returncode != 0:
+        return {}
+    stale = set(changed.stdout.split(b"\0"))
+    found: dict[str, str] = {}
+    for entry in listed.stdout.split(b"\0"):
+        meta, tab, path = entry.partition(b"\t")
+        mode, _, rest = meta.partition(b" ")
+        blob, _, stage = rest.partition(b" ")
+        if tab and mode in (b"100644", b"100755") and stage == b"0" and path not in stale:
+            try:
+                found[path.decode("utf-8")] = blob.decode("ascii")
+            except UnicodeDecodeError:
+                continue  # a name git quotes: read as any other file
+    return found

@@ -55,6 +55,8 @@ class GitReading(GitBase):
     def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         """(status letter, path, blob, size) of every file under `prefix` that differs
         between `base` and `rev` (A added, M modified, D deleted; no renames)."""
+        if base == rev:
+            return []  # a commit against itself: no process (a read right on the checkpoint)
         out = self.git.diff_tree("-r", "-z", "--no-renames", base, rev, "--", prefix)
         fields = out.split("\0")
         found = []
@@ -163,7 +165,7 @@ class GitReading(GitBase):
         newest first, with each file's status and blob (a merge against its first
         parent); with `signers` (allowed SSH public keys), each commit's signature as git
         checks it against just those keys."""
-        if rev is None:
+        if rev is None or _empty_range(rev):
             return []
         signed = "%x09%G?%x09%GK" if signers else ""
         args = [
@@ -368,3 +370,9 @@ def _parse_history(out: str) -> list[AuditCommit]:
             )
         )
     return commits
+
+
+def _empty_range(rev: str) -> bool:
+    """`A..A`: what `git log` lists of it is nothing, without asking it."""
+    left, dots, right = rev.partition("..")
+    return bool(dots) and bool(left) and left == right and not right.startswith(".")
