@@ -254,12 +254,13 @@ def generate(target: Path, completed: int, spacing: timedelta = timedelta(minute
             if "rem-tpl-" in ref:
                 git(bare, "update-ref", "-d", ref)
         git(bare, "update-ref", "-d", "refs/remediate/checkpoint")  # the template's
-        checkpoint(tmp, bare)
-        git(bare, "gc", "--quiet")
         out = target / "remote.git"
         if out.exists():
             shutil.rmtree(out)
-        shutil.copytree(bare, out)
+        shutil.copytree(bare, out)  # kept even if the runner's first run below fails
+    git(out, "gc", "--quiet")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        checkpoint(Path(tmp_name), out)
     (target / "generator").write_text(GENERATOR)
     return out
 
@@ -267,7 +268,8 @@ def generate(target: Path, completed: int, spacing: timedelta = timedelta(minute
 def checkpoint(tmp: Path, bare: Path) -> None:
     """What the runner leaves after its last run: a no-op `apply` writes its checkpoint."""
     work = clone(tmp, bare, "checkpoint")
-    done = remediate(work, "apply")
+    # with no checkpoint yet it reads every event and request file: minutes at 50,000
+    done = remediate(work, "apply", timeout=7200)
     if done.returncode != 0:
         raise SystemExit(f"checkpoint apply failed: {done.stderr}")
     shutil.rmtree(work)

@@ -11,6 +11,7 @@ is all of them together.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ def open_repo(root: Path) -> Repo:
     except git_cmd.NotARepository:
         raise UsageError(not_a_repository(root)) from None
 
+
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 # refs the runner owns on the remote
 
@@ -71,6 +74,8 @@ class GitBase:
         self.env = bounded_env(dict(os.environ))
         self.git.update_environment(**self.env)  # every git it runs, cat-file too
         self._blobs: dict[str, str] = {}
+        self._ancestors: set[tuple[str, str]] = set()  # (commit, commit) known to hold
+        self._added: dict[tuple[str, str, str], list[tuple[str, str, str, int]]] = {}
         self._remotes: list[str] = []
         self.branch, self.remote, self.remote_branch = self._upstream()
         self.tracks = self.remote_branch  # the branch the checkout's upstream names
@@ -197,11 +202,15 @@ class GitBase:
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Is `ancestor` in `rev`'s history? A shallow clone is deepened until it can tell."""
+        if (ancestor, rev) in self._ancestors:
+            return True
         for depth in (0, *DEEPEN, -1):
             if depth:
                 self._deepen(depth)
             code, _, _ = self._run("merge-base", "--is-ancestor", ancestor, rev)
             if code == 0:
+                if _SHA.fullmatch(ancestor) and _SHA.fullmatch(rev):
+                    self._ancestors.add((ancestor, rev))  # history never changes: once
                 return True
             _, shallow, _ = self._run("rev-parse", "--is-shallow-repository")
             if shallow.strip() != "true" or self.remote is None:

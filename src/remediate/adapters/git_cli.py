@@ -90,12 +90,23 @@ def changed_files(root: Path, base: str) -> list[str]:
     commit = resolved.stdout.strip()
     if resolved.returncode != 0 or not commit:
         raise UsageError(f"--base {base}: not a commit in this repository")
-    diff = git("diff", "--name-only", "--diff-filter=ACMR", "--no-renames", commit, "--")
+    # The work tree is compared outside audit/ only: at 10,000 requests it holds 30,000
+    # files whose stat (diff) and directories (untracked files) cost most of `plan --base`.
+    # What matters of audit/ is what commits and the index bring since `base` (what is
+    # judged is the commits: `service.verify.foreign_changes_since`): compared in git's
+    # index, without reading the work tree.
+    outside = ["--", ".", f":(exclude){AUDIT}"]
+    filters = ["--name-only", "--diff-filter=ACMR", "--no-renames", commit]
+    diff = git("diff", *filters, *outside)
     if diff.returncode != 0:
         raise UsageError(f"--base {base}: {diff.stderr.strip() or 'unknown revision'}")
-    untracked = git("ls-files", "--others", "--exclude-standard")
-    names = {line for line in (diff.stdout + "\n" + untracked.stdout).splitlines() if line}
-    return sorted(names)
+    audit = git("diff", "--cached", *filters, "--", AUDIT)
+    untracked = git("ls-files", "--others", "--exclude-standard", *outside)
+    listed = (diff.stdout, audit.stdout, untracked.stdout)
+    return sorted({line for text in listed for line in text.splitlines() if line})
+
+
+AUDIT = "audit"
 
 
 class WorkTreeChanges:

@@ -10,7 +10,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
-from remediate.adapters.git_base import GitBase
+from remediate.adapters.git_base import _SHA, GitBase
 from remediate.core.commits import AuditCommit
 from remediate.errors import UserError
 
@@ -57,6 +57,16 @@ class GitReading(GitBase):
         between `base` and `rev` (A added, M modified, D deleted; no renames)."""
         if base == rev:
             return []  # a commit against itself: no process (a read right on the checkpoint)
+        if not (_SHA.fullmatch(base) and _SHA.fullmatch(rev)):
+            return self._diff_added(base, rev, prefix)  # a name may move: asked each time
+        key = (base, rev, prefix)  # two commits' trees never change: asked once
+        if key not in self._added:
+            self._added[key] = self._diff_added(base, rev, prefix)
+            if len(self._added) > 16:
+                self._added = {key: self._added[key]}
+        return list(self._added[key])
+
+    def _diff_added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         out = self.git.diff_tree("-r", "-z", "--no-renames", base, rev, "--", prefix)
         fields = out.split("\0")
         found = []

@@ -207,16 +207,30 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
     import json
 
     sha = sha or store.resolve(cp.REF)
-    if sha is None or not by_runner(store, sha, as_trust(runner), cp.MANIFEST):
+    if sha is None:
         return None
-    blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
-    if cp.MANIFEST not in blobs:
-        return None
-    try:
-        manifest = cp.Manifest.from_json(json.loads(store.blob_text(blobs[cp.MANIFEST])))
-    except ValueError:
-        return None
-    return Stored(store, sha, manifest, blobs) if manifest else None
+    trust = as_trust(runner)
+    key = (id(store), sha, trust)  # a commit never changes: judged and listed once
+    if key in _stored:
+        return _stored[key]
+    found = None
+    if by_runner(store, sha, trust, cp.MANIFEST):
+        blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
+        try:
+            text = store.blob_text(blobs[cp.MANIFEST]) if cp.MANIFEST in blobs else ""
+            manifest = cp.Manifest.from_json(json.loads(text)) if text else None
+        except ValueError:
+            manifest = None
+        found = Stored(store, sha, manifest, blobs) if manifest else None
+    if len(_stored) > 8:
+        _stored.clear()
+    _stored[key] = found
+    return found
+
+
+# (store, checkpoint commit, trust) → what `stored` made of it (`plan` asks three times);
+# a Stored holds its store, so the store's id is not reused while it is here.
+_stored: dict[tuple[int, str, RunnerTrust], Stored | None] = {}
 
 
 RECORD_BYTES = 4 << 20  # a manifest or an automation record larger than this is not read
