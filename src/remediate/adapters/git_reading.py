@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from remediate.adapters.git_base import _SHA, GitBase
 from remediate.core.commits import AuditCommit
@@ -77,6 +77,23 @@ class GitReading(GitBase):
                 size = 0 if letter == "D" else int(self.git.get_object_header(blob)[2])
                 found.append((letter, path, blob, size))
         return found
+
+    def containing(self, rev: str, prefix: str, needles: Collection[str]) -> list[str] | None:
+        """The files under `prefix` at `rev` whose content holds any of `needles` (fixed
+        strings: `git grep -F`, in C over the tree's blobs), or None when there are too
+        many to pass (the caller reads everything)."""
+        if not needles:
+            return []
+        if len(needles) > 2_000 or any("\n" in n or not n for n in needles):
+            return None
+        patterns = [arg for needle in sorted(needles) for arg in ("-e", needle)]
+        code, out, _ = self._run(
+            "grep", "-l", "-z", "-F", "--no-color", "--no-textconv", *patterns, rev, "--", prefix
+        )
+        if code not in (0, 1):  # 1: nothing found
+            return None
+        start = len(rev) + 1  # each name is `rev:path`
+        return [name[start:] for name in out.split("\0") if name.startswith(f"{rev}:")]
 
     def show(self, rev: str, path: str) -> str | None:
         code, out, _ = self._run("show", f"{rev}:{path}")

@@ -143,7 +143,10 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
         runner = None if every else trust
         if runner:
             refresh(session)
-        found = session.memo[key] = read(store, store.head(), runner)
+        head = store.head()
+        # a checkout behind the runner's checkpoint: from it, less what came after HEAD
+        found = checkpoint.rewound(store, head, runner) or read(store, head, runner)
+        session.memo[key] = found
     assert isinstance(found, AuditSnapshot)
     return found
 

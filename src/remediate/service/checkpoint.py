@@ -25,6 +25,7 @@ from remediate.core.decision import Execution
 from remediate.core.lifecycle import SETTLED
 from remediate.core.snapshot import (
     AUDIT_DIR,
+    MAX_FILE_BYTES,
     AuditSnapshot,
     Layered,
     LayeredStreams,
@@ -33,7 +34,7 @@ from remediate.core.snapshot import (
     split,
 )
 from remediate.core.streams import Key, StreamState
-from remediate.errors import UserError
+from remediate.errors import RemediateError, UserError
 from remediate.service.ports import AuditReader, Store
 
 REQUESTS = "remediations"
@@ -318,6 +319,92 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         checkpoint=base.sha,
         others=others,
         streams=LayeredStreams(base, more),
+    )
+
+
+def rewound(
+    store: AuditReader, rev: str | None, runner: RunnerTrust | str | None
+) -> AuditSnapshot | None:
+    """The audit at `rev` from the runner's checkpoint when `rev` is behind its commit
+    (`behind`; the branch is fetched when this clone lacks that commit), else None."""
+    if rev is None or not runner:
+        return None
+    base = stored(store, runner)
+    if base is None or base.commit == rev:
+        return None
+    if store.resolve(base.commit) is None:  # the branch moved since this clone fetched it
+        try:
+            store.fetch()
+        except RemediateError:
+            return None
+        if store.resolve(base.commit) is None:
+            return None
+    if not store.is_ancestor(rev, base.commit) or store.is_ancestor(base.commit, rev):
+        return None
+    return behind(store, rev, base)
+
+
+def behind(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
+    """The audit at `rev`, a commit behind `base`'s (a checkout not pulled since the
+    runner's last run), from `base` and what came after `rev`, or None when only a full
+    read can say. Every audit file of `rev` must be one of `base`'s commit, unchanged (the
+    files that differ are all added after `rev`): then a subject no later event names has
+    its checkpoint state, and one that a later event names is folded from its events at
+    `rev` (the files holding its name: `git grep`), which must give exactly the
+    checkpoint's state once the later events are added to it (`extend`: the chain's head,
+    every event id, every field), so no event at `rev` can be missed or invented. A
+    subject with no event at `rev` is gone from the snapshot."""
+    from remediate.core.audit import fold
+
+    changes = store.added(rev, base.commit, AUDIT_DIR)
+    if any(letter != "A" for letter, *_ in changes):
+        return None
+    for _, path, _, size in changes:
+        refused = oversized(path, size)
+        if refused:
+            raise UserError(refused)
+    later, problems = parse_all({path: store.blob_text(blob) for _, path, blob, _ in changes})
+    if problems:
+        return None
+    events, others = split(later)
+    touched = {e.request_id for e in events}
+    keys = {(o.stream, o.subject) for o in others}
+    paths = store.containing(rev, AUDIT_DIR, touched | {subject for _, subject in keys})
+    if paths is None:
+        return None
+    texts: dict[str, str] = {}
+    for path, (_, size, text) in zip(
+        paths, store.texts((f"{rev}:{p}" for p in paths), MAX_FILE_BYTES), strict=False
+    ):
+        if text is None:
+            raise UserError(oversized(path, size) or f"{path}: not a file")
+        texts[path] = text
+    earlier, problems = parse_all(texts)
+    if problems or len(texts) != len(paths):
+        return None
+    mine, theirs = split(earlier)
+    states = fold([e for e in mine if e.request_id in touched])
+    streams = st.fold([o for o in theirs if (o.stream, o.subject) in keys])
+    redone = extend(lambda name: states.get(name) or RequestState(name), events)
+    more = st.extend(lambda key: streams.get(key) or st.start(*key), others)
+    if redone is None or more is None:
+        return None
+    if any(redone[name] != base.state(name) for name in touched):
+        return None  # not the checkpoint's chain: read everything
+    if any(more[key] != base.stream_state(key) for key in keys):
+        return None
+    gone = frozenset(touched - states.keys())
+    return AuditSnapshot(
+        rev,
+        [e for e in mine if e.request_id in touched],
+        [],
+        base.manifest.files - len(changes),
+        Layered(base, {n: states[n] for n in touched if n in states}, gone),
+        base=None,
+        checkpoint=base.sha,
+        others=[o for o in theirs if (o.stream, o.subject) in keys],
+        streams=LayeredStreams(base, streams, frozenset(keys - streams.keys())),
+        ahead=base.commit,
     )
 
 
