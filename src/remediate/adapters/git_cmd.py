@@ -134,12 +134,20 @@ class Git:
         return sha, kind, size, data
 
     def close(self) -> None:
+        """End the persistent processes: killed, not waited for to see their input end (a
+        process forked since, such as a loader worker, holds a copy of the pipe, so the end
+        may never come; this runs in the garbage collector, in whatever thread)."""
         for attr in ("_batch", "_check"):
             proc: subprocess.Popen[bytes] | None = getattr(self, attr)
             if proc is not None:
                 setattr(self, attr, None)
+                if proc.poll() is None:
+                    proc.kill()  # cat-file only reads: nothing is lost
                 if proc.stdin is not None:
-                    proc.stdin.close()
+                    try:  # noqa: SIM105 - see __del__
+                        proc.stdin.close()
+                    except OSError:  # a request still buffered for the killed process
+                        pass
                 proc.wait()
                 if proc.stdout is not None:
                     proc.stdout.close()

@@ -339,8 +339,8 @@ def rewound(
             return None
         if store.resolve(base.commit) is None:
             return None
-    if not store.is_ancestor(rev, base.commit) or store.is_ancestor(base.commit, rev):
-        return None
+    if store.is_ancestor(base.commit, rev) or not store.is_ancestor(rev, base.commit):
+        return None  # on or ahead of the checkpoint (the usual case: `find` reads on it)
     return behind(store, rev, base)
 
 
