@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 from remediate.core.audit import AnyEvent
 from remediate.core.authorship import RunnerTrust
 from remediate.core.automation import Record
-from remediate.core.commits import Person, PushOutcome
+from remediate.core.checkpoint import REF as CHECKPOINT_REF
+from remediate.core.commits import WON, Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import (
     AUDIT_DIR,
@@ -335,12 +336,19 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     """After the runner wrote (or read) the tip: the checkout fast-forwarded to it, and its
     checkpoint, if newer than the remote's, recording the request files this command read
     (`runtime.load`) that are settled."""
+    update = checkpoint_update(session, runner)
+    return bool(update) and session.store.push_leases(update).get(CHECKPOINT_REF) == WON
+
+
+def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str | None, str]]:
+    """`save_checkpoint` without the push: the ref update to push ({} for none)."""
     settle(session)
     snap = session.memo.get("audit@tip")
     read = session.memo.get(READ_FILES, {})
-    return isinstance(snap, AuditSnapshot) and checkpoint.save(
-        session.store, snap, runner, read, _trust(session, runner), _automation(session, snap)
-    )
+    if not isinstance(snap, AuditSnapshot):
+        return {}
+    trust, automation = _trust(session, runner), _automation(session, snap)
+    return checkpoint.draft(session.store, snap, runner, read, trust, automation)
 
 
 def _automation(session: Session, snap: AuditSnapshot) -> Record | None:

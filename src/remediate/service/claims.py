@@ -17,7 +17,7 @@ from typing import Protocol
 from remediate.core import lifecycle
 from remediate.core import streams as st
 from remediate.core.audit import AnyEvent, RequestState, to_line
-from remediate.core.commits import UNKNOWN, WON, Person
+from remediate.core.commits import ANY_VALUE, UNKNOWN, WON, Person
 from remediate.service.ports import AuditWriter, Refs
 
 CLAIM_FILE = "claims.jsonl"
@@ -134,26 +134,28 @@ def over_in(
     return found
 
 
-PRUNE_CHUNK = 500  # deletions per push (each is two arguments of `git push`)
+def prunable(
+    listed: Mapping[str, str], state_of: Callable[[str], object], stream: str = st.REQUESTS
+) -> dict[str, tuple[str | None, str]]:
+    """The deletions (`Refs.push_leases` updates) of the listed claim refs of `stream` whose
+    attempt is over on the branch. Each goes whatever it holds now (`ANY_VALUE`): nothing
+    leaves an attempt that is over, and the branch only grows, so a claim ref of such an
+    attempt guards nothing, whichever claim commit it names — also one another runner
+    made since the listing, which finds the attempt taken when it re-reads the branch.
+    `state_of`: a request's `RequestState`, or another stream's folded value of a subject."""
+    requests = stream == st.REQUESTS
+    done = over(listed, state_of) if requests else over_in(stream, listed, state_of)  # type: ignore[arg-type]
+    return {ref: (None, ANY_VALUE) for ref in sorted(done)}
 
 
 def prune(store: Refs, state_of: Callable[[str], object], stream: str = st.REQUESTS) -> int:
-    """Delete the claim refs of `stream` whose attempt is over on the branch, each only if
-    it still holds what was listed (a compare-and-swap); how many went. `state_of`: a
-    request's `RequestState`, or another stream's folded value of a subject."""
+    """Delete the claim refs of `stream` whose attempt is over on the branch (`prunable`);
+    how many went."""
     listed = store.claim_refs(PREFIXES[stream])
     if not listed:
         return 0
-    requests = stream == st.REQUESTS
-    done = over(listed, state_of) if requests else over_in(stream, listed, state_of)  # type: ignore[arg-type]
-    gone = 0
-    refs = sorted(done)
-    for i in range(0, len(refs), PRUNE_CHUNK):
-        chunk: dict[str, tuple[str | None, str]] = {
-            ref: (None, done[ref]) for ref in refs[i : i + PRUNE_CHUNK]
-        }
-        gone += [r == WON for r in store.push_leases(chunk).values()].count(True)
-    return gone
+    results = store.push_leases(prunable(listed, state_of, stream))
+    return [r == WON for r in results.values()].count(True)
 
 
 def release(store: Refs, won: Won, refs: Sequence[str]) -> None:
