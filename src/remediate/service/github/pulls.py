@@ -77,6 +77,7 @@ class Review:
     counted: Sequence[str] = ()  # logins whose approval of the head commit counts
     ignored: Sequence[tuple[str, str]] = ()  # (login, why it does not count)
     admin_approved: bool = False
+    admins: Sequence[str] = ()  # the counted logins that are admins (rbac)
 
 
 def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> Outcome:
