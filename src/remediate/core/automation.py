@@ -108,9 +108,7 @@ def with_vouches(history: Sequence[Version], vouches: Iterable[Vouch]) -> list[V
     for version in history:
         extra = tuple(who for v in vouches for who in v.vouchers(version))
         if extra:
-            version = replace(
-                version, vouchers=tuple(dict.fromkeys((*version.vouchers, *extra)))
-            )
+            version = replace(version, vouchers=tuple(dict.fromkeys((*version.vouchers, *extra))))
         out.append(version)
     return out
 

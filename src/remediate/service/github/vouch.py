@@ -41,7 +41,11 @@ def subject(m: _Merged) -> str:
 
 
 def vouch(
-    github: GitHubRun, session: Session, merged: Sequence[_Merged], slugs: Sequence[str], out: Outcome
+    github: GitHubRun,
+    session: Session,
+    merged: Sequence[_Merged],
+    slugs: Sequence[str],
+    out: Outcome,
 ) -> int:
     """Record the admins' approvals of the merged pull requests that change the automation;
     the number of vouches recorded (each merge once, also when the event comes again)."""
