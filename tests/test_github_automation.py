@@ -378,3 +378,29 @@ def test_a_forged_vouch_for_settings_that_make_the_forger_the_runner_is_refused(
     assert done.code == 1, done.out + done.err
     assert ran(world) == 0
     assert "audit/2026/01/05/forged.jsonl" in done.out + done.err
+
+
+def test_the_sticky_comment_says_whether_an_admins_approval_is_needed_and_given(
+    world: World,
+) -> None:
+    first = world.open_pr(8, {"policies/staging.yaml": ALLOW_STAGING})
+    assert world.pull_request(8).code == 0
+    body = world.sticky(8)[0]["body"]
+    assert "They **need an admin's approval** (rbac admins)" in body
+    assert "**no admin has approved it yet**" in body
+    assert "- policies/staging.yaml" in body
+    assert world.status(first) == "pending"
+    world.review(8, "bob")  # an operator: not enough for the automation
+    assert "**no admin has approved it yet**" in world.sticky(8)[0]["body"]
+    world.review(8, "alice")
+    [sticky] = world.sticky(8)
+    assert f"**approved by alice** at {first[:12]}" in sticky["body"]
+    assert world.status(first) == "success"
+    done = world.pull_request(8, "reopened")  # no review in the event: the reviews are read
+    assert done.code == 0, done.err
+    assert f"**approved by alice** at {first[:12]}" in world.sticky(8)[0]["body"]
+    head = world.commit(8, {"policies/staging.yaml": ALLOW_EVERYWHERE})
+    assert world.pull_request(8, "synchronize").code == 0
+    [sticky] = world.sticky(8)
+    assert "**no admin has approved it yet**" in sticky["body"]
+    assert world.status(head) == "pending"

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 from remediate.core.automation import VOUCH, VOUCHES, Vouch
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain, new_id
-from remediate.core.identity import Directory
 from remediate.core.snapshot import AuditSnapshot
 from remediate.core.streams import StreamEvent
 from remediate.core.times import iso
@@ -59,17 +58,10 @@ def vouch(
             m.notes.append(f"its automation changes could not be judged: {exc}")
         return 0
     settings = state.repository.settings
-    plain = Directory.from_settings(settings)
     found: dict[str, Vouch] = {}
     for m in wanted:
         verdict = judge(m.reviews, m.pull.author, m.pull.head_sha, settings, github.forge, slugs)
-        admins = [login for login in verdict.admins if plain.is_admin(login)]
-        for login in verdict.admins:
-            if login not in admins:
-                m.notes.append(
-                    f"{login} is an admin only through a GitHub team: name the login in "
-                    "rbac.admins (or people) for an approval of automation changes"
-                )
+        admins = list(verdict.admins)
         m.vouched = tuple(admins)
         if not admins:
             m.notes.append(
