@@ -11,7 +11,9 @@ them). Authorization is read from the API when the approval is used, here, not t
 from the time of the review; the verbs then check the requester (from the base branch's
 history) and the request's state as for anyone.
 
-Sequence: `apply` (decides the new requests: PENDING_APPROVAL), the approvals, `apply`
+Sequence: for a merged pull request changing the automation itself, its admins' approval
+recorded (`vouch`: what makes those changes count), `apply` (decides the new requests:
+PENDING_APPROVAL), the approvals, `apply`
 again if any approval was recorded (runs what they queued), then one result comment per
 pull request (marked `<!-- remediate:result <sha> -->`, found and edited on a re-run).
 
