@@ -307,13 +307,13 @@ def test_claim_refs_of_recorded_fires_are_pruned_in_batches(
     first = ticking.tick(session(runner), ticking.parse_time("2026-11-23T08:10:00Z"))
     assert [f.subject for f in first.fires] == ["hourly-20261123T0700Z", "hourly-20261123T0800Z"]
     assert refs() == [
-        "refs/claims-schedules/hourly-20261123T0700Z/1",
-        "refs/claims-schedules/hourly-20261123T0800Z/1",
-    ]  # fewer than PRUNE_AT: kept for now
-    monkeypatch.setattr(ticking, "PRUNE_AT", 3)
+        "refs/claims-schedules/@20261123T0700Z/1",
+        "refs/claims-schedules/@20261123T0800Z/1",
+    ]  # one group claim per fire time; fewer than PRUNE_GROUPS_AT: kept for now
+    monkeypatch.setattr(ticking, "PRUNE_GROUPS_AT", 3)
     second = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
     assert [f.subject for f in second.fires] == ["hourly-20261123T0900Z"]
-    assert refs() == []  # three refs of recorded fires: pruned in one push
+    assert refs() == []  # three group refs of recorded fires: pruned in one push
     again = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
     assert again.fires == [] and again.taken == []
 
@@ -345,7 +345,7 @@ def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_aga
         done = remediate(first, "tick", env=env)
         assert done.returncode == 1 and "could not push the audit" in done.stderr, done.stderr
         hook.unlink()
-        assert "refs/claims-schedules/daily-report-20261123T0500Z/1" in git(
+        assert "refs/claims-schedules/@20261123T0500Z/1" in git(
             tmp_path, "ls-remote", str(bare)
         )
         later = remediate(second, "tick", env=env)
