@@ -345,9 +345,7 @@ def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_aga
         done = remediate(first, "tick", env=env)
         assert done.returncode == 1 and "could not push the audit" in done.stderr, done.stderr
         hook.unlink()
-        assert "refs/claims-schedules/@20261123T0500Z/1" in git(
-            tmp_path, "ls-remote", str(bare)
-        )
+        assert "refs/claims-schedules/@20261123T0500Z/1" in git(tmp_path, "ls-remote", str(bare))
         later = remediate(second, "tick", env=env)
         assert later.returncode == 0, later.stderr
         assert later.stdout == (

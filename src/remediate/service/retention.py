@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remediate.core import retention as rules
+from remediate.core.audit import to_line
 from remediate.core.drafting import Batch, Chain, new_id
 from remediate.core.snapshot import AuditSnapshot, parse_text
 from remediate.core.streams import StreamEvent
@@ -156,5 +157,6 @@ def _files(store: AuditReader, rev: str | None) -> list[rules.AuditFile]:
     for path, text in audit_log.read_files(store, rev).items():
         items = list(parse_text(path, text))
         events = tuple(i for i in items if not isinstance(i, str))
-        found.append(rules.AuditFile(path, events, len(events) == len(items)))
+        exact = text == "".join(to_line(e) + "\n" for e in events)
+        found.append(rules.AuditFile(path, events, len(events) == len(items), exact))
     return found
