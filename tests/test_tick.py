@@ -61,7 +61,9 @@ REPORTING = (
 def _commit_schedule(
     tmp: Path, bare: Path, files: dict[str, str], date: str, extra: str = ""
 ) -> None:
-    """Add schedules in a commit dated `date` (committer and author), pushed to main."""
+    """Add schedules in a commit dated `date` (committer and author), pushed to main;
+    `extra` is appended to the settings, in an admin's commit (a person's would be held
+    back: `runtime.load`)."""
     seed = tmp / f"schedules-{len(list(tmp.iterdir()))}"
     git(tmp, "clone", "--quiet", str(bare), str(seed))
     (seed / "schedules").mkdir(exist_ok=True)
@@ -70,12 +72,13 @@ def _commit_schedule(
     if extra:
         settings = seed / "remediate.yaml"
         settings.write_text(settings.read_text() + extra)
+    who = "admin@example.com" if extra else "dev@example.com"  # settings: an admin's change
     env = {
         **os.environ,
-        "GIT_AUTHOR_NAME": "dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_NAME": who.split("@")[0],
+        "GIT_AUTHOR_EMAIL": who,
+        "GIT_COMMITTER_NAME": who.split("@")[0],
+        "GIT_COMMITTER_EMAIL": who,
         "GIT_AUTHOR_DATE": date,
         "GIT_COMMITTER_DATE": date,
     }

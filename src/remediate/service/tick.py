@@ -111,6 +111,8 @@ class TickReport:
                 continue
             status = "" if fired.job == "remediation" else f": {fired.status}"
             error = f" ({fired.error})" if fired.error else ""
+            if fired.status == "skipped":
+                error = f" ({'; '.join(fired.outcome.get('notes', []))})"
             lines.append(f"{fired.subject}: fired, {what}{status}{error}{extra}")
         for subject in report.adopted:
             lines.append(
@@ -312,13 +314,13 @@ def _land(
     return result
 
 
-def enforce_retention(session: Session, now: datetime) -> tuple[int, str]:
+def enforce_retention(session: Session, now: datetime, days: int | None = None) -> tuple[int, str]:
     """`retention enforce` as of `now` (`service.retention.enforce`), for a `retention`
-    job and for a `report` job when the settings set `retentionDays`: (deleted, what
-    it did, in a sentence)."""
+    job (its own `retentionDays`, else the settings') and for a `report` job when the
+    settings set `retentionDays`: (deleted, what it did, in a sentence)."""
     from remediate.service.retention import enforce
 
-    done = enforce(session, now)
+    done = enforce(session, now, days)
     return done.deleted, done.sentence()
 
 
@@ -336,8 +338,12 @@ def _run_job(
     if fired.job == "retention":
         from remediate.errors import RemediateError
 
+        (doc,) = [d for d in rt.repository.schedules if d.name == fired.schedule]
+        days = sch.Schedule.from_document(doc).config.get("retentionDays")
         try:
-            deleted, note = enforce_retention(session, fired.fire_time)
+            deleted, note = enforce_retention(
+                session, fired.fire_time, int(days) if days is not None else None
+            )
         except RemediateError as exc:
             fired.status, fired.error = "failed", str(exc)
         else:
@@ -387,13 +393,20 @@ def _report(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
 
     notes = []
     deleted = 0
+    if rt.repository.settings.reporting.get("scheduledReportEnabled") is not True:
+        fired.status = "skipped"
+        fired.outcome["notes"] = [
+            "scheduled reports are off (Settings spec.reporting.scheduledReportEnabled is "
+            "not true): nothing was sent and retention was not enforced"
+        ]
+        return
     try:
         if any(d.kind == "Settings" and "retentionDays" in d.spec for d in rt.repository.documents):
             deleted, note = enforce_retention(session, fired.fire_time)
             fired.outcome["deletedCount"] = deleted
             notes.append(note)
         audit_log.settle(session)  # the report reads the checkout: show it the tip
-        sent = send(session, fired.fire_time, deleted=deleted)
+        sent = send(session, fired.fire_time, deleted=deleted, repo=rt.repository)
     except RemediateError as exc:
         fired.status, fired.error = "failed", str(exc)
         return
