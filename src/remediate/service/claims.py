@@ -102,6 +102,7 @@ class Grouped:
 
     won: Won
     lost: dict[str, str]
+    listed: dict[str, str] | None = None  # the stream's claim refs as this runner left them
 
 
 def claim_group(
@@ -133,7 +134,7 @@ def claim_group(
     lost: dict[str, str] = {}
     won: list[Claim] = []
     read: dict[str, frozenset[str]] = {}  # claim commit → the subjects it holds
-    listed = store.claim_refs(f"{PREFIXES[stream]}{GROUP_MARK}")
+    listed = store.claim_refs(PREFIXES[stream])  # the stream's: the caller may prune them
     if listed is None:
         raise UserError("the remote's claim refs cannot be read: nothing is claimed")
     refs: dict[str, str] = dict(listed)
@@ -184,7 +185,7 @@ def claim_group(
         if again:  # another runner took these attempts first: read what it holds
             refs.update(store.refs_named(again))
     order = {id(c): i for i, c in enumerate(claims)}
-    return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost)
+    return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs)
 
 
 def _subjects(text: str | None, stream: str) -> frozenset[str]:

@@ -209,7 +209,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
             _run_job(session, rt, by_subject[fired.subject], real, override)
     audit_log.save_checkpoint(session, rt.runner)
     tip = session.memo.get("audit@tip")
-    listed = rt.store.claim_refs(claims.PREFIXES[sch.STREAM]) or {}
+    listed = grouped.listed or {}  # as the claim left them (one ls-remote fewer)
     if isinstance(tip, AuditSnapshot):
         recorded = lambda s: tip.subject(sch.STREAM, s).value is not None  # noqa: E731
         claims.prune_groups(rt.store, sch.STREAM, listed, recorded, PRUNE_GROUPS_AT)
