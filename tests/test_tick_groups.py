@@ -107,6 +107,26 @@ def test_a_group_claim_lost_in_a_race_reads_the_winner_and_takes_the_rest(
     ]
 
 
+def test_a_group_attempt_whose_commit_cannot_be_read_claims_nothing_of_that_group(
+    tmp_path: Path,
+) -> None:
+    """Unread, another runner's attempt may hold any of the fires: none is taken again."""
+    bare = make_remote(tmp_path)
+    first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
+    group = lambda c: "T"  # noqa: E731
+    claims.claim_group(session(first).store, RUNNER, [_claim("c-1")], group, "x")
+
+    def blind(inner: object) -> object:
+        wrapped = Wrapped(inner)
+        wrapped.show = lambda rev, path: None  # type: ignore[attr-defined]
+        return wrapped
+
+    mine = session(second, store=blind).store
+    done = claims.claim_group(mine, RUNNER, [_claim("c-1"), _claim("c-2")], group, "test")
+    assert done.won == [] and set(done.lost) == {"c-1", "c-2"}
+    assert sorted(_group_refs(bare)) == ["refs/claims-schedules/@T/1"]
+
+
 SCHEDULES = {f"hourly-{i}": HOURLY.replace("name: hourly", f"name: hourly-{i}") for i in range(5)}
 
 

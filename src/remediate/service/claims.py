@@ -133,7 +133,7 @@ def claim_group(
         pending.setdefault(group_of(c), []).append(c)
     lost: dict[str, str] = {}
     won: list[Claim] = []
-    read: dict[str, frozenset[str]] = {}  # claim commit → the subjects it holds
+    read: dict[str, frozenset[str] | None] = {}  # claim commit → its subjects (None: unread)
     listed = store.claim_refs(PREFIXES[stream])  # the stream's: the caller may prune them
     if listed is None:
         raise UserError("the remote's claim refs cannot be read: nothing is claimed")
@@ -150,17 +150,19 @@ def claim_group(
         if taken:
             store.fetch_refs(sorted(taken))
             for sha in set(taken.values()):
-                read[sha] = _subjects(store.show(sha, CLAIM_FILE), stream)
+                text = store.show(sha, CLAIM_FILE)
+                read[sha] = None if text is None else _subjects(text, stream)
         updates: dict[str, tuple[str | None, str]] = {}
         offered: dict[str, tuple[str, list[Claim]]] = {}
         for group, wanted in sorted(pending.items()):
             attempts = _attempts(refs, stream, group)
             for attempt in attempts:  # every attempt taken, gaps (pruned ones) too
                 sha = refs[group_ref(stream, group, attempt)]
+                holds = read[sha]  # unreadable: it may hold any of them, so all are lost
                 for c in wanted:
-                    if c.subject in read[sha]:
+                    if holds is None or c.subject in holds:
                         lost.setdefault(c.subject, sha)
-                wanted = [c for c in wanted if c.subject not in read[sha]]
+                wanted = [c for c in wanted if holds is not None and c.subject not in holds]
             ref = group_ref(stream, group, max(attempts, default=0) + 1)
             if not wanted:
                 continue
@@ -188,12 +190,12 @@ def claim_group(
     return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs)
 
 
-def _subjects(text: str | None, stream: str) -> frozenset[str]:
+def _subjects(text: str, stream: str) -> frozenset[str]:
     """The subjects of `stream` whose events a claim commit's file holds."""
     import json
 
     found = set()
-    for line in (text or "").splitlines():
+    for line in text.splitlines():
         try:
             data = json.loads(line)
         except ValueError:
