@@ -17,6 +17,7 @@ again at the next apply).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -74,14 +75,32 @@ def request_spec(
 ) -> dict[str, Any] | str:
     """The spec of the request `rule` makes for `finding`, or why there is none."""
     data = ar.template_data(finding)
+    defaults = {"severity": finding.get("severity")}
+    if finding.get("assetId"):
+        defaults["assetId"] = finding["assetId"]
+    forced = {"findingId": finding["id"]}
+    return render_spec(repository, rule.request, data, name, defaults, forced)
+
+
+def render_spec(
+    repository: Repository,
+    template: Mapping[str, Any],
+    data: Mapping[str, Any],
+    name: str,
+    defaults: Mapping[str, Any],
+    forced: Mapping[str, Any] = {},
+) -> dict[str, Any] | str:
+    """A rule's request `template` rendered from `data` in the sandbox (values are data),
+    with `defaults` for the fields it leaves out and `forced` fields set, checked as a
+    request file would be: the spec, or why there is no request (auto-remediation's and
+    follow-ups')."""
     try:
-        spec = _render(dict(rule.request), data, "request")
+        spec = _render(dict(template), data, "request")
     except _Failed as exc:
         return str(exc)
-    spec.setdefault("severity", finding.get("severity"))
-    spec["findingId"] = finding["id"]
-    if finding.get("assetId"):
-        spec.setdefault("assetId", finding["assetId"])
+    for key, value in defaults.items():
+        spec.setdefault(key, value)
+    spec.update(forced)
     return _problem(repository, name, spec) or spec
 
 
@@ -89,6 +108,9 @@ class _Failed(Exception):
     pass
 
 
+# A name made by the audit: `<rule>-<finding id>`, `<rule>-<request id>` (a schedule's
+# fire is `<schedule>-<yyyymmddThhmmZ>`, so letters of either case, as fires have).
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
 _VALIDATORS: dict[str, Any] = {}  # ActionType content hash → its parameters' validator
 
 
@@ -117,9 +139,11 @@ def _problem(repository: Repository, name: str, spec: dict[str, Any]) -> str | N
     document = {
         "apiVersion": "remediate/v1",
         "kind": "RemediationRequest",
-        "metadata": {"name": name},
+        "metadata": {"name": "checked-by-name"},  # the name: `_NAME` (a fire's is one)
         "spec": spec,
     }
+    if not _NAME.fullmatch(name):
+        return f"request name {name!r}: letters, digits, '.', '_' and '-', at most 253"
     errors = schemas.check_kind("RemediationRequest", document, LineMap())
     if errors:
         e = errors[0]

@@ -95,6 +95,25 @@ def _made(
             report.decided.append((request.name, event.to))
 
 
+def follow_ups(
+    rt: Runtime, chain: Chain, request: Request, outcome: Event
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
+    """The follow-ups the outcome just linked onto `chain` makes (GuardrailPolicy
+    spec.followUps), each decided on `chain` too: (made (request, rule), notes, decided)."""
+    from remediate.core.followups import FOLLOWUP_LABEL
+    from remediate.service import followups
+
+    made, notes = followups.make(rt, chain, request, outcome)
+    decided = []
+    executions = chain.snap.executions()
+    for new in made:
+        event = decision_event(rt, new, chain.state(new.name), executions)
+        if event is not None:
+            chain.add(event)
+            decided.append((new.name, event.to))
+    return [(r.name, r.labels.get(FOLLOWUP_LABEL, "")) for r in made], notes, decided
+
+
 def refill_batch(rt: Runtime, snap: AuditSnapshot, report: ApplyReport) -> Batch | None:
     """After this run's outcomes: the requests whose slots they freed, made and decided
     (a QUEUED one runs at the next apply), or None when there are none."""
@@ -134,6 +153,12 @@ def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) 
             report.late.append((event.request_id, event.to))
         elif how == "lost":
             report.unrecorded.append((event.request_id, event.to))
+        request = rt.repository.requests.get(event.request_id)
+        if how in ("recorded", "learned") and request is not None:
+            made, notes, decided = follow_ups(rt, chain, request, event)
+            report.created += made
+            report.notes += notes
+            report.decided += decided
 
 
 def decision_event(
