@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from remediate.core import autoremediation as ar
+from remediate.core import findings as fd
+from remediate.core.model import ActionType, Repository, Request, Settings
+from remediate.executors.base import ExecutionContext
+from remediate.executors.github_pr import GitHubPullRequestExecutor
+from remediate.service.autoremediation import request_spec
 from tests.runner_support import (
     OPERATOR,
     OPERATOR2,
+    RUNNER,
     action_yaml,
     cli_env,
     clone,
@@ -271,6 +279,63 @@ def test_two_applies_racing_with_max_open_1_make_one_request(tmp_path: Path) -> 
     assert len(decided) == 1  # and decided once
     verify = remediate(clone(tmp_path, bare, "check"), "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_crafted_finding_renders_data_never_an_option_or_a_path_outside(
+    tmp_path: Path,
+) -> None:
+    """A finding whose file is `-oProxyCommand=…` reaches the argv item it fills and is
+    refused there (the template did not put the `-`), nothing runs; a `..` path in a
+    github_pr change's file path is refused by that executor (a path in the repository)."""
+    _bare, repo, log = setup(tmp_path, "allow", 5)
+    crafted = result("py.eval", "-oProxyCommand=touch PWNED", "error", "$(touch PWNED2)", "e")
+    import_(repo, sarif(tmp_path, 1, crafted))
+    done = remediate(repo, "apply", "--format", "json")
+    assert done.returncode == 1, done.stdout + done.stderr  # the action failed, refused
+    body = json.loads(done.stdout)
+    (name,) = made(body)
+    assert body["executed"] == [{"requestId": name, "status": "FAILED"}]
+    (failure,) = body["failures"]
+    assert "renders to '-oProxyCommand=touch PWNED'" in failure["error"], failure
+    assert lines(log) == [] and not list(tmp_path.rglob("PWNED*"))
+
+    rule = {
+        "name": "fix-pr",
+        "request": {
+            "action": {"type": "pr", "parameters": {"file": "{{ finding.location.file }}"}},
+            "serviceName": "payments",
+            "environment": "staging",
+        },
+    }
+    config = {
+        "title": "fix",
+        "change": {"files": [{"path": "fixes/{{ parameters.file }}", "content": "x\n"}]},
+    }
+    action = ActionType("pr", "github_pr", config, {}, timeout=timedelta(seconds=30))
+    settings = Settings.from_spec("t", {"forge": {"type": "local"}, "autoRemediation": [rule]})
+    repository = Repository(settings, {"pr": action}, (), {}, (), ())
+    evil = fd.Result("semgrep", "r", "HIGH", "../../../etc/cron.d/x", 1, "m", "fp", "payments")
+    finding = fd.record(evil, fd.OPEN, datetime(2026, 11, 23, tzinfo=UTC), "s1")
+    (compiled,) = ar.rules_of(settings.auto_remediation)
+    name = ar.request_name(compiled.name, finding["id"])
+    spec = request_spec(repository, compiled, finding, name)
+    assert isinstance(spec, dict) and spec["action"]["parameters"]["file"] == evil.file
+
+    request = Request.from_spec(name, spec, None, {})
+    ran = GitHubPullRequestExecutor().run(
+        ExecutionContext(
+            request=request,
+            action=action,
+            environment={"PATH": "/usr/bin:/bin"},
+            allowed_environment=("PATH",),
+            root=repo,
+            idempotency_key=f"{name}/1",
+            runner=RUNNER,
+            forge={"type": "local"},
+        )
+    )
+    assert not ran.ok and "is not a path in the repository" in (ran.error or ""), ran
+    assert not (tmp_path / "etc").exists()
 
 
 BAD = """\

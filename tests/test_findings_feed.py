@@ -84,9 +84,11 @@ def test_the_feed_reads_only_as_far_back_as_since_limit_or_after_need(tmp_path: 
     assert newest == every[:2] and files == 1
     later, files = feed(repo, after=every[4]["id"])
     assert later == every[:4] and files == 2
-    # the margin: a file up to an hour older than --since may hold an event after it
-    near, files = feed(repo, since=parse_time("2026-11-23T09:30:00Z"))
+    # the margin: a file up to a minute older than --since may hold an event after it
+    near, files = feed(repo, since=parse_time("2026-11-23T09:00:30Z"))
     assert near == every[:3] and files == 2
+    far, files = feed(repo, since=parse_time("2026-11-23T09:01:30Z"))
+    assert far == every[:3] and files == 1
     # exactly what reading everything gives, whatever the options
     assert feed(repo, limit=5)[0] == every[:5]
     assert feed(repo, event_type="created", limit=7)[0] == every[:7]

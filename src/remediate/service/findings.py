@@ -98,10 +98,11 @@ def events(
         raise UserError(f"--after {after}: no finding event has that id") from None
 
 
-# How much later than its audit file's name a finding event's time may be: an import's
-# and apply's are their batch's time; a `set-status` event is drafted while its batch
-# is pushed (retries included), seconds later.
-MARGIN = timedelta(hours=1)
+# How much later than its audit file's name a finding event's time may be: every finding
+# event is its batch's time (import, apply, set-status), the time its file is named by;
+# a `set-status` event of an earlier version was drafted while its batch was pushed
+# (retries included), seconds later: a minute covers it.
+MARGIN = timedelta(minutes=1)
 
 
 def _matches(
@@ -166,6 +167,7 @@ def set_status(
             f"{actor} is not an operator (Settings rbac) and cannot set the status of findings"
         )
     recorded = False
+    now = session.clock.now()  # the event's time is its batch's (its file's name): the feed
 
     def build(snap: AuditSnapshot) -> Batch | None:
         nonlocal recorded
@@ -177,7 +179,6 @@ def set_status(
         recorded = change is not None
         if change is None:
             return None
-        now = session.clock.now()
         chain.add_to(
             StreamEvent(
                 id=new_id(),
@@ -191,7 +192,7 @@ def set_status(
         )
         return chain.batch(f"remediate findings set-status {finding_id} {status} by {actor}")
 
-    audit_log.write(session, build, session.clock.now(), person(actor, rt.store), rt.runner)
+    audit_log.write(session, build, now, person(actor, rt.store), rt.runner)
     audit_log.save_checkpoint(session, rt.runner)
     snap = session.memo.get("audit@tip")
     assert isinstance(snap, AuditSnapshot)
