@@ -27,6 +27,7 @@ from remediate.core.audit import Event
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
+from remediate.core.schedules import with_fired
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks, starts
@@ -35,6 +36,7 @@ from remediate.service.apply.decide import (
     before_claim,
     claim_redecisions,
     decide_batch,
+    refill_batch,
 )
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
@@ -66,11 +68,28 @@ def apply(
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
+        _refill(rt, author, report)
     except BaseException:
         locks.release(rt.store, held)
         raise
     _finish(rt, held)
     return report
+
+
+def _refill(rt: Runtime, author: Person, report: ApplyReport) -> None:
+    """Slots this run's outcomes freed: auto-remediation's next requests, made and decided
+    in one more commit (only when a rule exists and something ran)."""
+    if not (rt.repository.settings.auto_remediation and report.executed):
+        return
+    decided, created, notes = list(report.decided), list(report.created), list(report.notes)
+
+    def build(snap: AuditSnapshot) -> Batch | None:  # rebuilt on the tip after a rejection
+        report.decided[:], report.created[:], report.notes[:] = decided, created, notes
+        return refill_batch(rt, snap, report)
+
+    snap = write(rt.session, build, rt.now, author, rt.runner, report.stats)
+    if len(report.created) > len(created):
+        rt.repository = with_fired(rt.repository, snap)
 
 
 def _finish(rt: Runtime, held: locks.Held) -> None:
@@ -195,6 +214,8 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
     )
     for name in spooled:  # written now, or superseded
         rt.store.unspool(name)
+    if report.created:  # requests made in the audit, no file: decided, and run below
+        rt.repository = with_fired(rt.repository, snap)
     for name in dict.fromkeys(n for n, status in report.recovered if status == lc.FAILED):
         state = snap.state(name)
         request = rt.repository.requests.get(name)
