@@ -209,10 +209,24 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
         trust = runner_trust(session)
         runner = None if every else trust
         if runner:
-            store.refresh()
-        found = session.memo[key] = read(store, store.head(), runner)
+            refresh(session)
+        head = store.head()
+        # a checkout behind the runner's checkpoint: from it, less what came after HEAD
+        found = checkpoint.rewound(store, head, runner) or read(store, head, runner)
+        session.memo[key] = found
     assert isinstance(found, AuditSnapshot)
     return found
+
+
+def refresh(session: Session) -> None:
+    """The remote's `refs/remediate/*` (the runner's checkpoint), fetched once per command
+    (`plan` asks for them twice: the checkpoint ahead of HEAD, then HEAD's audit)."""
+    if not session.memo.get(REFRESHED):
+        session.memo[REFRESHED] = True
+        session.store.refresh()
+
+
+REFRESHED = "refs/remediate@refreshed"
 
 
 def checked_at_head(session: Session, every: bool = False) -> AuditSnapshot:
@@ -285,7 +299,7 @@ def _ahead(session: Session) -> AuditSnapshot | None:
     store, trust = session.store, runner_trust(session)
     if trust is None:
         return None
-    store.refresh()
+    refresh(session)
     base = checkpoint.stored(store, trust)
     head = store.head()
     if base is None or head is None:
