@@ -10,7 +10,9 @@ processes (wall seconds, peak RSS from wait4):
 - `import sarif` of the same file again (every finding unchanged: one scan event);
 - `import sarif` of a changed file: 10 % of the results moved down their file, 5 % gone
   (resolved), 5 % new;
-- `findings list --limit 100` and `findings events --limit 100` after them.
+- `findings list --limit 100` and `findings events --limit 100` after them, then
+  `findings events --since T` (T: just before the last import: a poller's next page) and
+  `findings events` (every event).
 
 Medians go to docs/performance.md (target: import and re-import of 10,000 results < 5 s).
 """
@@ -26,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -144,8 +147,18 @@ def main() -> None:
                     "findings events --limit 100",
                     ("findings", "events", "--limit", "100", "--format", "json"),
                 ),
+                (
+                    "findings events --since (the last import)",
+                    ("findings", "events", "--since", "@SINCE@", "--format", "json"),
+                ),
+                ("findings events (all)", ("findings", "events", "--format", "json")),
             ]
+            since = ""
             for name, argv in steps:
+                if name.startswith("import (10%"):
+                    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                    time.sleep(0.01)
+                argv = tuple(since if a == "@SINCE@" else a for a in argv)
                 wall, cpu, rss, out = run_timed(repo, *argv)
                 rows.setdefault(name, []).append((wall, cpu, rss))
                 if name.startswith(("import", "re-import")):

@@ -253,6 +253,52 @@ def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
                     yield _p(doc, f"{prefix}.request.{key}", err.message)
 
 
+def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
+    """GuardrailPolicy spec.followUps: rule names unique across every policy (they name
+    requests), a real action type, templates that compile and read only `request` and
+    `result`, literal fields valid as a request's (a template's value is checked when an
+    outcome renders it, at apply)."""
+    from remediate.executors.templates import is_template, template_problems
+
+    others = {
+        rule["name"]: other.name
+        for other in index.by_kind.get("GuardrailPolicy", {}).values()
+        if other.name < doc.name
+        for rule in other.spec.get("followUps", [])
+    }
+    names: dict[str, int] = {}
+    for i, rule in enumerate(doc.spec.get("followUps", [])):
+        prefix = f"spec.followUps[{i}]"
+        if rule["name"] in names:
+            yield _p(
+                doc,
+                f"{prefix}.name",
+                f"duplicate follow-up name {rule['name']!r} (first at "
+                f"spec.followUps[{names[rule['name']]}])",
+            )
+        elif rule["name"] in others:
+            yield _p(
+                doc,
+                f"{prefix}.name",
+                f"duplicate follow-up name {rule['name']!r} (a follow-up of policy "
+                f"{others[rule['name']]!r} too): it names requests",
+            )
+        names.setdefault(rule["name"], i)
+        request = rule["request"]
+        parameters = request["action"].get("parameters", {})
+        templated = any(is_template(v) for v in _strings(parameters))
+        yield from check_request_spec(doc, index, f"{prefix}.request", request, not templated)
+        for path, message in template_problems(request, names=("request", "result")):
+            yield _p(doc, f"{prefix}.request.{path}", message)
+        for key in ("serviceName", "environment", "severity"):
+            value = request.get(key)
+            if isinstance(value, str) and not is_template(value):
+                validator, schema = _literal(key)
+                lines = doc.lines.subtree(f"{prefix}.request.{key}")
+                for err in schemas.errors_of(validator, value, lines, schema):
+                    yield _p(doc, f"{prefix}.request.{key}", err.message)
+
+
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -294,7 +340,8 @@ def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
         names.setdefault(rule["name"], i)
         if rule.get("overridable") and rule["effect"] != "deny":
             yield _p(doc, f"spec.rules[{i}].overridable", "only a deny rule can be overridable")
-    if any("when" in rule for rule in spec.get("rules", [])):
+    yield from _check_follow_ups(doc, index)
+    if any("when" in rule for rule in (*spec.get("rules", []), *spec.get("followUps", []))):
         from remediate.core.compiled import policy_problems  # imports CEL only when needed
 
         for err in policy_problems(doc):
