@@ -404,3 +404,23 @@ def test_the_sticky_comment_says_whether_an_admins_approval_is_needed_and_given(
     [sticky] = world.sticky(8)
     assert "**no admin has approved it yet**" in sticky["body"]
     assert world.status(head) == "pending"
+
+
+def test_an_admin_approved_settings_change_comes_into_force(world: World) -> None:
+    """remediate.yaml itself: who is an admin, and so whose vouch counts, is the settings
+    in force before it; once in force its defaultDecision decides."""
+    pending_staging_request(world)
+    settings = (world.work / "remediate.yaml").read_text()
+    allow = settings.replace("defaultDecision: require_approval", "defaultDecision: allow")
+    allow = allow.replace('  defaultApprovals: {min: 1, from: ["team:sre"]}\n', "")
+    assert allow != settings
+    world.open_pr(8, {"remediate.yaml": allow})
+    world.review(8, "bob")
+    assert push_event(world, merge(world, 8)).code == 0
+    assert ran(world) == 0  # an operator's approval: held back
+    world.open_pr(9, {"remediate.yaml": allow + "  retentionDays: 30\n"})
+    world.review(9, "alice")
+    done = push_event(world, merge(world, 9))
+    assert done.code == 0, done.out + done.err
+    assert ran(world) == 1
+    assert status(world, "rem-s") == "COMPLETED"

@@ -182,7 +182,8 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     found.requests = {
         name: r.content_hash for name, r in at_head.requests.items() if r.file in files
     }
-    found.reviews = found.reviews or list(github.forge.reviews(pull.number))
+    if not found.automation:  # else read above
+        found.reviews = list(github.forge.reviews(pull.number))
     verdict = judge(found.reviews, pull.author, pull.head_sha, settings, github.forge, slugs)
     found.counted = tuple(verdict.counted)
     found.notes += [f"{login} does not count: {why}" for login, why in verdict.ignored]
