@@ -6,13 +6,16 @@ For each size, a bare remote with that many completed requests comes from
 `bench/generate_history.py` (cached under bench/.data/history-N). Then, in
 fresh clones, side by side and alternating over the sizes so that machine
 noise hits all of them:
-- `status` (all requests) and `status ID` (one), with `--format json`;
+- `status` (all requests) and `status ID` (one), with `--format json`, and `status` in a
+  checkout not pulled since the runner's next run (HEAD behind its checkpoint);
 - `plan --base HEAD~1` after a commit that adds one request, and again once the runner
   has run since the branch was made (a pull request behind the runner's checkpoint);
 - `apply` with one new request (pushed by a person first), in a full clone
   and in a shallow one (`git clone --depth 1`, the `actions/checkout` default);
 - `audit verify`;
-each timed as a whole process (wall seconds) with its peak RSS (wait4), plus
+each timed as a whole process (wall seconds, and CPU seconds of it and the git it ran:
+the machine is shared, and CPU time moves far less with its load) with its peak RSS
+(wait4), plus
 the number of refs on the remote. Prints medians; the figures go into
 docs/performance.md.
 """
@@ -20,6 +23,7 @@ docs/performance.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import shutil
@@ -38,12 +42,15 @@ sys.path.insert(0, str(HERE))
 
 from tests.runner_support import OPERATOR, REQUESTER, cli_env, git, request_yaml  # noqa: E402
 
-from generate_history import checkpoint, generate  # noqa: E402
+from generate_history import GENERATOR, checkpoint, generate  # noqa: E402
+
+Sample = tuple[float, float, int]  # wall seconds, CPU seconds, peak RSS (MB)
 
 
-def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one `remediate` process; NaN seconds if it failed
-    with an exit code in `expect` other than 0 (shown as the failure it is)."""
+def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> Sample:
+    """Wall seconds, CPU seconds (user + system of the process and of every child it
+    waited for: git) and peak RSS (MB) of one `remediate` process; NaN seconds if it
+    failed with an exit code in `expect` other than 0 (shown as the failure it is)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "remediate", *args, "--repo", str(cwd)],
@@ -56,13 +63,14 @@ def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> tuple[float, i
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
+    cpu = usage.ru_utime + usage.ru_stime  # wait4: the process and its waited-for children
     code = os.waitstatus_to_exitcode(status)
     if code not in expect:
         raise SystemExit(f"remediate {' '.join(args)} exited {code}: {err.decode()[-800:]}")
     if code != 0:
         print(f"    remediate {args[0]} exited {code}: {err.decode().splitlines()[0][:160]}")
-        return float("nan"), usage.ru_maxrss // 1024
-    return wall, usage.ru_maxrss // 1024
+        return float("nan"), cpu, usage.ru_maxrss // 1024
+    return wall, cpu, usage.ru_maxrss // 1024
 
 
 def fresh_clone(tmp: Path, bare: Path, name: str, depth: int | None = None) -> Path:
@@ -83,13 +91,14 @@ def add_request(repo: Path, name: str, push: bool) -> None:
         git(repo, "push", "--quiet", "origin", "HEAD:main")
 
 
-def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, int]]:
+def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, Sample]:
     """Every measured command once, on a copy of the pristine remote."""
     bare = tmp / f"remote-{size}.git"
     shutil.rmtree(bare, ignore_errors=True)
     shutil.copytree(pristine, bare)
-    out: dict[str, tuple[float, int]] = {}
+    out: dict[str, Sample] = {}
     reader = fresh_clone(tmp, bare, f"read-{size}")
+    behind = fresh_clone(tmp, bare, f"behind-{size}")  # not pulled after the runner's next run
     out["status"] = run(reader, "status", "--format", "json")
     out["status ID"] = run(reader, "status", "rem-000000-0", "--format", "json")
     out["audit verify"] = run(reader, "audit", "verify")
@@ -101,7 +110,9 @@ def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, in
     runner = fresh_clone(tmp, bare, f"runner-{size}")
     run(runner, "apply")
     out["plan --base (behind)"] = run(reader, "plan", "--base", "HEAD~1", "--format", "json")
-    for done in (reader, person, runner):
+    # a checkout whose HEAD is behind the runner's checkpoint (its commit is later than HEAD)
+    out["status (behind)"] = run(behind, "status", "--format", "json")
+    for done in (reader, person, runner, behind):
         shutil.rmtree(done)
     for kind, depth in (("apply (full clone)", None), ("apply (shallow clone)", 1)):
         shutil.rmtree(bare)
@@ -113,14 +124,23 @@ def one_round(pristine: Path, tmp: Path, size: int) -> dict[str, tuple[float, in
         shutil.rmtree(person)
         shutil.rmtree(runner)
     refs = git(bare, "for-each-ref", "--format=%(refname)").split()
-    out["remote refs"] = (float(len(refs)), 0)
+    out["remote refs"] = (float(len(refs)), 0.0, 0)
     return out
 
 
-# What a cached remote's last runner run left; bumped when a version leaves more.
-RUNNER_STATE = (
-    "checkpoint v1 with settled request files and the automation record; claim refs pruned\n"
-)
+# What a cached remote's last runner run left: the checkpoint this version writes (its
+# format is the code that writes it, so the stamp holds that code's digest: a cache made
+# by an older version is brought up to date before anything is measured, never paid for
+# inside a measured command), claim refs pruned.
+def _runner_state() -> str:
+    src = HERE.parent / "src" / "remediate"
+    digest = hashlib.sha256()
+    for part in ("core/checkpoint.py", "service/checkpoint.py", "core/automation.py"):
+        digest.update((src / part).read_bytes())
+    return f"checkpoint of {digest.hexdigest()[:16]}; claim refs pruned\n"
+
+
+RUNNER_STATE = _runner_state()
 
 
 def main() -> None:
@@ -132,10 +152,12 @@ def main() -> None:
     remotes = {}
     for size in sizes:
         cached = HERE / ".data" / f"history-{size}"
-        if not (cached / "remote.git").is_dir():
+        made_by = cached / "generator"
+        if not made_by.is_file() or made_by.read_text() != GENERATOR:
             started = time.perf_counter()
             generate(cached, size)
             print(f"generated {size} completed requests in {time.perf_counter() - started:.1f} s")
+            (cached / "runner-state").write_text(RUNNER_STATE)  # its last run: this version's
         remotes[size] = cached / "remote.git"
         stamp = cached / "runner-state"
         if not stamp.is_file() or stamp.read_text() != RUNNER_STATE:
@@ -145,7 +167,11 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp_name:
                 checkpoint(Path(tmp_name), remotes[size])
             stamp.write_text(RUNNER_STATE)
-    results: dict[int, dict[str, list[tuple[float, int]]]] = defaultdict(lambda: defaultdict(list))
+    # The commands run with PYTHONDONTWRITEBYTECODE (cli_env): byte-compile the package
+    # first, as an installed one is, or every module edited since the last compile is
+    # compiled again in every measured process.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "src")], check=True)
+    results: dict[int, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp_name:
         for r in range(args.repeat):
             for size in sizes:
@@ -155,22 +181,28 @@ def main() -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"medians of {args.repeat} rounds: seconds (peak RSS MB)")
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"medians of {args.repeat} rounds: wall seconds, CPU seconds (user + system, with "
+        "git's), peak RSS"
+    )
     keys = list(results[sizes[0]])
     print("| command | " + " | ".join(f"{s:,} completed" for s in sizes) + " |")
     print("|---|" + "---|" * len(sizes))
     for key in keys:
         cells = []
         for size in sizes:
-            walls = [w for w, _ in results[size][key]]
-            rss = max(m for _, m in results[size][key])
-            wall = statistics.median(walls)
+            samples = results[size][key]
+            wall = statistics.median(w for w, _, _ in samples)
+            cpu = statistics.median(c for _, c, _ in samples)
+            rss = max(m for _, _, m in samples)
             if key == "remote refs":
                 cells.append(f"{wall:.0f}")
             elif wall != wall:  # NaN: the command failed
                 cells.append(f"fails (exit 1) ({rss} MB)")
             else:
-                cells.append(f"{wall:.2f} s ({rss} MB)")
+                cells.append(f"{wall:.2f} s, {cpu:.2f} s CPU ({rss} MB)")
         print(f"| {key} | " + " | ".join(cells) + " |")
 
 

@@ -8,7 +8,8 @@ claim refs are then replayed N / BATCH times with new request names, content
 hashes, event ids, hash chains and times (each batch `--spacing` before the
 next, the newest ending at the template's own time), and written with
 `git fast-import` straight into the bare remote. What lands has the runner's
-own shape: per batch a person's commit adding the request files, then the
+own shape: per batch a person's commit adding the request files (filed by month,
+`remediations/YYYY/MM/`), then the
 runner's commits (decide, claim, outcome), one JSON-Lines audit file each,
 and one claim ref per request attempt. Because the events come from a real
 run, the generator follows the audit format as it evolves, and `audit verify`
@@ -28,7 +29,7 @@ import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,14 @@ from tests.runner_support import (  # noqa: E402
 )
 
 BATCH = 1  # requests per apply: one, as when every merge of a request triggers a run
+# Request files are filed by month (remediations/YYYY/MM/), as a team with thousands of
+# them would: a commit that adds one to a flat remediations/ of N files writes a new tree of
+# N entries, so a flat history of N requests costs O(N²) to build (at 50,000: ~50 GB of
+# trees for `git fast-import` to hash and deflate); by month, each commit writes a tree of
+# at most a month's requests (~1,500 at the default spacing) and the generator is linear.
+REQUESTS = "remediations/"
+# Bumped when the generated history changes shape: a cache made by another version is rebuilt.
+GENERATOR = "2: request files by month (remediations/YYYY/MM/)\n"
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
@@ -103,9 +112,11 @@ def read_commit(repo: Path, sha: str) -> Commit:
 class Replay:
     """The template's commits for one batch: renamed, re-hashed, re-chained, shifted in time."""
 
-    def __init__(self, batch: int, shift: timedelta, hashes: dict[str, str]) -> None:
+    def __init__(self, batch: int, shift: timedelta, hashes: dict[str, str], at: int) -> None:
         self.batch, self.shift, self.hashes = batch, shift, hashes
         self.last: dict[str, str] = {}  # request → hash of its last event
+        # the month the batch's requests were filed in (`at`: the template's unix time)
+        self.folder = f"{datetime.fromtimestamp(at - int(shift.total_seconds()), UTC):%Y/%m}/"
 
     def text(self, text: str) -> str:
         for j in range(BATCH):
@@ -139,6 +150,8 @@ class Replay:
         return out
 
     def file(self, path: str, text: str) -> tuple[str, str]:
+        if path.startswith(REQUESTS):  # filed by month: no commit rewrites one huge tree
+            return REQUESTS + self.folder + self.text(path).removeprefix(REQUESTS), self.text(text)
         if not path.startswith("audit/"):
             return self.text(path), self.text(text)
         events = [self.event(json.loads(line)) for line in text.splitlines() if line.strip()]
@@ -228,7 +241,7 @@ def generate(target: Path, completed: int, spacing: timedelta = timedelta(minute
         importer.reset("refs/heads/main")
         parent: int | None = None
         for b in range(batches):
-            replay = Replay(b, spacing * (batches - 1 - b), content_hashes(b))
+            replay = Replay(b, spacing * (batches - 1 - b), content_hashes(b), commits[0].author[2])
             for commit in commits:  # the person's commit adding the requests, then the runner's
                 parent = importer.commit(
                     "refs/heads/main", replay.commit(commit), parent, "" if parent else seed_sha
@@ -241,19 +254,22 @@ def generate(target: Path, completed: int, spacing: timedelta = timedelta(minute
             if "rem-tpl-" in ref:
                 git(bare, "update-ref", "-d", ref)
         git(bare, "update-ref", "-d", "refs/remediate/checkpoint")  # the template's
-        checkpoint(tmp, bare)
-        git(bare, "gc", "--quiet")
         out = target / "remote.git"
         if out.exists():
             shutil.rmtree(out)
-        shutil.copytree(bare, out)
+        shutil.copytree(bare, out)  # kept even if the runner's first run below fails
+    git(out, "gc", "--quiet")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        checkpoint(Path(tmp_name), out)
+    (target / "generator").write_text(GENERATOR)
     return out
 
 
 def checkpoint(tmp: Path, bare: Path) -> None:
     """What the runner leaves after its last run: a no-op `apply` writes its checkpoint."""
     work = clone(tmp, bare, "checkpoint")
-    done = remediate(work, "apply")
+    # with no checkpoint yet it reads every event and request file: minutes at 50,000
+    done = remediate(work, "apply", timeout=7200)
     if done.returncode != 0:
         raise SystemExit(f"checkpoint apply failed: {done.stderr}")
     shutil.rmtree(work)

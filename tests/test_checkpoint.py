@@ -8,7 +8,7 @@ from pathlib import Path
 
 from remediate.core import checkpoint as cp
 from remediate.core.commits import Person
-from remediate.service import audit_log
+from remediate.service import audit_log, checkpoint
 from tests.runner_support import (
     REQUESTER,
     RUNNER,
@@ -234,3 +234,88 @@ def test_plan_on_a_branch_behind_the_runner_decides_on_the_runners_checkpoint(
     assert decisions["rem-3"]["detail"].startswith("Already started: the audit records COMPLETED")
     assert decisions["rem-9"]["status"] == "QUEUED"
     assert git(dev, "rev-parse", "HEAD~1") != git(bare, "rev-parse", "main")  # still behind
+
+
+def _states_of_full_fold(work: Path) -> dict[str, str]:
+    store = session(work).store
+    full = audit_log.read_all(store, store.head())
+    return {name: state.status for name, state in full.states.items()}
+
+
+def test_status_behind_the_checkpoint_is_the_full_fold_read_from_the_checkpoint(
+    tmp_path: Path,
+) -> None:
+    """A checkout not pulled since the runner's last run (HEAD an ancestor of the
+    checkpoint's commit) shows HEAD's audit, as a full read does, from the checkpoint and
+    only what came after HEAD: requests recorded only later are NEW (or absent), a request
+    in the middle of its run shows where HEAD has it."""
+    bare = _remote(tmp_path, tmp_path / "log")
+    runner, person = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    _add(person, "rem-3")
+    git(runner, "pull", "--quiet", "--ff-only")
+    before = git(runner, "rev-parse", "HEAD")  # the person's commit: rem-3 not decided yet
+    assert remediate(runner, "apply").returncode == 0
+    after = git(runner, "rev-list", "--reverse", f"{before}..origin/main").split()
+    assert len(after) == 3  # the decision, the claim, the outcome
+    reads: list[str] = []
+    real = checkpoint.behind
+
+    def spy(*args: object) -> object:
+        found = real(*args)  # type: ignore[arg-type]
+        reads.append("rewound" if found is not None else "full")
+        return found
+
+    checkpoint.behind = spy  # type: ignore[assignment]
+    try:
+        for at, rem3 in ((before, "NEW"), (after[0], "QUEUED"), (after[1], "EXECUTING")):
+            reader = clone(tmp_path, bare, f"reader-{rem3}")
+            git(reader, "reset", "--quiet", "--hard", at)
+            expected = {**{f"rem-{i}": "COMPLETED" for i in range(3)}, "rem-3": rem3}
+            assert _statuses(reader) == expected
+            full = _states_of_full_fold(reader)
+            assert {n: s for n, s in expected.items() if n in full} == full
+            in_process = session(reader)
+            snap = audit_log.at_head(in_process)
+            assert snap.ahead is not None and snap.base is None  # from the checkpoint
+            assert {n: s.status for n, s in snap.states.items()} == full
+            assert sorted(snap.executions(), key=repr) == sorted(
+                audit_log.read_all(in_process.store, at).executions(), key=repr
+            )
+    finally:
+        checkpoint.behind = real  # type: ignore[assignment]
+    assert reads and set(reads) == {"rewound"}
+
+
+class _MissesAFile:
+    """A store whose `containing` leaves out the first file it finds (as if an event's
+    file were not found): the rewound states must then be refused, not shown."""
+
+    def __init__(self, store: object) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    def containing(self, rev: str, prefix: str, needles: object) -> list[str] | None:
+        found = self._store.containing(rev, prefix, needles)  # type: ignore[attr-defined]
+        return found[1:] if found else found
+
+
+def test_a_rewound_state_that_does_not_lead_to_the_checkpoints_is_refused(tmp_path: Path) -> None:
+    bare = _remote(tmp_path, tmp_path / "log")
+    runner, person = clone(tmp_path, bare, "runner"), clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    _add(person, "rem-3")
+    git(runner, "pull", "--quiet", "--ff-only")
+    before = git(runner, "rev-parse", "HEAD")
+    assert remediate(runner, "apply").returncode == 0
+    claim = git(runner, "rev-list", "--reverse", f"{before}..origin/main").split()[1]
+    reader = clone(tmp_path, bare, "reader")
+    git(reader, "reset", "--quiet", "--hard", claim)  # rem-3 claimed at HEAD, done after
+    store = session(reader).store
+    store.refresh()
+    head = store.head()
+    assert checkpoint.rewound(store, head, RUNNER) is not None
+    missing = _MissesAFile(store)
+    assert checkpoint.rewound(missing, head, RUNNER) is None  # type: ignore[arg-type]

@@ -53,7 +53,9 @@ def session(root: Path, environ: Mapping[str, str] | None = None) -> Session:
         commits=AtCommit(root, GitTree(root)),
         open_forge=lambda settings: forge(settings, variables),
     )
-    built.documents = WorkTree(root, states=lambda: _head_states(built))
+    built.documents = WorkTree(
+        root, states=lambda: _head_states(built), index=lambda: _unchanged_requests(root)
+    )
     return built
 
 
@@ -124,6 +126,14 @@ def _store(root: Path, signing_key: str | None = None) -> Store:
     from remediate.adapters.git_store import GitStore
 
     return GitStore(root, signing_key or None)
+
+
+def _unchanged_requests(root: Path) -> Mapping[str, str]:
+    """The request files git's index holds unchanged (their blob ids without reading them)."""
+    from remediate.adapters.git_cli import unchanged_blobs
+    from remediate.documents.repository import BULK
+
+    return unchanged_blobs(root, BULK)
 
 
 def _head_states(built: Session) -> Mapping[str, RequestState]:

@@ -1,6 +1,6 @@
 """The git repository the runner works in: where it reads and writes, its remote, HEAD.
 
-`GitBase` opens the repository (GitPython, and the git command line through it) and
+`GitBase` opens the repository (the git command line: `git_cmd`) and
 knows the branch, its upstream and how to fetch it; the store's other parts build on it:
 `git_reading` (commits, trees, blobs, history: the `AuditReader` port), `git_writing`
 (commits without touching the work tree, branch pushes, the spool: `AuditWriter`,
@@ -11,22 +11,27 @@ is all of them together.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
+from remediate.adapters import git_cmd
 from remediate.adapters.git_cli import not_a_repository, unreachable
+from remediate.adapters.git_cmd import Repo
 from remediate.errors import UsageError, UserError
 
 
-def open_repo(root: Path):  # type: ignore[no-untyped-def]
-    """The GitPython `Repo` at `root`; UsageError when it is not the top of a git work tree."""
-    import git
-
+def open_repo(root: Path) -> Repo:
+    """The repository at `root` (`adapters.git_cmd`: the git command line, without
+    GitPython); UsageError when it is not the top of a git work tree."""
     try:
-        return git.Repo(root, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return git_cmd.open_repo(root)
+    except git_cmd.NotARepository:
         raise UsageError(not_a_repository(root)) from None
 
+
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 # refs the runner owns on the remote
 
@@ -65,10 +70,12 @@ class GitBase:
     def __init__(self, root: Path, signing_key: str | None = None) -> None:
         self.root = root
         self.repo = open_repo(root)
-        self.git = self.repo.git
+        self.git: Any = self.repo.git  # typed loosely, as GitPython's was
         self.env = bounded_env(dict(os.environ))
-        self.git.update_environment(**self.env)  # every git GitPython runs, cat-file too
+        self.git.update_environment(**self.env)  # every git it runs, cat-file too
         self._blobs: dict[str, str] = {}
+        self._ancestors: set[tuple[str, str]] = set()  # (commit, commit) known to hold
+        self._added: dict[tuple[str, str, str], list[tuple[str, str, str, int]]] = {}
         self._remotes: list[str] = []
         self.branch, self.remote, self.remote_branch = self._upstream()
         self.tracks = self.remote_branch  # the branch the checkout's upstream names
@@ -195,11 +202,15 @@ class GitBase:
 
     def is_ancestor(self, ancestor: str, rev: str) -> bool:
         """Is `ancestor` in `rev`'s history? A shallow clone is deepened until it can tell."""
+        if (ancestor, rev) in self._ancestors:
+            return True
         for depth in (0, *DEEPEN, -1):
             if depth:
                 self._deepen(depth)
             code, _, _ = self._run("merge-base", "--is-ancestor", ancestor, rev)
             if code == 0:
+                if _SHA.fullmatch(ancestor) and _SHA.fullmatch(rev):
+                    self._ancestors.add((ancestor, rev))  # history never changes: once
                 return True
             _, shallow, _ = self._run("rev-parse", "--is-shallow-repository")
             if shallow.strip() != "true" or self.remote is None:

@@ -8,9 +8,10 @@ import subprocess
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 
-from remediate.adapters.git_base import GitBase
+from remediate.adapters.git_base import _SHA, GitBase
 from remediate.core.commits import AuditCommit
 from remediate.errors import UserError
 
@@ -23,6 +24,9 @@ class GitReading(GitBase):
         tree listing, so that a caller can refuse a file before reading it."""
         if rev is None:
             return []
+        fixed = _SHA.fullmatch(rev) is not None
+        if fixed and (rev, prefix) in self._listings:  # a commit id names one tree forever
+            return list(self._listings[rev, prefix])
         where = ("--", prefix) if prefix else ()
         out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, *where)
         found = []
@@ -31,7 +35,13 @@ class GitReading(GitBase):
             fields = meta.split()
             if len(fields) == 4 and fields[1] == "blob":  # not a submodule
                 found.append((path, fields[2], int(fields[3])))
+        if fixed:
+            self._listings[rev, prefix] = tuple(found)
         return found
+
+    @cached_property
+    def _listings(self) -> dict[tuple[str, str], tuple[tuple[str, str, int], ...]]:
+        return {}
 
     def blob_text(self, blob: str, keep: bool = True) -> str:
         """A blob's content as text (cached by hash: blobs never change; not with `keep`
@@ -55,6 +65,18 @@ class GitReading(GitBase):
     def added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         """(status letter, path, blob, size) of every file under `prefix` that differs
         between `base` and `rev` (A added, M modified, D deleted; no renames)."""
+        if base == rev:
+            return []  # a commit against itself: no process (a read right on the checkpoint)
+        if not (_SHA.fullmatch(base) and _SHA.fullmatch(rev)):
+            return self._diff_added(base, rev, prefix)  # a name may move: asked each time
+        key = (base, rev, prefix)  # two commits' trees never change: asked once
+        if key not in self._added:
+            self._added[key] = self._diff_added(base, rev, prefix)
+            if len(self._added) > 16:
+                self._added = {key: self._added[key]}
+        return list(self._added[key])
+
+    def _diff_added(self, base: str, rev: str, prefix: str) -> list[tuple[str, str, str, int]]:
         out = self.git.diff_tree("-r", "-z", "--no-renames", base, rev, "--", prefix)
         fields = out.split("\0")
         found = []
@@ -65,6 +87,23 @@ class GitReading(GitBase):
                 size = 0 if letter == "D" else int(self.git.get_object_header(blob)[2])
                 found.append((letter, path, blob, size))
         return found
+
+    def containing(self, rev: str, prefix: str, needles: Collection[str]) -> list[str] | None:
+        """The files under `prefix` at `rev` whose content holds any of `needles` (fixed
+        strings: `git grep -F`, in C over the tree's blobs), or None when there are too
+        many to pass (the caller reads everything)."""
+        if not needles:
+            return []
+        if len(needles) > 2_000 or any("\n" in n or not n for n in needles):
+            return None
+        patterns = [arg for needle in sorted(needles) for arg in ("-e", needle)]
+        code, out, _ = self._run(
+            "grep", "-l", "-z", "-F", "--no-color", "--no-textconv", *patterns, rev, "--", prefix
+        )
+        if code not in (0, 1):  # 1: nothing found
+            return None
+        start = len(rev) + 1  # each name is `rev:path`
+        return [name[start:] for name in out.split("\0") if name.startswith(f"{rev}:")]
 
     def show(self, rev: str, path: str) -> str | None:
         code, out, _ = self._run("show", f"{rev}:{path}")
@@ -163,7 +202,7 @@ class GitReading(GitBase):
         newest first, with each file's status and blob (a merge against its first
         parent); with `signers` (allowed SSH public keys), each commit's signature as git
         checks it against just those keys."""
-        if rev is None:
+        if rev is None or _empty_range(rev):
             return []
         signed = "%x09%G?%x09%GK" if signers else ""
         args = [
@@ -368,3 +407,9 @@ def _parse_history(out: str) -> list[AuditCommit]:
             )
         )
     return commits
+
+
+def _empty_range(rev: str) -> bool:
+    """`A..A`: what `git log` lists of it is nothing, without asking it."""
+    left, dots, right = rev.partition("..")
+    return bool(dots) and bool(left) and left == right and not right.startswith(".")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -149,6 +149,7 @@ def read_states(text: str) -> dict[str, RequestState]:
 # the bucket itself is read).
 SUMMARIES = "summaries/"
 SUMMARY_VERSION = 1
+SUMMARY_ROW = 14  # fields of a row: `core.stats.Summary`'s 13 scalars, then its overrides
 
 
 def summary_path(bucket_path: str) -> str:
@@ -203,12 +204,22 @@ def read_files(text: str) -> dict[str, FileEntry]:
     return {path: _file_entry(e) for path, e in json.loads(text).items()}
 
 
+def read_settled(text: str) -> Iterator[tuple[str, tuple[str, tuple[tuple[str, int], ...]]]]:
+    """(path, (blob, names)) of each entry of a files bucket to which `read_files` would
+    give a blob and names (the same checks as `_file_entry`), without building entries."""
+    for path, data in json.loads(text).items():
+        blob, names = data.get("blob"), data.get("names") or ()
+        if isinstance(blob, str) and names and all(_name_pair(n) for n in names):
+            yield path, (blob, tuple((n[0], n[1]) for n in names))
+
+
+def _name_pair(n: Any) -> bool:
+    return isinstance(n, list) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
+
+
 def _file_entry(data: dict[str, Any]) -> FileEntry:
     blob, names = data.get("blob"), data.get("names") or ()
-    if not isinstance(blob, str) or not all(
-        isinstance(n, list) and len(n) == 2 and isinstance(n[0], str) and isinstance(n[1], int)
-        for n in names
-    ):
+    if not isinstance(blob, str) or not all(_name_pair(n) for n in names):
         return FileEntry(tuple(data["requesters"]))
     return FileEntry(tuple(data["requesters"]), blob, tuple((n[0], n[1]) for n in names))
 

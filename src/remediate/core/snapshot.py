@@ -46,22 +46,34 @@ class Base(Protocol):
 
 
 class Layered(Mapping[str, RequestState]):
-    """A checkpoint's states (`base`), with the states of later events on top."""
+    """A checkpoint's states (`base`), with the states of later events on top; `gone`:
+    requests of the checkpoint that the snapshot does not hold (it is of an earlier
+    commit: `service.checkpoint.behind`)."""
 
-    def __init__(self, base: Base, top: Mapping[str, RequestState]) -> None:
-        self.base, self.top = base, dict(top)
+    def __init__(
+        self, base: Base, top: Mapping[str, RequestState], gone: frozenset[str] = frozenset()
+    ) -> None:
+        self.base, self.top, self.gone = base, dict(top), gone
 
     def __getitem__(self, request_id: str) -> RequestState:
+        if request_id in self.gone:
+            raise KeyError(request_id)
         found = self.top.get(request_id) or self.base.state(request_id)
         if found is None:
             raise KeyError(request_id)
         return found
 
+    def _every(self) -> dict[str, RequestState]:
+        every = {**self.base.every(), **self.top}
+        for name in self.gone:
+            every.pop(name, None)
+        return every
+
     def __iter__(self) -> Iterator[str]:
-        return iter({**self.base.every(), **self.top})
+        return iter(self._every())
 
     def __len__(self) -> int:
-        return len({**self.base.every(), **self.top})
+        return len(self._every())
 
     def active(self) -> list[RequestState]:
         names = dict.fromkeys((*self.base.active, *self.top))
@@ -69,20 +81,25 @@ class Layered(Mapping[str, RequestState]):
         return [s for s in found if s is not None and s.status not in FINAL]
 
     def executions(self) -> tuple[Execution, ...]:
-        kept = [x for x in self.base.executions() if x.request_id not in self.top]
+        replaced = self.top.keys() | self.gone
+        kept = [x for x in self.base.executions() if x.request_id not in replaced]
         return (*kept, *(x for s in self.top.values() for x in s.executions))
 
 
 class LayeredStreams(Mapping[Key, StreamState]):
     """A checkpoint's stream states (read on first use), with later events' on top."""
 
-    def __init__(self, base: Base, top: Mapping[Key, StreamState]) -> None:
-        self.base, self.top = base, dict(top)
+    def __init__(
+        self, base: Base, top: Mapping[Key, StreamState], gone: frozenset[Key] = frozenset()
+    ) -> None:
+        self.base, self.top, self.gone = base, dict(top), gone
         self._all: dict[Key, StreamState] | None = None
 
     def _every(self) -> dict[Key, StreamState]:
         if self._all is None:
             self._all = {**self.base.streams(), **self.top}
+            for key in self.gone:
+                self._all.pop(key, None)
         return self._all
 
     def __getitem__(self, key: Key) -> StreamState:
@@ -106,6 +123,9 @@ class AuditSnapshot:
     checkpoint: str | None = None  # that checkpoint's own commit
     others: list[StreamEvent] = field(default_factory=list)  # events of the other streams
     streams: Mapping[Key, StreamState] = field(default_factory=dict)  # (stream, subject) →
+    # the later checkpoint commit whose states, less what came after `rev`, these are (a
+    # checkout behind the runner: `service.checkpoint.behind`); `base` is None then
+    ahead: str | None = None
 
     def state(self, request_id: str) -> RequestState:
         return self.states.get(request_id) or RequestState(request_id)
@@ -144,6 +164,8 @@ class AuditSnapshot:
     ) -> AuditSnapshot:
         """This snapshot once `events` (leading to `states`) and `others` (to `streams`)
         landed in `files` new files as `rev`."""
+        if self.ahead is not None:
+            raise ValueError("a snapshot of a commit behind the checkpoint is not built on")
         merged: Mapping[str, RequestState]
         if isinstance(self.states, Layered):
             merged = Layered(self.states.base, {**self.states.top, **states})

@@ -50,6 +50,9 @@ Names = tuple[tuple[str, int], ...]
 # A file is skipped only while its bytes still have that blob id; its names still count
 # for duplicate names. The service passes final requests' files (`service.checkpoint`).
 Skip = Mapping[str, tuple[str, Names]]
+# Path → blob id of the request files git's index holds unchanged in the work tree (an
+# adapter's: `adapters.git_cli.unchanged_blobs`), asked only when something may be skipped.
+Index_ = Callable[[], Mapping[str, str]]
 _CASE_ACTION = re.compile(r"spec\.cases\[\d+\]\.request\.action\.type")
 
 # What named files are checked against: the kinds other documents refer to.
@@ -89,19 +92,24 @@ def validate(
     keep_documents: bool = True,
     states: States | None = None,
     skip: Skip | None = None,
+    index: Index_ | None = None,
 ) -> ValidationReport:
     """Load and check the documents under `paths` (default: the whole repository).
 
     Named files are checked against the repository's ActionTypes, policies and
     settings, which are loaded too, so that a pre-commit hook given one
     changed request still checks that its action type exists. Request files in
-    `skip` whose bytes are unchanged are not parsed (their names still count).
+    `skip` whose bytes are unchanged are not parsed (their names still count); `index`
+    gives the blob ids of files git's index holds unchanged, so that they are not read
+    to be recognised (a fresh clone has no stat cache of its own).
     """
     check_root(root)
     files, problems = _files(root, paths)
     audited = (root / AUDIT_DIR).is_dir()
-    cache = BlobCache.open(root) if skip else None
-    source = _Files(root, cache.known if cache is not None else {})
+    tracked = index() if skip and index is not None else {}
+    # the stat cache, where git's index cannot say (no index given, or not a repository)
+    cache = BlobCache.open(root) if skip and not tracked else None
+    source = _Files(root, cache.known if cache is not None else {}, tracked)
     report = validate_source(source, files, problems, keep_documents, states, skip, audited)
     if cache is not None:
         cache.save(report.read)
@@ -170,12 +178,26 @@ def _check_bulk(
     records and the files read whole and valid (path → blob, names)."""
     hashes: list[HashRecord] = []
     read: dict[str, tuple[str, Names]] = {}
+    # Files whose blob id is known without reading them (a commit's listing, git's index,
+    # the stat cache) and is the one skipped: their names here, without a job each.
+    skip, blob_of = checker.skip, checker.source.blob
+    known: dict[str, tuple[str, Names]] = {}
+    for rel in bulk:
+        entry = skip.get(rel)
+        if entry is not None and entry[1] and blob_of(rel) == entry[0]:
+            known[rel] = entry
+    rest = [rel for rel in bulk if rel not in known]
     # Skipping costs a read and a hash: workers pay only for the files to parse.
-    parsed = len(bulk) - len(checker.skip.keys() & set(bulk))
+    parsed = len(rest) - len(skip.keys() & set(rest))
     jobs = 1 if parsed < PARALLEL_THRESHOLD else None
-    for rel, (found, records, kept, hashed, blob) in zip(
-        bulk, map_files(root, bulk, checker, jobs), strict=True
-    ):
+    results = iter(map_files(root, rest, checker, jobs))
+    for rel in bulk:  # in the files' order: the first of two equal names is the one kept
+        entry = known.get(rel)
+        if entry is not None:
+            names += [(REQUEST, name, rel, line) for name, line in entry[1]]
+            read[rel] = entry
+            continue
+        found, records, kept, hashed, blob = next(results)
         problems += found
         names += records
         documents += kept
@@ -329,11 +351,11 @@ def load_valid(root: Path, states: States | None = None) -> list[Document]:
 
 
 def load_report(
-    root: Path, states: States | None = None, skip: Skip | None = None
+    root: Path, states: States | None = None, skip: Skip | None = None, index: Index_ | None = None
 ) -> ValidationReport:
     """Every document but the unchanged files in `skip`, as a report, or `DocumentsInvalid`
     while any document read is invalid (fail closed)."""
-    report = validate(root, states=states, skip=skip)
+    report = validate(root, states=states, skip=skip, index=index)
     if not report.valid:
         raise DocumentsInvalid(report.errors)
     return report
@@ -367,9 +389,12 @@ class WorkTree:
     """The `Documents` port over a working tree (`root`), with the audit's states for
     the warnings about requests edited after they started."""
 
-    def __init__(self, root: Path, states: States | None = None) -> None:
+    def __init__(
+        self, root: Path, states: States | None = None, index: Index_ | None = None
+    ) -> None:
         self._root = root
         self._states = states
+        self._index = index
 
     @property
     def root(self) -> Path:
@@ -378,13 +403,13 @@ class WorkTree:
     def validate(
         self, paths: Sequence[str] = (), keep_documents: bool = True, skip: Skip | None = None
     ) -> ValidationReport:
-        return validate(self._root, paths, keep_documents, self._states, skip)
+        return validate(self._root, paths, keep_documents, self._states, skip, self._index)
 
     def load(self) -> list[Document]:
         return load_valid(self._root, self._states)
 
     def load_report(self, skip: Skip | None = None) -> ValidationReport:
-        return load_report(self._root, self._states, skip)
+        return load_report(self._root, self._states, skip, self._index)
 
     def load_paths(self, paths: Sequence[str], library: bool = False) -> list[Document]:
         return load_valid_paths(self._root, paths, library)
@@ -414,13 +439,17 @@ class _Files:
 
     base: Path
     stats: Mapping[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)  # BlobCache
+    tracked: Mapping[str, str] = field(default_factory=dict)  # git's index: unchanged files
 
     def read(self, rel: str) -> bytes | Problem:
         return read_bytes(self.base, rel)
 
     def blob(self, rel: str) -> str | None:
-        """The blob id the stat cache holds for an unchanged file (like git's index), else
+        """The blob id of an unchanged file as git's index or the stat cache holds it, else
         None: the bytes are read and hashed."""
+        known = self.tracked.get(rel)
+        if known is not None:
+            return known
         cached = self.stats.get(rel)
         if cached is not None and BlobCache.key(self.base, rel) == cached[0]:
             return cached[1]

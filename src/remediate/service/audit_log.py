@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 from remediate.core.audit import AnyEvent, parse_event
 from remediate.core.authorship import RunnerTrust
 from remediate.core.automation import Record
-from remediate.core.commits import Person, PushOutcome
+from remediate.core.checkpoint import REF as CHECKPOINT_REF
+from remediate.core.commits import WON, Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import (
     AUDIT_DIR,
@@ -208,10 +209,24 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
         trust = runner_trust(session)
         runner = None if every else trust
         if runner:
-            store.refresh()
-        found = session.memo[key] = read(store, store.head(), runner)
+            refresh(session)
+        head = store.head()
+        # a checkout behind the runner's checkpoint: from it, less what came after HEAD
+        found = checkpoint.rewound(store, head, runner) or read(store, head, runner)
+        session.memo[key] = found
     assert isinstance(found, AuditSnapshot)
     return found
+
+
+def refresh(session: Session) -> None:
+    """The remote's `refs/remediate/*` (the runner's checkpoint), fetched once per command
+    (`plan` asks for them twice: the checkpoint ahead of HEAD, then HEAD's audit)."""
+    if not session.memo.get(REFRESHED):
+        session.memo[REFRESHED] = True
+        session.store.refresh()
+
+
+REFRESHED = "refs/remediate@refreshed"
 
 
 def checked_at_head(session: Session, every: bool = False) -> AuditSnapshot:
@@ -284,7 +299,7 @@ def _ahead(session: Session) -> AuditSnapshot | None:
     store, trust = session.store, runner_trust(session)
     if trust is None:
         return None
-    store.refresh()
+    refresh(session)
     base = checkpoint.stored(store, trust)
     head = store.head()
     if base is None or head is None:
@@ -401,12 +416,19 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     """After the runner wrote (or read) the tip: the checkout fast-forwarded to it, and its
     checkpoint, if newer than the remote's, recording the request files this command read
     (`runtime.load`) that are settled."""
+    update = checkpoint_update(session, runner)
+    return bool(update) and session.store.push_leases(update).get(CHECKPOINT_REF) == WON
+
+
+def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str | None, str]]:
+    """`save_checkpoint` without the push: the ref update to push ({} for none)."""
     settle(session)
     snap = session.memo.get("audit@tip")
     read = session.memo.get(READ_FILES, {})
-    return isinstance(snap, AuditSnapshot) and checkpoint.save(
-        session.store, snap, runner, read, _trust(session, runner), _automation(session, snap)
-    )
+    if not isinstance(snap, AuditSnapshot):
+        return {}
+    trust, automation = _trust(session, runner), _automation(session, snap)
+    return checkpoint.draft(session.store, snap, runner, read, trust, automation)
 
 
 def _automation(session: Session, snap: AuditSnapshot) -> Record | None:

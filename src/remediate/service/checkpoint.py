@@ -25,6 +25,7 @@ from remediate.core.decision import Execution
 from remediate.core.lifecycle import SETTLED
 from remediate.core.snapshot import (
     AUDIT_DIR,
+    MAX_FILE_BYTES,
     AuditSnapshot,
     Layered,
     LayeredStreams,
@@ -33,7 +34,7 @@ from remediate.core.snapshot import (
     split,
 )
 from remediate.core.streams import Key, StreamState
-from remediate.errors import UserError
+from remediate.errors import RemediateError, UserError
 from remediate.service.ports import AuditReader, Store
 
 REQUESTS = "remediations"
@@ -72,11 +73,12 @@ class Stored:
             self.store.prefetch([b for p, b in sorted(self.blobs.items()) if p.startswith(prefix)])
 
     def rows(self) -> dict[str, dict[str, object]]:
-        """Every request's state as its bucket's JSON (not decoded into states): what
-        `status` prints of each, at a fraction of the cost of `every`."""
+        """What `status` prints of every request (status, action type, environment, service,
+        updated): from each bucket's summary while it summarises that bucket's blob (a tenth
+        of the bucket's JSON to decode), else from the bucket's JSON; no state is decoded."""
         import json
 
-        self.prefetch("requests/")
+        self.prefetch(cp.SUMMARIES)
         found: dict[str, dict[str, object]] = {}
         for path in sorted(p for p in self.blobs if p.startswith("requests/")):
             if path in self._buckets:
@@ -84,9 +86,33 @@ class Stored:
                                   "environment": s.environment, "service_name": s.service_name,
                                   "updated_at": s.updated_at}
                               for n, s in self._buckets[path].items()})  # fmt: skip
+                continue
+            summary = self._summary_rows(path)
+            if summary is not None:
+                found.update(summary)
             else:
+                self.prefetch("requests/")  # a checkpoint without summaries: read the buckets
                 found.update(json.loads(self.store.blob_text(self.blobs[path])))
         return found
+
+    def _summary_rows(self, path: str) -> dict[str, dict[str, object]] | None:
+        """`rows` of request bucket `path` from its summary (`core.stats.Summary.row`), or
+        None when the checkpoint has none for the blob it holds, or one of another shape."""
+        blob = self.blobs.get(cp.summary_path(path))
+        if blob is None:
+            return None
+        try:
+            rows = cp.read_summaries(self.store.blob_text(blob, keep=False), self.blobs[path])
+            if rows is None:
+                return None
+            return {
+                row[0]: {"status": row[1], "environment": row[2], "service_name": row[3],
+                         "action_type": row[4], "updated_at": row[7]}
+                for row in rows
+                if len(row) == cp.SUMMARY_ROW and isinstance(row[0], str)
+            }  # fmt: skip
+        except (ValueError, TypeError, IndexError):
+            return None
 
     def bucket(self, path: str) -> dict[str, RequestState]:
         if path not in self._buckets:
@@ -140,6 +166,21 @@ class Stored:
     def file(self, path: str) -> cp.FileEntry | None:
         return self.files(cp.bucket("files", path)).get(path)
 
+    def settled_files(self) -> Iterator[tuple[str, ReadFile]]:
+        """(path, (blob, names)) of every file recorded settled (`FileEntry.blob` set and
+        names), straight from the buckets' JSON (10,000 `FileEntry`s cost more than the
+        read); a bucket decoded already is taken as it is."""
+        self.prefetch("files/")
+        for path in sorted(p for p in self.blobs if p.startswith("files/")):
+            if path in self._files:
+                yield from (
+                    (p, (e.blob, e.names))
+                    for p, e in self._files[path].items()
+                    if e.blob and e.names
+                )
+            else:
+                yield from cp.read_settled(self.store.blob_text(self.blobs[path]))
+
     def every_file(self) -> Iterator[tuple[str, cp.FileEntry]]:
         self.prefetch("files/")
         for path in sorted(p for p in self.blobs if p.startswith("files/")):
@@ -153,11 +194,11 @@ def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[
     them holds at every later commit; editing such a file changes nothing."""
     if base is None:
         return {}
-    return {
-        path: (entry.blob, entry.names)
-        for path, entry in base.every_file()
-        if entry.blob is not None and entry.names and not any(n in keep for n, _ in entry.names)
-    }
+    found: dict[str, tuple[str, Names]] = {}
+    for path, (blob, names) in base.settled_files():
+        if not any(n in keep for n, _ in names):
+            found[path] = (blob, names)
+    return found
 
 
 def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None) -> Stored | None:
@@ -167,16 +208,30 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
     import json
 
     sha = sha or store.resolve(cp.REF)
-    if sha is None or not by_runner(store, sha, as_trust(runner), cp.MANIFEST):
+    if sha is None:
         return None
-    blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
-    if cp.MANIFEST not in blobs:
-        return None
-    try:
-        manifest = cp.Manifest.from_json(json.loads(store.blob_text(blobs[cp.MANIFEST])))
-    except ValueError:
-        return None
-    return Stored(store, sha, manifest, blobs) if manifest else None
+    trust = as_trust(runner)
+    key = (id(store), sha, trust)  # a commit never changes: judged and listed once
+    if key in _stored:
+        return _stored[key]
+    found = None
+    if by_runner(store, sha, trust, cp.MANIFEST):
+        blobs = {path: blob for path, blob, _ in store.tree_blobs(sha, "")}
+        try:
+            text = store.blob_text(blobs[cp.MANIFEST]) if cp.MANIFEST in blobs else ""
+            manifest = cp.Manifest.from_json(json.loads(text)) if text else None
+        except ValueError:
+            manifest = None
+        found = Stored(store, sha, manifest, blobs) if manifest else None
+    if len(_stored) > 8:
+        _stored.clear()
+    _stored[key] = found
+    return found
+
+
+# (store, checkpoint commit, trust) → what `stored` made of it (`plan` asks three times);
+# a Stored holds its store, so the store's id is not reused while it is here.
+_stored: dict[tuple[int, str, RunnerTrust], Stored | None] = {}
 
 
 RECORD_BYTES = 4 << 20  # a manifest or an automation record larger than this is not read
@@ -267,6 +322,92 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
     )
 
 
+def rewound(
+    store: AuditReader, rev: str | None, runner: RunnerTrust | str | None
+) -> AuditSnapshot | None:
+    """The audit at `rev` from the runner's checkpoint when `rev` is behind its commit
+    (`behind`; the branch is fetched when this clone lacks that commit), else None."""
+    if rev is None or not runner:
+        return None
+    base = stored(store, runner)
+    if base is None or base.commit == rev:
+        return None
+    if store.resolve(base.commit) is None:  # the branch moved since this clone fetched it
+        try:
+            store.fetch()
+        except RemediateError:
+            return None
+        if store.resolve(base.commit) is None:
+            return None
+    if store.is_ancestor(base.commit, rev) or not store.is_ancestor(rev, base.commit):
+        return None  # on or ahead of the checkpoint (the usual case: `find` reads on it)
+    return behind(store, rev, base)
+
+
+def behind(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
+    """The audit at `rev`, a commit behind `base`'s (a checkout not pulled since the
+    runner's last run), from `base` and what came after `rev`, or None when only a full
+    read can say. Every audit file of `rev` must be one of `base`'s commit, unchanged (the
+    files that differ are all added after `rev`): then a subject no later event names has
+    its checkpoint state, and one that a later event names is folded from its events at
+    `rev` (the files holding its name: `git grep`), which must give exactly the
+    checkpoint's state once the later events are added to it (`extend`: the chain's head,
+    every event id, every field), so no event at `rev` can be missed or invented. A
+    subject with no event at `rev` is gone from the snapshot."""
+    from remediate.core.audit import fold
+
+    changes = store.added(rev, base.commit, AUDIT_DIR)
+    if any(letter != "A" for letter, *_ in changes):
+        return None
+    for _, path, _, size in changes:
+        refused = oversized(path, size)
+        if refused:
+            raise UserError(refused)
+    later, problems = parse_all({path: store.blob_text(blob) for _, path, blob, _ in changes})
+    if problems:
+        return None
+    events, others = split(later)
+    touched = {e.request_id for e in events}
+    keys = {(o.stream, o.subject) for o in others}
+    paths = store.containing(rev, AUDIT_DIR, touched | {subject for _, subject in keys})
+    if paths is None:
+        return None
+    texts: dict[str, str] = {}
+    for path, (_, size, text) in zip(
+        paths, store.texts((f"{rev}:{p}" for p in paths), MAX_FILE_BYTES), strict=False
+    ):
+        if text is None:
+            raise UserError(oversized(path, size) or f"{path}: not a file")
+        texts[path] = text
+    earlier, problems = parse_all(texts)
+    if problems or len(texts) != len(paths):
+        return None
+    mine, theirs = split(earlier)
+    states = fold([e for e in mine if e.request_id in touched])
+    streams = st.fold([o for o in theirs if (o.stream, o.subject) in keys])
+    redone = extend(lambda name: states.get(name) or RequestState(name), events)
+    more = st.extend(lambda key: streams.get(key) or st.start(*key), others)
+    if redone is None or more is None:
+        return None
+    if any(redone[name] != base.state(name) for name in touched):
+        return None  # not the checkpoint's chain: read everything
+    if any(more[key] != base.stream_state(key) for key in keys):
+        return None
+    gone = frozenset(touched - states.keys())
+    return AuditSnapshot(
+        rev,
+        [e for e in mine if e.request_id in touched],
+        [],
+        base.manifest.files - len(changes),
+        Layered(base, {n: states[n] for n in touched if n in states}, gone),
+        base=None,
+        checkpoint=base.sha,
+        others=[o for o in theirs if (o.stream, o.subject) in keys],
+        streams=LayeredStreams(base, streams, frozenset(keys - streams.keys())),
+        ahead=base.commit,
+    )
+
+
 def requesters(
     store: AuditReader, rev: str | None, base: Stored | None
 ) -> Mapping[str, tuple[str, ...]]:
@@ -329,8 +470,23 @@ def save(
     trust: RunnerTrust | None = None,
     automation: Record | None = None,
 ) -> bool:
-    """Write the checkpoint of `snap` if its commit is later than the current one's, by
-    compare-and-swap of the ref; True when it landed (losing the race is fine). `read`:
+    """`draft` the checkpoint of `snap` and push it; True when it landed (losing the race
+    is fine)."""
+    update = draft(store, snap, runner, read, trust, automation)
+    return bool(update) and store.push_leases(update).get(cp.REF) == WON
+
+
+def draft(
+    store: Store,
+    snap: AuditSnapshot,
+    runner: Person,
+    read: Mapping[str, ReadFile] | None = None,
+    trust: RunnerTrust | None = None,
+    automation: Record | None = None,
+) -> dict[str, tuple[str | None, str]]:
+    """The checkpoint of `snap`, committed, as the compare-and-swap update of its ref
+    (`Refs.push_leases`) that the caller pushes (alone, or with its other ref updates),
+    if its commit is later than the current one's; {} when there is none to write. `read`:
     the request files this command read (path → blob, names), whose settled ones it records.
     Only an audit log the guard passes is summarised: a checkpoint's commit is what later
     runs judge from, so what came before it must have been judged (`trust`: the runner's
@@ -339,18 +495,18 @@ def save(
 
     trust = trust or as_trust(runner.email)
     if snap.rev is None or snap.problems:
-        return False
+        return {}
     current = stored(store, trust)
     if current is not None and (
         current.commit == snap.rev or not store.is_ancestor(current.commit, snap.rev)
     ):
-        return False
+        return {}
     base = of(snap)
     if base is None and check_chains([*snap.events, *snap.others]):
-        return False  # a full read with problems: `audit verify` names them; no summary
+        return {}  # a full read with problems: `audit verify` names them; no summary
     judged_from = current.commit if current is not None else base.commit if base else None
     if authorship(store, snap.rev, trust, judged_from)[0]:
-        return False  # files the runner did not write: the guard refuses them next run
+        return {}  # files the runner did not write: the guard refuses them next run
     files = _state_files(snap, base)
     files.update(_stream_files(snap, base))
     files.update(_file_entries(store, snap, base, read or {}))
@@ -364,8 +520,7 @@ def save(
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
     tree_from = base.sha if base is not None else None
     sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
-    expected = current.sha if current is not None else ""
-    return store.push_leases({cp.REF: (sha, expected)}).get(cp.REF) == WON
+    return {cp.REF: (sha, current.sha if current is not None else "")}
 
 
 def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:

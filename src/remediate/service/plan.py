@@ -99,7 +99,7 @@ def load_for_plan(session: Session, base: str | None) -> list[Document]:
     if base is None:
         return session.documents.load()
     root = session.root
-    everything = session.changes.since(base)
+    everything = _changed_since(session, base)
     changed = [f for f in everything if f.endswith(YAML_SUFFIXES)]
     documents = session.documents.load_paths(
         [str(root / f) for f in changed if (root / f).exists()]
@@ -108,6 +108,16 @@ def load_for_plan(session: Session, base: str | None) -> list[Document]:
         _refuse_foreign_audit(session, base, documents)
     changed_set = set(changed)
     return [d for d in documents if d.kind != "RemediationRequest" or d.file in changed_set]
+
+
+def _changed_since(session: Session, base: str) -> list[str]:
+    """The work tree's files changed since `base`, asked of git once per command (the
+    documents and the automation's approvers both need them: 3 git processes each)."""
+    key = f"changes@{base}"
+    found = session.memo.get(key)
+    if not isinstance(found, list):
+        found = session.memo[key] = session.changes.since(base)
+    return found
 
 
 def _refuse_foreign_audit(session: Session, base: str, documents: list[Document]) -> None:
@@ -164,18 +174,30 @@ def decide_all(
     out = []
     # One context serves every request with no requester and no approvals on record.
     shared = context_for(repo, directory, history, None, now)
+    recorded = _recorded_any(history)
     for request in chosen:
         state = history.states.get(request.name)
         if state is not None and state.status not in NOT_STARTED:
             out.append(Planned(_recorded(request, state.status), request, recorded=True))
             continue
         context = shared
-        if history.requesters or history.states:
+        if recorded:
             context = context_for(repo, directory, history, request, now)
             if context.requester is None and not context.approvals:
                 context = shared
         out.append(Planned(evaluate(request, policies, context), request))
     return tuple(out)
+
+
+def _recorded_any(history: History) -> bool:
+    """May the audit record a requester or approvals of some request? On a checkpoint, yes
+    (counting its requests or files would read every bucket; a context built for a request
+    with nothing recorded is the shared one, so a yes changes no decision)."""
+    from remediate.core.snapshot import Layered
+
+    if isinstance(history.states, Layered):
+        return True
+    return bool(history.requesters) or bool(history.states)
 
 
 def _recorded(request: Request, status: str) -> Decision:
@@ -225,7 +247,7 @@ def _automation(session: Session, base: str, repo: Repository) -> tuple[Automati
     it: those of the base's settings (a change cannot make its own approvers)."""
     from remediate.core.automation import is_automation
 
-    changed = [f for f in session.changes.since(base) if is_automation(f)]
+    changed = [f for f in _changed_since(session, base) if is_automation(f)]
     if not changed:
         return ()
     admins = _base_admins(session, base)

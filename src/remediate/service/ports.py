@@ -212,6 +212,10 @@ class AuditReader(Protocol):
         """(path, blob) of each file under `prefix` as `rev`'s history added it, oldest
         first (topological), streamed."""
 
+    def containing(self, rev: str, prefix: str, needles: Collection[str]) -> list[str] | None:
+        """The files under `prefix` at `rev` whose content holds any of `needles` (fixed
+        strings), or None when git cannot say (too many needles)."""
+
     def texts(self, names: Iterable[str], limit: int) -> Iterator[tuple[str, int, str | None]]:
         """(name, size, text) of each `REV:PATH` or blob named, in order, none kept: size -1
         for a name that names nothing; the first object above `limit` bytes comes without
@@ -268,7 +272,8 @@ class Refs(Protocol):
     def refs_named(self, names: list[str]) -> dict[str, str]: ...
 
     def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
-        """ref → (new sha or None to delete, expected sha or "" for absent) → won/lost/unknown."""
+        """ref → (new sha or None to delete, expected sha or "" for absent) → won/lost/unknown.
+        A deletion may expect `commits.ANY_VALUE`: it goes whatever the ref holds."""
 
     def fetch_refs(self, refs: list[str]) -> None: ...
 

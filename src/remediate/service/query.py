@@ -40,7 +40,10 @@ def _file_requests(session: Session, snap: AuditSnapshot) -> dict[str, Any]:
     Files of settled requests are not parsed: their state is all status shows of them."""
     from remediate.core.model import build_repository
 
-    report = session.documents.validate(skip=checkpoint.settled(checkpoint.of(snap)))
+    keep: set[str] = set()
+    if isinstance(snap.states, Layered) and snap.ahead is not None:
+        keep = snap.states.top.keys() | snap.states.gone  # settled only after HEAD, maybe
+    report = session.documents.validate(skip=checkpoint.settled(checkpoint.of(snap), keep))
     return dict(build_repository(report.documents).requests) if report.documents else {}
 
 
@@ -54,6 +57,8 @@ def status(session: Session, request_id: str | None = None) -> list[StatusRow]:
         return [_row(name, snap, requests) for name in sorted(set(requests) | set(snap.states))]
     # on a checkpoint: its buckets' JSON gives what a row shows, no state is decoded
     rows = base.rows()
+    for name in snap.states.gone:  # recorded only after HEAD (a checkout behind the runner)
+        rows.pop(name, None)
     top = snap.states.top
     out = []
     for name in sorted(set(requests) | set(rows) | set(top)):

@@ -391,6 +391,10 @@ def unverified(session: Session, snap: AuditSnapshot, trust: RunnerTrust | None)
     verification: a file the runner did not write, or an unreadable line."""
     if trust is None or snap.rev is None:
         return
+    if snap.ahead is not None:
+        # behind the checkpoint's commit, every audit file of HEAD is one of that commit,
+        # unchanged (`checkpoint.behind`), and the runner judged it before writing it
+        return
     try:  # judged from the runner's checkpoint even when every event was read
         base = snap.base or getattr(checkpoint.find(session.store, snap.rev, trust), "commit", None)
         found, _ = authorship(session.store, snap.rev, trust, base)

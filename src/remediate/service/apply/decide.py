@@ -61,7 +61,7 @@ def decide_batch(
         request = rt.repository.requests[name]
         state = chain.state(name)
         if state.status == lc.QUEUED:
-            for adopted in adopt(rt, chain, state, claims.on_remote(snap)):
+            for adopted in adopt(rt, chain, state, claims.on_remote(snap), report.warnings):
                 if adopted.verb == "decide":  # a re-decision (`claim_redecisions`)
                     report.decided.append((name, adopted.to))
             state = chain.state(name)

@@ -42,8 +42,8 @@ from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
-from remediate.service.audit_log import read, save_checkpoint, write
-from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prune, release
+from remediate.service.audit_log import checkpoint_update, read, write
+from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prunable, release
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -68,11 +68,11 @@ def apply(
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
-    finally:
+        _refill(rt, author, report)
+    except BaseException:
         locks.release(rt.store, held)
-    _refill(rt, author, report)
-    save_checkpoint(rt.session, rt.runner)
-    _prune(rt)
+        raise
+    _finish(rt, held)
     return report
 
 
@@ -92,17 +92,28 @@ def _refill(rt: Runtime, author: Person, report: ApplyReport) -> None:
         rt.repository = with_fired(rt.repository, snap)
 
 
-def _prune(rt: Runtime) -> None:
-    """Delete the claim refs whose attempt is over on the tip this run left, then the
-    starts refs of claim commits that no claim ref points at any more."""
+def _finish(rt: Runtime, held: locks.Held) -> None:
+    """One push of every ref update a run ends with: its locks released, its checkpoint,
+    the claim refs whose attempt is over on the tip this run left, and the starts refs of
+    claim commits that no claim ref points at then. The starts refs are listed before the
+    claim refs: a runner makes its claim ref before its starts ref, so a starts ref listed
+    first whose claim commit no claim ref names (after the deletions) has none for good."""
+    updates: dict[str, tuple[str | None, str]] = {
+        ref: (None, sha) for ref, sha in held.refs.items()
+    }
+    updates.update(checkpoint_update(rt.session, rt.runner))
     snap = rt.session.memo.get("audit@tip")
-    if isinstance(snap, AuditSnapshot):
-        prune(rt.store, snap.state)
     found = rt.store.claim_refs(starts.STARTS_PREFIX)
-    claims = rt.store.claim_refs(PREFIXES["requests"]) if found else None
-    if found and claims is not None:
-        gone = starts.unused(found, claims)
-        rt.store.push_leases({ref: (None, sha) for ref, sha in gone.items()})
+    listed = rt.store.claim_refs(PREFIXES["requests"])
+    if listed and isinstance(snap, AuditSnapshot):
+        over = prunable(listed, snap.state)
+        updates.update(over)
+        if found:
+            kept = {ref: sha for ref, sha in listed.items() if ref not in over}
+            updates.update({ref: (None, sha) for ref, sha in starts.unused(found, kept).items()})
+    elif found and listed is not None:
+        updates.update({ref: (None, sha) for ref, sha in starts.unused(found, listed).items()})
+    rt.store.push_leases(updates)
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
