@@ -10,7 +10,11 @@ processes (wall seconds, peak RSS from wait4):
 - `import sarif` of the same file again (every finding unchanged: one scan event);
 - `import sarif` of a changed file: 10 % of the results moved down their file, 5 % gone
   (resolved), 5 % new;
-- `findings list --limit 100` and `findings events --limit 100` after them.
+- `findings list --limit 100` and `findings events --limit 100` after them, then
+  `findings events --since T` (T: just before the last import: a poller's next page) and
+  `findings events` (every event); then the same three imports hours apart (in this
+  process, the runner's clock set through the Clock port) and the feed's `--limit 100` and
+  `--since` (the last import) on them.
 
 Medians go to docs/performance.md (target: import and re-import of 10,000 results < 5 s).
 """
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.runner_support import OPERATOR, cli_env, clone, make_remote  # noqa: E402
+from tests.sessions import session  # noqa: E402
+
+from remediate.service.importer import import_sarif  # noqa: E402
+
+# The spread rounds: the same three imports, run in this process with the runner's clock
+# at these times (the Clock port), so that the feed's files are hours apart.
+SPREAD = ("2026-11-23T06:00:00.000Z", "2026-11-23T09:00:00.000Z", "2026-11-23T12:00:00.000Z")
 
 RULES = [f"B{600 + i}" for i in range(20)]
 LEVELS = ("error", "warning", "note")
@@ -144,14 +156,42 @@ def main() -> None:
                     "findings events --limit 100",
                     ("findings", "events", "--limit", "100", "--format", "json"),
                 ),
+                (
+                    "findings events --since (the last import)",
+                    ("findings", "events", "--since", "@SINCE@", "--format", "json"),
+                ),
+                ("findings events (all)", ("findings", "events", "--format", "json")),
             ]
+            since = ""
             for name, argv in steps:
+                if name.startswith("import (10%"):
+                    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                    time.sleep(0.01)
+                argv = tuple(since if a == "@SINCE@" else a for a in argv)
                 wall, cpu, rss, out = run_timed(repo, *argv)
                 rows.setdefault(name, []).append((wall, cpu, rss))
                 if name.startswith(("import", "re-import")):
                     print(
                         f"  {name}: {wall:.2f} s ({cpu:.2f} s CPU), {rss:.0f} MiB: {json.loads(out)['scans'][0]}"
                     )
+        for round_ in range(args.repeat):  # the same imports, hours apart (the Clock port)
+            base = tmp / f"spread-{round_}"
+            base.mkdir()
+            repo = clone(base, make_remote(base), "ops", OPERATOR)
+            for at, path in ((SPREAD[0], first), (SPREAD[1], first), (SPREAD[2], changed)):
+                import_sarif(session(repo, now=at), [path])
+            for name, argv in (
+                (
+                    "hours apart: findings events --limit 100",
+                    ("findings", "events", "--limit", "100", "--format", "json"),
+                ),
+                (
+                    "hours apart: findings events --since (the last import)",
+                    ("findings", "events", "--since", SPREAD[2], "--format", "json"),
+                ),
+            ):
+                wall, cpu, rss, _ = run_timed(repo, *argv)
+                rows.setdefault(name, []).append((wall, cpu, rss))
     print(f"\n{args.results} results ({size / 1e6:.1f} MB of SARIF), medians of {args.repeat}")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "

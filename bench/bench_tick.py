@@ -83,8 +83,9 @@ def remote(tmp: Path, n: int, due: int) -> Path:
     return bare
 
 
-def timed(cwd: Path) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of `remediate tick --format json`."""
+def timed(cwd: Path) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system, the git processes it waited for
+    included), peak RSS (MB) and stdout of `remediate tick --format json`."""
     with tempfile.TemporaryFile("w+") as err:
         start = time.perf_counter()
         proc = subprocess.Popen(
@@ -103,14 +104,17 @@ def timed(cwd: Path) -> tuple[float, float, str]:
         if proc.returncode != 0:
             err.seek(0)
             raise SystemExit(f"tick failed: {err.read()}")
-    return wall, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
 
 
-def measure(n: int, due: int, repeat: int) -> dict[str, list[tuple[float, float]]]:
-    """(wall, RSS) of a tick where `due` of `n` schedules fire, then of an idle tick."""
+Run = tuple[float, float, float]  # wall, CPU, RSS
+
+
+def measure(n: int, due: int, repeat: int) -> dict[str, list[Run]]:
+    """(wall, CPU, RSS) of a tick where `due` of `n` schedules fire, then of an idle tick."""
     import json
 
-    found: dict[str, list[tuple[float, float]]] = {"fire": [], "idle": []}
+    found: dict[str, list[Run]] = {"fire": [], "idle": []}
     with tempfile.TemporaryDirectory() as tmp_text:
         tmp = Path(tmp_text)
         for r in range(repeat):
@@ -118,13 +122,13 @@ def measure(n: int, due: int, repeat: int) -> dict[str, list[tuple[float, float]
             base.mkdir()
             bare = remote(base, n, due)
             runner = clone(base, bare, "runner")
-            wall, rss, out = timed(runner)
+            wall, cpu, rss, out = timed(runner)
             fired = len(json.loads(out)["fires"])
             assert fired == due, f"expected {due} fires, got {fired}"
-            found["fire"].append((wall, rss))
-            wall, rss, out = timed(runner)
+            found["fire"].append((wall, cpu, rss))
+            wall, cpu, rss, out = timed(runner)
             assert json.loads(out)["fires"] == []
-            found["idle"].append((wall, rss))
+            found["idle"].append((wall, cpu, rss))
     return found
 
 
@@ -143,23 +147,32 @@ def main() -> None:
         (args.schedules, args.small),
         (args.schedules, args.schedules),
     ]
-    medians: dict[tuple[int, int, str], float] = {}
-    for n, due in cases:
-        for kind, runs in measure(n, due, args.repeat).items():
-            wall = statistics.median(w for w, _ in runs)
-            rss = max(r for _, r in runs)
-            medians[(n, due, kind)] = wall
-            label = f"{n:>5} schedules, {due if kind == 'fire' else 0:>5} due"
-            print(
-                f"{label}: median {wall:.3f} s, peak RSS {rss:.0f} MB "
-                f"(runs: {', '.join(f'{w:.3f}' for w, _ in runs)})"
-            )
-    small, large = args.small, args.schedules
+    medians: dict[tuple[int, int, str], tuple[float, float]] = {}
+    runs_of: dict[tuple[int, int, str], list[Run]] = {}
+    for round_ in range(args.repeat):  # the sizes side by side in each round: the same load
+        for n, due in cases:
+            for kind, runs in measure(n, due, 1).items():
+                found = runs_of.setdefault((n, due, kind), [])
+                found.extend(runs)
+        print(f"round {round_ + 1}: load {os.getloadavg()[0]:.2f}", flush=True)
     print(
-        f"idle: {large} / {small} schedules = "
-        f"{medians[(large, small, 'idle')] / medians[(small, small, 'idle')]:.2f}x; "
-        f"{small} due: {medians[(large, small, 'fire')] / medians[(small, small, 'fire')]:.2f}x"
+        f"{'schedules':>9} {'due':>14}  {'wall (median)':>13}  {'CPU (median)':>12}  peak RSS  runs (wall/CPU)"
     )
+    for (n, due, kind), runs in runs_of.items():
+        wall = statistics.median(w for w, _, _ in runs)
+        cpu = statistics.median(c for _, c, _ in runs)
+        rss = max(r for _, _, r in runs)
+        medians[(n, due, kind)] = (wall, cpu)
+        shown = str(due) if kind == "fire" else f"0 (after {due})"
+        each = ", ".join(f"{w:.2f}/{c:.2f}" for w, c, _ in runs)
+        print(f"{n:>9} {shown:>14}  {wall:>11.3f} s  {cpu:>10.3f} s  {rss:>5.0f} MB  {each}")
+    small, large = args.small, args.schedules
+    for kind, label in (("idle", "0 due"), ("fire", f"{small} due")):
+        a, b = medians[(large, small, kind)], medians[(small, small, kind)]
+        print(
+            f"{label}: {large} / {small} schedules = {a[0] / b[0]:.2f}x wall, "
+            f"{a[1] / b[1]:.2f}x CPU"
+        )
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from remediate.core.automation import Record, Version, advance, record, trusted
+from remediate.core.automation import Record, Version, Vouch, advance, record, trusted
 
 ADMIN, DEV, OTHER = "admin@example.com", "dev@example.com", "other@example.com"
 FILES = ("remediate.yaml", "policies/a.yaml", "policies/b.yaml", "actions/x.yaml")
@@ -114,3 +114,80 @@ def test_with_both_settings_file_names_advancing_answers_the_whole_history(seed:
         advanced = advance(record(whole[cut:], admins_of), whole[:cut], admins_of)
         if advanced is not None:
             assert advanced.trusted(tip) == trusted(whole, tip, admins_of), cut
+
+
+def vouches_for(whole: list[Version], seed: int) -> list[Vouch]:
+    """Random admins' approvals of merges: each names one or two commits of the history
+    and, for a file each changed, the blob it made (or, now and then, another blob)."""
+    rng = random.Random(seed * 7 + 1)
+    found = []
+    for n in range(rng.randint(0, 6)):
+        picked = rng.sample(whole, min(len(whole), rng.randint(1, 2)))
+        files: dict[str, str | None] = {}
+        for v in picked:
+            files[v.path] = v.blob if rng.random() < 0.8 else "other-blob"
+        who = rng.choice((ADMIN, ADMIN, DEV))
+        found.append(Vouch(f"v{n}", n, "head", tuple(v.commit for v in picked), files, (who,)))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_advancing_with_vouches_answers_what_the_whole_history_answers(seed: int) -> None:
+    """A vouch may be recorded long after the commit it names: a record made before it
+    landed must not keep the version back (advance says None, or what the whole says)."""
+    whole = history(seed)
+    every = vouches_for(whole, seed)
+    tip = {"policies/a.yaml": "tip-a", "remediate.yaml": "s-admin@example.com"}
+    expected = trusted(whole, tip, admins_of, every)
+    rng = random.Random(seed)
+    for cut in range(len(whole) + 1):
+        since, before = whole[:cut], whole[cut:]
+        older = {v.commit for v in before}
+        # what the record made at the cut could have seen: vouches of its own past
+        seen = [v for v in every if set(v.commits) <= older and rng.random() < 0.5]
+        advanced = advance(record(before, admins_of, seen), since, admins_of, every)
+        if advanced is None:
+            continue
+        assert advanced.trusted(tip) == expected, cut
+        assert advanced == record(whole, admins_of, every), cut
+
+
+def test_a_vouch_landing_after_the_record_for_an_older_version_needs_the_whole_history() -> None:
+    founding = Version("c0", ADMIN, "remediate.yaml", "s-admin@example.com")
+    by_dev = Version("c1", DEV, "policies/a.yaml", "b1")
+    tip = {"policies/a.yaml": "b1", "remediate.yaml": "s-admin@example.com"}
+    made = record([by_dev, founding], admins_of)
+    assert made.trusted(tip).use == {"policies/a.yaml": None}
+    late = Vouch("v1", 8, "head", ("c1",), {"policies/a.yaml": "b1"}, (ADMIN,))
+    assert advance(made, [], admins_of, [late]) is None
+    whole = record([by_dev, founding], admins_of, [late])
+    assert whole.trusted(tip).use == {}
+    assert whole.vouched == ("v1",)
+    assert advance(whole, [], admins_of, [late]) == whole  # seen: no second walk
+    assert advance(made, [], admins_of, None) == made  # vouches not read: the record holds
+
+
+def test_a_vouch_counts_only_for_the_blob_and_the_commits_it_names() -> None:
+    founding = Version("c0", ADMIN, "remediate.yaml", "s-admin@example.com")
+    reviewed = Version("c1", DEV, "policies/a.yaml", "b1")
+    edited = Version("c2", DEV, "policies/a.yaml", "b2")
+    again = Version("c3", DEV, "policies/a.yaml", "b1")  # the reviewed blob, another commit
+    vouch = Vouch("v1", 8, "head", ("c1",), {"policies/a.yaml": "b1"}, (ADMIN,))
+    made = record([edited, reviewed, founding], admins_of, [vouch])
+    assert made.chosen["policies/a.yaml"] == Version("c1", DEV, "policies/a.yaml", "b1", (ADMIN,))
+    other = Vouch("v2", 9, "head", ("c2",), {"policies/a.yaml": "b1"}, (ADMIN,))
+    assert record([edited, founding], admins_of, [other]).chosen.get("policies/a.yaml") is None
+    assert record([again, founding], admins_of, [vouch]).chosen.get("policies/a.yaml") is None
+    by_dev = Vouch("v3", 9, "head", ("c1",), {"policies/a.yaml": "b1"}, (DEV,))
+    assert record([reviewed, founding], admins_of, [by_dev]).chosen.get("policies/a.yaml") is None
+
+
+def test_a_record_with_vouches_reads_back_and_an_older_record_reads_as_none_seen() -> None:
+    founding = Version("c0", ADMIN, "remediate.yaml", "s-admin@example.com")
+    vouch = Vouch("v1", 8, "head", ("c0",), {"remediate.yaml": "s-admin@example.com"}, (ADMIN,))
+    made = record([founding], admins_of, [vouch])
+    assert Record.from_json(made.as_json()) == made
+    old = made.as_json()
+    del old["vouched"]
+    assert Record.from_json(old) == Record(made.in_force, made.newest, made.chosen)
+    assert Record.from_json({**made.as_json(), "vouched": [3]}) is None

@@ -1,7 +1,7 @@
 """Auto-remediation on real git (a bare remote, clones, the CLI as processes):
 `Settings.spec.autoRemediation` rules turn matching open findings into requests at
-import, once per finding and rule, at most `maxOpen` unfinished; `apply` decides and
-runs them on the normal policy path; a finding whose request completed and that is gone
+apply, once per finding and rule, at most `maxOpen` unfinished (racing applies too),
+decided and run on the normal policy path; a finding whose request completed and that is gone
 from the next import is resolved naming it; finding values stay data; validate's
 messages for a bad rule."""
 
@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from remediate.core import autoremediation as ar
+from remediate.core import findings as fd
+from remediate.core.model import ActionType, Repository, Request, Settings
+from remediate.executors.base import ExecutionContext
+from remediate.executors.github_pr import GitHubPullRequestExecutor
+from remediate.service.autoremediation import request_spec
 from tests.runner_support import (
     OPERATOR,
     OPERATOR2,
+    RUNNER,
     action_yaml,
     cli_env,
     clone,
@@ -106,7 +114,18 @@ def setup(tmp: Path, decision: str, max_open: int, extra: str = "") -> tuple[Pat
     return bare, clone(tmp, bare, "ops", OPERATOR), log
 
 
-def test_a_matching_finding_becomes_one_request_run_once_and_resolved_naming_it(
+def apply_json(repo: Path) -> dict[str, Any]:
+    done = remediate(repo, "apply", "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    body: dict[str, Any] = json.loads(done.stdout)
+    return body
+
+
+def made(body: dict[str, Any]) -> list[str]:
+    return [c["requestId"] for c in body["created"]]
+
+
+def test_a_matching_finding_becomes_one_request_at_apply_run_once_and_resolved_naming_it(
     tmp_path: Path,
 ) -> None:
     bare, repo, log = setup(tmp_path, "allow", 5, BAD_ENV)
@@ -116,12 +135,23 @@ def test_a_matching_finding_becomes_one_request_run_once_and_resolved_naming_it(
         result("py.exec", "app/other.py", "error", "another rule", "exec(z)"),  # rule
     ]
     first = import_(repo, sarif(tmp_path, 1, evil, *ignored))
+    assert set(first) == {"scans"}  # an import makes no request: the next apply does
+    assert run(repo, "findings", "events", "--event-type", "remediation_requested") == {
+        "events": []
+    }
     found = {f["location"]["file"]: f for f in run(repo, "findings", "list")["findings"]}
     fid = found["app/a b;$(id).py"]["id"]
     name = f"fix-eval-{fid}"
-    assert first["requests"] == [name]
+    assert made(run(repo, "apply", "--dry-run", "--format", "json")) == [name]
+    assert run(repo, "findings", "show", fid)["remediationId"] is None  # a dry run makes none
+
+    # apply makes it, decides it on the normal policy path and runs it, once
+    body = apply_json(repo)
+    assert body["created"] == [{"requestId": name, "rule": "fix-eval"}]
+    assert {"requestId": name, "status": "QUEUED"} in body["decided"]
+    assert body["executed"] == [{"requestId": name, "status": "COMPLETED"}]
     # the rule whose template renders an invalid environment makes nothing, and says why
-    assert first["notes"] == [
+    assert body["notes"] == [
         f"auto-remediation bad-env: finding {fid}: no request: request spec.environment: "
         + json.dumps(EVIL)
         + " is not valid: character 5 is U+0020 SPACE. An environment name such as "
@@ -130,6 +160,7 @@ def test_a_matching_finding_becomes_one_request_run_once_and_resolved_naming_it(
     ]
     shown = run(repo, "findings", "show", fid)
     assert shown["remediationId"] == name and "requests" not in shown
+    assert "importedBy" not in shown
     assert all(found[f]["remediationId"] is None for f in ("app/low.py", "app/other.py"))
     (event,) = run(repo, "findings", "events", "--event-type", "remediation_requested")["events"]
     assert (event["findingId"], event["details"]["remediationId"]) == (fid, name)
@@ -144,32 +175,25 @@ def test_a_matching_finding_becomes_one_request_run_once_and_resolved_naming_it(
         "findingId": fid,
     }
     assert not (repo / "remediations").exists() or not list((repo / "remediations").iterdir())
-
-    # a re-import of the same results makes no second request
-    assert import_(repo, sarif(tmp_path, 2, evil, *ignored))["requests"] == []
-
-    # apply decides it on the normal policy path and runs it, once
-    done = remediate(repo, "apply", "--format", "json")
-    assert done.returncode == 0, done.stdout + done.stderr
     assert lines(log) == [f"{name}|app/a b;$(id).py|{EVIL}"]
     assert not (repo / "PWNED").exists() and not (tmp_path / "PWNED").exists()
-    assert remediate(repo, "apply").returncode == 0
+
+    # a re-import and applies make no second request (one per finding and rule, ever)
+    import_(repo, sarif(tmp_path, 2, evil, *ignored))
+    assert made(apply_json(repo)) == []
     assert len(lines(log)) == 1
     status = run(repo, "status")
     assert {r["requestId"]: r["status"] for r in status["requests"]} == {name: "COMPLETED"}
-
-    # still reported after it completed: no second request (one per finding and rule, ever)
-    assert import_(repo, sarif(tmp_path, 3, evil, *ignored))["requests"] == []
     # gone from the next import: resolved, naming the completed request
     gone = import_(repo, sarif(tmp_path, 4, *ignored))
-    assert gone["scans"][0]["resolved"] == 1 and gone["requests"] == []
+    assert gone["scans"][0]["resolved"] == 1
     after = run(repo, "findings", "show", fid)
     assert (after["status"], after["resolvedBy"]) == ("resolved", f"request {name}")
     (resolved,) = run(repo, "findings", "events", "--event-type", "resolved")["events"]
     assert resolved["details"]["remediationId"] == name
     # back again: reopened, and still no second request from this rule
-    assert import_(repo, sarif(tmp_path, 5, evil, *ignored))["requests"] == []
-    assert remediate(repo, "apply").returncode == 0
+    import_(repo, sarif(tmp_path, 5, evil, *ignored))
+    assert made(apply_json(repo)) == []
     assert len(lines(log)) == 1
     verify = remediate(clone(tmp_path, bare, "check"), "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
@@ -182,53 +206,136 @@ def test_max_open_bounds_unfinished_requests_and_the_importer_cannot_approve(
     three = [
         result("py.eval", f"app/m{i}.py", "error", f"eval {i}", f"eval({i})") for i in (1, 2, 3)
     ]
-    first = import_(repo, sarif(tmp_path, 1, *three))
-    assert len(first["requests"]) == 2
+    import_(repo, sarif(tmp_path, 1, *three))
+    first = apply_json(repo)
+    assert len(made(first)) == 2
     ids = sorted(f["id"] for f in run(repo, "findings", "list")["findings"])
-    assert sorted(first["requests"]) == [f"fix-eval-{i}" for i in ids[:2]]  # by id (a tie)
-    assert remediate(repo, "apply").returncode == 0
+    assert sorted(made(first)) == [f"fix-eval-{i}" for i in ids[:2]]  # by id (a tie)
     assert lines(log) == []
     status = {r["requestId"]: r["status"] for r in run(repo, "status")["requests"]}
-    assert status == dict.fromkeys(first["requests"], "PENDING_APPROVAL")
-    # unfinished: a re-import makes none
-    assert import_(repo, sarif(tmp_path, 2, *three))["requests"] == []
+    assert status == dict.fromkeys(made(first), "PENDING_APPROVAL")
+    # unfinished: another import and apply make none
+    import_(repo, sarif(tmp_path, 2, *three))
+    assert made(apply_json(repo)) == []
 
     # who imported the findings requested their requests: any other operator approves
-    chosen = first["requests"][0]
+    chosen = made(first)[0]
     refused = remediate(repo, "approve", chosen)
     assert refused.returncode == 1
     assert f"requested {chosen} and cannot approve it" in refused.stderr
     other = clone(tmp_path, bare, "ops2", OPERATOR2)
     approved = remediate(other, "approve", chosen)
     assert approved.returncode == 0, approved.stdout + approved.stderr
-    assert remediate(repo, "apply").returncode == 0
+    # the apply that runs it frees its slot: the third is made in that same run
+    ran = apply_json(repo)
     assert [line.split("|")[0] for line in lines(log)] == [chosen]
-
-    # one finished: the next import makes the third, and no more
-    third = import_(repo, sarif(tmp_path, 3, *three))
-    assert third["requests"] == [f"fix-eval-{ids[2]}"]
-    assert import_(repo, sarif(tmp_path, 4, *three))["requests"] == []
+    assert made(ran) == [f"fix-eval-{ids[2]}"]
+    assert made(apply_json(repo)) == []
     events = remote_events(tmp_path, bare)
-    made = Counter(
+    counted = Counter(
         e["details"]["remediationId"] for e in events if e.get("verb") == "remediation_requested"
     )
-    assert made == Counter({f"fix-eval-{i}": 1 for i in ids})
+    assert counted == Counter({f"fix-eval-{i}": 1 for i in ids})
+    # still requested by who imported the finding, not by the operator who ran apply
+    third = f"fix-eval-{ids[2]}"
+    assert "cannot approve it" in remediate(repo, "approve", third).stderr
 
 
-def test_two_imports_racing_make_each_request_once(tmp_path: Path) -> None:
-    bare, repo, _log = setup(tmp_path, "allow", 5)
-    path = sarif(tmp_path, 1, result("py.eval", "app/r.py", "error", "eval", "eval(r)"))
+def test_a_reimport_by_another_operator_makes_them_the_requester(tmp_path: Path) -> None:
+    """An operator who re-imports a crafted log that changes a finding's values (its
+    fingerprint is the scanner's to give) requests what is rendered from them: they
+    cannot approve it, though another operator imported the finding first."""
+    bare, repo, _log = setup(tmp_path, "require_approval", 5)
+    fp = {"partialFingerprints": {"primaryLocationLineHash": "abc"}}
+    harmless = {**result("py.eval", "app/x.py", "warning", "x", "x"), **fp}  # MEDIUM: no match
+    import_(repo, sarif(tmp_path, 1, harmless))
+    assert made(apply_json(repo)) == []
     other = clone(tmp_path, bare, "ops2", OPERATOR2)
-    procs = [
-        start(r, "import", "sarif", str(path), "--repository", "payments", "--format", "json")
-        for r in (repo, other)
-    ]
-    outs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    made = sorted(len(json.loads(out)["requests"]) for out, _ in outs)
-    assert made == [0, 1]
+    crafted = {**result("py.eval", "app/x.py", "error", "crafted", "x"), **fp}
+    body: dict[str, Any] = run(
+        other, "import", "sarif", str(sarif(tmp_path, 2, crafted)), "--repository", "payments"
+    )
+    assert body["scans"][0]["updated"] == 1  # same fingerprint, now HIGH
+    (name,) = made(apply_json(repo))
+    refused = remediate(other, "approve", name)
+    assert refused.returncode == 1
+    assert f"requested {name} and cannot approve it" in refused.stderr
+    approved = remediate(repo, "approve", name)  # the first importer may
+    assert approved.returncode == 0, approved.stderr
+
+
+def test_two_applies_racing_with_max_open_1_make_one_request(tmp_path: Path) -> None:
+    bare, repo, _log = setup(tmp_path, "require_approval", 1)
+    three = [result("py.eval", f"app/r{i}.py", "error", f"e{i}", f"eval({i})") for i in range(3)]
+    import_(repo, sarif(tmp_path, 1, *three))
+    clones = [clone(tmp_path, bare, f"racer{i}", OPERATOR2) for i in range(3)]
+    procs = [start(r, "apply", "--format", "json") for r in clones]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert sorted(len(json.loads(out)["created"]) for out, _ in outs) == [0, 0, 1]
     events = remote_events(tmp_path, bare)
-    assert [e["verb"] for e in events].count("remediation_requested") == 1
+    assert [e.get("verb") for e in events].count("remediation_requested") == 1
+    decided = [e for e in events if e.get("details", {}).get("verb") == "decide"]
+    assert len(decided) == 1  # and decided once
+    verify = remediate(clone(tmp_path, bare, "check"), "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_crafted_finding_renders_data_never_an_option_or_a_path_outside(
+    tmp_path: Path,
+) -> None:
+    """A finding whose file is `-oProxyCommand=…` reaches the argv item it fills and is
+    refused there (the template did not put the `-`), nothing runs; a `..` path in a
+    github_pr change's file path is refused by that executor (a path in the repository)."""
+    _bare, repo, log = setup(tmp_path, "allow", 5)
+    crafted = result("py.eval", "-oProxyCommand=touch PWNED", "error", "$(touch PWNED2)", "e")
+    import_(repo, sarif(tmp_path, 1, crafted))
+    done = remediate(repo, "apply", "--format", "json")
+    assert done.returncode == 1, done.stdout + done.stderr  # the action failed, refused
+    body = json.loads(done.stdout)
+    (name,) = made(body)
+    assert body["executed"] == [{"requestId": name, "status": "FAILED"}]
+    (failure,) = body["failures"]
+    assert "renders to '-oProxyCommand=touch PWNED'" in failure["error"], failure
+    assert lines(log) == [] and not list(tmp_path.rglob("PWNED*"))
+
+    rule = {
+        "name": "fix-pr",
+        "request": {
+            "action": {"type": "pr", "parameters": {"file": "{{ finding.location.file }}"}},
+            "serviceName": "payments",
+            "environment": "staging",
+        },
+    }
+    config = {
+        "title": "fix",
+        "change": {"files": [{"path": "fixes/{{ parameters.file }}", "content": "x\n"}]},
+    }
+    action = ActionType("pr", "github_pr", config, {}, timeout=timedelta(seconds=30))
+    settings = Settings.from_spec("t", {"forge": {"type": "local"}, "autoRemediation": [rule]})
+    repository = Repository(settings, {"pr": action}, (), {}, (), ())
+    evil = fd.Result("semgrep", "r", "HIGH", "../../../etc/cron.d/x", 1, "m", "fp", "payments")
+    finding = fd.record(evil, fd.OPEN, datetime(2026, 11, 23, tzinfo=UTC), "s1")
+    (compiled,) = ar.rules_of(settings.auto_remediation)
+    name = ar.request_name(compiled.name, finding["id"])
+    spec = request_spec(repository, compiled, finding, name)
+    assert isinstance(spec, dict) and spec["action"]["parameters"]["file"] == evil.file
+
+    request = Request.from_spec(name, spec, None, {})
+    ran = GitHubPullRequestExecutor().run(
+        ExecutionContext(
+            request=request,
+            action=action,
+            environment={"PATH": "/usr/bin:/bin"},
+            allowed_environment=("PATH",),
+            root=repo,
+            idempotency_key=f"{name}/1",
+            runner=RUNNER,
+            forge={"type": "local"},
+        )
+    )
+    assert not ran.ok and "is not a path in the repository" in (ran.error or ""), ran
+    assert not (tmp_path / "etc").exists()
 
 
 BAD = """\

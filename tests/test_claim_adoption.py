@@ -7,6 +7,7 @@ approval). Real git, a bare remote, real `remediate` processes."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -134,5 +135,20 @@ def test_with_signing_a_claim_in_the_runners_name_it_did_not_sign_is_not_adopted
     other = _key(tmp_path, "forger")[0] if forger == "another key" else None
     _forge_claim(tmp_path, bare, RUNNER, other)
     runner = clone(tmp_path, bare, "runner")
-    assert remediate(runner, "apply", env=signed).returncode == 0
+    done = remediate(runner, "apply", env=signed)
+    assert done.returncode == 0
     _not_laundered(tmp_path, bare, runner, log)
+    # the runner says which ref holds the attempt and how to release it; once released,
+    # the request runs, once
+    found = re.search(
+        r"rem-1: (refs/claims/rem-1/\d) holds a claim commit \w{12} that this "
+        r"runner did not make",
+        done.stdout + done.stderr,
+    )
+    assert found, done.stdout + done.stderr
+    assert f"(git push origin :{found[1]})" in done.stdout + done.stderr
+    git(runner, "push", "-q", "origin", f":{found[1]}")
+    again = remediate(runner, "apply", env=signed)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert ran(log) == ["ran"]  # the one action of rem-1, once
+    assert "did not make" not in again.stdout + again.stderr

@@ -429,3 +429,69 @@ def test_the_local_forge_has_no_pull_requests_and_reads_teams_from_settings() ->
         "reading the reviews of #3: the forge is local git (Settings spec.forge.type: local), "
         "which has no pull requests; set spec.forge to {type: github, repository: owner/name}"
     )
+
+
+def test_another_repository_than_the_forges_is_refused_at_execution(world: World) -> None:
+    done = GitHubPullRequestExecutor().run(with_config(world, repository="evil/ops"))
+    assert done.error == (
+        "github_pr: repository 'evil/ops' is not the forge's ('acme/ops'): the runner "
+        "opens pull requests only in its own repository"
+    )
+    assert world.fake.calls == []
+    unnamed = {"type": "github", "baseBranch": "main"}
+    done = GitHubPullRequestExecutor().run(context(world, forge=unnamed))
+    assert done.error == (
+        "github_pr: repository 'acme/ops' cannot be checked: Settings spec.forge names no "
+        "repository (set it to owner/name)"
+    )
+    world.fake.state.bare = world.bare
+    same = GitHubPullRequestExecutor().run(with_config(world, repository="ACME/Ops"))
+    assert same.ok, same.error  # GitHub's names ignore case
+
+
+OPEN_PR = """\
+apiVersion: remediate/v1
+kind: ActionType
+metadata: {{name: open-pr}}
+spec:
+  parameters: {{type: object}}
+  executor:
+    github_pr:
+      repository: {repository}
+      title: "Fix {{{{ request.name }}}}"
+      change:
+        command: {{argv: [make, fix], timeout: {inner}}}
+{timeout}"""
+
+
+def test_validate_refuses_another_repository_and_a_longer_command_timeout(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    settings = quickstart / "remediate.yaml"
+    text = settings.read_text()
+    settings.write_text(
+        text.replace("forge: {type: local}", "forge: {type: github, repository: acme/ops}")
+    )
+    assert "repository: acme/ops" in settings.read_text()
+    action = quickstart / "actions" / "open-pr.yaml"
+    action.write_text(OPEN_PR.format(repository="evil/ops", inner="10m", timeout="  timeout: 5m\n"))
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert result.err.splitlines()[:2] == [
+        "actions/open-pr.yaml:8: spec.executor.github_pr.repository: repository 'evil/ops' is "
+        "not the forge's ('acme/ops'): the runner opens pull requests only in its own "
+        "repository",
+        "actions/open-pr.yaml:11: spec.executor.github_pr.change.command.timeout: 10m is "
+        "longer than the action's timeout (5m, spec.timeout), which stops the whole action "
+        "first: shorten it, or lengthen spec.timeout",
+    ]
+    action.write_text(OPEN_PR.format(repository="acme/ops", inner="301s", timeout=""))
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.err.splitlines()[:1] == [
+        "actions/open-pr.yaml:11: spec.executor.github_pr.change.command.timeout: 301s is "
+        "longer than the action's timeout (300s, spec.timeout, by default), which stops the "
+        "whole action first: shorten it, or lengthen spec.timeout",
+    ]
+    action.write_text(OPEN_PR.format(repository="acme/ops", inner="5m", timeout="  timeout: 5m\n"))
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 0, result.err

@@ -61,7 +61,9 @@ REPORTING = (
 def _commit_schedule(
     tmp: Path, bare: Path, files: dict[str, str], date: str, extra: str = ""
 ) -> None:
-    """Add schedules in a commit dated `date` (committer and author), pushed to main."""
+    """Add schedules in a commit dated `date` (committer and author), pushed to main;
+    `extra` is appended to the settings, in an admin's commit (a person's would be held
+    back: `runtime.load`)."""
     seed = tmp / f"schedules-{len(list(tmp.iterdir()))}"
     git(tmp, "clone", "--quiet", str(bare), str(seed))
     (seed / "schedules").mkdir(exist_ok=True)
@@ -70,12 +72,13 @@ def _commit_schedule(
     if extra:
         settings = seed / "remediate.yaml"
         settings.write_text(settings.read_text() + extra)
+    who = "admin@example.com" if extra else "dev@example.com"  # settings: an admin's change
     env = {
         **os.environ,
-        "GIT_AUTHOR_NAME": "dev",
-        "GIT_AUTHOR_EMAIL": "dev@example.com",
-        "GIT_COMMITTER_NAME": "dev",
-        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "GIT_AUTHOR_NAME": who.split("@")[0],
+        "GIT_AUTHOR_EMAIL": who,
+        "GIT_COMMITTER_NAME": who.split("@")[0],
+        "GIT_COMMITTER_EMAIL": who,
         "GIT_AUTHOR_DATE": date,
         "GIT_COMMITTER_DATE": date,
     }
@@ -307,13 +310,13 @@ def test_claim_refs_of_recorded_fires_are_pruned_in_batches(
     first = ticking.tick(session(runner), ticking.parse_time("2026-11-23T08:10:00Z"))
     assert [f.subject for f in first.fires] == ["hourly-20261123T0700Z", "hourly-20261123T0800Z"]
     assert refs() == [
-        "refs/claims-schedules/hourly-20261123T0700Z/1",
-        "refs/claims-schedules/hourly-20261123T0800Z/1",
-    ]  # fewer than PRUNE_AT: kept for now
-    monkeypatch.setattr(ticking, "PRUNE_AT", 3)
+        "refs/claims-schedules/@20261123T0700Z/1",
+        "refs/claims-schedules/@20261123T0800Z/1",
+    ]  # one group claim per fire time; fewer than PRUNE_GROUPS_AT: kept for now
+    monkeypatch.setattr(ticking, "PRUNE_GROUPS_AT", 3)
     second = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
     assert [f.subject for f in second.fires] == ["hourly-20261123T0900Z"]
-    assert refs() == []  # three refs of recorded fires: pruned in one push
+    assert refs() == []  # three group refs of recorded fires: pruned in one push
     again = ticking.tick(session(runner), ticking.parse_time("2026-11-23T09:10:00Z"))
     assert again.fires == [] and again.taken == []
 
@@ -345,9 +348,7 @@ def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_aga
         done = remediate(first, "tick", env=env)
         assert done.returncode == 1 and "could not push the audit" in done.stderr, done.stderr
         hook.unlink()
-        assert "refs/claims-schedules/daily-report-20261123T0500Z/1" in git(
-            tmp_path, "ls-remote", str(bare)
-        )
+        assert "refs/claims-schedules/@20261123T0500Z/1" in git(tmp_path, "ls-remote", str(bare))
         later = remediate(second, "tick", env=env)
         assert later.returncode == 0, later.stderr
         assert later.stdout == (

@@ -141,3 +141,20 @@ def test_a_host_header_is_an_error(quickstart: Path, run_cli: Callable[..., Resu
         f"{REL}:10: spec.executor.webhook.headers: a Host header is not allowed: the url names "
         "the host"
     )
+
+
+def test_a_call_timeout_longer_than_the_actions_is_an_error(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    """The action's timeout stops the whole action, retries and all: a longer call timeout
+    would silently be cut short."""
+    extra = "      allowedHosts: [hooks.example.com]\n      timeout: 2m\n  timeout: 90s\n"
+    result = validate(quickstart, run_cli, "https://hooks.example.com/x", extra)
+    assert result.code == 1
+    assert result.err.splitlines()[0] == (
+        f"{REL}:10: spec.executor.webhook.timeout: 2m is longer than the action's timeout "
+        "(90s, spec.timeout), which stops the whole action first: shorten it, or lengthen "
+        "spec.timeout"
+    )
+    extra = "      allowedHosts: [hooks.example.com]\n      timeout: 90s\n  timeout: 90s\n"
+    assert validate(quickstart, run_cli, "https://hooks.example.com/x", extra).code == 0

@@ -9,6 +9,7 @@ import tempfile
 import threading
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 
 from remediate.adapters.git_base import _SHA, GitBase
 from remediate.core.commits import AuditCommit
@@ -23,6 +24,9 @@ class GitReading(GitBase):
         tree listing, so that a caller can refuse a file before reading it."""
         if rev is None:
             return []
+        fixed = _SHA.fullmatch(rev) is not None
+        if fixed and (rev, prefix) in self._listings:  # a commit id names one tree forever
+            return list(self._listings[rev, prefix])
         where = ("--", prefix) if prefix else ()
         out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, *where)
         found = []
@@ -31,7 +35,13 @@ class GitReading(GitBase):
             fields = meta.split()
             if len(fields) == 4 and fields[1] == "blob":  # not a submodule
                 found.append((path, fields[2], int(fields[3])))
+        if fixed:
+            self._listings[rev, prefix] = tuple(found)
         return found
+
+    @cached_property
+    def _listings(self) -> dict[tuple[str, str], tuple[tuple[str, str, int], ...]]:
+        return {}
 
     def blob_text(self, blob: str, keep: bool = True) -> str:
         """A blob's content as text (cached by hash: blobs never change; not with `keep`

@@ -54,6 +54,8 @@ def apply(
         stopped = session.processes.stopping()
     for warning in report.warnings:
         echo(f"remediate: warning: {warning}", err=True)
+    for note in report.notes:  # a rule's request that would not validate: not made
+        echo(f"remediate: note: {note}", err=True)
     for name, status in report.late:
         echo(
             f"remediate: warning: {name} was marked abandoned by another run while its action "
@@ -84,6 +86,9 @@ def apply(
 def _text(report: ApplyReport, dry_run: bool) -> None:
     prefix = "would record" if dry_run else "recorded"
     failures = {f.request_id: f for f in report.failures}
+    made = "would make" if dry_run else "made"
+    for name, rule in report.created:
+        echo(f"{name}: {made} by rule {rule} (recorded in the audit, no file)")
     for name, status in report.decided:
         echo(f"{name}: {prefix} {status}")
     for name, status in report.recovered:

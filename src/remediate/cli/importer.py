@@ -46,7 +46,7 @@ def sarif(
     from remediate.service.importer import import_sarif
 
     done = import_sarif(wiring.session(Path(repo)), list(files), repository)
-    for warning in (*done.warnings, *done.notes):
+    for warning in done.warnings:
         echo(f"warning: {warning}", err=True)
     if resolve_format(output_format, FORMATS) == "json":
         echo_json(done.as_json())
@@ -60,8 +60,6 @@ def sarif(
         )
     if not done.scans:
         echo("no runs in the files: nothing imported")
-    for name in done.requests:
-        echo(f"request {name} recorded (auto-remediation); the next apply decides it")
     return 0
 
 

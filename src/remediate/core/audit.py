@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cached_property
 from sys import intern
@@ -264,6 +264,21 @@ def _key(event: Event) -> tuple[str, str]:
     return (event.at, event.id)
 
 
+_STATE_FIELDS = frozenset(f.name for f in fields(RequestState))
+
+
+def _evolve(state: RequestState, changes: dict[str, Any]) -> RequestState:
+    """`dataclasses.replace` for the fold's hot path (a quarter of its cost: replace
+    rebuilds every field through `__init__`; a state has no `__post_init__` and no cached
+    property, so copying its fields is the same value)."""
+    unknown = changes.keys() - _STATE_FIELDS
+    if unknown:
+        raise TypeError(f"RequestState has no field {sorted(unknown)[0]!r}")
+    new = object.__new__(type(state))
+    vars(new).update(vars(state), **changes)
+    return new
+
+
 def apply_event(state: RequestState, event: Event) -> RequestState:
     """The state after `event`; an event the lifecycle table forbids changes nothing."""
     changes: dict[str, Any] = {
@@ -277,7 +292,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         "incident_id": event.incident_id or state.incident_id,
     }
     if not permitted(state, event):
-        return replace(state, **changes)
+        return _evolve(state, changes)
     if event.verb == RETAIN:
         restored = retained_state(event)
         assert restored is not None  # `permitted` checked it
@@ -310,7 +325,7 @@ def apply_event(state: RequestState, event: Event) -> RequestState:
         retry_at = details.get("retryAt")
         changes["retry_at"] = _time_or_none(retry_at)
     changes.update(_execution(state, event, at))
-    return replace(state, **changes)
+    return _evolve(state, changes)
 
 
 def permitted(state: RequestState, event: Event) -> bool:

@@ -6,6 +6,14 @@ the newest version along the branch's first-parent line whose author is an admin
 an admin vouched for: `Version.vouchers`, the seam where a forge adds "merged through a
 pull request an admin approved"), and names the files whose newer versions it holds back.
 
+On GitHub, an admin's approval of a pull request vouches for what it changes: at the push
+that merged it the runner records, on the audit's `vouches` stream (a runner commit, so
+trusted as the rest of the audit), which admins approved its head commit and the blob of
+each automation file there (`Vouch`); `with_vouches` adds them as vouchers to the versions
+whose commit is one the merge put on the branch and whose blob is exactly the reviewed
+head's. A vouch recorded after a record was made (`Record.vouched` names those it saw)
+sends `advance` back to the whole history unless every version it names came since.
+
 Who is an admin is itself in `remediate.yaml`; its versions form a chain of trust from the
 founding commit (the one that first added the settings; everything it and its ancestors
 hold is trusted as the repository's creation): a later version of the settings counts
@@ -15,8 +23,9 @@ read the admins of a settings version arrive as arguments.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 SETTINGS_FILES = ("remediate.yaml", "remediate.yml")
 AUTOMATION_PATHS = (*SETTINGS_FILES, "actions", "policies")
@@ -36,6 +45,78 @@ class Version:
     path: str
     blob: str | None
     vouchers: tuple[str, ...] = ()  # who else stands behind it (a forge's approving reviewers)
+
+
+VOUCHES = "vouches"  # the audit stream of admins' approvals of automation changes
+VOUCH = "vouch"  # its one verb
+
+
+@dataclass(frozen=True)
+class Vouch:
+    """Admins who approved a merged pull request's head commit: the automation files it
+    changed as that commit holds them (path → blob; None: deleted), and the commits the
+    merge put on the base branch (the merge or squash commit, or the rebased commits)."""
+
+    id: str  # of the event that recorded it
+    pull: int
+    head: str
+    commits: tuple[str, ...]
+    files: Mapping[str, str | None]
+    admins: tuple[str, ...]
+
+    def vouchers(self, version: Version) -> tuple[str, ...]:
+        """Who vouches for `version`: these admins, when it is exactly what they reviewed."""
+        if version.commit not in self.commits or version.path not in self.files:
+            return ()
+        return self.admins if self.files[version.path] == version.blob else ()
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "pullRequest": self.pull,
+            "head": self.head,
+            "commits": list(self.commits),
+            "files": dict(sorted(self.files.items())),
+            "admins": list(self.admins),
+        }
+
+    @classmethod
+    def from_details(cls, event_id: str, details: Mapping[str, Any]) -> Vouch:
+        """The vouch an event's details record; ValueError names what is wrong."""
+        pull, head = details.get("pullRequest"), details.get("head")
+        commits, files = details.get("commits"), details.get("files")
+        admins = details.get("admins")
+        if isinstance(pull, bool) or not isinstance(pull, int) or not isinstance(head, str):
+            raise ValueError("a vouch names its pull request (number) and head commit")
+        if not isinstance(commits, list) or not all(isinstance(c, str) for c in commits):
+            raise ValueError("a vouch's commits must be a list of commit ids")
+        if not isinstance(admins, list) or not all(isinstance(a, str) and a for a in admins):
+            raise ValueError("a vouch's admins must be a list of logins")
+        if not isinstance(files, dict) or not all(
+            isinstance(p, str) and is_automation(p) and (b is None or isinstance(b, str))
+            for p, b in files.items()
+        ):
+            raise ValueError("a vouch's files must map automation files to blob ids")
+        return cls(event_id, pull, head, tuple(commits), dict(files), tuple(admins))
+
+
+def with_vouches(history: Sequence[Version], vouches: Iterable[Vouch]) -> list[Version]:
+    """`history` with each version's vouchers from `vouches` added."""
+    vouches = list(vouches)
+    if not vouches:
+        return list(history)
+    out = []
+    for version in history:
+        extra = tuple(who for v in vouches for who in v.vouchers(version))
+        if extra:
+            version = replace(version, vouchers=tuple(dict.fromkeys((*version.vouchers, *extra))))
+        out.append(version)
+    return out
+
+
+def vouches_of(states: Iterable[Any]) -> tuple[Vouch, ...]:
+    """The vouches of the `vouches` stream's subjects (`StreamState`s), oldest id first."""
+    found = [s.value for s in states if isinstance(s.value, Vouch)]
+    return tuple(sorted(found, key=lambda v: v.id))
 
 
 @dataclass(frozen=True)
@@ -73,10 +154,15 @@ class Trusted:
 AdminsOf = Callable[[str | None], Callable[[str], bool]]
 
 
-def trusted(history: Sequence[Version], tip: Mapping[str, str], admins_of: AdminsOf) -> Trusted:
+def trusted(
+    history: Sequence[Version],
+    tip: Mapping[str, str],
+    admins_of: AdminsOf,
+    vouches: Sequence[Vouch] = (),
+) -> Trusted:
     """For each automation file, the newest version an admin made (`history` newest first;
     `tip`: path → blob of the automation files at the tip)."""
-    return record(history, admins_of).trusted(tip)
+    return record(history, admins_of, vouches).trusted(tip)
 
 
 @dataclass(frozen=True)
@@ -89,6 +175,7 @@ class Record:
     in_force: Version | None = None
     newest: Mapping[str, Version] = field(default_factory=dict)
     chosen: Mapping[str, Version] = field(default_factory=dict)
+    vouched: tuple[str, ...] = ()  # ids of the vouches this record was made with
 
     def trusted(self, tip: Mapping[str, str]) -> Trusted:
         use: dict[str, str | None] = {}
@@ -107,6 +194,7 @@ class Record:
             "inForce": _version_json(self.in_force) if self.in_force else None,
             "newest": {p: _version_json(v) for p, v in sorted(self.newest.items())},
             "chosen": {p: _version_json(v) for p, v in sorted(self.chosen.items())},
+            "vouched": sorted(self.vouched),
         }
 
     @classmethod
@@ -115,10 +203,13 @@ class Record:
         try:
             assert isinstance(data, dict)
             in_force = data["inForce"]
+            vouched = data.get("vouched", [])  # a record written before vouches: none
+            assert isinstance(vouched, list) and all(isinstance(v, str) for v in vouched)
             return cls(
                 _version(in_force) if in_force is not None else None,
                 {p: _version(v) for p, v in dict(data["newest"]).items()},
                 {p: _version(v) for p, v in dict(data["chosen"]).items()},
+                tuple(sorted(vouched)),
             )
         except (AssertionError, KeyError, TypeError, ValueError):
             return None
@@ -140,10 +231,15 @@ def _version(data: object) -> Version:
     return Version(commit, author, path, blob, tuple(str(v) for v in vouchers))
 
 
-def record(history: Sequence[Version], admins_of: AdminsOf) -> Record:
-    """The record of a whole history (newest first), from its founding commit on."""
+def record(
+    history: Sequence[Version], admins_of: AdminsOf, vouches: Sequence[Vouch] = ()
+) -> Record:
+    """The record of a whole history (newest first), from its founding commit on, with
+    the versions `vouches` vouch for."""
+    vouched = tuple(sorted({v.id for v in vouches}))
+    history = with_vouches(history, vouches)
     if not history:
-        return Record()
+        return Record(vouched=vouched)
     order: dict[str, int] = {}
     for version in history:
         order.setdefault(version.commit, len(order))
@@ -165,18 +261,35 @@ def record(history: Sequence[Version], admins_of: AdminsOf) -> Record:
         newest.setdefault(version.path, version)
         if version.path not in chosen and counts(version):
             chosen[version.path] = version
-    return Record(in_force, newest, chosen)
+    return Record(in_force, newest, chosen, vouched)
 
 
-def advance(before: Record, since: Sequence[Version], admins_of: AdminsOf) -> Record | None:
+def advance(
+    before: Record,
+    since: Sequence[Version],
+    admins_of: AdminsOf,
+    vouches: Sequence[Vouch] | None = None,
+) -> Record | None:
     """The record after the versions made `since` (newest first) the commit of `before`;
     None when only the whole history can say: no settings yet (the founding commit is
-    still to come), or a different settings version in force (who is an admin decides
-    which earlier versions count, back to the first)."""
+    still to come), a different settings version in force (who is an admin decides
+    which earlier versions count, back to the first), or a vouch `before` was not made
+    with that names a version older than `since` (it may bring that version into force).
+    `vouches`: every vouch recorded now (None: not known; those `before` saw still hold)."""
     if before.in_force is None:
         return None
+    vouched = before.vouched
+    if vouches is not None:
+        since = with_vouches(since, vouches)
+        seen = set(before.vouched)
+        for vouch in vouches:
+            if vouch.id in seen:
+                continue
+            if not _within(vouch, since):
+                return None
+        vouched = tuple(sorted(seen | {v.id for v in vouches}))
     if not since:
-        return before
+        return replace(before, vouched=vouched)
     order: dict[str, int] = {}
     for version in since:
         order.setdefault(version.commit, len(order))
@@ -196,7 +309,18 @@ def advance(before: Record, since: Sequence[Version], admins_of: AdminsOf) -> Re
         if any(is_admin(who) for who in (version.author, *version.vouchers)):
             chosen[version.path] = version
     chosen[in_force.path] = in_force
-    return Record(in_force, newest, chosen)
+    return Record(in_force, newest, chosen, vouched)
+
+
+def _within(vouch: Vouch, since: Sequence[Version]) -> bool:
+    """Does every version `vouch` may vouch for lie among `since`? Each file it names must
+    have a version in `since` made by one of its commits (the commits of one merge land
+    in one push, so the newest of them that holds the reviewed blob is then among
+    `since`); otherwise it may name an older version, which only the whole history shows."""
+    for path in vouch.files:
+        if not any(v.path == path and v.commit in vouch.commits for v in since):
+            return False
+    return True
 
 
 def _settings_in_force(
@@ -213,3 +337,47 @@ def _settings_in_force(
         if any(is_admin(who) for who in (version.author, *version.vouchers)):
             current = version
     return current
+
+
+def _vouch_refused(value: Any, event: Any) -> str | None:
+    if event.verb != VOUCH:
+        return f"the vouches stream has no verb {event.verb!r}"
+    if value is not None:
+        return "a merge is vouched for once: its subject already holds a vouch"
+    try:
+        Vouch.from_details(event.id, event.details)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _vouch_step(value: Any, event: Any) -> Vouch:
+    return Vouch.from_details(event.id, event.details)
+
+
+def _vouch_dump(value: Any) -> Any:
+    return None if not isinstance(value, Vouch) else {"id": value.id, **value.details()}
+
+
+def _vouch_load(data: Any) -> Vouch | None:
+    if not isinstance(data, dict):
+        return None
+    return Vouch.from_details(str(data.get("id", "")), data)
+
+
+def _register() -> None:
+    from remediate.core import streams
+
+    streams.register(
+        streams.Fold(
+            VOUCHES,
+            start=lambda subject: None,
+            step=_vouch_step,
+            refuse=_vouch_refused,
+            dump=_vouch_dump,
+            load=_vouch_load,
+        )
+    )
+
+
+_register()

@@ -5,8 +5,10 @@ unfinished at once. Pure: rendering and checking a request are the caller's (`re
 A rule's request is named `<rule>-<finding id>` and recorded in the audit, no file: the
 `remediation_requested` event of its finding carries it (`details.request`: name, spec,
 requester, rule), and the findings fold keeps it (`value["requests"]`), so
-`core.schedules.with_fired` adds it to the repository until it ends, and `apply` decides
-it on the normal policy path.
+`core.schedules.with_fired` adds it to the repository until it ends. `apply` makes it, in
+its decision commit, and decides it there on the normal policy path. Its requester is
+who imported the log the finding's values came from (`core.findings.IMPORTED_BY`): the
+one person who cannot approve it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from remediate.core.findings import IMPORTED_BY
 from remediate.core.lifecycle import FINAL
 
 DEFAULT_MAX_OPEN = 10
@@ -109,6 +112,7 @@ class Planned:
     rule: str
     name: str
     spec: dict[str, Any]
+    requester: str
 
 
 def plan(
@@ -124,7 +128,8 @@ def plan(
     oldest (`firstSeen`), then by id, skipping those it made a request for already (or
     whose request name is taken: `exists`), while fewer than `maxOpen` of its requests are
     unfinished (`status_of(name)` not final). `render(rule, finding, name)`: the request's
-    spec, or why it cannot be made (a note; tried again at the next import)."""
+    spec, or why it cannot be made (a note; tried again at the next apply). Each request's
+    requester is who imported the finding's values."""
     made: dict[str, list[str]] = {}  # rule → names of its requests
     for finding in findings.values():
         for name, request in recorded(finding).items():
@@ -148,10 +153,11 @@ def plan(
             name = request_name(rule.name, fid)
             if exists(name):
                 continue
-            spec = render(rule, finding, name)
+            requester = str(finding.get(IMPORTED_BY) or "")
+            spec = render(rule, finding, name) if requester else "who imported it is unknown"
             if isinstance(spec, str):
                 notes.append(f"auto-remediation {rule.name}: finding {fid}: no request: {spec}")
                 continue
-            out.append(Planned(fid, rule.name, name, spec))
+            out.append(Planned(fid, rule.name, name, spec, requester))
             open_now += 1
     return out, notes

@@ -30,7 +30,7 @@ from remediate.core.decision import Approval, Execution
 from remediate.core.streams import StreamState, fold_of
 from remediate.core.times import iso, parse_time
 
-VERSION = 1
+VERSION = 2  # 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`)
 REF = "refs/remediate/checkpoint"
 MANIFEST = "checkpoint.json"
 EXECUTIONS = "executions.json"

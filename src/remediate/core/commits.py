@@ -34,3 +34,5 @@ class PushOutcome:
 
 # A compare-and-swap ref push, per ref: "won", "lost" or "unknown" (the reply was lost).
 WON, LOST, UNKNOWN = "won", "lost", "unknown"
+# the expected value of a ref deletion that holds whatever the ref holds (`Refs.push_leases`)
+ANY_VALUE = "*"

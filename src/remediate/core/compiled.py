@@ -84,6 +84,7 @@ class Policy:
     context_paths: tuple[tuple[str, ...], ...] | None = ()
     uses_context: bool = False
     uses_now: bool = False
+    follow_ups: tuple[Any, ...] = ()  # `core.followups.Rule`s: requests made on its results
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,20 @@ def policy_problems(doc: Document) -> list[PolicyError]:
             exc = _source_problem(rule["when"])
             if exc is not None:
                 problems.append(_condition_error(doc, i, exc))
+    problems += _follow_up_problems(doc)
+    return problems
+
+
+def _follow_up_problems(doc: Document) -> list[PolicyError]:
+    from remediate.core.followups import condition_problem
+
+    problems = []
+    for i, rule in enumerate(doc.spec.get("followUps", ())):
+        if isinstance(rule.get("when"), str):
+            exc = condition_problem(rule["when"])
+            if exc is not None:
+                path = f"spec.followUps[{i}].when"
+                problems.append(PolicyError(doc.file, doc.line(path), path, str(exc)))
     return problems
 
 
@@ -266,6 +281,14 @@ def compile_policy(doc: Document, shared: dict[str, Condition] | None = None) ->
         )
     limit = spec.get("rateLimit")
     conditions = [r.condition for r in rules if r.condition is not None]
+    follow_ups: tuple[Any, ...] = ()
+    if spec.get("followUps"):
+        found = _follow_up_problems(doc)
+        if found:
+            raise found[0]
+        from remediate.core.followups import compile_rule
+
+        follow_ups = tuple(compile_rule(r, doc.name) for r in spec["followUps"])
     return Policy(
         name=doc.name,
         file=doc.file,
@@ -286,6 +309,7 @@ def compile_policy(doc: Document, shared: dict[str, Condition] | None = None) ->
         context_paths=union_paths([c.context_paths for c in conditions if c.uses_context]),
         uses_context=any(c.uses_context for c in conditions),
         uses_now=any(c.uses_now for c in conditions),
+        follow_ups=follow_ups,
     )
 
 

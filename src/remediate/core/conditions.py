@@ -339,8 +339,9 @@ def _hashable(value: Any) -> Any:
     return (kind.__name__, str(value))
 
 
-def compile_condition(source: str) -> Condition:
-    """Check the bounds, compile, and check the names the expression uses."""
+def compile_condition(source: str, roots: tuple[str, ...] = ROOTS) -> Condition:
+    """Check the bounds, compile, and check the names the expression uses (`roots`: the
+    variables it may read; a follow-up's condition reads request, result and now)."""
     problems = bound_problems(source)
     if problems:
         raise ConditionError("; ".join(problems))
@@ -350,11 +351,10 @@ def compile_condition(source: str) -> Condition:
     except Exception as exc:  # ValueError with `<input>:line:col: message`
         raise _compile_error(source, str(exc)) from None
     comprehension_vars = {m.group(2) for m in _MACRO.finditer(_masked(source))}
-    unknown = sorted(set(program.variables()) - set(ROOTS) - comprehension_vars)
+    unknown = sorted(set(program.variables()) - set(roots) - comprehension_vars)
     if unknown:
-        raise ConditionError(
-            f"unknown variable {unknown[0]!r} (a condition can read request, now and context)"
-        )
+        readable = ", ".join(roots[:-1]) + " and " + roots[-1]
+        raise ConditionError(f"unknown variable {unknown[0]!r} (a condition can read {readable})")
     found = condition_problems(source, lambda text: _literal(cel, text))
     if found:
         raise ConditionError(*found[0])

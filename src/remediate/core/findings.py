@@ -296,13 +296,19 @@ def _start(subject: str) -> dict[str, Any] | None:
     return None
 
 
+IMPORTED_BY = "importedBy"  # who imported the log the finding's values last came from
+IMPORTS = ("reopened", "returned", "updated")  # (and "created"): an import changed them
+
+
 def _step(value: dict[str, Any] | None, event: streams.StreamEvent) -> dict[str, Any]:
     d = event.details
     if event.verb == SCAN:
         return {SCAN: dict(d[SCAN])}
     if event.verb == "created":
-        return dict(d["finding"])
+        return {**d["finding"], IMPORTED_BY: event.actor}
     new = dict(value or {})
+    if event.verb in IMPORTS:  # what a finding holds last came from this importer's log
+        new[IMPORTED_BY] = event.actor
     new.update(d.get("changes") or {})
     if "status" in d:
         new["status"] = d["status"]
@@ -550,7 +556,8 @@ def view(
     value: Mapping[str, Any], latest: Mapping[tuple[str, str], Mapping[str, Any]]
 ) -> dict[str, Any]:
     """A finding as `findings list` and `show` give it (the contract's fields)."""
-    out = {k: v for k, v in value.items() if k not in ("present", "resolvedBy", "requests")}
+    hidden = ("present", "resolvedBy", "requests", IMPORTED_BY)
+    out = {k: v for k, v in value.items() if k not in hidden}
     out["location"] = dict(value.get("location") or {})
     if value.get("present", True):
         scan = latest.get((value["tool"], value["repository"]))

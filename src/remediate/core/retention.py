@@ -1,11 +1,14 @@
-"""Retention: which audit files to retire, the checkpoint events that replace them, and the
-`retention` stream that records each enforcement; pure.
+"""Retention: which audit events to remove, the checkpoint events that replace them, and
+the `retention` stream that records each enforcement; pure.
 
-`plan` takes every audit file at the tip (in any order) and a cutoff. A file is retired
-when every event in it is older than the cutoff and, for every chain it holds events of,
-everything before them in that chain is retired too (so what is removed is a prefix of
-each chain: runners' clocks may differ). Each chain that loses events gets one
-**checkpoint event** (verb `retain`, `prev` null: it starts the chain anew) carrying the
+`plan` takes every audit file at the tip (in any order) and a cutoff. An event is removed
+when it is older than the cutoff and so is everything before it in its chain (what is
+removed is a prefix of each chain: runners' clocks may differ). A file that loses some of
+its events but not all is removed too, and the events it keeps are written again, byte
+for byte (same id, same hash: `carried`), in the retention commit's new file — only a file
+whose every line is its event as `core.audit.to_line` writes it (`AuditFile.exact`) is
+split this way; any other loses all its events or none. Each chain that loses events gets
+one **checkpoint event** (verb `retain`, `prev` null: it starts the chain anew) carrying the
 state the removed events fold to (`details.state`, the runner checkpoint's encoding) and
 what it stands for (`details.retained`: `head`, the hash of the last removed event — what
 the chain's later events name as `prev` —, their number, and a digest of their hashes in
@@ -13,12 +16,12 @@ chain order). The folds (`core.audit.apply_event`, `core.streams.step`) restore 
 state, and the chain checks treat the checkpoint as the event it replaced, so state,
 `status`, `stats` and `audit verify` read the same after retention as before.
 
-A chain whose removed part is one earlier checkpoint alone keeps that event as it is (copied
-into the new file: same id, same hash), and a plan that would replace nothing but earlier
+A chain whose removed part would be one earlier checkpoint alone keeps it (in place, or
+copied as it is when its file goes), and a plan that would replace nothing but earlier
 checkpoints and enforcement records is empty, so enforcing again changes nothing.
 
 A chain that does not verify (a fork, a broken link, a refused event, a duplicate id) is
-left alone, with every file holding its events. The enforcement itself is one subject
+left alone: every event of it stays, byte for byte. The enforcement itself is one subject
 of the `retention` stream (an `enforce` event: the seed's fields, how many files, and
 `removed`, a digest of the removed paths, which the guard checks against the commit's
 deletions: `core.authorship.retention_paths`).
@@ -71,11 +74,14 @@ def _chain_digest(hashes: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class AuditFile:
-    """One audit file at the tip: its events in line order; `readable`: every line is one."""
+    """One audit file at the tip: its events in line order; `readable`: every line is one;
+    `exact`: and each is what `core.audit.to_line` makes of it (so writing its events again
+    gives the same bytes)."""
 
     path: str
     events: tuple[Any, ...]  # core.audit.AnyEvent
     readable: bool = True
+    exact: bool = True  # each line is its event as `core.audit.to_line` writes it
 
 
 @dataclass(frozen=True)
@@ -112,11 +118,6 @@ def plan(
     from remediate.core.checkpoint import encode
     from remediate.core.times import iso, parse_time
 
-    old = {
-        f.path
-        for f in files
-        if f.readable and f.events and all(parse_time(e.at) < cutoff for e in f.events)
-    }
     where: dict[str, str] = {}
     by_key: dict[Key, list[Any]] = {}
     bad: set[Key] = set()
@@ -126,6 +127,7 @@ def plan(
                 bad.add(event.key)
             where.setdefault(event.id, f.path)
             by_key.setdefault(event.key, []).append(event)
+    by_id = {e.id: e for f in files for e in f.events}
     chains: dict[Key, list[Any]] = {}
     for key, events in by_key.items():
         if key[0] == st.REQUESTS:
@@ -136,29 +138,46 @@ def plan(
             chains[key] = st.order(events)
         if problems:
             bad.add(key)
-    for key in bad:  # left alone: `audit verify` names what is wrong with them
-        old.difference_update(where[e.id] for e in by_key[key])
+    # a file whose every line is an event, each as `core.audit.to_line` writes it, can lose
+    # some of its events: the rest are written again byte for byte; any other file goes
+    # whole or not at all
+    split = {f.path for f in files if f.readable and f.exact}
+    whole = {f.path: {e.id for e in f.events} for f in files if f.readable and not f.exact}
+    gone: set[str] = set()  # the ids of the events removed
+    for key, chain in chains.items():
+        if key in bad:  # left alone: `audit verify` names what is wrong with them
+            continue
+        for event in chain:  # what is removed of each chain is a prefix of it
+            if parse_time(event.at) >= cutoff or (
+                where[event.id] not in split and where[event.id] not in whole
+            ):
+                break
+            gone.add(event.id)
     changed = True
-    while changed:  # what is removed of each chain is a prefix of it
+    while changed:
         changed = False
-        for chain in chains.values():
+        for ids in whole.values():  # a file that cannot be split loses all or nothing
+            if ids & gone and not ids <= gone:
+                gone -= ids
+                changed = True
+        for chain in chains.values():  # ... and each chain still loses a prefix
             kept = False
             for event in chain:
-                path = where[event.id]
-                if path not in old:
+                if event.id not in gone:
                     kept = True
                 elif kept:
-                    old.discard(path)
+                    gone.discard(event.id)
                     changed = True
+            prefix = [e for e in chain if e.id in gone]
+            if len(prefix) == 1 and prefix[0].replaced is not None:
+                gone.discard(prefix[0].id)  # a checkpoint alone stays as it is
+                changed = True
+    old = {where[i] for i in gone}
     checkpoints: list[Any] = []
-    carried: list[Any] = []
     at, until = now, iso(cutoff)
     for key in sorted(chains):
-        prefix = [e for e in chains[key] if where[e.id] in old]
+        prefix = [e for e in chains[key] if e.id in gone]
         if not prefix:
-            continue
-        if len(prefix) == 1 and prefix[0].replaced is not None:
-            carried.append(prefix[0])  # a checkpoint alone: copied as it is, not replaced
             continue
         retained = {
             "head": prefix[-1].hash,
@@ -210,14 +229,10 @@ def plan(
                     },
                 )
             )
-    copied = {e.id for e in carried}
-    deleted = sum(
-        1
-        for f in files
-        if f.path in old
-        for e in f.events
-        if e.id not in copied and e.key[0] != STREAM
-    )
+    # the events of the files removed that are not: written again as they are (same
+    # bytes, same hash), in file and line order
+    carried = [e for f in files if f.path in old for e in f.events if e.id not in gone]
+    deleted = sum(1 for i in gone if by_id[i].key[0] != STREAM)
     if not deleted:  # nothing but earlier checkpoints and records: no churn
         return Plan((), 0, ())
     return Plan(tuple(sorted(old)), deleted, tuple(checkpoints), tuple(carried))

@@ -30,9 +30,19 @@ from typing import Any, Protocol
 
 REQUESTS = "requests"
 # The streams of the audit: requests, schedule fires, report runs, security findings,
-# retention checkpoints, worker jobs. A name here reserves it (claim ref prefix, checkpoint
-# buckets); its fold comes with the feature.
-STREAMS = (REQUESTS, "schedules", "reports", "findings", "retention", "workers")
+# retention checkpoints, worker jobs, admins' vouches for automation changes, follow-up
+# requests. A name here reserves it (claim ref prefix, checkpoint buckets); its fold comes
+# with the feature.
+STREAMS = (
+    REQUESTS,
+    "schedules",
+    "reports",
+    "findings",
+    "retention",
+    "workers",
+    "vouches",
+    "followups",
+)
 RETAIN = "retain"  # a retention checkpoint: the subject's state, standing for what it replaced
 ENVELOPE = ("id", "at", "stream", "subject", "verb", "actor", "details", "error", "prev")
 
@@ -352,7 +362,9 @@ def check(key: Key, chain: list[StreamEvent]) -> list[str]:
 # The folds of streams owned by features register at import of the feature's core module;
 # imported here, so that every process that folds the audit (and may write a checkpoint
 # of it) folds them too, whichever command it runs.
+from remediate.core import automation as _automation  # noqa: E402,F401
 from remediate.core import findings as _findings  # noqa: E402,F401
+from remediate.core import followups as _followups  # noqa: E402,F401
 from remediate.core import report_runs as _report_runs  # noqa: E402,F401
 from remediate.core import retention as _retention  # noqa: E402,F401
 from remediate.core import schedules as _schedules  # noqa: E402,F401

@@ -130,6 +130,9 @@ def _check_action_type(doc: Document, index: Index) -> Iterable[Problem]:
         yield _p(doc, f"{prefix}.{path}" if not path.startswith("[") else prefix + path, message)
     for path, message, severity in registry.config_problems(executor, spec["executor"][executor]):
         yield _p(doc, f"{prefix}.{path}" if path else prefix, message, severity)
+    yield from _inner_timeout(doc, executor, spec)
+    if executor == "github_pr":
+        yield from _foreign_repository(doc, index, spec["executor"][executor])
     plugin = spec["executor"].get("plugin")
     if plugin is not None:
         from remediate.executors.registry import plugin_names
@@ -250,6 +253,52 @@ def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
                     yield _p(doc, f"{prefix}.request.{key}", err.message)
 
 
+def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
+    """GuardrailPolicy spec.followUps: rule names unique across every policy (they name
+    requests), a real action type, templates that compile and read only `request` and
+    `result`, literal fields valid as a request's (a template's value is checked when an
+    outcome renders it, at apply)."""
+    from remediate.executors.templates import is_template, template_problems
+
+    others = {
+        rule["name"]: other.name
+        for other in index.by_kind.get("GuardrailPolicy", {}).values()
+        if other.name < doc.name
+        for rule in other.spec.get("followUps", [])
+    }
+    names: dict[str, int] = {}
+    for i, rule in enumerate(doc.spec.get("followUps", [])):
+        prefix = f"spec.followUps[{i}]"
+        if rule["name"] in names:
+            yield _p(
+                doc,
+                f"{prefix}.name",
+                f"duplicate follow-up name {rule['name']!r} (first at "
+                f"spec.followUps[{names[rule['name']]}])",
+            )
+        elif rule["name"] in others:
+            yield _p(
+                doc,
+                f"{prefix}.name",
+                f"duplicate follow-up name {rule['name']!r} (a follow-up of policy "
+                f"{others[rule['name']]!r} too): it names requests",
+            )
+        names.setdefault(rule["name"], i)
+        request = rule["request"]
+        parameters = request["action"].get("parameters", {})
+        templated = any(is_template(v) for v in _strings(parameters))
+        yield from check_request_spec(doc, index, f"{prefix}.request", request, not templated)
+        for path, message in template_problems(request, names=("request", "result")):
+            yield _p(doc, f"{prefix}.request.{path}", message)
+        for key in ("serviceName", "environment", "severity"):
+            value = request.get(key)
+            if isinstance(value, str) and not is_template(value):
+                validator, schema = _literal(key)
+                lines = doc.lines.subtree(f"{prefix}.request.{key}")
+                for err in schemas.errors_of(validator, value, lines, schema):
+                    yield _p(doc, f"{prefix}.request.{key}", err.message)
+
+
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -291,7 +340,8 @@ def _check_policy(doc: Document, index: Index) -> Iterable[Problem]:
         names.setdefault(rule["name"], i)
         if rule.get("overridable") and rule["effect"] != "deny":
             yield _p(doc, f"spec.rules[{i}].overridable", "only a deny rule can be overridable")
-    if any("when" in rule for rule in spec.get("rules", [])):
+    yield from _check_follow_ups(doc, index)
+    if any("when" in rule for rule in (*spec.get("rules", []), *spec.get("followUps", []))):
         from remediate.core.compiled import policy_problems  # imports CEL only when needed
 
         for err in policy_problems(doc):
@@ -332,6 +382,45 @@ def _cron(doc: Document, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]
             f"{prefix}.timezone",
             f"unknown time zone {spec['timezone']!r} (expected an IANA name such as Europe/Berlin)",
         )
+
+
+# Executors whose config bounds one step by a timeout of its own: within the action's
+# timeout, which stops the whole action (a longer one would silently be cut short).
+INNER_TIMEOUTS = {"github_pr": "change.command.timeout", "webhook": "timeout"}
+
+
+def _inner_timeout(doc: Document, executor: str, spec: dict[str, Any]) -> Iterable[Problem]:
+    key = INNER_TIMEOUTS.get(executor)
+    inner = _dig(spec["executor"][executor], key) if key else None
+    if not isinstance(inner, str):
+        return
+    outer = spec.get("timeout", "300s")
+    try:
+        longer = parse_duration(inner) > parse_duration(str(outer))
+    except ValueError:
+        return  # reported as a duration problem
+    if longer:
+        where = "spec.timeout" if "timeout" in spec else "spec.timeout, by default"
+        yield _p(
+            doc,
+            f"spec.executor.{executor}.{key}",
+            f"{inner} is longer than the action's timeout ({outer}, {where}), which stops "
+            "the whole action first: shorten it, or lengthen spec.timeout",
+        )
+
+
+def _foreign_repository(doc: Document, index: Index, config: dict[str, Any]) -> Iterable[Problem]:
+    """github_pr's `repository` must be the forge's (Settings spec.forge.repository): the
+    runner pushes the branch to its own remote, and opens pull requests only there."""
+    named = config.get("repository")
+    found = list(index.by_kind.get("Settings", {}).values())
+    if not isinstance(named, str) or not found:
+        return  # no Settings among the documents checked: execution checks it
+    from remediate.executors.github_pr import foreign_repository
+
+    why = foreign_repository(named, found[0].spec.get("forge") or {})
+    if why is not None:
+        yield _p(doc, "spec.executor.github_pr.repository", why)
 
 
 def _duration(doc: Document, path: str, value: Any) -> Iterable[Problem]:

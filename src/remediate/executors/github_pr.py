@@ -35,6 +35,7 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -103,12 +104,10 @@ def _run(context: ExecutionContext) -> ExecutionResult:
         raise ExecutorError("github_pr: change needs exactly one of: files, patch, command")
     if not context.runner:
         raise ExecutorError("github_pr: the runner's identity is unknown")
-    repository = str(config.get("repository") or forge.get("repository") or "")
-    if forge.get("type") == "github" and repository != forge.get("repository"):
-        raise ExecutorError(
-            f"github_pr: repository {repository!r} is not the forge's "
-            f"({forge.get('repository')!r}); other repositories are not supported"
-        )
+    if config.get("repository") is not None:
+        refused = foreign_repository(str(config["repository"]), forge)
+        if refused is not None:
+            raise ExecutorError(f"github_pr: {refused}")
     git = _Git(context)
     base_sha = git.remote_branch(base)
     if base_sha is None:
@@ -221,6 +220,26 @@ def _bad_path(path: str) -> bool:
         or "\\" in path
         or any(ord(c) < 32 for c in path)
     )
+
+
+def foreign_repository(named: str, forge: Mapping[str, Any]) -> str | None:
+    """Why `repository: named` is refused on GitHub (None: it is the forge's own): the
+    runner pushes the branch to its own remote and opens the pull request there, so no
+    other repository can be meant (owner/name compared as GitHub does, ignoring case)."""
+    own = forge.get("repository")
+    if forge.get("type") != "github":
+        return None  # forge: local opens no pull request: the branch goes to the git remote
+    if not isinstance(own, str) or not own:
+        return (
+            f"repository {named!r} cannot be checked: Settings spec.forge names no "
+            "repository (set it to owner/name)"
+        )
+    if named.casefold() != own.casefold():
+        return (
+            f"repository {named!r} is not the forge's ({own!r}): the runner opens pull "
+            "requests only in its own repository"
+        )
+    return None
 
 
 def config_problems(config: dict[str, Any]) -> list[tuple[str, str, str]]:

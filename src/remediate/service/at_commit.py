@@ -10,7 +10,7 @@ differ from `rev`, and the versions held back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from remediate.core.automation import (
@@ -19,6 +19,8 @@ from remediate.core.automation import (
     AdminsOf,
     Record,
     Trusted,
+    Version,
+    Vouch,
     is_automation,
 )
 from remediate.core.identity import Directory
@@ -41,21 +43,33 @@ class AtCommit:
 Known = tuple[str, Record]  # (commit, the automation record as of it)
 
 
-def trusted(commits: CommitDocuments, rev: str, known: Known | None = None) -> Trusted:
+def trusted(
+    commits: CommitDocuments,
+    rev: str,
+    known: Known | None = None,
+    vouches: Sequence[Vouch] | None = None,
+) -> Trusted:
     """For each automation file at `rev`, the version an admin made (`core.automation`):
     from `known` (a commit of `rev`'s first-parent line and its record) and the versions
-    made since, when that can say; else from the whole history."""
+    made since, when that can say; else from the whole history. `vouches`: the admins'
+    approvals of merged pull requests the audit records (None: not read yet; then only
+    those `known` was made with count)."""
     from remediate.core import automation
 
     admins_of = _admins(commits)
-    found = advanced(commits, rev, known, admins_of) if known is not None else None
+    found = advanced(commits, rev, known, admins_of, vouches) if known is not None else None
     if found is None:
-        found = automation.record(commits.automation_history(rev, AUTOMATION_PATHS), admins_of)
+        history = commits.automation_history(rev, AUTOMATION_PATHS)
+        found = automation.record(history, admins_of, vouches or ())
     return found.trusted({p: b for p, b in commits.blobs(rev).items() if is_automation(p)})
 
 
 def advanced(
-    commits: CommitDocuments, rev: str, known: Known, admins_of: AdminsOf | None = None
+    commits: CommitDocuments,
+    rev: str,
+    known: Known,
+    admins_of: AdminsOf | None = None,
+    vouches: Sequence[Vouch] | None = None,
 ) -> Record | None:
     """The record as of `rev` from `known` and the versions made since; None when only
     the whole history can say (`core.automation.advance`)."""
@@ -63,9 +77,12 @@ def advanced(
 
     commit, record = known
     if commit == rev:
-        return record
-    since = commits.automation_since(commit, rev, AUTOMATION_PATHS)
-    return None if since is None else advance(record, since, admins_of or _admins(commits))
+        since: Sequence[Version] | None = []
+    else:
+        since = commits.automation_since(commit, rev, AUTOMATION_PATHS)
+    if since is None:
+        return None
+    return advance(record, since, admins_of or _admins(commits), vouches)
 
 
 def _admins(commits: CommitDocuments) -> AdminsOf:

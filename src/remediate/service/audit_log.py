@@ -11,6 +11,7 @@ branch push itself is a compare-and-swap.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections import deque
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from remediate.core.audit import AnyEvent
+from remediate.core.audit import AnyEvent, parse_event
 from remediate.core.authorship import RunnerTrust
 from remediate.core.automation import Record
-from remediate.core.commits import Person, PushOutcome
+from remediate.core.checkpoint import REF as CHECKPOINT_REF
+from remediate.core.commits import WON, Person, PushOutcome
 from remediate.core.drafting import Batch, after, audit_files, message, new_id
 from remediate.core.snapshot import (
     AUDIT_DIR,
@@ -33,6 +35,7 @@ from remediate.core.snapshot import (
     parse_text,
     snapshot,
 )
+from remediate.core.streams import StreamEvent
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
 from remediate.service.ports import AuditReader
@@ -130,6 +133,70 @@ def stream(
         if text is None:
             raise UserError(oversized(path, size) or f"{path}: not a file")
         yield path, parse_text(path, text)
+
+
+def stream_events(
+    store: AuditReader,
+    rev: str | None,
+    stream: str,
+    enough: Callable[[list[StreamEvent], str], bool] = lambda found, older: False,
+) -> list[StreamEvent]:
+    """The events of one stream (not `requests`) at `rev`, in path and line order (as
+    `read_all` orders them), reading only what it must: files are read newest first (an
+    audit file's name starts with the time of its batch), a file whose text does not
+    hold the stream's marker is not parsed, nor is a line without it, and reading stops
+    once `enough(found so far, the next file's time)` says no older file can matter.
+    Unreadable lines and duplicate ids are left out (`audit verify` names them)."""
+    marker = f'"stream":{json.dumps(stream)}'
+    blobs = store.tree_blobs(rev, AUDIT_DIR)
+    for path, _, size in blobs:
+        refused = oversized(path, size)
+        if refused:
+            raise UserError(refused)
+    undated = [b for b in blobs if not file_time(b[0])]  # read whatever their names
+    ordered = undated + sorted((b for b in blobs if file_time(b[0])), reverse=True)
+    per_file: list[tuple[str, list[StreamEvent]]] = []
+    found: list[StreamEvent] = []
+
+    texts = store.texts((blob for _, blob, _ in ordered), MAX_FILE_BYTES)
+    for path, _, _ in ordered:
+        if per_file and file_time(path) and enough(found, file_time(path)):
+            break  # decided before its text is taken
+        _, _, text = next(texts, ("", -1, None))
+        mine: list[StreamEvent] = []
+        if text is not None and marker in text:
+            for line in text.splitlines():
+                if marker not in line:
+                    continue
+                try:
+                    event = parse_event(json.loads(line))
+                except ValueError:
+                    continue
+                if isinstance(event, StreamEvent) and event.stream == stream:
+                    mine.append(event)
+        per_file.append((path, mine))
+        found.extend(reversed(mine))  # newest first, as read
+    close = getattr(texts, "close", None)
+    if close is not None:
+        close()  # stops `git cat-file` (what it had read ahead is never decoded)
+    seen: set[str] = set()
+    out: list[StreamEvent] = []
+    for _, events in sorted(per_file, key=lambda f: f[0]):  # path order
+        for event in events:
+            if event.id not in seen:
+                seen.add(event.id)
+                out.append(event)
+    return out
+
+
+def file_time(path: str) -> str:
+    """The time an audit file's name starts with, as an ISO 8601 UTC time ("" if none):
+    `audit/2026/11/23/20261123T100000123Z-….jsonl` → `2026-11-23T10:00:00.123Z`."""
+    stamp = path.rsplit("/", 1)[-1][:19]
+    if len(stamp) != 19 or stamp[8] != "T" or stamp[18] != "Z":
+        return ""
+    d, t = stamp[:8], stamp[9:18]
+    return f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:4]}:{t[4:6]}.{t[6:9]}Z"
 
 
 def at_head(session: Session, every: bool = False) -> AuditSnapshot:
@@ -349,12 +416,19 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     """After the runner wrote (or read) the tip: the checkout fast-forwarded to it, and its
     checkpoint, if newer than the remote's, recording the request files this command read
     (`runtime.load`) that are settled."""
+    update = checkpoint_update(session, runner)
+    return bool(update) and session.store.push_leases(update).get(CHECKPOINT_REF) == WON
+
+
+def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str | None, str]]:
+    """`save_checkpoint` without the push: the ref update to push ({} for none)."""
     settle(session)
     snap = session.memo.get("audit@tip")
     read = session.memo.get(READ_FILES, {})
-    return isinstance(snap, AuditSnapshot) and checkpoint.save(
-        session.store, snap, runner, read, _trust(session, runner), _automation(session, snap)
-    )
+    if not isinstance(snap, AuditSnapshot):
+        return {}
+    trust, automation = _trust(session, runner), _automation(session, snap)
+    return checkpoint.draft(session.store, snap, runner, read, trust, automation)
 
 
 def _automation(session: Session, snap: AuditSnapshot) -> Record | None:

@@ -1,50 +1,73 @@
-"""Auto-remediation at import: the requests `Settings.spec.autoRemediation` makes of the
-open findings, as `remediation_requested` events in the import's own commit.
+"""Auto-remediation in `apply`: the requests `Settings.spec.autoRemediation` makes of the
+open findings, as `remediation_requested` events in apply's decision commit, each
+decided in that same commit on the normal policy path.
 
-`import sarif` calls `changes` inside the build it rebuilds on the fetched tip after a
-rejected push (`audit_log.write`), so two racing imports make each request once: the
-second sees the first's events, and `core.autoremediation.plan` skips a finding a rule
-made a request for already. A rule's templates read `finding.*` through the bounded
-jinja2 sandbox (`executors.templates`); what they render is data (never rendered again),
-and the request it makes is checked as a request file would be (the RemediationRequest
-schema, the ActionType's parameters) before it is recorded: a request that would not
-validate is not made, and the import says why (tried again at the next import).
+`apply` calls `make` inside the build that `audit_log.write` rebuilds on the fetched tip
+after a rejected push (the branch push is a compare-and-swap), so two racing applies
+make each request once and never more than `maxOpen` unfinished: the second sees the
+first's events, and `core.autoremediation.plan` skips a finding a rule made a request
+for already and counts the requests still unfinished on the chain it builds (a request
+this apply ended frees its slot in the same commit). A rule's templates read
+`finding.*` through the bounded jinja2 sandbox (`executors.templates`); what they render
+is data (never rendered again), and the request it makes is checked as a request file
+would be (the RemediationRequest schema, the ActionType's parameters) before it is
+recorded: a request that would not validate is not made, and apply says why (tried
+again at the next apply).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from remediate.core import autoremediation as ar
 from remediate.core import findings as fd
-from remediate.core.model import Repository
-from remediate.core.snapshot import AuditSnapshot
+from remediate.core.drafting import Chain, new_id
+from remediate.core.model import Repository, Request
+from remediate.core.streams import StreamEvent
+from remediate.core.times import iso
 
 
-def changes(
-    repository: Repository,
-    snap: AuditSnapshot,
-    found: Mapping[str, Mapping[str, Any]],
-    requester: str,
-) -> tuple[list[fd.Change], list[str]]:
-    """The `remediation_requested` events to record on `found` (the findings after this
-    import's changes), and notes on the requests that could not be made."""
+def make(
+    repository: Repository, chain: Chain, actor: str, now: datetime
+) -> tuple[list[Request], list[str]]:
+    """Link onto `chain` the `remediation_requested` events of the requests to make now;
+    the requests (as `core.schedules.with_fired` will read them back), and notes on those
+    that could not be made."""
     rules = ar.rules_of(repository.settings.auto_remediation)
     if not rules:
         return [], []
+    found = {
+        subject: chain.subject(fd.STREAM, subject).value
+        for subject, state in chain.snap.stream(fd.STREAM).items()
+        if fd.is_finding(state.value)
+    }
 
     def exists(name: str) -> bool:
-        return name in repository.requests or bool(snap.state(name).ids)
+        return name in repository.requests or bool(chain.state(name).ids)
 
     def render(rule: ar.Rule, finding: Mapping[str, Any], name: str) -> dict[str, Any] | str:
         return request_spec(repository, rule, finding, name)
 
-    planned, notes = ar.plan(rules, found, lambda n: snap.state(n).status, exists, render)
-    out = [
-        fd.remediation_change(found[p.finding], p.name, p.rule, p.spec, requester) for p in planned
-    ]
-    return out, notes
+    planned, notes = ar.plan(rules, found, lambda n: chain.state(n).status, exists, render)
+    made: list[Request] = []
+    for p in planned:
+        change = fd.remediation_change(found[p.finding], p.name, p.rule, p.spec, p.requester)
+        event = StreamEvent(
+            id=new_id(),
+            at=iso(now) or "",
+            stream=fd.STREAM,
+            subject=change.subject,
+            verb=change.verb,
+            actor=actor,
+            details=change.details,
+        )
+        chain.add_to(event)
+        value = chain.subject(fd.STREAM, p.finding).value
+        made += [r for r in fd.FOLD.requests(value) if r.name == p.name]
+    return made, notes
 
 
 def request_spec(
@@ -52,14 +75,32 @@ def request_spec(
 ) -> dict[str, Any] | str:
     """The spec of the request `rule` makes for `finding`, or why there is none."""
     data = ar.template_data(finding)
+    defaults = {"severity": finding.get("severity")}
+    if finding.get("assetId"):
+        defaults["assetId"] = finding["assetId"]
+    forced = {"findingId": finding["id"]}
+    return render_spec(repository, rule.request, data, name, defaults, forced)
+
+
+def render_spec(
+    repository: Repository,
+    template: Mapping[str, Any],
+    data: Mapping[str, Any],
+    name: str,
+    defaults: Mapping[str, Any],
+    forced: Mapping[str, Any] = {},
+) -> dict[str, Any] | str:
+    """A rule's request `template` rendered from `data` in the sandbox (values are data),
+    with `defaults` for the fields it leaves out and `forced` fields set, checked as a
+    request file would be: the spec, or why there is no request (auto-remediation's and
+    follow-ups')."""
     try:
-        spec = _render(dict(rule.request), data, "request")
+        spec = _render(dict(template), data, "request")
     except _Failed as exc:
         return str(exc)
-    spec.setdefault("severity", finding.get("severity"))
-    spec["findingId"] = finding["id"]
-    if finding.get("assetId"):
-        spec.setdefault("assetId", finding["assetId"])
+    for key, value in defaults.items():
+        spec.setdefault(key, value)
+    spec.update(forced)
     return _problem(repository, name, spec) or spec
 
 
@@ -67,6 +108,9 @@ class _Failed(Exception):
     pass
 
 
+# A name made by the audit: `<rule>-<finding id>`, `<rule>-<request id>` (a schedule's
+# fire is `<schedule>-<yyyymmddThhmmZ>`, so letters of either case, as fires have).
+_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
 _VALIDATORS: dict[str, Any] = {}  # ActionType content hash → its parameters' validator
 
 
@@ -95,9 +139,11 @@ def _problem(repository: Repository, name: str, spec: dict[str, Any]) -> str | N
     document = {
         "apiVersion": "remediate/v1",
         "kind": "RemediationRequest",
-        "metadata": {"name": name},
+        "metadata": {"name": "checked-by-name"},  # the name: `_NAME` (a fire's is one)
         "spec": spec,
     }
+    if not _NAME.fullmatch(name):
+        return f"request name {name!r}: letters, digits, '.', '_' and '-', at most 253"
     errors = schemas.check_kind("RemediationRequest", document, LineMap())
     if errors:
         e = errors[0]

@@ -470,8 +470,23 @@ def save(
     trust: RunnerTrust | None = None,
     automation: Record | None = None,
 ) -> bool:
-    """Write the checkpoint of `snap` if its commit is later than the current one's, by
-    compare-and-swap of the ref; True when it landed (losing the race is fine). `read`:
+    """`draft` the checkpoint of `snap` and push it; True when it landed (losing the race
+    is fine)."""
+    update = draft(store, snap, runner, read, trust, automation)
+    return bool(update) and store.push_leases(update).get(cp.REF) == WON
+
+
+def draft(
+    store: Store,
+    snap: AuditSnapshot,
+    runner: Person,
+    read: Mapping[str, ReadFile] | None = None,
+    trust: RunnerTrust | None = None,
+    automation: Record | None = None,
+) -> dict[str, tuple[str | None, str]]:
+    """The checkpoint of `snap`, committed, as the compare-and-swap update of its ref
+    (`Refs.push_leases`) that the caller pushes (alone, or with its other ref updates),
+    if its commit is later than the current one's; {} when there is none to write. `read`:
     the request files this command read (path → blob, names), whose settled ones it records.
     Only an audit log the guard passes is summarised: a checkpoint's commit is what later
     runs judge from, so what came before it must have been judged (`trust`: the runner's
@@ -480,18 +495,18 @@ def save(
 
     trust = trust or as_trust(runner.email)
     if snap.rev is None or snap.problems:
-        return False
+        return {}
     current = stored(store, trust)
     if current is not None and (
         current.commit == snap.rev or not store.is_ancestor(current.commit, snap.rev)
     ):
-        return False
+        return {}
     base = of(snap)
     if base is None and check_chains([*snap.events, *snap.others]):
-        return False  # a full read with problems: `audit verify` names them; no summary
+        return {}  # a full read with problems: `audit verify` names them; no summary
     judged_from = current.commit if current is not None else base.commit if base else None
     if authorship(store, snap.rev, trust, judged_from)[0]:
-        return False  # files the runner did not write: the guard refuses them next run
+        return {}  # files the runner did not write: the guard refuses them next run
     files = _state_files(snap, base)
     files.update(_stream_files(snap, base))
     files.update(_file_entries(store, snap, base, read or {}))
@@ -505,8 +520,7 @@ def save(
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
     tree_from = base.sha if base is not None else None
     sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
-    expected = current.sha if current is not None else ""
-    return store.push_leases({cp.REF: (sha, expected)}).get(cp.REF) == WON
+    return {cp.REF: (sha, current.sha if current is not None else "")}
 
 
 def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:

@@ -17,8 +17,9 @@ from typing import Protocol
 from remediate.core import lifecycle
 from remediate.core import streams as st
 from remediate.core.audit import AnyEvent, RequestState, to_line
-from remediate.core.commits import UNKNOWN, WON, Person
-from remediate.service.ports import AuditWriter, Refs
+from remediate.core.commits import ANY_VALUE, UNKNOWN, WON, Person
+from remediate.errors import UserError
+from remediate.service.ports import AuditReader, AuditWriter, Refs
 
 CLAIM_FILE = "claims.jsonl"
 # stream → prefix of its claim refs: one per stream of `core.streams.STREAMS` (its own
@@ -75,6 +76,166 @@ def claim(store: ClaimStore, runner: Person, claims: Sequence[Claim], why: str) 
     results = store.push_leases({ref: (sha, "") for ref in wanted})
     won = who_won(store, results, wanted)
     return Won([c for c in claims if won.get(c.ref)], sha)
+
+
+# Claims decided together (`claim_group`): one ref per group and attempt, `<prefix>@<group>/
+# <attempt>` ("@" begins no subject: names begin with a letter or digit), instead of one
+# per subject — git's client compares every refspec of a push with every ref of the remote,
+# so a thousand claim refs in one push took most of a second to create and as long again
+# to prune.
+GROUP_MARK = "@"
+GROUP_ROUNDS = 16  # racing runners each take one attempt per round: at most this many tries
+
+
+def group_ref(stream: str, group: str, attempt: int) -> str:
+    return f"{PREFIXES[stream]}{GROUP_MARK}{group}/{attempt}"
+
+
+class GroupClaimStore(ClaimStore, AuditReader, Protocol):
+    """What a group claim needs: claiming, and reading other runners' claim commits."""
+
+
+@dataclass
+class Grouped:
+    """The claims a runner won in groups, and for each claim it lost, the claim commit
+    that holds the winner's events (subject → sha), to adopt if never landed."""
+
+    won: Won
+    lost: dict[str, str]
+    listed: dict[str, str] | None = None  # the stream's claim refs as this runner left them
+
+
+def claim_group(
+    store: GroupClaimStore,
+    runner: Person,
+    claims: Sequence[Claim],
+    group_of: Callable[[Claim], str],
+    why: str,
+) -> Grouped:
+    """The batch form of `claim`, for claims of one stream decided together: the claims of
+    a group (`group_of`, e.g. a fire time) share one ref per attempt, created only if
+    absent. A group's attempts are taken in order: before taking attempt n, a runner reads
+    the claim commits of attempts 1..n-1 and drops the claims they hold (lost: another
+    runner holds them), so each subject is in at most one attempt's commit — once, like
+    `claim`, however many runners race. Each group gets its own claim commit (a lost
+    group's claims are never read from a commit whose ref this runner failed to create)."""
+    if not claims:
+        return Grouped(Won(), {})
+    streams = {c.stream for c in claims}
+    if len(streams) != 1 or any(c.attempt != 1 for c in claims):
+        raise ValueError("a group claim holds first attempts of one stream")
+    (stream,) = streams
+    for c in claims:
+        if any(e.key != (c.stream, c.subject) for e in c.events):
+            raise ValueError(f"a claim of {c.stream} {c.subject} holds another subject's event")
+    pending: dict[str, list[Claim]] = {}
+    for c in claims:
+        pending.setdefault(group_of(c), []).append(c)
+    lost: dict[str, str] = {}
+    won: list[Claim] = []
+    read: dict[str, frozenset[str] | None] = {}  # claim commit → its subjects (None: unread)
+    listed = store.claim_refs(PREFIXES[stream])  # the stream's: the caller may prune them
+    if listed is None:
+        raise UserError("the remote's claim refs cannot be read: nothing is claimed")
+    refs: dict[str, str] = dict(listed)
+    for _ in range(GROUP_ROUNDS):
+        if not pending:
+            break
+        taken = {
+            ref: sha
+            for group in pending
+            for attempt in _attempts(refs, stream, group)
+            if (sha := refs[ref := group_ref(stream, group, attempt)]) not in read
+        }
+        if taken:
+            store.fetch_refs(sorted(taken))
+            for sha in set(taken.values()):
+                text = store.show(sha, CLAIM_FILE)
+                read[sha] = None if text is None else _subjects(text, stream)
+        updates: dict[str, tuple[str | None, str]] = {}
+        offered: dict[str, tuple[str, list[Claim]]] = {}
+        for group, wanted in sorted(pending.items()):
+            attempts = _attempts(refs, stream, group)
+            for attempt in attempts:  # every attempt taken, gaps (pruned ones) too
+                sha = refs[group_ref(stream, group, attempt)]
+                holds = read[sha]  # unreadable: it may hold any of them, so all are lost
+                for c in wanted:
+                    if holds is None or c.subject in holds:
+                        lost.setdefault(c.subject, sha)
+                wanted = [c for c in wanted if holds is not None and c.subject not in holds]
+            ref = group_ref(stream, group, max(attempts, default=0) + 1)
+            if not wanted:
+                continue
+            text = "".join(to_line(e) + "\n" for c in wanted for e in c.events)
+            sha = store.make_commit(None, {CLAIM_FILE: text}, f"remediate {why}\n", runner, runner)
+            updates[ref] = (sha, "")
+            offered[ref] = (group, wanted)
+        pending = {}
+        if not updates:
+            break
+        results = store.push_leases(updates)
+        outcome = who_won(store, results, {ref: new for ref, (new, _) in updates.items()})
+        again = []
+        for ref, (group, wanted) in offered.items():
+            if outcome.get(ref):
+                won.extend(wanted)
+                refs[ref] = updates[ref][0] or ""
+                read[refs[ref]] = frozenset(c.subject for c in wanted)
+            else:
+                pending[group] = wanted
+                again.append(ref)
+        if again:  # another runner took these attempts first: read what it holds
+            refs.update(store.refs_named(again))
+    order = {id(c): i for i, c in enumerate(claims)}
+    return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs)
+
+
+def _subjects(text: str, stream: str) -> frozenset[str]:
+    """The subjects of `stream` whose events a claim commit's file holds."""
+    import json
+
+    found = set()
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("stream", st.REQUESTS) == stream:
+            found.add(str(data.get("subject", data.get("requestId"))))
+    return frozenset(found)
+
+
+def _attempts(refs: Mapping[str, str], stream: str, group: str) -> list[int]:
+    """The attempts of a group that have a ref (in order)."""
+    prefix = f"{PREFIXES[stream]}{GROUP_MARK}{group}/"
+    return sorted(
+        int(r[len(prefix) :]) for r in refs if r.startswith(prefix) and r[len(prefix) :].isdigit()
+    )
+
+
+def prune_groups(
+    store: GroupClaimStore,
+    stream: str,
+    listed: Mapping[str, str],
+    landed: Callable[[str], bool],
+    at_least: int = 1,
+) -> int:
+    """Delete the group claim refs of `stream` among `listed` (ref → sha) whose every
+    subject is `landed` on the branch — nothing leaves those claims again (a runner that
+    takes such a subject anew finds it recorded when it lands) — once there are
+    `at_least` of them, in one push, each only if it still holds what was listed; how
+    many went."""
+    mark = f"{PREFIXES[stream]}{GROUP_MARK}"
+    groups = {ref: sha for ref, sha in listed.items() if ref.startswith(mark)}
+    if len(groups) < at_least:
+        return 0
+    store.fetch_refs(sorted(groups))
+    done: dict[str, tuple[str | None, str]] = {}
+    for ref, sha in groups.items():
+        text = store.show(sha, CLAIM_FILE)
+        if text is not None and all(landed(s) for s in _subjects(text, stream)):
+            done[ref] = (None, sha)
+    return [r == WON for r in store.push_leases(done).values()].count(True) if done else 0
 
 
 def who_won(refs: Refs, results: dict[str, str], wanted: dict[str, str | None]) -> dict[str, bool]:
@@ -134,26 +295,28 @@ def over_in(
     return found
 
 
-PRUNE_CHUNK = 500  # deletions per push (each is two arguments of `git push`)
+def prunable(
+    listed: Mapping[str, str], state_of: Callable[[str], object], stream: str = st.REQUESTS
+) -> dict[str, tuple[str | None, str]]:
+    """The deletions (`Refs.push_leases` updates) of the listed claim refs of `stream` whose
+    attempt is over on the branch. Each goes whatever it holds now (`ANY_VALUE`): nothing
+    leaves an attempt that is over, and the branch only grows, so a claim ref of such an
+    attempt guards nothing, whichever claim commit it names — also one another runner
+    made since the listing, which finds the attempt taken when it re-reads the branch.
+    `state_of`: a request's `RequestState`, or another stream's folded value of a subject."""
+    requests = stream == st.REQUESTS
+    done = over(listed, state_of) if requests else over_in(stream, listed, state_of)  # type: ignore[arg-type]
+    return {ref: (None, ANY_VALUE) for ref in sorted(done)}
 
 
 def prune(store: Refs, state_of: Callable[[str], object], stream: str = st.REQUESTS) -> int:
-    """Delete the claim refs of `stream` whose attempt is over on the branch, each only if
-    it still holds what was listed (a compare-and-swap); how many went. `state_of`: a
-    request's `RequestState`, or another stream's folded value of a subject."""
+    """Delete the claim refs of `stream` whose attempt is over on the branch (`prunable`);
+    how many went."""
     listed = store.claim_refs(PREFIXES[stream])
     if not listed:
         return 0
-    requests = stream == st.REQUESTS
-    done = over(listed, state_of) if requests else over_in(stream, listed, state_of)  # type: ignore[arg-type]
-    gone = 0
-    refs = sorted(done)
-    for i in range(0, len(refs), PRUNE_CHUNK):
-        chunk: dict[str, tuple[str | None, str]] = {
-            ref: (None, done[ref]) for ref in refs[i : i + PRUNE_CHUNK]
-        }
-        gone += [r == WON for r in store.push_leases(chunk).values()].count(True)
-    return gone
+    results = store.push_leases(prunable(listed, state_of, stream))
+    return [r == WON for r in results.values()].count(True)
 
 
 def release(store: Refs, won: Won, refs: Sequence[str]) -> None:

@@ -62,6 +62,11 @@ def explain(
     session: Session, request_id: str, now: datetime, history: History | None = None
 ) -> Explanation:
     repo = build_repository(_documents_for(session, request_id))
+    if request_id not in repo.requests:  # made in the audit, no file: a fire, a follow-up…
+        from remediate.core.schedules import with_fired
+        from remediate.service.audit_log import checked_at_head
+
+        repo = with_fired(repo, checked_at_head(session))
     request = find_request(repo, request_id)
     policies = compile_repository(repo)
     history = history or History()

@@ -1,15 +1,16 @@
 """`findings list|show|set-status|events`: the findings of the audit's `findings` stream.
 
 Reads go through `audit_log.checked_at_head` (the checkpoint, then what was added
-since; a warning when the audit fails verification); the feed reads every event
-(`at_head(every=True)`, as `history` does). `set-status` is a state-changing command:
+since; a warning when the audit fails verification). `set-status` is a state-changing command:
 the documents of the fetched tip (`runtime.load`), operators only (Settings rbac, as
-the lifecycle verbs), one `status_changed` event rebuilt on every push attempt.
+the lifecycle verbs), one `status_changed` event rebuilt on every push attempt. The
+feed reads the findings stream alone (`audit_log.stream_events`), newest files first,
+and stops as soon as `--since`, `--after` or `--limit` allow.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from remediate.core import findings as fd
@@ -62,20 +63,63 @@ def events(
     after: str | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    snap = audit_log.checked_at_head(session, every=True)
+    """The feed: only the findings stream's events are read, newest audit files first,
+    and only as far back as `--since`, `--after` or `--limit` need (`MARGIN`)."""
+    audit_log.checked_at_head(session)  # says so when the audit fails verification
+    lo, hi = iso(since), iso(until)
+    matched: list[str] = []  # `at` of the events the feed would list, as found
+    seen = [0]
+    after_at: list[str] = []
+
+    def enough(found: list[StreamEvent], older: str) -> bool:
+        for event in found[seen[0] :]:
+            item = fd.feed_event(event)
+            if item is not None and _matches(item, finding, severity, event_type, lo, hi):
+                matched.append(item["at"])
+            if event.id == after:
+                after_at.append(event.at)
+        seen[0] = len(found)
+        if not older:
+            return False
+        bound = iso(parse_time(older) + MARGIN) or ""
+        if lo is not None and bound < lo:
+            return True  # every older event is before --since
+        if after_at:
+            return bound < after_at[0]  # every older event is before --after's
+        return (
+            limit is not None and len(matched) >= limit and bound < sorted(matched)[-limit]
+        )  # the --limit newest are found
+
+    store = session.store
+    found = audit_log.stream_events(store, store.head(), fd.STREAM, enough)
     try:
-        return fd.feed(
-            fd.ordered_events(snap.others),
-            finding,
-            severity,
-            event_type,
-            since,
-            until,
-            after,
-            limit,
-        )
+        return fd.feed(found, finding, severity, event_type, since, until, after, limit)
     except KeyError:
         raise UserError(f"--after {after}: no finding event has that id") from None
+
+
+# How much later than its audit file's name a finding event's time may be: every finding
+# event is its batch's time (import, apply, set-status), the time its file is named by;
+# a `set-status` event of an earlier version was drafted while its batch was pushed
+# (retries included), seconds later: a minute covers it.
+MARGIN = timedelta(minutes=1)
+
+
+def _matches(
+    item: dict[str, Any],
+    finding: str | None,
+    severity: str | None,
+    event_type: str | None,
+    lo: str | None,
+    hi: str | None,
+) -> bool:
+    return (
+        (finding is None or item["findingId"] == finding)
+        and (severity is None or item["severity"] == severity)
+        and (event_type is None or item["eventType"] == event_type)
+        and (lo is None or item["at"] >= lo)
+        and (hi is None or item["at"] <= hi)
+    )
 
 
 def target_date(text: str | None) -> str | None:
@@ -123,6 +167,7 @@ def set_status(
             f"{actor} is not an operator (Settings rbac) and cannot set the status of findings"
         )
     recorded = False
+    now = session.clock.now()  # the event's time is its batch's (its file's name): the feed
 
     def build(snap: AuditSnapshot) -> Batch | None:
         nonlocal recorded
@@ -134,7 +179,6 @@ def set_status(
         recorded = change is not None
         if change is None:
             return None
-        now = session.clock.now()
         chain.add_to(
             StreamEvent(
                 id=new_id(),
@@ -148,7 +192,7 @@ def set_status(
         )
         return chain.batch(f"remediate findings set-status {finding_id} {status} by {actor}")
 
-    audit_log.write(session, build, session.clock.now(), person(actor, rt.store), rt.runner)
+    audit_log.write(session, build, now, person(actor, rt.store), rt.runner)
     audit_log.save_checkpoint(session, rt.runner)
     snap = session.memo.get("audit@tip")
     assert isinstance(snap, AuditSnapshot)

@@ -19,7 +19,7 @@ point: the CLI and the scheduled `import` job (`tick`) call it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from remediate.core.streams import StreamEvent
 from remediate.core.times import iso
 from remediate.documents import sarif
 from remediate.errors import UserError
-from remediate.service import audit_log, autoremediation
+from remediate.service import audit_log
 from remediate.service.runtime import Runtime, actor_or_none, load, person
 from remediate.service.session import Session
 
@@ -43,15 +43,9 @@ class Imported:
     at: datetime
     warnings: tuple[str, ...] = ()
     events: int = 0  # written by this import
-    notes: list[str] = field(default_factory=list)  # auto-remediation's requests not made
-    requests: list[str] = field(default_factory=list)  # … and those it made
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "scans": [s.as_json(self.at) for s in self.scans],
-            "requests": list(self.requests),
-            "notes": list(self.notes),
-        }
+        return {"scans": [s.as_json(self.at) for s in self.scans]}
 
 
 class SarifInvalid(UserError):
@@ -178,11 +172,6 @@ def record(
                 state = chain.subject(fd.STREAM, change.subject)
                 if fd.is_finding(state.value):
                     found[change.subject] = state.value
-        made, result.notes[:] = autoremediation.changes(rt.repository, snap, found, actor)
-        for change in made:  # in this commit: rebuilt on the tip with the import, so once
-            chain.add_to(_event(change, moment, actor))
-        result.requests = [c.details["remediationId"] for c in made]
-        result.events += len(made)
         names = ", ".join(f"{s.tool} {s.repository}" for s in scans) or "no runs"
         return chain.batch(f"remediate import sarif: {names}")
 

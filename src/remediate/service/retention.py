@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remediate.core import retention as rules
+from remediate.core.audit import to_line
 from remediate.core.drafting import Batch, Chain, new_id
 from remediate.core.snapshot import AuditSnapshot, parse_text
 from remediate.core.streams import StreamEvent
@@ -71,14 +72,16 @@ class Enforced:
         )
 
 
-def enforce(session: Session, now: datetime | None = None) -> Enforced:
+def enforce(session: Session, now: datetime | None = None, days: int | None = None) -> Enforced:
     """Retention as of `now` (default: the runner's clock; the events' own time is always
-    the real one): fetch, refuse an audit log the runner did not write, claim, write."""
+    the real one) keeping `days` (default `Settings.spec.retentionDays`; a `retention`
+    Schedule's own): fetch, refuse an audit log the runner did not write, claim, write."""
     rt = runtime.load(session)
     settings = rt.repository.settings
     runner = rt.runner
-    cutoff = (now or session.clock.now()) - timedelta(days=settings.retention_days)
-    done = Enforced(settings.name, settings.retention_days, cutoff)
+    days = days if days is not None else settings.retention_days
+    cutoff = (now or session.clock.now()) - timedelta(days=days)
+    done = Enforced(settings.name, days, cutoff)
     store = session.store
     if rt.rev is None:
         return done
@@ -91,7 +94,7 @@ def enforce(session: Session, now: datetime | None = None) -> Enforced:
     if not first.removed:
         return done
     subject = rt.rev[:20]
-    record = first.record(settings.name, settings.retention_days, iso(cutoff) or "")
+    record = first.record(settings.name, days, iso(cutoff) or "")
     event = StreamEvent(
         id=new_id(),
         at=iso(session.clock.now()) or "",
@@ -112,7 +115,7 @@ def enforce(session: Session, now: datetime | None = None) -> Enforced:
         plan = first if snap.rev == rt.rev else planned(snap.rev)
         if not plan.removed:
             return None  # another runner's retention got there first
-        details = plan.record(settings.name, settings.retention_days, iso(cutoff) or "")
+        details = plan.record(settings.name, days, iso(cutoff) or "")
         chain = Chain(snap)
         if chain.add_to(replace(event, details=details)) is None:
             return None
@@ -156,5 +159,6 @@ def _files(store: AuditReader, rev: str | None) -> list[rules.AuditFile]:
     for path, text in audit_log.read_files(store, rev).items():
         items = list(parse_text(path, text))
         events = tuple(i for i in items if not isinstance(i, str))
-        found.append(rules.AuditFile(path, events, len(events) == len(items)))
+        exact = text == "".join(to_line(e) + "\n" for e in events)
+        found.append(rules.AuditFile(path, events, len(events) == len(items), exact))
     return found

@@ -199,9 +199,24 @@ def _load_at(
     refuse_rewritten(store, tip, runner, before)
     snap = read(store, tip, runner)
     found = at_commit.documents(commits, tip, checkpoint.settled(checkpoint.of(snap), keep), chosen)
+    require_runner_only(store, tip, runner, since=snap.base)
+    # Admins' approvals of merged pull requests (the `vouches` stream), trusted now that
+    # the guard found every audit file a runner commit's: they may bring held-back
+    # versions into force, and with new settings, another runner (judged again).
+    vouched = _vouched(commits, tip, snap, chosen)
+    if vouched is not None:
+        session.memo[AUTOMATION] = (tip, vouched.record)
+    if vouched is not None and (vouched.use, vouched.held) != (chosen.use, chosen.held):
+        chosen = vouched
+        again = at_commit.settings_at(commits, tip, chosen).runner_trust
+        if again != runner:
+            runner = session.memo[TRUST] = again
+            snap = read(store, tip, runner)
+            require_runner_only(store, tip, runner, since=snap.base)
+        settled = checkpoint.settled(checkpoint.of(snap), keep)
+        found = at_commit.documents(commits, tip, settled, chosen)
     session.memo[READ_FILES] = found.report.read
     repository = with_fired(build_repository(found.report.documents), snap)
-    require_runner_only(store, tip, runner, since=snap.base)
     return Runtime(
         session=session,
         repository=repository,
@@ -213,6 +228,23 @@ def _load_at(
         warnings=found.warnings,
         fingerprint=commits.fingerprint(tip),
     ), snap
+
+
+def _vouched(
+    commits: CommitDocuments, tip: str, snap: AuditSnapshot, chosen: Trusted
+) -> Trusted | None:
+    """The automation in force with the audit's vouches counted (`core.automation.Vouch`),
+    when its record differs from `chosen`'s (made without them, or from a record that saw
+    fewer); else None."""
+    from remediate.core.automation import VOUCHES, vouches_of
+    from remediate.service import at_commit
+
+    vouches = vouches_of(snap.stream(VOUCHES).values())
+    if not vouches:
+        return None
+    record = chosen.record
+    again = at_commit.trusted(commits, tip, (tip, record) if record else None, vouches)
+    return None if again.record == record else again
 
 
 def _load_work_tree(session: Session, keep: tuple[str, ...]) -> Runtime:

@@ -6,8 +6,9 @@ never fired, since the first-parent commit that added its file, `Store.added_at`
 the evaluation time (`--now`, else REMEDIATE_NOW, else the runner's clock) are caught up
 as its `catchUp` says (`core.schedules.due`). Each fire this tick records (a `fire`, or a
 `miss` of the last missed one) is claimed first: `service.claims.claim` on the
-`schedules` stream, subject `<schedule>-<yyyymmddThhmmZ>`, attempt 1 — one compare-and-
-swap ref per fire, so racing runners each win different fires or none. A won fire lands
+`schedules` stream, subject `<schedule>-<yyyymmddThhmmZ>`, attempt 1, in its batch form
+`claims.claim_group`: one compare-and-swap ref per fire time (and attempt), so racing
+runners each win different fires or none. A won fire lands
 on the branch (`audit_log.write`) unless the branch shows it recorded already (a claim
 ref pruned and won again by a stale runner), and only then does its job run. A claim lost
 to a runner whose events never reached the branch is adopted: its events are landed as
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,8 @@ class TickReport:
                 continue
             status = "" if fired.job == "remediation" else f": {fired.status}"
             error = f" ({fired.error})" if fired.error else ""
+            if fired.status == "skipped":
+                error = f" ({'; '.join(fired.outcome.get('notes', []))})"
             lines.append(f"{fired.subject}: fired, {what}{status}{error}{extra}")
         for subject in report.adopted:
             lines.append(
@@ -147,6 +150,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
         return added.get(schedule.file)
 
     planned: list[tuple[Fired, StreamEvent]] = []
+    memo: dict[tuple[str, str, str, bool, datetime], sch.Due] = {}
     for schedule in sorted(documents, key=lambda s: s.name):
         since = last.get(schedule.name)
         if since is None:
@@ -158,7 +162,10 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
                 )
                 continue
             since = parse_time(where[0])
-        due = sch.due(schedule, since, at)
+        key = (schedule.cron, schedule.timezone, schedule.catch_up, schedule.suspended, since)
+        if key not in memo:  # schedules alike and added together are due alike
+            memo[key] = sch.due(schedule, since, at)
+        due = replace(memo[key], schedule=schedule)
         if due.more:
             report.waiting.append(schedule.name)
         where = added_of(schedule) if due.run and schedule.job == "remediation" else None
@@ -183,9 +190,10 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
         audit_log.save_checkpoint(session, rt.runner)
         return report
     wanted = [claims.Claim(sch.STREAM, fired.subject, 1, (event,)) for fired, event in planned]
-    won = claims.claim(rt.store, rt.runner, wanted, "schedule fires")
-    ours = {c.subject for c in won}
-    theirs = _claimed_events(rt, [c for c in wanted if c.subject not in ours])
+    # one claim ref per fire time, not per fire (`claims.claim_group`)
+    grouped = claims.claim_group(rt.store, rt.runner, wanted, _fire_group, "schedule fires")
+    ours = {c.subject for c in grouped.won}
+    theirs = _claimed_events(rt, grouped.lost)
     landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, real)
     by_subject = {f.subject: f for f, _ in planned}
     report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
@@ -201,16 +209,30 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
             _run_job(session, rt, by_subject[fired.subject], real, override)
     audit_log.save_checkpoint(session, rt.runner)
     tip = session.memo.get("audit@tip")
-    listed = rt.store.claim_refs(claims.PREFIXES[sch.STREAM]) or {}
-    if isinstance(tip, AuditSnapshot) and len(listed) >= PRUNE_AT:
-        claims.prune(rt.store, lambda s: tip.subject(sch.STREAM, s).value, sch.STREAM)
+    listed = grouped.listed or {}  # as the claim left them (one ls-remote fewer)
+    if isinstance(tip, AuditSnapshot):
+        recorded = lambda s: tip.subject(sch.STREAM, s).value is not None  # noqa: E731
+        claims.prune_groups(rt.store, sch.STREAM, listed, recorded, PRUNE_GROUPS_AT)
+        mark = claims.PREFIXES[sch.STREAM] + claims.GROUP_MARK
+        single = [r for r in listed if not r.startswith(mark)]
+        if len(single) >= PRUNE_AT:  # refs of one fire each, made before group claims
+            claims.prune(rt.store, lambda s: tip.subject(sch.STREAM, s).value, sch.STREAM)
     return report
+
+
+def _fire_group(claim: claims.Claim) -> str:
+    """The group of a fire's claim: its fire time (`<schedule>-<yyyymmddThhmmZ>`): racing
+    runners that want the same fire want it in the same group."""
+    return claim.subject.rpartition("-")[2]
 
 
 # The claim refs of fires recorded on the branch guard nothing (a runner that wins one
 # again finds the fire recorded when it lands): they are pruned in one push once there
 # are this many, not after every tick (a push of deletions per tick doubled its cost).
 PRUNE_AT = 256
+# Group claim refs (one per fire time a tick fired) whose fires are all recorded: pruned
+# in one push once there are this many.
+PRUNE_GROUPS_AT = 24
 
 
 def _planned(
@@ -236,25 +258,22 @@ def _planned(
     return Fired(schedule.name, subject, schedule.job, fire, verb, missed, status), event
 
 
-def _claimed_events(rt: runtime.Runtime, lost: Sequence[claims.Claim]) -> dict[str, StreamEvent]:
-    """The events of the claims other runners won (subject → event), read from their claim
-    commits: adopted if their runner never landed them."""
-    if not lost:
-        return {}
+def _claimed_events(rt: runtime.Runtime, lost: dict[str, str]) -> dict[str, StreamEvent]:
+    """The events of the fires other runners claimed (subject → event), read from their
+    claim commits (subject → commit, fetched by `claims.claim_group`): adopted if their
+    runner never landed them."""
     found: dict[str, StreamEvent] = {}
-    shas = rt.store.refs_named([c.ref for c in lost])
-    if shas:
-        rt.store.fetch_refs(sorted(shas))  # the claim commits, to read their events
-    for c in lost:
-        sha = shas.get(c.ref)
-        text = rt.store.show(sha, claims.CLAIM_FILE) if sha else None
-        for line in (text or "").splitlines():
+    texts: dict[str, str | None] = {}
+    for subject, sha in lost.items():
+        if sha not in texts:
+            texts[sha] = rt.store.show(sha, claims.CLAIM_FILE)
+        for line in (texts[sha] or "").splitlines():
             try:
                 event = StreamEvent.from_json(json.loads(line))
             except (ValueError, TypeError):
                 continue
-            if event.key == (sch.STREAM, c.subject):
-                found[c.subject] = event
+            if event.key == (sch.STREAM, subject):
+                found[subject] = event
     return found
 
 
@@ -295,13 +314,13 @@ def _land(
     return result
 
 
-def enforce_retention(session: Session, now: datetime) -> tuple[int, str]:
+def enforce_retention(session: Session, now: datetime, days: int | None = None) -> tuple[int, str]:
     """`retention enforce` as of `now` (`service.retention.enforce`), for a `retention`
-    job and for a `report` job when the settings set `retentionDays`: (deleted, what
-    it did, in a sentence)."""
+    job (its own `retentionDays`, else the settings') and for a `report` job when the
+    settings set `retentionDays`: (deleted, what it did, in a sentence)."""
     from remediate.service.retention import enforce
 
-    done = enforce(session, now)
+    done = enforce(session, now, days)
     return done.deleted, done.sentence()
 
 
@@ -319,8 +338,12 @@ def _run_job(
     if fired.job == "retention":
         from remediate.errors import RemediateError
 
+        (doc,) = [d for d in rt.repository.schedules if d.name == fired.schedule]
+        days = sch.Schedule.from_document(doc).config.get("retentionDays")
         try:
-            deleted, note = enforce_retention(session, fired.fire_time)
+            deleted, note = enforce_retention(
+                session, fired.fire_time, int(days) if days is not None else None
+            )
         except RemediateError as exc:
             fired.status, fired.error = "failed", str(exc)
         else:
@@ -370,13 +393,20 @@ def _report(session: Session, rt: runtime.Runtime, fired: Fired) -> None:
 
     notes = []
     deleted = 0
+    if rt.repository.settings.reporting.get("scheduledReportEnabled") is not True:
+        fired.status = "skipped"
+        fired.outcome["notes"] = [
+            "scheduled reports are off (Settings spec.reporting.scheduledReportEnabled is "
+            "not true): nothing was sent and retention was not enforced"
+        ]
+        return
     try:
         if any(d.kind == "Settings" and "retentionDays" in d.spec for d in rt.repository.documents):
             deleted, note = enforce_retention(session, fired.fire_time)
             fired.outcome["deletedCount"] = deleted
             notes.append(note)
         audit_log.settle(session)  # the report reads the checkout: show it the tip
-        sent = send(session, fired.fire_time, deleted=deleted)
+        sent = send(session, fired.fire_time, deleted=deleted, repo=rt.repository)
     except RemediateError as exc:
         fired.status, fired.error = "failed", str(exc)
         return

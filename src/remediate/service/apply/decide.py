@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from remediate.core import autoremediation as ar
 from remediate.core import lifecycle as lc
 from remediate.core.audit import Event, RequestState
 from remediate.core.decision import Decision, Execution
@@ -51,6 +52,8 @@ def decide_batch(
 ) -> Batch | None:
     for found in (report.decided, report.recovered, report.late, report.unrecorded):
         found.clear()
+    report.created.clear()
+    report.notes.clear()
     chain = Chain(snap)
     _spooled(rt, chain, kept, report)
     executions = snap.executions()
@@ -58,7 +61,7 @@ def decide_batch(
         request = rt.repository.requests[name]
         state = chain.state(name)
         if state.status == lc.QUEUED:
-            for adopted in adopt(rt, chain, state, claims.on_remote(snap)):
+            for adopted in adopt(rt, chain, state, claims.on_remote(snap), report.warnings):
                 if adopted.verb == "decide":  # a re-decision (`claim_redecisions`)
                     report.decided.append((name, adopted.to))
             state = chain.state(name)
@@ -69,9 +72,58 @@ def decide_batch(
             if event is not None:
                 chain.add(event)
                 report.decided.append((name, event.to))
+    _made(rt, chain, executions, report)
     if dry:
         return None
     return chain.batch(f"remediate apply: {len(chain.events)} transition(s)")
+
+
+def _made(
+    rt: Runtime, chain: Chain, executions: tuple[Execution, ...], report: ApplyReport
+) -> None:
+    """The requests the audit makes, no file (auto-remediation of open findings), after the
+    decisions above (a slot they freed is filled now), each decided in this same batch."""
+    from remediate.service import autoremediation
+
+    made, notes = autoremediation.make(rt.repository, chain, rt.runner.email, rt.now)
+    report.notes += [n for n in notes if n not in report.notes]  # (again after outcomes)
+    report.created += [(r.name, r.labels.get(ar.RULE_LABEL, "")) for r in made]
+    for request in made:
+        event = decision_event(rt, request, chain.state(request.name), executions)
+        if event is not None:
+            chain.add(event)
+            report.decided.append((request.name, event.to))
+
+
+def follow_ups(
+    rt: Runtime, chain: Chain, request: Request, outcome: Event
+) -> tuple[list[tuple[str, str]], list[str], list[tuple[str, str]]]:
+    """The follow-ups the outcome just linked onto `chain` makes (GuardrailPolicy
+    spec.followUps), each decided on `chain` too: (made (request, rule), notes, decided)."""
+    from remediate.core.followups import FOLLOWUP_LABEL
+    from remediate.service import followups
+
+    made, notes = followups.make(rt, chain, request, outcome)
+    decided = []
+    executions = chain.snap.executions()
+    for new in made:
+        event = decision_event(rt, new, chain.state(new.name), executions)
+        if event is not None:
+            chain.add(event)
+            decided.append((new.name, event.to))
+    return [(r.name, r.labels.get(FOLLOWUP_LABEL, "")) for r in made], notes, decided
+
+
+def refill_batch(rt: Runtime, snap: AuditSnapshot, report: ApplyReport) -> Batch | None:
+    """After this run's outcomes: the requests whose slots they freed, made and decided
+    (a QUEUED one runs at the next apply), or None when there are none."""
+    chain = Chain(snap)
+    _made(rt, chain, snap.executions(), report)
+    return (
+        chain.batch(f"remediate apply: {len(chain.others)} request(s) made")
+        if chain.others
+        else None
+    )
 
 
 def claim_redecisions(rt: Runtime) -> None:
@@ -101,6 +153,12 @@ def _spooled(rt: Runtime, chain: Chain, kept: list[Event], report: ApplyReport) 
             report.late.append((event.request_id, event.to))
         elif how == "lost":
             report.unrecorded.append((event.request_id, event.to))
+        request = rt.repository.requests.get(event.request_id)
+        if how in ("recorded", "learned") and request is not None:
+            made, notes, decided = follow_ups(rt, chain, request, event)
+            report.created += made
+            report.notes += notes
+            report.decided += decided
 
 
 def decision_event(

@@ -27,6 +27,7 @@ from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain, draft, new_id
 from remediate.errors import UserError
 from remediate.executors.base import ExecutionResult
+from remediate.service.apply.decide import follow_ups
 from remediate.service.apply.execute import NOT_STARTED, RELEASED, Job, Outcomes
 from remediate.service.apply.recovery import maybe_retry, settle
 from remediate.service.apply.report import ApplyReport, failure
@@ -71,11 +72,13 @@ class Recorder:
         now = rt.session.clock.now()
         settled: dict[str, str] = {}
         last: list[Chain] = []
+        made: list[Any] = [[], [], []]  # follow-ups of these outcomes: made, notes, decided
 
         def build(snap: Any) -> Batch:
             chain = Chain(snap)
             last[:] = [chain]
             settled.clear()
+            made[:] = [[], [], []]
             for event, job in events:
                 if event.verb == "release":
                     state = chain.state(event.request_id)
@@ -87,6 +90,11 @@ class Recorder:
                 if settled[event.request_id] == "recorded" and event.to == lc.FAILED:
                     # idempotent actions only, within their retry budget
                     maybe_retry(chain, job.request, job.action, rt.runner.email, now, [])
+                if settled[event.request_id] in ("recorded", "learned"):  # with the outcome
+                    for found, more in zip(
+                        made, follow_ups(rt, chain, job.request, event), strict=True
+                    ):
+                        found += more
             return chain.batch(f"remediate apply: {len(events)} action(s) executed")
 
         try:
@@ -98,6 +106,9 @@ class Recorder:
             self.errors.append(f"{exc}; the outcomes are kept in {path}")
         else:
             self._failures(events, settled, last[0])
+            report.created += made[0]
+            report.notes += made[1]
+            report.decided += made[2]
         for event, _ in events:
             if event.verb == "release":
                 report.skipped.append((event.request_id, str(event.details["reason"])))

@@ -27,6 +27,7 @@ from remediate.core.audit import Event
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
+from remediate.core.schedules import with_fired
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
 from remediate.service.apply import locks, starts
@@ -35,13 +36,14 @@ from remediate.service.apply.decide import (
     before_claim,
     claim_redecisions,
     decide_batch,
+    refill_batch,
 )
 from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
-from remediate.service.audit_log import read, save_checkpoint, write
-from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prune, release
+from remediate.service.audit_log import checkpoint_update, read, write
+from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prunable, release
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -66,24 +68,52 @@ def apply(
     try:
         jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
-    finally:
+        _refill(rt, author, report)
+    except BaseException:
         locks.release(rt.store, held)
-    save_checkpoint(rt.session, rt.runner)
-    _prune(rt)
+        raise
+    _finish(rt, held)
     return report
 
 
-def _prune(rt: Runtime) -> None:
-    """Delete the claim refs whose attempt is over on the tip this run left, then the
-    starts refs of claim commits that no claim ref points at any more."""
+def _refill(rt: Runtime, author: Person, report: ApplyReport) -> None:
+    """Slots this run's outcomes freed: auto-remediation's next requests, made and decided
+    in one more commit (only when a rule exists and something ran)."""
+    if not (rt.repository.settings.auto_remediation and report.executed):
+        return
+    decided, created, notes = list(report.decided), list(report.created), list(report.notes)
+
+    def build(snap: AuditSnapshot) -> Batch | None:  # rebuilt on the tip after a rejection
+        report.decided[:], report.created[:], report.notes[:] = decided, created, notes
+        return refill_batch(rt, snap, report)
+
+    snap = write(rt.session, build, rt.now, author, rt.runner, report.stats)
+    if len(report.created) > len(created):
+        rt.repository = with_fired(rt.repository, snap)
+
+
+def _finish(rt: Runtime, held: locks.Held) -> None:
+    """One push of every ref update a run ends with: its locks released, its checkpoint,
+    the claim refs whose attempt is over on the tip this run left, and the starts refs of
+    claim commits that no claim ref points at then. The starts refs are listed before the
+    claim refs: a runner makes its claim ref before its starts ref, so a starts ref listed
+    first whose claim commit no claim ref names (after the deletions) has none for good."""
+    updates: dict[str, tuple[str | None, str]] = {
+        ref: (None, sha) for ref, sha in held.refs.items()
+    }
+    updates.update(checkpoint_update(rt.session, rt.runner))
     snap = rt.session.memo.get("audit@tip")
-    if isinstance(snap, AuditSnapshot):
-        prune(rt.store, snap.state)
     found = rt.store.claim_refs(starts.STARTS_PREFIX)
-    claims = rt.store.claim_refs(PREFIXES["requests"]) if found else None
-    if found and claims is not None:
-        gone = starts.unused(found, claims)
-        rt.store.push_leases({ref: (None, sha) for ref, sha in gone.items()})
+    listed = rt.store.claim_refs(PREFIXES["requests"])
+    if listed and isinstance(snap, AuditSnapshot):
+        over = prunable(listed, snap.state)
+        updates.update(over)
+        if found:
+            kept = {ref: sha for ref, sha in listed.items() if ref not in over}
+            updates.update({ref: (None, sha) for ref, sha in starts.unused(found, kept).items()})
+    elif found and listed is not None:
+        updates.update({ref: (None, sha) for ref, sha in starts.unused(found, listed).items()})
+    rt.store.push_leases(updates)
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
@@ -184,6 +214,8 @@ def _decide(rt: Runtime, author: Person, report: ApplyReport) -> AuditSnapshot:
     )
     for name in spooled:  # written now, or superseded
         rt.store.unspool(name)
+    if report.created:  # requests made in the audit, no file: decided, and run below
+        rt.repository = with_fired(rt.repository, snap)
     for name in dict.fromkeys(n for n, status in report.recovered if status == lc.FAILED):
         state = snap.state(name)
         request = rt.repository.requests.get(name)

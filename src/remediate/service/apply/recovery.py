@@ -27,8 +27,17 @@ from remediate.service.claims import CLAIM_FILE, claim_ref
 from remediate.service.runtime import Runtime
 
 
-def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]) -> list[Event]:
-    """A claim ref for the current attempt whose event is not on the branch: take its event."""
+def adopt(
+    rt: Runtime,
+    chain: Chain,
+    state: RequestState,
+    claims: dict[str, str],
+    warnings: list[str] | None = None,
+) -> list[Event]:
+    """A claim ref for the current attempt whose event is not on the branch: take its event.
+    A claim commit the runner did not make (unsigned where the runner signs: made before
+    signing was set up, or pushed in its place) is not taken, and its ref keeps the
+    attempt: nothing runs twice, and `warnings` says how to release it."""
     ref = claim_ref(state.request_id, state.attempt)
     sha = claims.get(ref)
     if sha is None:
@@ -36,8 +45,16 @@ def adopt(rt: Runtime, chain: Chain, state: RequestState, claims: dict[str, str]
     rt.store.fetch_refs([ref])
     if rt.store.resolve(sha) is None:
         return []  # not fetched (the ref moved or went meanwhile): nothing to adopt now
-    if not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):
-        return []  # pushed in the runner's place: its events are nobody's to adopt
+    if not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):  # its events are nobody's to adopt
+        note = (
+            f"{state.request_id}: {ref} holds a claim commit {sha[:12]} that this runner did "
+            f"not make (not signed by its key, or not committed as the runner); attempt "
+            f"{state.attempt} waits until someone who knows it never ran deletes the ref "
+            f"(git push origin :{ref})"
+        )
+        if warnings is not None and note not in warnings:
+            warnings.append(note)
+        return []
     text = rt.store.show(sha, CLAIM_FILE)
     if text is None:
         return []

@@ -76,6 +76,8 @@ class ApplyReport:
     stats: PushStats = field(default_factory=PushStats)
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)  # what was ignored (`service.at_commit`)
+    created: list[tuple[str, str]] = field(default_factory=list)  # (request, rule): no file
+    notes: list[str] = field(default_factory=list)  # requests a rule could not make, and why
 
     @property
     def failed(self) -> bool:
@@ -95,4 +97,6 @@ class ApplyReport:
             "pushes": self.stats.pushes,
             "rejectedPushes": self.stats.rejected,
             "warnings": list(self.warnings),
+            "created": [{"requestId": r, "rule": rule} for r, rule in self.created],
+            "notes": list(self.notes),
         }

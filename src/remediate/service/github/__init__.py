@@ -8,7 +8,7 @@ GITHUB_EVENT_NAME and GITHUB_EVENT_PATH) and dispatches:
 | `pull_request` opened, synchronize, reopened | `pulls.refresh`: plan as of the head commit, the sticky comment, the `remediate/plan` status |
 | `pull_request_review` submitted | `reviews`: which reviews count, then `pulls.refresh` |
 | `issue_comment` created on a pull request | `commands`: `/remediate plan\|approve\|reject\|override`, a reply |
-| `push` to the base branch | `merged.on_push`: apply, the merged pull requests' approvals, apply, results |
+| `push` to the base branch | `merged.on_push`: the admins' approvals of automation changes (`vouch`), apply, the merged pull requests' approvals, apply, results |
 | `schedule`, `workflow_dispatch` | `merged.on_schedule`: (no `tick` yet: said), apply |
 | anything else | said, exit 0 (nothing is done that the contract does not name) |
 

@@ -11,7 +11,9 @@ them). Authorization is read from the API when the approval is used, here, not t
 from the time of the review; the verbs then check the requester (from the base branch's
 history) and the request's state as for anyone.
 
-Sequence: `apply` (decides the new requests: PENDING_APPROVAL), the approvals, `apply`
+Sequence: for a merged pull request changing the automation itself, its admins' approval
+recorded (`vouch`: what makes those changes count), `apply` (decides the new requests:
+PENDING_APPROVAL), the approvals, `apply`
 again if any approval was recorded (runs what they queued), then one result comment per
 pull request (marked `<!-- remediate:result <sha> -->`, found and edited on a re-run).
 
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from remediate.core import lifecycle as lc
-from remediate.core.forge import PullRequest
+from remediate.core.forge import PullRequest, Review, is_automation
 from remediate.core.model import Request, Settings, build_repository
 from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import UserError
@@ -46,6 +48,10 @@ class _Merged:
     requests: dict[str, str] = field(default_factory=dict)  # name → content hash at head
     counted: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
+    automation: dict[str, str | None] = field(default_factory=dict)  # path → blob at head
+    reviews: list[Review] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)  # the pushed commits of this merge
+    vouched: tuple[str, ...] = ()  # admins whose approval makes its automation changes count
 
 
 def base_branch(settings: Settings) -> str:
@@ -104,6 +110,11 @@ def run_apply(github: GitHubRun, shas: Sequence[str]) -> Outcome:
     session = replace(session, people=authorize.people(github.forge, who, slugs))
     actor = session.env.github_actor()
     out = Outcome(body={"event": github.event_name})
+    if any(m.automation for m in merged):
+        from remediate.service.github.vouch import vouch
+
+        vouch(github, session, merged, slugs, out)
+        session = replace(session, memo={})
     first = apply(session, actor)
     reports = [first]
     recorded = _approve(github, session, merged, out)
@@ -122,6 +133,8 @@ def run_apply(github: GitHubRun, shas: Sequence[str]) -> Outcome:
                 "number": m.pull.number,
                 "requests": sorted(m.requests),
                 "approvedBy": list(m.counted),
+                "automation": sorted(m.automation),
+                "automationApprovedBy": list(m.vouched),
                 "notes": m.notes,
             }
             for m in merged
@@ -136,9 +149,11 @@ def _merged_pulls(
     seen: dict[int, _Merged] = {}
     for sha in shas:
         for pull in github.forge.pulls_of_commit(sha):
-            if pull.number in seen or not pull.merged or pull.base_ref != base_branch(settings):
+            if not pull.merged or pull.base_ref != base_branch(settings):
                 continue
-            seen[pull.number] = _one(github, pull, settings, slugs)
+            if pull.number not in seen:
+                seen[pull.number] = _one(github, pull, settings, slugs)
+            seen[pull.number].commits.append(sha)
     return list(seen.values())
 
 
@@ -147,8 +162,15 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     heads = github.heads
     heads.fetch(f"refs/pull/{pull.number}/head", pull.head_sha)
     base = pull.base_sha or pull.merge_commit_sha or ""
-    files = [f for f in heads.changed(base, pull.head_sha) if f.endswith(YAML_SUFFIXES)]
+    changed = heads.changed(base, pull.head_sha)
+    automation = [f for f in changed if is_automation(f)]
+    if automation and github.session.commits is not None:
+        blobs = github.session.commits.blobs(pull.head_sha)
+        found.automation = {f: blobs.get(f) for f in automation}
+    files = [f for f in changed if f.endswith(YAML_SUFFIXES)]
     files = [f for f in files if f.startswith("remediations/")]
+    if found.automation:
+        found.reviews = list(github.forge.reviews(pull.number))
     if not files:
         return found
     docs = heads.documents(automation=pull.merge_commit_sha or base, requests=pull.head_sha)
@@ -160,9 +182,9 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     found.requests = {
         name: r.content_hash for name, r in at_head.requests.items() if r.file in files
     }
-    verdict = judge(
-        github.forge.reviews(pull.number), pull.author, pull.head_sha, settings, github.forge, slugs
-    )
+    if not found.automation:  # else read above
+        found.reviews = list(github.forge.reviews(pull.number))
+    verdict = judge(found.reviews, pull.author, pull.head_sha, settings, github.forge, slugs)
     found.counted = tuple(verdict.counted)
     found.notes += [f"{login} does not count: {why}" for login, why in verdict.ignored]
     return found
@@ -239,7 +261,7 @@ SAID = {
 
 
 def _report(github: GitHubRun, m: _Merged, states: Mapping[str, Any], out: Outcome) -> None:
-    if not m.requests and not m.notes:
+    if not m.requests and not m.notes and not m.automation:
         return
     marker = RESULT.format(sha=m.pull.merge_commit_sha or m.pull.head_sha)
     rows = []
@@ -252,6 +274,16 @@ def _report(github: GitHubRun, m: _Merged, states: Mapping[str, Any], out: Outco
         body += "| Request | Status | |\n|---|---|---|\n" + "".join(rows)
     if m.counted:
         body += "\nApproved by the reviews of: " + ", ".join(cell(x) for x in m.counted) + "\n"
+    if m.automation:
+        files = ", ".join(f"`{cell(f)}`" for f in sorted(m.automation)[:100])
+        body += f"\nChanges to the automation itself ({files}): " + (
+            "in force, approved at the head commit by the admin(s) "
+            + ", ".join(cell(x) for x in m.vouched)
+            + "\n"
+            if m.vouched
+            else "held back: no admin approved the head commit, so the runner keeps "
+            "using the earlier versions\n"
+        )
     for note in m.notes[:50]:
         body += f"\n- {cell(note)}\n"
     body = body[: COMMENT_LIMIT - 100]

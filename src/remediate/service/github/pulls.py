@@ -77,6 +77,7 @@ class Review:
     counted: Sequence[str] = ()  # logins whose approval of the head commit counts
     ignored: Sequence[tuple[str, str]] = ()  # (login, why it does not count)
     admin_approved: bool = False
+    admins: Sequence[str] = ()  # the counted logins that are admins (rbac)
 
 
 def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> Outcome:
@@ -93,6 +94,8 @@ def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> 
         if f.endswith(YAML_SUFFIXES) and f.startswith(DOCUMENT_DIRS) and not is_automation(f)
     ]
     docs = heads.documents(automation=target.base_sha, requests=pr.head_sha)
+    if automation and review is None:
+        review = _reviews(github, pr, docs)  # does an admin's approval make them count?
     out = Outcome(body={"event": github.event_name, "pullRequest": pr.number, "head": pr.head_sha})
     problems: list[Problem] = []
     report: PlanReport | None = None
@@ -135,6 +138,23 @@ def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> 
         ],
     )
     return out
+
+
+def _reviews(github: GitHubRun, pr: PullRequest, docs: Documents) -> Review | None:
+    """The reviews of the head commit, judged by the base branch's settings (None while
+    they are invalid: the comment then says an admin's approval is still needed)."""
+    from remediate.core.model import build_repository
+    from remediate.service.github import authorize
+    from remediate.service.github.reviews import judge
+
+    try:
+        documents = docs.load_paths(())
+    except DocumentsInvalid:
+        return None
+    settings = build_repository(documents).settings
+    slugs = authorize.team_slugs(documents)
+    reviews = github.forge.reviews(pr.number)
+    return judge(reviews, pr.author, pr.head_sha, settings, github.forge, slugs)
 
 
 def _forged(
@@ -226,13 +246,17 @@ def _comment(
     if automation:
         held = not (review and review.admin_approved)
         extras.append("\n#### Changes to the automation itself\n\n")
+        admins = ", ".join(cell(x) for x in (review.admins if review else ()))
         extras.append(
-            "These files change what the runner does; "
+            "These files change what the runner does. They **need an admin's approval** "
+            "(rbac admins) of this pull request's head commit to take effect after the "
+            "merge; "
             + (
-                "they count only once an admin approves this pull request (rbac admins), and"
-                " until then the requests here are decided by the base branch's versions:\n\n"
+                "**no admin has approved it yet**, so until then the runner keeps the base "
+                "branch's versions and decides the requests here by them:\n\n"
                 if held
-                else "an admin approved this pull request at its head commit:\n\n"
+                else f"**approved by {admins}** at {pr.head_sha[:12]}: they take effect "
+                "when it is merged as it is (a later commit voids the approval):\n\n"
             )
         )
         extras += [f"- {cell(f)}\n" for f in automation[:100]]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from remediate.core.commits import Person
 from remediate.core.drafting import new_id
-from remediate.core.model import build_repository
+from remediate.core.model import Repository, build_repository
 from remediate.core.report_runs import ReportRun
 from remediate.core.reports import Digest
 from remediate.errors import UserError
@@ -51,10 +51,18 @@ def send(
     length: timedelta | None = None,
     retry_of: ReportRun | None = None,
     deleted: int = 0,
+    repo: Repository | None = None,
 ) -> Sent:
     """E-mail the digest of the period (a retried run's own period) to the report
-    recipients, recording the run before anything is sent and again when it ends."""
-    repo = build_repository(session.documents.load())
+    recipients, recording the run before anything is sent and again when it ends.
+
+    The settings are those in force at the fetched tip (`runtime.load`, or `repo`, what
+    `tick` loaded): a settings change no admin made does not take effect, so it cannot
+    send the report (the audit's content) to addresses of its own."""
+    if repo is None:
+        from remediate.service import runtime
+
+        repo = runtime.load(session).repository
     settings = repo.settings
     recipients = tuple(str(r) for r in settings.reporting.get("reportRecipients", ()))
     if not recipients:
