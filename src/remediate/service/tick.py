@@ -27,7 +27,7 @@ Events carry the runner's real time; under `--now`/REMEDIATE_NOW their details s
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from remediate.core.snapshot import AuditSnapshot
 from remediate.core.streams import StreamEvent
 from remediate.core.times import iso, parse_time
 from remediate.service import audit_log, claims, runtime
+from remediate.service.checkpoint import by_runner
 from remediate.service.session import Session
 
 
@@ -193,7 +194,9 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     # one claim ref per fire time, not per fire (`claims.claim_group`)
     grouped = claims.claim_group(rt.store, rt.runner, wanted, _fire_group, "schedule fires")
     ours = {c.subject for c in grouped.won}
-    theirs = _claimed_events(rt, grouped.lost)
+    theirs = _claimed_events(
+        rt, grouped.lost, {f.subject: e for f, e in planned}, report.warnings, grouped.listed
+    )
     landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, real)
     by_subject = {f.subject: f for f, _ in planned}
     report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
@@ -258,22 +261,61 @@ def _planned(
     return Fired(schedule.name, subject, schedule.job, fire, verb, missed, status), event
 
 
-def _claimed_events(rt: runtime.Runtime, lost: dict[str, str]) -> dict[str, StreamEvent]:
+# what a fire is: an adopted fire event must say what this runner would have recorded
+_WHAT = ("schedule", "file", "fireTime", "job", "request")
+
+
+def _claimed_events(
+    rt: runtime.Runtime,
+    lost: dict[str, str],
+    planned: dict[str, StreamEvent],
+    warnings: list[str],
+    refs: Mapping[str, str] | None = None,
+) -> dict[str, StreamEvent]:
     """The events of the fires other runners claimed (subject → event), read from their
     claim commits (subject → commit, fetched by `claims.claim_group`): adopted if their
-    runner never landed them."""
+    runner never landed them. Only from a claim commit the runner made
+    (`checkpoint.by_runner`), and only an event that records the fire this runner planned
+    for that subject (same schedule, file, fire time, job and request — spec and
+    requester): a claim ref is open to whoever can push it, and a fire adopted from it
+    becomes a request that runs. Any other holds its fire time, named in `warnings`."""
     found: dict[str, StreamEvent] = {}
     texts: dict[str, str | None] = {}
+    trusted: dict[str, bool] = {}
     for subject, sha in lost.items():
         if sha not in texts:
             texts[sha] = rt.store.show(sha, claims.CLAIM_FILE)
-        for line in (texts[sha] or "").splitlines():
+            trusted[sha] = texts[sha] is not None and by_runner(
+                rt.store, sha, rt.trust, claims.CLAIM_FILE
+            )
+        ours = planned.get(subject)
+        for line in (texts[sha] or "").splitlines() if trusted[sha] else ():
             try:
                 event = StreamEvent.from_json(json.loads(line))
             except (ValueError, TypeError):
                 continue
-            if event.key == (sch.STREAM, subject):
+            if event.key != (sch.STREAM, subject) or ours is None:
+                continue
+            if event.verb == ours.verb and all(
+                event.details.get(k) == ours.details.get(k) for k in _WHAT
+            ):
                 found[subject] = event
+        if subject not in found:
+            if texts[sha] is None:
+                why = f"which holds no {claims.CLAIM_FILE} (or could not be fetched)"
+            elif not trusted[sha]:
+                why = "which this runner did not make"
+            else:
+                why = "whose event is not the fire this runner planned"
+            held = sorted(ref for ref, at in (refs or {}).items() if at == sha)
+            where = f" ({', '.join(held)})" if held else ""
+            note = (
+                f"{subject}: its fire time is held by claim commit {sha[:12]}{where}, {why}; "
+                f"the fire is not recorded from there (delete the claim ref once no runner "
+                f"is recording it: git push origin :<ref>)"
+            )
+            if note not in warnings:
+                warnings.append(note)
     return found
 
 
