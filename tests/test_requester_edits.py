@@ -1,6 +1,8 @@
-"""A file named like a request the audit recorded (a follow-up, a fire, an
-auto-remediation) cannot take it over: found by an adversarial review, where OPERATOR2
-added a file named like a pending follow-up with another host, approved it, and it ran.
+"""Whoever wrote what runs is a requester of it: an edit of someone else's pending request
+makes its author one of its requesters, and a file named like a request the audit
+recorded (a follow-up, a fire, an auto-remediation) cannot take it over. Both were found
+by an adversarial review: OPERATOR2 edited REQUESTER's pending request, or added a file
+named like a pending follow-up with another host, approved it themselves, and it ran.
 Real git, the CLI as processes."""
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ import json
 from pathlib import Path
 
 from tests.runner_support import (
+    OPERATOR,
     OPERATOR2,
+    action_yaml,
     clone,
     git,
     make_remote,
     remediate,
+    request_yaml,
 )
 from tests.test_followups import CHECKS, RENEWALS, certificate, check_action, lines, renew_action
 
@@ -40,6 +45,29 @@ def _push(repo: Path, path: str, text: str, who: str) -> None:
     git(repo, "add", "-A", email=who)
     git(repo, "commit", "-q", "-m", f"{who} writes {path}", email=who)
     git(repo, "push", "-q", "origin", "HEAD:main", email=who)
+
+
+def test_the_author_of_an_edit_of_a_pending_request_cannot_approve_it(tmp_path: Path) -> None:
+    log = tmp_path / "ran.log"
+    act = action_yaml(
+        "noop", ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.serviceName }}"]
+    )
+    requests = {"r1": request_yaml("r1", service="requested")}
+    bare = make_remote(tmp_path, "require_approval", actions={"noop": act}, requests=requests)
+    editor = clone(tmp_path, bare, "editor", OPERATOR2)
+    assert remediate(editor, "apply", now=NOW).returncode == 0  # r1: PENDING_APPROVAL
+    _push(editor, "remediations/r1.yaml", request_yaml("r1", service="edited"), OPERATOR2)
+    assert remediate(editor, "apply", now=NOW).returncode == 0  # decided again: edited
+    refused = remediate(editor, "approve", "r1", now=NOW)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "requester" in (refused.stdout + refused.stderr).lower()
+    assert remediate(editor, "apply", now=NOW).returncode == 0
+    assert not log.exists()
+    other = clone(tmp_path, bare, "other", OPERATOR)
+    approved = remediate(other, "approve", "r1", now=NOW)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert remediate(other, "apply", now=NOW).returncode == 0
+    assert log.read_text().splitlines() == ["edited"]
 
 
 def _renewals(tmp: Path, extra: dict[str, str] | None = None) -> tuple[Path, Path, Path]:
