@@ -482,3 +482,23 @@ def test_an_unknown_key_type_is_a_schema_error(
         f'{rel}:{at}: spec.executor.cert_check.policy.keyTypes[0]: "RSA-1024" is not one of: '
         "RSA-2048, RSA-3072, RSA-4096, EC-P256, EC-P384, EC-P521, Ed25519"
     )
+
+
+def test_a_handshake_timeout_longer_than_the_actions_is_an_error(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    """As for a webhook's call: the action's timeout would cut a longer handshake short
+    (found by an adversarial review: `cert_check` alone was not checked)."""
+    source = {"host": "a.example.test", "allowedHosts": ["a.example.test"], "timeout": "600s"}
+    rel = write_action(quickstart, {"cert_check": {"source": source, "policy": {}}})
+    doc = yaml.safe_load((quickstart / rel).read_text())
+    doc["spec"]["timeout"] = "30s"
+    (quickstart / rel).write_text(yaml.safe_dump(doc, sort_keys=False))
+    at = line_of(quickstart, rel, "timeout: 600s")
+    result = run_cli("validate", "--repo", str(quickstart))
+    assert result.code == 1
+    assert (
+        f"{rel}:{at}: spec.executor.cert_check.source.timeout: 600s is longer than the "
+        "action's timeout (30s, spec.timeout), which stops the whole action first: shorten "
+        "it, or lengthen spec.timeout"
+    ) in result.err.splitlines(), result.err

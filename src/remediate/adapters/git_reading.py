@@ -116,15 +116,17 @@ class GitReading(GitBase):
         since: str | None = None,
         known: Mapping[str, tuple[str, ...]] | None = None,
     ) -> dict[str, tuple[str, ...]]:
-        """File → who added it, from the history of `rev` (HEAD) after `since` (all): first
+        """File → who wrote it, from the history of `rev` (HEAD) after `since` (all): first
         the author of the commit that (last) added its content, following renames (from
-        `known` for a file added before `since`), then, if another, the author of the
-        commit that added its current path (who moved it there)."""
+        `known` for a file added before `since`), then, each once, the author of the
+        commit that added its current path (who moved it there) and of every commit that
+        changed its content since (who edited it: an edit of someone else's request is a
+        request of its author's)."""
         rev = rev or self.head()
         if rev is None:
             return {}
         out = self.git.log(
-            "--diff-filter=AR",
+            "--diff-filter=AMR",
             "-M",
             "--reverse",
             "--format=%x00%ae",
@@ -142,9 +144,12 @@ class GitReading(GitBase):
                 status, *paths = line.split("\t")
                 if status.startswith("A") and len(paths) == 1:
                     found[paths[0]] = (email,)
+                elif status.startswith("M") and len(paths) == 1:
+                    before = found.get(paths[0]) or earlier.get(paths[0]) or ()
+                    found[paths[0]] = tuple(dict.fromkeys((*before, email)))
                 elif status.startswith("R") and len(paths) == 2:
-                    origin = (found.get(paths[0]) or earlier.get(paths[0]) or (email,))[0]
-                    found[paths[1]] = tuple(dict.fromkeys((origin, email)))
+                    before = found.get(paths[0]) or earlier.get(paths[0]) or (email,)
+                    found[paths[1]] = tuple(dict.fromkeys((*before, email)))
         return found
 
     def added_at(self, rev: str, prefix: str) -> dict[str, tuple[str, str]]:

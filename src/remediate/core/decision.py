@@ -180,10 +180,14 @@ class Decision:
 
 
 def requesters_of(recorded: str | None, by_file: Sequence[str]) -> tuple[str, ...]:
-    """Everyone whose approval never counts: the recorded requester when there is one;
-    else both who added the request's content and who added its current path (a move
-    must not make the mover, or anyone else, the requester of an unrecorded request)."""
-    return (recorded,) if recorded else tuple(by_file)
+    """Everyone whose approval never counts: the recorded requester first when there is
+    one, and everyone git names as a writer of the request's file (who added its
+    content, who added its current path, who edited it since: a move must not make the
+    mover the requester, and an edit of someone else's request is a request of its
+    author's, who must not approve what they wrote)."""
+    if not recorded:
+        return tuple(by_file)
+    return (recorded, *(who for who in by_file if who.casefold() != recorded.casefold()))
 
 
 def decision_context(

@@ -311,11 +311,15 @@ def fired_request(value: Any) -> Request | None:
 REQUESTER_LABEL = "remediate.dev/requested-by"  # who added the schedule (its requester)
 
 
-def with_fired(repository: Repository, snap: AuditSnapshot) -> Repository:
+def with_fired(
+    repository: Repository, snap: AuditSnapshot, warnings: list[str] | None = None
+) -> Repository:
     """The repository with the requests recorded in the audit, no file, that have not
-    ended (a schedule's fire, a finding's auto-remediation: every stream whose fold lists
-    `requests`), beside the files' requests (a file's request of the same name wins): the
-    next `apply` decides and runs them on the normal policy path."""
+    ended (a schedule's fire, a finding's auto-remediation, a follow-up: every stream whose
+    fold lists `requests`), beside the files' requests: the next `apply` decides and runs
+    them on the normal policy path. A recorded request's name is taken: a file of that name
+    added later (whose author could otherwise rewrite what the audit recorded and approve
+    it) is set aside, and `warnings` names it."""
     from remediate.core.lifecycle import FINAL
 
     fired = {}
@@ -325,8 +329,14 @@ def with_fired(repository: Repository, snap: AuditSnapshot) -> Repository:
             continue
         for request in fold.requests(state.value):
             name = request.name
-            if name in repository.requests or snap.state(name).status in FINAL:
+            if snap.state(name).status in FINAL:
                 continue
+            taken = repository.requests.get(name)
+            if taken is not None and warnings is not None:
+                warnings.append(
+                    f"{taken.file or name}: request {name} is one the audit recorded "
+                    f"({stream}); this file is not used for it"
+                )
             fired[name] = request
     if not fired:
         return repository

@@ -386,7 +386,11 @@ def _cron(doc: Document, prefix: str, spec: dict[str, Any]) -> Iterable[Problem]
 
 # Executors whose config bounds one step by a timeout of its own: within the action's
 # timeout, which stops the whole action (a longer one would silently be cut short).
-INNER_TIMEOUTS = {"github_pr": "change.command.timeout", "webhook": "timeout"}
+INNER_TIMEOUTS = {
+    "github_pr": "change.command.timeout",
+    "webhook": "timeout",
+    "cert_check": "source.timeout",
+}
 
 
 def _inner_timeout(doc: Document, executor: str, spec: dict[str, Any]) -> Iterable[Problem]:

@@ -52,11 +52,14 @@ def make(
     for rule in rules:
         name = fu.request_name(rule.name, request.name)
         subject = chain.subject(fu.STREAM, request.name)
-        if name in fu.made(subject.value) or name in rt.repository.requests:
-            continue
-        if chain.state(name).ids:
-            continue  # the name is taken in the audit
         why = f"follow-up {rule.name} of {request.name}: no request: "
+        if name in fu.made(subject.value):
+            continue
+        if name in rt.repository.requests or chain.state(name).ids:
+            taken = rt.repository.requests.get(name)
+            where = f"{taken.file or 'the audit'}" if taken is not None else "the audit"
+            notes.append(why + f"the name {name} is taken ({where})")
+            continue
         holds = fu.holds(rule, data["request"], data["result"], rt.now)
         if isinstance(holds, str):
             notes.append(why + f"its condition failed: {holds}")

@@ -216,7 +216,8 @@ def _load_at(
         settled = checkpoint.settled(checkpoint.of(snap), keep)
         found = at_commit.documents(commits, tip, settled, chosen)
     session.memo[READ_FILES] = found.report.read
-    repository = with_fired(build_repository(found.report.documents), snap)
+    warnings = list(found.warnings)
+    repository = with_fired(build_repository(found.report.documents), snap, warnings)
     return Runtime(
         session=session,
         repository=repository,
@@ -225,7 +226,7 @@ def _load_at(
         requesters=checkpoint.requesters(store, tip, checkpoint.of(snap)),
         now=now,
         rev=tip,
-        warnings=found.warnings,
+        warnings=tuple(warnings),
         fingerprint=commits.fingerprint(tip),
     ), snap
 

@@ -30,6 +30,7 @@ from remediate.core.ratelimit import started
 from remediate.core.schedules import with_fired
 from remediate.core.snapshot import AuditSnapshot, parse_files
 from remediate.core.times import iso
+from remediate.errors import RemediateError
 from remediate.service.apply import locks, starts
 from remediate.service.apply.decide import (
     ClaimsOnRemote,
@@ -87,7 +88,15 @@ def _refill(rt: Runtime, author: Person, report: ApplyReport) -> None:
         report.decided[:], report.created[:], report.notes[:] = decided, created, notes
         return refill_batch(rt, snap, report)
 
-    snap = write(rt.session, build, rt.now, author, rt.runner, report.stats)
+    try:
+        snap = write(rt.session, build, rt.now, author, rt.runner, report.stats)
+    except RemediateError as error:  # bookkeeping: the outcomes are recorded already
+        report.decided[:], report.created[:], report.notes[:] = decided, created, notes
+        report.warnings.append(
+            f"the requests for the slots this run freed were not recorded ({error}); "
+            "the next apply makes them"
+        )
+        return
     if len(report.created) > len(created):
         rt.repository = with_fired(rt.repository, snap)
 
@@ -101,19 +110,23 @@ def _finish(rt: Runtime, held: locks.Held) -> None:
     updates: dict[str, tuple[str | None, str]] = {
         ref: (None, sha) for ref, sha in held.refs.items()
     }
-    updates.update(checkpoint_update(rt.session, rt.runner))
-    snap = rt.session.memo.get("audit@tip")
-    found = rt.store.claim_refs(starts.STARTS_PREFIX)
-    listed = rt.store.claim_refs(PREFIXES["requests"])
-    if listed and isinstance(snap, AuditSnapshot):
-        over = prunable(listed, snap.state)
-        updates.update(over)
-        if found:
-            kept = {ref: sha for ref, sha in listed.items() if ref not in over}
-            updates.update({ref: (None, sha) for ref, sha in starts.unused(found, kept).items()})
-    elif found and listed is not None:
-        updates.update({ref: (None, sha) for ref, sha in starts.unused(found, listed).items()})
-    rt.store.push_leases(updates)
+    try:  # the locks go in any case
+        updates.update(checkpoint_update(rt.session, rt.runner))
+        snap = rt.session.memo.get("audit@tip")
+        found = rt.store.claim_refs(starts.STARTS_PREFIX)
+        listed = rt.store.claim_refs(PREFIXES["requests"])
+        if listed and isinstance(snap, AuditSnapshot):
+            over = prunable(listed, snap.state)
+            updates.update(over)
+            if found:
+                kept = {ref: sha for ref, sha in listed.items() if ref not in over}
+                unused = starts.unused(found, kept)
+                updates.update({ref: (None, sha) for ref, sha in unused.items()})
+        elif found and listed is not None:
+            unused = starts.unused(found, listed)
+            updates.update({ref: (None, sha) for ref, sha in unused.items()})
+    finally:
+        rt.store.push_leases(updates)
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
