@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from remediate.core import checkpoint as cp
 from remediate.core import streams as st
-from remediate.core.audit import RequestState, extend
+from remediate.core.audit import Event, RequestState, extend
 from remediate.core.authorship import RunnerTrust, as_trust
 from remediate.core.automation import Record
 from remediate.core.chains import check_chains
@@ -33,7 +33,7 @@ from remediate.core.snapshot import (
     parse_all,
     split,
 )
-from remediate.core.streams import Key, StreamState
+from remediate.core.streams import Key, StreamEvent, StreamState
 from remediate.errors import RemediateError, UserError
 from remediate.service.ports import AuditReader, Store
 
@@ -290,11 +290,13 @@ def find(store: AuditReader, rev: str | None, runner: RunnerTrust | str | None) 
     return found
 
 
-def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
-    """The audit at `rev`: `base` plus the files added since its commit; None when only
-    a full read can say (a file modified or deleted since, an unreadable line, a chain
-    that the new events do not simply extend)."""
-    changes = store.added(base.commit, rev, AUDIT_DIR)
+def _added_events(
+    store: AuditReader, old: str, new: str
+) -> tuple[list[Event], list[StreamEvent], int] | None:
+    """The request events, the other streams' events and the number of the audit files
+    `new` adds to `old` (an oversized one refused); None when `new` also modifies or
+    deletes a file, or a line does not parse: then only a full read can say."""
+    changes = store.added(old, new, AUDIT_DIR)
     if any(letter != "A" for letter, *_ in changes):
         return None
     for _, path, _, size in changes:
@@ -305,6 +307,17 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
     if problems:
         return None
     events, others = split(every)
+    return events, others, len(changes)
+
+
+def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
+    """The audit at `rev`: `base` plus the files added since its commit; None when only
+    a full read can say (a file modified or deleted since, an unreadable line, a chain
+    that the new events do not simply extend)."""
+    added = _added_events(store, base.commit, rev)
+    if added is None:
+        return None
+    events, others, count = added
     top = extend(lambda name: base.state(name) or RequestState(name), events)
     more = st.extend(lambda key: base.stream_state(key) or st.start(*key), others)
     if top is None or more is None:
@@ -313,7 +326,7 @@ def since(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         rev,
         events,
         [],
-        base.manifest.files + len(changes),
+        base.manifest.files + count,
         Layered(base, top),
         base=base.commit,
         checkpoint=base.sha,
@@ -356,17 +369,10 @@ def behind(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
     subject with no event at `rev` is gone from the snapshot."""
     from remediate.core.audit import fold
 
-    changes = store.added(rev, base.commit, AUDIT_DIR)
-    if any(letter != "A" for letter, *_ in changes):
+    added = _added_events(store, rev, base.commit)
+    if added is None:
         return None
-    for _, path, _, size in changes:
-        refused = oversized(path, size)
-        if refused:
-            raise UserError(refused)
-    later, problems = parse_all({path: store.blob_text(blob) for _, path, blob, _ in changes})
-    if problems:
-        return None
-    events, others = split(later)
+    events, others, count = added
     touched = {e.request_id for e in events}
     keys = {(o.stream, o.subject) for o in others}
     paths = store.containing(rev, AUDIT_DIR, touched | {subject for _, subject in keys})
@@ -398,7 +404,7 @@ def behind(store: AuditReader, rev: str, base: Stored) -> AuditSnapshot | None:
         rev,
         [e for e in mine if e.request_id in touched],
         [],
-        base.manifest.files - len(changes),
+        base.manifest.files - count,
         Layered(base, {n: states[n] for n in touched if n in states}, gone),
         base=None,
         checkpoint=base.sha,
