@@ -225,7 +225,6 @@ def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
     """Settings spec.autoRemediation: unique rule names, a real action type, templates
     that compile and read only `finding`, literal fields valid as a request's (a
     template's value is checked when the finding renders it, at import)."""
-    from remediate.executors.templates import is_template, template_problems
 
     names: dict[str, int] = {}
     for i, rule in enumerate(doc.spec.get("autoRemediation", [])):
@@ -238,19 +237,7 @@ def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
                 f"spec.autoRemediation[{names[rule['name']]}])",
             )
         names.setdefault(rule["name"], i)
-        request = rule["request"]
-        parameters = request["action"].get("parameters", {})
-        templated = any(is_template(v) for v in _strings(parameters))
-        yield from check_request_spec(doc, index, f"{prefix}.request", request, not templated)
-        for path, message in template_problems(request, names=("finding",)):
-            yield _p(doc, f"{prefix}.request.{path}", message)
-        for key in ("serviceName", "environment", "severity"):
-            value = request.get(key)
-            if isinstance(value, str) and not is_template(value):
-                validator, schema = _literal(key)
-                lines = doc.lines.subtree(f"{prefix}.request.{key}")
-                for err in schemas.errors_of(validator, value, lines, schema):
-                    yield _p(doc, f"{prefix}.request.{key}", err.message)
+        yield from _rendered_request(doc, index, f"{prefix}.request", rule["request"], ("finding",))
 
 
 def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
@@ -258,7 +245,6 @@ def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
     requests), a real action type, templates that compile and read only `request` and
     `result`, literal fields valid as a request's (a template's value is checked when an
     outcome renders it, at apply)."""
-    from remediate.executors.templates import is_template, template_problems
 
     others = {
         rule["name"]: other.name
@@ -284,19 +270,31 @@ def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
                 f"{others[rule['name']]!r} too): it names requests",
             )
         names.setdefault(rule["name"], i)
-        request = rule["request"]
-        parameters = request["action"].get("parameters", {})
-        templated = any(is_template(v) for v in _strings(parameters))
-        yield from check_request_spec(doc, index, f"{prefix}.request", request, not templated)
-        for path, message in template_problems(request, names=("request", "result")):
-            yield _p(doc, f"{prefix}.request.{path}", message)
-        for key in ("serviceName", "environment", "severity"):
-            value = request.get(key)
-            if isinstance(value, str) and not is_template(value):
-                validator, schema = _literal(key)
-                lines = doc.lines.subtree(f"{prefix}.request.{key}")
-                for err in schemas.errors_of(validator, value, lines, schema):
-                    yield _p(doc, f"{prefix}.request.{key}", err.message)
+        yield from _rendered_request(
+            doc, index, f"{prefix}.request", rule["request"], ("request", "result")
+        )
+
+
+def _rendered_request(
+    doc: Document, index: Index, at: str, request: dict[str, Any], names: tuple[str, ...]
+) -> Iterable[Problem]:
+    """A request spec a rule renders (auto-remediation's, a follow-up's): the request's own
+    checks (a parameter that is a template is checked when it is rendered), templates that
+    compile and read only `names`, and the literal fields valid as a request's."""
+    from remediate.executors.templates import is_template, template_problems
+
+    parameters = request["action"].get("parameters", {})
+    templated = any(is_template(v) for v in _strings(parameters))
+    yield from check_request_spec(doc, index, at, request, not templated)
+    for path, message in template_problems(request, names=names):
+        yield _p(doc, f"{at}.{path}", message)
+    for key in ("serviceName", "environment", "severity"):
+        value = request.get(key)
+        if isinstance(value, str) and not is_template(value):
+            validator, schema = _literal(key)
+            lines = doc.lines.subtree(f"{at}.{key}")
+            for err in schemas.errors_of(validator, value, lines, schema):
+                yield _p(doc, f"{at}.{key}", err.message)
 
 
 def _strings(value: Any) -> Iterable[str]:
