@@ -647,16 +647,27 @@ def feed(
         if after not in ids:
             raise KeyError(after)
         ordered = ordered[: ids.index(after)]
-    chosen = [
-        e
-        for e in ordered
-        if (finding is None or e["findingId"] == finding)
-        and (severity is None or e["severity"] == severity)
-        and (event_type is None or e["eventType"] == event_type)
-        and (lo is None or e["at"] >= lo)
-        and (hi is None or e["at"] <= hi)
-    ]
+    chosen = [e for e in ordered if matches(e, finding, severity, event_type, lo, hi)]
     return chosen if limit is None else chosen[:limit]
+
+
+def matches(
+    item: dict[str, Any],
+    finding: str | None,
+    severity: str | None,
+    event_type: str | None,
+    lo: str | None,
+    hi: str | None,
+) -> bool:
+    """Does a feed item (`feed_event`) pass the feed's filters (`lo`/`hi`: ISO times,
+    inclusive)?"""
+    return (
+        (finding is None or item["findingId"] == finding)
+        and (severity is None or item["severity"] == severity)
+        and (event_type is None or item["eventType"] == event_type)
+        and (lo is None or item["at"] >= lo)
+        and (hi is None or item["at"] <= hi)
+    )
 
 
 def ordered_events(events: Sequence[streams.StreamEvent]) -> list[streams.StreamEvent]:

@@ -74,7 +74,7 @@ def events(
     def enough(found: list[StreamEvent], older: str) -> bool:
         for event in found[seen[0] :]:
             item = fd.feed_event(event)
-            if item is not None and _matches(item, finding, severity, event_type, lo, hi):
+            if item is not None and fd.matches(item, finding, severity, event_type, lo, hi):
                 matched.append(item["at"])
             if event.id == after:
                 after_at.append(event.at)
@@ -103,23 +103,6 @@ def events(
 # a `set-status` event of an earlier version was drafted while its batch was pushed
 # (retries included), seconds later: a minute covers it.
 MARGIN = timedelta(minutes=1)
-
-
-def _matches(
-    item: dict[str, Any],
-    finding: str | None,
-    severity: str | None,
-    event_type: str | None,
-    lo: str | None,
-    hi: str | None,
-) -> bool:
-    return (
-        (finding is None or item["findingId"] == finding)
-        and (severity is None or item["severity"] == severity)
-        and (event_type is None or item["eventType"] == event_type)
-        and (lo is None or item["at"] >= lo)
-        and (hi is None or item["at"] <= hi)
-    )
 
 
 def target_date(text: str | None) -> str | None:
