@@ -115,15 +115,11 @@ def _finish(rt: Runtime, held: locks.Held) -> None:
         snap = rt.session.memo.get("audit@tip")
         found = rt.store.claim_refs(starts.STARTS_PREFIX)
         listed = rt.store.claim_refs(PREFIXES["requests"])
-        if listed and isinstance(snap, AuditSnapshot):
-            over = prunable(listed, snap.state)
-            updates.update(over)
-            if found:
-                kept = {ref: sha for ref, sha in listed.items() if ref not in over}
-                unused = starts.unused(found, kept)
-                updates.update({ref: (None, sha) for ref, sha in unused.items()})
-        elif found and listed is not None:
-            unused = starts.unused(found, listed)
+        over = prunable(listed, snap.state) if listed and isinstance(snap, AuditSnapshot) else {}
+        updates.update(over)
+        if found and listed is not None:
+            kept = {ref: sha for ref, sha in listed.items() if ref not in over}
+            unused = starts.unused(found, kept)
             updates.update({ref: (None, sha) for ref, sha in unused.items()})
     finally:
         rt.store.push_leases(updates)
