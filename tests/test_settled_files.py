@@ -199,7 +199,8 @@ def test_a_later_checkpoint_appends_new_executions_and_equals_the_full_fold(
     reader = clone(tmp_path, bare, "reader")
     store = session(reader).store
     tip = store.fetch()
-    text = git(bare, "show", f"{cp.REF}:{cp.EXECUTIONS}") + "\n"
+    months = git(bare, "ls-tree", "--name-only", f"{cp.REF}:{cp.EXECUTIONS}").split()
+    text = "".join(git(bare, "show", f"{cp.REF}:{cp.EXECUTIONS}{m}") + "\n" for m in months)
     full = audit_log.read_all(store, tip)
     assert sorted(cp.read_executions(text), key=repr) == sorted(full.executions(), key=repr)
     assert [x.request_id for x in cp.read_executions(text)][-1] == "rem-3"

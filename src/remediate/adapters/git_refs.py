@@ -56,7 +56,7 @@ class GitRefs(GitBase):
         """Set (or, with None, delete) each ref only if it still holds the expected value.
 
         `updates`: ref → (new sha or None, expected sha or "" for "must not exist", or
-        `ANY_VALUE` for a deletion of whatever it holds). Each ref is decided on its own
+        `ANY_VALUE` for an update or deletion of whatever it holds). Each ref is decided on its own
         by the remote under its ref lock.
 
         The remote checks every update against the value it advertised (the old id of
@@ -82,6 +82,8 @@ class GitRefs(GitBase):
         for ref, (new, expected) in updates.items():
             if new is None and expected == ANY_VALUE:
                 args.append(f":{ref}")
+            elif expected == ANY_VALUE:  # set whatever it holds (the checkpoint's carrier)
+                args.append(f"+{new}:{ref}")
             elif new is not None and expected == "" and self._is_root(new):
                 args.append(f"{new}:{ref}")
             else:
@@ -121,6 +123,8 @@ class GitRefs(GitBase):
         for ref, (new, expected) in updates.items():
             if new is None and expected == ANY_VALUE:
                 code, _, _ = self._run("update-ref", "-d", ref)
+            elif expected == ANY_VALUE:
+                code, _, _ = self._run("update-ref", ref, str(new))
             elif new is None:
                 code, _, _ = self._run("update-ref", "-d", ref, expected)
             else:

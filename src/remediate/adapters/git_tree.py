@@ -47,10 +47,10 @@ class GitTree:
             found = []
             for record in out.split(b"\0"):
                 meta, _, path = record.partition(b"\t")
-                fields = meta.split()
+                fields = meta.decode("ascii", "replace").split()
                 if len(fields) != 4:
                     continue
-                mode, kind, blob, size = (f.decode() for f in fields)
+                mode, kind, blob, size = fields
                 found.append(
                     TreeEntry(path.decode("utf-8", "replace"), mode, kind, blob, _size(size))
                 )

@@ -184,8 +184,41 @@ class GitWriting(GitBase):
                 return False
         if head is None:
             code, _, _ = self._run("reset", "--quiet", "--keep", sha)
+        elif self._add_files(head, sha):
+            return True
         else:
             code, _, _ = self._run("merge", "--ff-only", "--quiet", sha)
+        return code == 0
+
+    def _add_files(self, head: str, sha: str) -> bool:
+        """The fast-forward from `head` to `sha` when `sha` only adds files that the
+        checkout has neither in its work tree nor in its index (the runner's own audit
+        files: the usual case): those files checked out, then the branch moved from
+        `head`. `merge` compares every entry of both trees with the index: 0.15 s at
+        40,000 files, against ~0.03 s. False, with nothing done, for anything else (a
+        file changed or deleted, a path the checkout holds, a sparse checkout)."""
+        code, out, _ = self._run(
+            "diff-tree", "-r", "-z", "--no-renames", "--name-status", head, sha
+        )
+        fields = out.removesuffix("\0").split("\0")
+        if code != 0 or len(fields) % 2 or not 0 < len(fields) <= 2 * ADDED_MAX:
+            return False
+        paths = fields[1::2]
+        if any(status != "A" for status in fields[0::2]):
+            return False
+        if any(os.path.lexists(self.root / path) for path in paths):
+            return False
+        literal = "--literal-pathspecs"
+        _, sparse, _ = self._run("config", "--bool", "core.sparseCheckout")
+        code, staged, _ = self._run(literal, "ls-files", "-z", "--", *paths)
+        if sparse == "true" or code != 0 or staged:
+            return False
+        code, _, _ = self._run(literal, "checkout", "--quiet", sha, "--", *paths)
+        if code != 0:
+            return False
+        code, _, _ = self._run(
+            "update-ref", "-m", f"remediate: fast-forward to {sha}", "HEAD", sha, head
+        )
         return code == 0
 
 
@@ -198,6 +231,7 @@ _DIR = b"40000"
 
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's id of the empty tree
+ADDED_MAX = 200  # `fast_forward` checks out at most this many added files by name
 
 
 def _nested(blobs: Mapping[str, str | None]) -> dict[bytes, Any]:

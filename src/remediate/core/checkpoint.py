@@ -1,12 +1,15 @@
 """The runner's checkpoint: the folded audit as of one commit of the branch, in buckets.
 
-A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
+A checkpoint is a parentless commit (`REF` on the remote; `CARRIER` beside it) whose tree
+holds
 - `checkpoint.json`: the commit of the branch it summarises, how many audit files that
   commit holds, and which requests are not final (`Manifest`);
 - `requests/<xx>.json`: every request's folded state, 256 buckets by a hash of its id;
 - `files/<xx>.json`: every request file (by a hash of its path) with who added it and,
   once its requests are settled, the blob the runner read and the requests it declares;
-- `executions.json`: every execution start (what rate limits count);
+- `executions/<yyyy-mm>.json`: every execution start (what rate limits count), one file per
+  month (UTC) of its start, sorted: a run rewrites only the months it adds to, and a rate
+  limit reads only the months its window reaches;
 - `automation.json`: which version of each automation file is in force as of that commit
   (`core.automation.Record`), so that a later run walks only the commits made since;
 - `streams/<stream>/<xx>.json`: each other stream's subjects (`core.streams`), by a hash
@@ -30,10 +33,17 @@ from remediate.core.decision import Approval, Execution
 from remediate.core.streams import StreamState, fold_of
 from remediate.core.times import iso, parse_time
 
-VERSION = 2  # 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`)
+# 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`)
+# 3: executions by month (`executions/<yyyy-mm>.json`; was one `executions.json`)
+VERSION = 3
 REF = "refs/remediate/checkpoint"
+# A commit of the checkpoint's tree whose parent is the checkpoint it replaced (so that
+# git's pack negotiation has an edge: a push or fetch of a new checkpoint sends only what
+# changed). Written with each checkpoint, read by nothing: it keeps at most one earlier
+# checkpoint's objects alive, and the checkpoint's own history stays one commit long.
+CARRIER = "refs/remediate/carrier"
 MANIFEST = "checkpoint.json"
-EXECUTIONS = "executions.json"
+EXECUTIONS = "executions/"  # one file per month: `execution_month`
 AUTOMATION = "automation.json"  # `core.automation.Record` as of the commit it names
 _TIMES = {"claimed_at", "deadline", "retry_at"}
 
@@ -231,6 +241,26 @@ def files_text(entries: Mapping[str, FileEntry]) -> str:
 def executions_text(executions: Iterable[Execution]) -> str:
     rows = sorted(executions, key=lambda x: (x.at, x.request_id))
     return "".join(dumps(encode(x)) for x in rows)
+
+
+def execution_month(at: datetime) -> str:
+    """The file of `EXECUTIONS` that holds an execution started at `at`."""
+    return f"{EXECUTIONS}{at.astimezone(UTC):%Y-%m}.json"
+
+
+def months_since(paths: Iterable[str], since: datetime | None) -> list[str]:
+    """The month files among `paths` that may hold a start later than `since` (all of
+    them for None), oldest first."""
+    first = execution_month(since) if since is not None else ""
+    return sorted(p for p in paths if p.startswith(EXECUTIONS) and p >= first)
+
+
+def execution_months(executions: Iterable[Execution]) -> dict[str, str]:
+    """The month files holding `executions` (path → text)."""
+    by_month: dict[str, list[Execution]] = {}
+    for execution in executions:
+        by_month.setdefault(execution_month(execution.at), []).append(execution)
+    return {path: executions_text(rows) for path, rows in sorted(by_month.items())}
 
 
 def read_executions(text: str) -> list[Execution]:

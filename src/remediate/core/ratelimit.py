@@ -60,6 +60,13 @@ _ATTR = {
 }
 
 
+def counted_since(policies: PolicySet, now: datetime) -> datetime:
+    """The earliest start any rate limit of `policies` counts at `now` (it counts the ones
+    later than it: `counts_toward`); the end of time when none has a rate limit."""
+    windows = [p.rate_limit.per for p in policies.policies if p.rate_limit is not None]
+    return now - max(windows) if windows else datetime.max.replace(tzinfo=UTC)
+
+
 def counts_toward(policy: Policy, e: Execution, now: datetime) -> bool:
     """Did execution `e` start inside `policy`'s rate-limit window and match the policy?
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from remediate.core import streams as st
@@ -40,7 +41,9 @@ class Base(Protocol):
 
     def every(self) -> dict[str, RequestState]: ...
 
-    def executions(self) -> list[Execution]: ...
+    def executions(self, since: datetime | None = None) -> list[Execution]:
+        """Every execution start later than `since` (all for None), and maybe earlier ones."""
+        ...
 
     def streams(self) -> dict[Key, StreamState]: ...
 
@@ -80,10 +83,10 @@ class Layered(Mapping[str, RequestState]):
         found = (self.get(name) for name in names)
         return [s for s in found if s is not None and s.status not in FINAL]
 
-    def executions(self) -> tuple[Execution, ...]:
+    def executions(self, since: datetime | None = None) -> tuple[Execution, ...]:
         replaced = self.top.keys() | self.gone
-        kept = [x for x in self.base.executions() if x.request_id not in replaced]
-        return (*kept, *(x for s in self.top.values() for x in s.executions))
+        kept = [x for x in self.base.executions(since) if x.request_id not in replaced]
+        return _later((*kept, *(x for s in self.top.values() for x in s.executions)), since)
 
 
 class LayeredStreams(Mapping[Key, StreamState]):
@@ -148,10 +151,12 @@ class AuditSnapshot:
             return self.states.active()
         return [s for s in self.states.values() if s.status not in FINAL]
 
-    def executions(self) -> tuple[Execution, ...]:
+    def executions(self, since: datetime | None = None) -> tuple[Execution, ...]:
+        """Every execution start recorded, or only those later than `since` (what a rate
+        limit's window counts: `Runtime.counted_since`)."""
         if isinstance(self.states, Layered):
-            return self.states.executions()
-        return tuple(x for s in self.states.values() for x in s.executions)
+            return self.states.executions(since)
+        return _later(tuple(x for s in self.states.values() for x in s.executions), since)
 
     def extended(
         self,
@@ -246,3 +251,7 @@ def oversized(path: str, size: int) -> str | None:
         return None
     shown = f"{limit} bytes ({limit // MIB} MiB)" if limit % MIB == 0 else f"{limit} bytes"
     return f"{path}: audit file is {size} bytes; the limit is {shown}; not read"
+
+
+def _later(executions: tuple[Execution, ...], since: datetime | None) -> tuple[Execution, ...]:
+    return executions if since is None else tuple(x for x in executions if x.at > since)

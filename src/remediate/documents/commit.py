@@ -125,7 +125,7 @@ def commit_files(
     unsized: dict[str, str] = {}
     for path in sorted(by_path):
         entry = by_path[path]
-        if any(part.startswith(".") for part in path.split("/")):
+        if path.startswith(".") or "/." in path:  # a component starting with "."
             continue
         if not _in_documents(path):
             continue
@@ -198,6 +198,7 @@ class AtCommit:
     def __init__(self, root: Path, tree: Tree) -> None:
         self._root = root
         self._tree = tree
+        self._blobs: dict[str, dict[str, str]] = {}
 
     def validate(
         self,
@@ -250,7 +251,15 @@ class AtCommit:
         return [] if any(p.severity == "error" for p in result.problems) else result.documents
 
     def blobs(self, rev: str) -> dict[str, str]:
-        return {e.path: e.blob for e in self._tree.entries(rev) if e.kind == "blob"}
+        """path → blob of every file where documents live at `rev` (built once per commit:
+        a load asks for it several times, 10,000 entries at 10,000 requests)."""
+        found = self._blobs.get(rev)
+        if found is None:
+            found = {e.path: e.blob for e in self._tree.entries(rev) if e.kind == "blob"}
+            if len(self._blobs) > 4:
+                self._blobs.clear()
+            self._blobs[rev] = found
+        return found
 
     def local_edits(self, rev: str) -> list[str]:
         return self._tree.local_edits(rev)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from remediate.core import checkpoint as cp
 from remediate.core import streams as st
@@ -20,7 +21,7 @@ from remediate.core.audit import Event, RequestState, extend
 from remediate.core.authorship import RunnerTrust, as_trust
 from remediate.core.automation import Record
 from remediate.core.chains import check_chains
-from remediate.core.commits import WON, Person
+from remediate.core.commits import ANY_VALUE, WON, Person
 from remediate.core.decision import Execution
 from remediate.core.lifecycle import SETTLED
 from remediate.core.snapshot import (
@@ -52,10 +53,10 @@ class Stored:
     blobs: dict[str, str]  # path in its tree → blob
     _buckets: dict[str, dict[str, RequestState]] = field(default_factory=dict)
     _files: dict[str, dict[str, cp.FileEntry]] = field(default_factory=dict)
-    _executions: list[Execution] | None = None
-    _executions_text: str | None = None
+    _months: dict[str, list[Execution]] = field(default_factory=dict)  # month file → rows
     _streams: dict[str, dict[str, StreamState]] = field(default_factory=dict)
     _prefetched: set[str] = field(default_factory=set)
+    _settled: dict[str, ReadFile] | None = None
 
     @property
     def commit(self) -> str:
@@ -146,16 +147,24 @@ class Stored:
             found.update({(s.stream, s.subject): s for s in self.stream_bucket(path).values()})
         return found
 
-    def executions(self) -> list[Execution]:
-        if self._executions is None:
-            self._executions = cp.read_executions(self.executions_text())
-        return self._executions
+    def executions(self, since: datetime | None = None) -> list[Execution]:
+        """The execution starts of every month that may hold one later than `since` (all
+        of them for None): a rate limit's window reads a month or two, not the history."""
+        found: list[Execution] = []
+        for path in cp.months_since(self.blobs, since):
+            found += self.month(path)
+        return found
 
-    def executions_text(self) -> str:
-        if self._executions_text is None:
-            blob = self.blobs.get(cp.EXECUTIONS)
-            self._executions_text = self.store.blob_text(blob) if blob else ""
-        return self._executions_text
+    def month(self, path: str) -> list[Execution]:
+        """The execution starts of one month file (`core.checkpoint.execution_month`)."""
+        if path not in self._months:
+            blob = self.blobs.get(path)
+            self._months[path] = cp.read_executions(self.month_text(path)) if blob else []
+        return self._months[path]
+
+    def month_text(self, path: str) -> str:
+        blob = self.blobs.get(path)
+        return self.store.blob_text(blob) if blob else ""
 
     def files(self, path: str) -> dict[str, cp.FileEntry]:
         if path not in self._files:
@@ -181,6 +190,13 @@ class Stored:
             else:
                 yield from cp.read_settled(self.store.blob_text(self.blobs[path]))
 
+    def settled_map(self) -> dict[str, ReadFile]:
+        """`settled_files` as a mapping, built once per checkpoint (a load and the draft of
+        the next checkpoint both look files up in it)."""
+        if self._settled is None:
+            self._settled = dict(self.settled_files())
+        return self._settled
+
     def every_file(self) -> Iterator[tuple[str, cp.FileEntry]]:
         self.prefetch("files/")
         for path in sorted(p for p in self.blobs if p.startswith("files/")):
@@ -195,7 +211,7 @@ def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[
     if base is None:
         return {}
     found: dict[str, tuple[str, Names]] = {}
-    for path, (blob, names) in base.settled_files():
+    for path, (blob, names) in base.settled_map().items():
         if not any(n in keep for n, _ in names):
             found[path] = (blob, names)
     return found
@@ -516,8 +532,7 @@ def draft(
     files = _state_files(snap, base)
     files.update(_stream_files(snap, base))
     files.update(_file_entries(store, snap, base, read or {}))
-    if base is None or _new_executions(snap, base):
-        files[cp.EXECUTIONS] = _executions_file(snap, base)
+    files.update(_execution_files(snap, base))
     if automation is not None:  # as of `snap.rev` (else the previous one stays, as of its own)
         record = {"commit": snap.rev, "record": automation.as_json()}
         files[cp.AUTOMATION] = cp.dumps(record)
@@ -526,7 +541,20 @@ def draft(
     message = f"remediate checkpoint\n\nCheckpoint-Of: {snap.rev}\n"
     tree_from = base.sha if base is not None else None
     sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
-    return {cp.REF: (sha, current.sha if current is not None else "")}
+    if current is None:
+        return {cp.REF: (sha, "")}
+    # The carrier: the same tree on top of the checkpoint it replaces. Git sends what the
+    # other side lacks by walking from the parents of what it sends; the checkpoint has
+    # none, so without it the whole tree went on every push (776 objects, 16 MB at
+    # 10,000 requests), and to every fetch of a new checkpoint.
+    carrier = store.make_commit(current.sha, {}, CARRIER_MESSAGE, runner, runner, tree_from=sha)
+    return {cp.REF: (sha, current.sha), cp.CARRIER: (carrier, ANY_VALUE)}
+
+
+CARRIER_MESSAGE = (
+    "remediate checkpoint carrier\n\nThe tree of the runner's checkpoint on top of the one "
+    "it replaced, so that git sends only the buckets that changed. Nothing reads it.\n"
+)
 
 
 def _state_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
@@ -564,7 +592,10 @@ def _file_entries(
     since_base = base.commit if base else None
     found = store.requesters(REQUESTS, rev=snap.rev, since=since_base, known=known)
     entries = {path: cp.FileEntry(who) for path, who in found.items()}
+    recorded = base.settled_map() if base is not None else {}
     for path, (blob, names) in read.items():
+        if path not in entries and recorded.get(path) == (blob, names):
+            continue  # recorded settled already, and skipped: still so (no entry decoded)
         old = entries.get(path) or (base.file(path) if base is not None else None)
         if old is None:
             continue  # not a file of the branch's history
@@ -584,31 +615,32 @@ def _file_entries(
     return out
 
 
-def _executions_file(snap: AuditSnapshot, base: Stored | None) -> str:
-    """`executions.json` of `snap`: the previous text with the new rows appended when they
-    sort after it (the usual case: no row is encoded again), else rewritten sorted."""
+def _execution_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
+    """The month files of executions to write: each month a start was added to since `base`
+    (the previous text with the new rows appended when they sort after it, the usual case;
+    else that month rewritten sorted), or every month when a request's starts are not those
+    of `base` and more (each month of `base` no start is left in written empty)."""
     top = snap.states.top if isinstance(snap.states, Layered) else None
     if base is None or top is None:
-        return cp.executions_text(snap.executions())
-    added: list[Execution] = []
+        return cp.execution_months(snap.executions())
+    added: dict[str, list[Execution]] = {}
     for name, state in top.items():
         before = (base.state(name) or RequestState(name)).executions
         if state.executions[: len(before)] != before:
-            return cp.executions_text(snap.executions())
-        added += state.executions[len(before) :]
-    old = base.executions()
-    if old and added and min(_order(x) for x in added) < max(_order(x) for x in old[-1:]):
-        return cp.executions_text(snap.executions())
-    return base.executions_text() + cp.executions_text(added)
+            every = cp.execution_months(snap.executions())
+            stale = cp.months_since(base.blobs, None)
+            return {**{p: "" for p in stale if p not in every}, **every}
+        for execution in state.executions[len(before) :]:
+            added.setdefault(cp.execution_month(execution.at), []).append(execution)
+    out = {}
+    for path, rows in added.items():
+        old = base.month(path)
+        if old and min(_order(x) for x in rows) < _order(old[-1]):
+            out[path] = cp.executions_text([*old, *rows])
+        else:
+            out[path] = base.month_text(path) + cp.executions_text(rows)
+    return out
 
 
 def _order(execution: Execution) -> tuple[object, ...]:
     return (execution.at, execution.request_id)
-
-
-def _new_executions(snap: AuditSnapshot, base: Stored) -> bool:
-    top = snap.states.top if isinstance(snap.states, Layered) else {}
-    return any(
-        len(s.executions) != len((base.state(n) or RequestState(n)).executions)
-        for n, s in top.items()
-    )

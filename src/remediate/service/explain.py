@@ -241,7 +241,7 @@ def _rate_limit_step(
         key = tuple(key_value(v) for v in request_key(request, limit.by))
         window = sorted(
             e.at.astimezone(UTC)
-            for e in history.executions
+            for e in history.executions(now - limit.per)
             if counts_toward(policy, e, now) and execution_key(e, limit.by) == key
         )
         if len(window) >= limit.max:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from remediate.core.decision import Context, Decision, Execution, decision_context, requesters_of
@@ -20,6 +19,7 @@ from remediate.core.identity import Directory
 from remediate.core.lifecycle import NOT_STARTED
 from remediate.core.model import Repository, Request, build_repository
 from remediate.core.policy import PolicyError, PolicySet, compile_policies, evaluate
+from remediate.core.ratelimit import counted_since
 from remediate.documents.loader import YAML_SUFFIXES
 from remediate.errors import DocumentsInvalid, Problem, UserError
 
@@ -35,13 +35,23 @@ class History:
     states: Mapping[str, RequestState] = field(default_factory=dict)  # by request id
     requesters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # by file (git)
 
-    @cached_property
-    def executions(self) -> tuple[Execution, ...]:
+    _executions: dict[datetime | None, tuple[Execution, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def executions(self, since: datetime | None = None) -> tuple[Execution, ...]:
+        """Every execution start recorded, or those later than `since` (what the rate
+        limits count: `core.ratelimit.counted_since`), read once for each `since`."""
         from remediate.core.snapshot import Layered
 
-        if isinstance(self.states, Layered):  # on a checkpoint: its executions.json, no state
-            return self.states.executions()
-        return tuple(e for s in self.states.values() for e in s.executions)
+        if since not in self._executions:
+            if isinstance(self.states, Layered):  # on a checkpoint: its month files
+                found = self.states.executions(since)
+            else:
+                every = (e for s in self.states.values() for e in s.executions)
+                found = tuple(e for e in every if since is None or e.at > since)
+            self._executions[since] = found
+        return self._executions[since]
 
 
 @dataclass(frozen=True)
@@ -144,8 +154,10 @@ def context_for(
     history: History,
     request: Request | None,
     now: datetime,
+    policies: PolicySet | None = None,
 ) -> Context:
-    """The decision context of `request` (None: one with no requester and no approvals)."""
+    """The decision context of `request` (None: one with no requester and no approvals);
+    with `policies`, its executions only those their rate limits count."""
     state = history.states.get(request.name) if request is not None else None
     requesters: tuple[str, ...] = ()
     if request is not None:
@@ -154,8 +166,9 @@ def context_for(
     action = repo.action_types.get(request.action_type) if request is not None else None
     action_hash = action.content_hash if action is not None else None
     approvals = state.approvals_for(request.content_hash, action_hash) if state and request else ()
+    since = counted_since(policies, now) if policies is not None else None
     return decision_context(
-        now, directory, repo.settings, requesters, approvals, history.executions
+        now, directory, repo.settings, requesters, approvals, history.executions(since)
     )
 
 
@@ -173,7 +186,7 @@ def decide_all(
     )
     out = []
     # One context serves every request with no requester and no approvals on record.
-    shared = context_for(repo, directory, history, None, now)
+    shared = context_for(repo, directory, history, None, now, policies)
     recorded = _recorded_any(history)
     for request in chosen:
         state = history.states.get(request.name)
@@ -182,7 +195,7 @@ def decide_all(
             continue
         context = shared
         if recorded:
-            context = context_for(repo, directory, history, request, now)
+            context = context_for(repo, directory, history, request, now, policies)
             if context.requester is None and not context.approvals:
                 context = shared
         out.append(Planned(evaluate(request, policies, context), request))

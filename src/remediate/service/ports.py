@@ -273,7 +273,8 @@ class Refs(Protocol):
 
     def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
         """ref → (new sha or None to delete, expected sha or "" for absent) → won/lost/unknown.
-        A deletion may expect `commits.ANY_VALUE`: it goes whatever the ref holds."""
+        An update or deletion may expect `commits.ANY_VALUE`: it goes whatever the ref
+        holds."""
 
     def fetch_refs(self, refs: list[str]) -> None: ...
 

@@ -84,6 +84,14 @@ class Runtime:
             executions or (),
         )
 
+    @property
+    def counted_since(self) -> datetime:
+        """The earliest execution start a rate limit counts now: what a decision's
+        `executions` must hold (`AuditSnapshot.executions(since)`)."""
+        from remediate.core.ratelimit import counted_since
+
+        return counted_since(self.policies, self.now)
+
     def action_hash(self, request: Request) -> str | None:
         """The content hash of the request's ActionType (None: it is not defined)."""
         action = self.repository.action_types.get(request.action_type)

@@ -158,7 +158,9 @@ def _decide(
     extra: tuple[Approval, ...],
     snap: AuditSnapshot,
 ) -> Decision:
-    return rt.evaluate(request, rt.context(request, state, extra, snap.executions()))
+    return rt.evaluate(
+        request, rt.context(request, state, extra, snap.executions(rt.counted_since))
+    )
 
 
 def reject(session: Session, request_id: str, reason: str | None) -> VerbResult:

@@ -225,8 +225,15 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
         if key not in seen_keys and key not in skip:
             found.append(f"{key[0]} {key[1]}: in the audit, not in the checkpoint")
     if not skip:
-        rows = sorted(cp.dumps(cp.encode(x)) for s in folder.states.values() for x in s.executions)
-        if sorted(base.executions_text().splitlines(keepends=True)) != rows:
+        every = (x for s in folder.states.values() for x in s.executions)
+        months = {
+            path: sorted(text.splitlines()) for path, text in cp.execution_months(every).items()
+        }
+        held = {
+            path: sorted(base.month_text(path).splitlines())
+            for path in cp.months_since(base.blobs, None)
+        }
+        if {path: rows for path, rows in held.items() if rows} != months:
             found.append("the checkpoint's executions are not those the audit records")
     active = sorted(n for n, s in folder.states.items() if s.status not in FINAL)
     if not skip and tuple(active) != base.manifest.active:

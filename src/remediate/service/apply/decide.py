@@ -56,7 +56,7 @@ def decide_batch(
     report.notes.clear()
     chain = Chain(snap)
     _spooled(rt, chain, kept, report)
-    executions = snap.executions()
+    executions = snap.executions(rt.counted_since)
     for name in sorted(rt.repository.requests):
         request = rt.repository.requests[name]
         state = chain.state(name)
@@ -105,7 +105,7 @@ def follow_ups(
 
     made, notes = followups.make(rt, chain, request, outcome)
     decided = []
-    executions = chain.snap.executions()
+    executions = chain.snap.executions(rt.counted_since)
     for new in made:
         event = decision_event(rt, new, chain.state(new.name), executions)
         if event is not None:
@@ -118,7 +118,7 @@ def refill_batch(rt: Runtime, snap: AuditSnapshot, report: ApplyReport) -> Batch
     """After this run's outcomes: the requests whose slots they freed, made and decided
     (a QUEUED one runs at the next apply), or None when there are none."""
     chain = Chain(snap)
-    _made(rt, chain, snap.executions(), report)
+    _made(rt, chain, snap.executions(rt.counted_since), report)
     return (
         chain.batch(f"remediate apply: {len(chain.others)} request(s) made")
         if chain.others
@@ -132,7 +132,7 @@ def claim_redecisions(rt: Runtime) -> None:
     this runner won, like orphan claims, and a request still allowed runs in this same
     apply under its new attempt. A lost claim means another runner took the attempt."""
     snap = read(rt.store, rt.store.fetch(), rt.trust)
-    executions = snap.executions()
+    executions = snap.executions(rt.counted_since)
     claims = []
     for name in sorted(rt.repository.requests):
         request, state = rt.repository.requests[name], snap.state(name)

@@ -306,7 +306,7 @@ def _claim_batch(
     redecided.clear()
     at = rt.at(snap.rev)
     chain = Chain(snap)
-    executions = list(snap.executions())
+    executions = list(snap.executions(at.counted_since))
     for job in jobs:
         state = chain.state(job.request.name)
         if state.status != lc.QUEUED or state.attempt != job.attempt:

@@ -33,7 +33,7 @@ def select(
     rt: Runtime, snap: AuditSnapshot, report: ApplyReport, max_actions: int | None
 ) -> list[Job]:
     jobs: list[Job] = []
-    executions = list(snap.executions())
+    executions = list(snap.executions(rt.counted_since))
     busy = {  # targets where an action (of any runner) is executing now
         locks.target(st.environment or "", st.service_name or "")
         for st in snap.active()

@@ -1,0 +1,93 @@
+"""The checkout follows the runner's commits (`Store.fast_forward`): the files a commit only
+adds are checked out by name, anything else goes through `git merge --ff-only`, and a
+person's work in the checkout is never overwritten (real git repositories)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.runner_support import REQUESTER, action_yaml, clone, git, make_remote
+from tests.sessions import session
+
+
+def _commit_on(work: Path, files: dict[str, str], remove: tuple[str, ...] = ()) -> str:
+    """A commit on top of HEAD adding `files` (and deleting `remove`), HEAD left where it was."""
+    head = git(work, "rev-parse", "HEAD")
+    for path, text in files.items():
+        (work / path).parent.mkdir(parents=True, exist_ok=True)
+        (work / path).write_text(text)
+    git(work, "add", "-A", "--", *files)
+    if remove:
+        git(work, "rm", "-r", "--quiet", "--", *remove)
+    git(work, "commit", "--quiet", "-m", "runner's commit")
+    sha = git(work, "rev-parse", "HEAD")
+    git(work, "reset", "--quiet", "--hard", head)
+    for path in files:
+        (work / path).unlink(missing_ok=True)
+    return sha
+
+
+def _work(tmp: Path) -> Path:
+    actions = {"noop": action_yaml("noop", ["/bin/sh", "-c", "true"])}
+    return clone(tmp, make_remote(tmp, actions=actions), "work")
+
+
+def test_added_files_are_checked_out_and_the_branch_moves(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n", "audit/2026/12/[b]*.jsonl": "x\n"})
+    assert session(work).store.fast_forward(sha)
+    assert git(work, "rev-parse", "HEAD") == sha
+    assert (work / "audit/2026/12/[b]*.jsonl").read_text() == "x\n"  # a path, not a pattern
+    assert git(work, "status", "--porcelain", "--untracked-files=all") == ""
+    assert f"remediate: fast-forward to {sha}" in git(work, "reflog", "-1")
+
+
+def test_a_persons_uncommitted_work_elsewhere_is_kept(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    (work / "remediate.yaml").write_text((work / "remediate.yaml").read_text() + "# mine\n")
+    (work / "notes.txt").write_text("staged\n")
+    git(work, "add", "notes.txt")
+    assert session(work).store.fast_forward(sha)
+    assert git(work, "rev-parse", "HEAD") == sha
+    assert git(work, "status", "--porcelain").splitlines() == ["A  notes.txt", " M remediate.yaml"]
+
+
+def test_a_file_the_checkout_holds_at_an_added_path_is_never_overwritten(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    head = git(work, "rev-parse", "HEAD")
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    (work / "audit/2026/12").mkdir(parents=True)
+    (work / "audit/2026/12/a.jsonl").write_text("a person's file\n")
+    assert not session(work).store.fast_forward(sha)  # merge refuses too
+    assert git(work, "rev-parse", "HEAD") == head
+    assert (work / "audit/2026/12/a.jsonl").read_text() == "a person's file\n"
+    # staged, then removed from the work tree: the index still holds it
+    git(work, "add", "audit/2026/12/a.jsonl")
+    (work / "audit/2026/12/a.jsonl").unlink()
+    assert not session(work).store.fast_forward(sha)
+    assert git(work, "rev-parse", "HEAD") == head
+    assert git(work, "status", "--porcelain").splitlines() == ["AD audit/2026/12/a.jsonl"]
+
+
+def test_a_commit_that_changes_or_deletes_files_fast_forwards_through_merge(
+    tmp_path: Path,
+) -> None:
+    work = _work(tmp_path)
+    sha = _commit_on(
+        work, {"audit/2026/12/a.jsonl": "{}\n", "remediate.yaml": "changed\n"}, ("actions",)
+    )
+    assert session(work).store.fast_forward(sha)
+    assert git(work, "rev-parse", "HEAD") == sha
+    assert (work / "remediate.yaml").read_text() == "changed\n"
+    assert git(work, "status", "--porcelain", "--untracked-files=all") == ""
+    assert "merge" in git(work, "reflog", "-1")
+
+
+def test_a_sparse_checkout_fast_forwards_through_merge(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    git(work, "sparse-checkout", "set", "--no-cone", "/remediate.yaml", email=REQUESTER)
+    assert session(work).store.fast_forward(sha)
+    assert git(work, "rev-parse", "HEAD") == sha
+    assert not (work / "audit").exists()  # outside the sparse checkout: not written
