@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from remediate.adapters.git_base import DEEPEN
-from remediate.core.automation import Version
+from remediate.core.automation import Version, Voucher
 from remediate.documents.commit import TreeEntry
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
 from remediate.errors import UsageError
@@ -152,7 +152,7 @@ class GitTree:
             side = self._brought_in(parents, paths) if len(parents) > 1 else {}
             for path, blob in changes:
                 found = side.get(path)
-                vouchers = (found[0],) if found is not None and found[1] == blob else ()
+                vouchers = (Voucher(found[0]),) if found is not None and found[1] == blob else ()
                 versions.append(Version(commit, author, path, blob, vouchers))
         return versions
 

@@ -9,9 +9,11 @@ pull request an admin approved"), and names the files whose newer versions it ho
 On GitHub, an admin's approval of a pull request vouches for what it changes: at the push
 that merged it the runner records, on the audit's `vouches` stream (a runner commit, so
 trusted as the rest of the audit), which admins approved its head commit and the blob of
-each automation file there (`Vouch`); `with_vouches` adds them as vouchers to the versions
-whose commit is one the merge put on the branch and whose blob is exactly the reviewed
-head's. A vouch recorded after a record was made (`Record.vouched` names those it saw)
+each automation file it changed there (`Vouch`; None: the head deletes the file);
+`with_vouches` adds them as vouchers to the versions whose commit is one the merge put on
+the branch and whose blob is exactly the reviewed head's (a deletion only to a deletion).
+An admin only through a forge team is recorded with that rule (`Voucher.via`), and counts
+while the settings judged by still name it among the admins (`admin_in`). A vouch recorded after a record was made (`Record.vouched` names those it saw)
 sends `advance` back to the whole history unless every version it names came since.
 
 Who is an admin is itself in `remediate.yaml`; its versions form a chain of trust from the
@@ -27,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from remediate.core.identity import Directory
+
 SETTINGS_FILES = ("remediate.yaml", "remediate.yml")
 AUTOMATION_PATHS = (*SETTINGS_FILES, "actions", "policies")
 
@@ -34,6 +38,52 @@ AUTOMATION_PATHS = (*SETTINGS_FILES, "actions", "policies")
 def is_automation(path: str) -> bool:
     """Is `path` part of the automation itself (settings, action types, policies)?"""
     return path in SETTINGS_FILES or path.startswith(("actions/", "policies/"))
+
+
+TEAM = "team:"  # the admin rules a voucher may have been an admin through
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """Who else stands behind a version (a forge's approving admin, the admin author of a
+    merged commit), and the admin rule that made them one when that was recorded, if not
+    their identity itself: `team:<slug>`, its membership read from the forge's API then,
+    since judging again later there is no API. Counts when the identity is an admin of
+    the settings judged by, or the rule is still one of their admin rules."""
+
+    who: str
+    via: str | None = None
+
+    def as_json(self) -> str | dict[str, str]:
+        return self.who if self.via is None else {"login": self.who, "via": self.via}
+
+    @classmethod
+    def from_json(cls, data: object) -> Voucher:
+        """ValueError unless an identity, or {"login", "via": "team:<slug>"}."""
+        if isinstance(data, str) and data:
+            return cls(data)
+        if isinstance(data, dict) and set(data) == {"login", "via"}:
+            who, via = data["login"], data["via"]
+            rule = isinstance(via, str) and via.startswith(TEAM) and via != TEAM
+            if isinstance(who, str) and who and rule and via == via.casefold():
+                return cls(who, via)
+        raise ValueError(
+            'a voucher is a login, or {"login": ..., "via": "team:<slug>"} (slug in lower case)'
+        )
+
+
+def admin_in(directory: Directory) -> Callable[[Voucher], bool]:
+    """Is a voucher an admin of `directory` (the settings' rbac, no forge API): by its
+    identity, or by the team rule recorded with it, when the settings still name that
+    rule among the admins."""
+    rules = {p.casefold() for p in directory.admins if p.startswith(TEAM)}
+
+    def is_admin(voucher: Voucher) -> bool:
+        if directory.is_admin(voucher.who):
+            return True
+        return voucher.via is not None and voucher.via in rules
+
+    return is_admin
 
 
 @dataclass(frozen=True)
@@ -44,7 +94,12 @@ class Version:
     author: str
     path: str
     blob: str | None
-    vouchers: tuple[str, ...] = ()  # who else stands behind it (a forge's approving reviewers)
+    vouchers: tuple[Voucher, ...] = ()  # who else stands behind it
+
+    @property
+    def behind(self) -> tuple[Voucher, ...]:
+        """Who made it or stands behind it: its author, then its vouchers."""
+        return (Voucher(self.author), *self.vouchers)
 
 
 VOUCHES = "vouches"  # the audit stream of admins' approvals of automation changes
@@ -54,21 +109,27 @@ VOUCH = "vouch"  # its one verb
 @dataclass(frozen=True)
 class Vouch:
     """Admins who approved a merged pull request's head commit: the automation files it
-    changed as that commit holds them (path → blob; None: deleted), and the commits the
-    merge put on the base branch (the merge or squash commit, or the rebased commits)."""
+    changed as that commit holds them (path → blob; None: the head deletes it, so that
+    only a version deleting it, at one of `commits`, is what they reviewed), and the
+    commits the merge put on the base branch (the merge or squash commit, or the rebased
+    commits)."""
 
     id: str  # of the event that recorded it
     pull: int
     head: str
     commits: tuple[str, ...]
     files: Mapping[str, str | None]
-    admins: tuple[str, ...]
+    admins: tuple[Voucher, ...]
 
-    def vouchers(self, version: Version) -> tuple[str, ...]:
+    def vouchers(self, version: Version) -> tuple[Voucher, ...]:
         """Who vouches for `version`: these admins, when it is exactly what they reviewed."""
         if version.commit not in self.commits or version.path not in self.files:
             return ()
         return self.admins if self.files[version.path] == version.blob else ()
+
+    @property
+    def logins(self) -> tuple[str, ...]:
+        return tuple(a.who for a in self.admins)
 
     def details(self) -> dict[str, Any]:
         return {
@@ -76,7 +137,7 @@ class Vouch:
             "head": self.head,
             "commits": list(self.commits),
             "files": dict(sorted(self.files.items())),
-            "admins": list(self.admins),
+            "admins": [a.as_json() for a in self.admins],
         }
 
     @classmethod
@@ -89,14 +150,15 @@ class Vouch:
             raise ValueError("a vouch names its pull request (number) and head commit")
         if not isinstance(commits, list) or not all(isinstance(c, str) for c in commits):
             raise ValueError("a vouch's commits must be a list of commit ids")
-        if not isinstance(admins, list) or not all(isinstance(a, str) and a for a in admins):
+        if not isinstance(admins, list):
             raise ValueError("a vouch's admins must be a list of logins")
+        vouchers = tuple(Voucher.from_json(a) for a in admins)
         if not isinstance(files, dict) or not all(
             isinstance(p, str) and is_automation(p) and (b is None or isinstance(b, str))
             for p, b in files.items()
         ):
             raise ValueError("a vouch's files must map automation files to blob ids")
-        return cls(event_id, pull, head, tuple(commits), dict(files), tuple(admins))
+        return cls(event_id, pull, head, tuple(commits), dict(files), vouchers)
 
 
 def with_vouches(history: Sequence[Version], vouches: Iterable[Vouch]) -> list[Version]:
@@ -150,8 +212,9 @@ class Trusted:
     record: Record | None = None  # what it was chosen from, to advance to a later commit
 
 
-# Is `author` (with the vouchers of a version) an admin under the settings version `blob`?
-AdminsOf = Callable[[str | None], Callable[[str], bool]]
+# Is one behind a version (its author, a voucher) an admin under the settings version
+# `blob`? (`admin_in` of that version's directory)
+AdminsOf = Callable[[str | None], Callable[[Voucher], bool]]
 
 
 def trusted(
@@ -216,7 +279,8 @@ class Record:
 
 
 def _version_json(version: Version) -> list[object]:
-    return [version.commit, version.author, version.path, version.blob, list(version.vouchers)]
+    vouchers = [v.as_json() for v in version.vouchers]
+    return [version.commit, version.author, version.path, version.blob, vouchers]
 
 
 def _version(data: object) -> Version:
@@ -228,7 +292,7 @@ def _version(data: object) -> Version:
         raise ValueError("not a version")
     if blob is not None and not isinstance(blob, str):
         raise ValueError("not a version")
-    return Version(commit, author, path, blob, tuple(str(v) for v in vouchers))
+    return Version(commit, author, path, blob, tuple(Voucher.from_json(v) for v in vouchers))
 
 
 def record(
@@ -251,7 +315,7 @@ def record(
     def counts(version: Version) -> bool:
         if order[version.commit] >= founding:
             return True
-        return any(is_admin(who) for who in (version.author, *version.vouchers))
+        return any(map(is_admin, version.behind))
 
     newest: dict[str, Version] = {}
     chosen: dict[str, Version] = {}
@@ -298,7 +362,7 @@ def advance(
         (v for v in since if v.path in SETTINGS_FILES), key=lambda v: -order[v.commit]
     ):  # oldest first, as `_settings_in_force`
         is_admin = admins_of(in_force.blob)
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             in_force = version
     if in_force.blob != before.in_force.blob or in_force.path != before.in_force.path:
         return None  # another settings version (or file) in force: judge the whole history
@@ -306,7 +370,7 @@ def advance(
     newest, chosen = dict(before.newest), dict(before.chosen)
     for version in reversed(since):  # oldest first: the newest that counts wins
         newest[version.path] = version
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             chosen[version.path] = version
     chosen[in_force.path] = in_force
     return Record(in_force, newest, chosen, vouched)
@@ -334,7 +398,7 @@ def _settings_in_force(
             current = version
             continue
         is_admin = admins_of(current.blob if current is not None else None)
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             current = version
     return current
 

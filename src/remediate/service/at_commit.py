@@ -21,6 +21,8 @@ from remediate.core.automation import (
     Trusted,
     Version,
     Vouch,
+    Voucher,
+    admin_in,
     is_automation,
 )
 from remediate.core.identity import Directory
@@ -86,11 +88,11 @@ def advanced(
 
 
 def _admins(commits: CommitDocuments) -> AdminsOf:
-    cache: dict[str | None, Callable[[str], bool]] = {}
+    cache: dict[str | None, Callable[[Voucher], bool]] = {}
 
-    def admins_of(blob: str | None) -> Callable[[str], bool]:
+    def admins_of(blob: str | None) -> Callable[[Voucher], bool]:
         if blob not in cache:
-            cache[blob] = Directory.from_settings(_settings(commits, blob)).is_admin
+            cache[blob] = admin_in(Directory.from_settings(_settings(commits, blob)))
         return cache[blob]
 
     return admins_of

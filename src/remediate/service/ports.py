@@ -361,6 +361,10 @@ class PullHeads(Protocol):
     def changed(self, base: str, head: str) -> list[str]:
         """Files the pull request adds or modifies: from the merge base of `base` and `head`."""
 
+    def deleted(self, base: str, head: str) -> list[str]:
+        """Files the pull request deletes, likewise (a rename: the old path here, the new
+        one in `changed`)."""
+
     def documents(self, automation: str, requests: str) -> Documents:
         """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as
         commit `automation` has them, and everything else (requests, schedules) as commit
