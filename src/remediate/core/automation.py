@@ -376,6 +376,50 @@ def advance(
     return Record(in_force, newest, chosen, vouched)
 
 
+def unseen(at: Record, vouches: Iterable[Vouch]) -> list[Vouch]:
+    """The vouches `at` was not made with."""
+    seen = set(at.vouched)
+    return [v for v in vouches if v.id not in seen]
+
+
+def revouch(
+    at: Record, since: Sequence[Version], admins_of: AdminsOf, vouches: Sequence[Vouch]
+) -> Record | None:
+    """The record `at` (as of a commit C) with every vouch of `vouches` counted, from the
+    versions `since` (newest first: those of C's first-parent line from the oldest commit
+    a vouch `at` did not see names, to C) instead of the whole history; None when only
+    that can say: no settings yet, a settings version among `since` (the one in force
+    may change, and with it who is an admin), or a new vouch naming a file with no
+    version in `since` by one of its commits.
+
+    Why `since` is enough: the new vouches touch only versions in `since`, and a vouch
+    only adds vouchers, so a version that counted for `at` still counts. Per file changed
+    in `since`, the version chosen is then the newest in `since` that counts; if none
+    does, nothing in `since` counted for `at` either, and `at`'s choice (older) stands.
+    The settings in force are `at`'s, and so are the newest versions (with the vouchers
+    the new vouches add)."""
+    new = unseen(at, vouches)
+    vouched = tuple(sorted({*at.vouched, *(v.id for v in vouches)}))
+    if not new:
+        return replace(at, vouched=vouched)
+    if at.in_force is None or any(v.path in SETTINGS_FILES for v in since):
+        return None
+    if not all(_within(v, since) for v in new):
+        return None
+    is_admin = admins_of(at.in_force.blob)
+    newest, chosen = dict(at.newest), dict(at.chosen)
+    seen_path: set[str] = set()
+    done: set[str] = set()
+    for version in with_vouches(since, vouches):  # newest first: the first that counts wins
+        if version.path not in seen_path:
+            newest[version.path] = version  # the same version, with its vouchers now
+            seen_path.add(version.path)
+        if version.path not in done and any(map(is_admin, version.behind)):
+            chosen[version.path] = version
+            done.add(version.path)
+    return Record(at.in_force, newest, chosen, vouched)
+
+
 def _within(vouch: Vouch, since: Sequence[Version]) -> bool:
     """Does every version `vouch` may vouch for lie among `since`? Each file it names must
     have a version in `since` made by one of its commits (the commits of one merge land

@@ -87,6 +87,25 @@ def advanced(
     return advance(record, since, admins_of or _admins(commits), vouches)
 
 
+def revouched(
+    commits: CommitDocuments, rev: str, record: Record, vouches: Sequence[Vouch]
+) -> Trusted:
+    """`trusted` at `rev` given its `record` made with fewer vouches than `vouches`: from
+    the versions back to the oldest commit a vouch the record did not see names (the push
+    that merged the pull request, usually the last few commits), when that can say
+    (`core.automation.revouch`); else from the whole history."""
+    from remediate.core import automation
+
+    admins_of = _admins(commits)
+    named = [c for v in automation.unseen(record, vouches) for c in v.commits]
+    since = commits.automation_from(named, rev, AUTOMATION_PATHS)
+    found = automation.revouch(record, since, admins_of, vouches) if since is not None else None
+    if found is None:
+        history = commits.automation_history(rev, AUTOMATION_PATHS)
+        found = automation.record(history, admins_of, vouches)
+    return found.trusted({p: b for p, b in commits.blobs(rev).items() if is_automation(p)})
+
+
 def _admins(commits: CommitDocuments) -> AdminsOf:
     cache: dict[str | None, Callable[[Voucher], bool]] = {}
 

@@ -141,6 +141,12 @@ class CommitDocuments(Protocol):
         """Those made after commit `since` (a shallow clone deepened only that far); None
         when `since` is not on `rev`'s first-parent line."""
 
+    def automation_from(
+        self, commits: Sequence[str], rev: str, paths: Sequence[str]
+    ) -> list[Version] | None:
+        """Those made by the oldest of `commits` and after it (what a vouch naming them
+        needs); None when one of them is not on `rev`'s first-parent line."""
+
 
 class AuditReader(Protocol):
     """Read a commit: its tree, blobs and the history of paths."""
