@@ -13,8 +13,10 @@ each automation file it changed there (`Vouch`; None: the head deletes the file)
 `with_vouches` adds them as vouchers to the versions whose commit is one the merge put on
 the branch and whose blob is exactly the reviewed head's (a deletion only to a deletion).
 An admin only through a forge team is recorded with that rule (`Voucher.via`), and counts
-while the settings judged by still name it among the admins (`admin_in`). A vouch recorded after a record was made (`Record.vouched` names those it saw)
-sends `advance` back to the whole history unless every version it names came since.
+while the settings judged by still name it among the admins (`admin_in`). A vouch recorded
+after a record was made (`Record.vouched` names those it saw) sends `advance` back to the
+whole history unless every version it names came since; `revouch` counts it from the
+versions back to the oldest commit it names instead.
 
 Who is an admin is itself in `remediate.yaml`; its versions form a chain of trust from the
 founding commit (the one that first added the settings; everything it and its ancestors
@@ -126,10 +128,6 @@ class Vouch:
         if version.commit not in self.commits or version.path not in self.files:
             return ()
         return self.admins if self.files[version.path] == version.blob else ()
-
-    @property
-    def logins(self) -> tuple[str, ...]:
-        return tuple(a.who for a in self.admins)
 
     def details(self) -> dict[str, Any]:
         return {
