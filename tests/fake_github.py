@@ -83,6 +83,7 @@ class State:
     permissions: dict[str, str] = field(default_factory=dict)  # login → none/read/write/admin
     bots: set[str] = field(default_factory=lambda: {"github-actions[bot]"})
     teams: dict[str, set[str]] = field(default_factory=dict)  # slug → active members
+    invited: dict[str, set[str]] = field(default_factory=dict)  # slug → pending members
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # issue → comments
@@ -367,10 +368,11 @@ def _routes(fake: FakeGitHub) -> list[Route]:
         return 200, {"permission": perm, "role_name": perm, "user": user}
 
     def membership(m: re.Match[str], body: Any, login: str) -> tuple[int, Any]:
-        if m["org"] != st.owner or m["user"] not in st.teams.get(m["slug"], set()):
+        active = m["user"] in st.teams.get(m["slug"], set())
+        if m["org"] != st.owner or not (active or m["user"] in st.invited.get(m["slug"], set())):
             return not_found()
         url = f"{check_subset.API}/teams/1/memberships/{m['user']}"
-        return 200, {"url": url, "role": "member", "state": "active"}
+        return 200, {"url": url, "role": "member", "state": "active" if active else "pending"}
 
     def list_pulls(
         m: re.Match[str], body: Any, login: str, query: dict[str, str]

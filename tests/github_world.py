@@ -103,7 +103,7 @@ class World:
     def open_pr(
         self,
         number: int,
-        files: dict[str, str],
+        files: dict[str, str | None],
         author: str = "dave",
         email: str = "dave@example.com",
     ) -> str:
@@ -116,9 +116,15 @@ class World:
         self.fake.open_pull(number, author, head, base)
         return head
 
-    def commit(self, number: int, files: dict[str, str], email: str = "dave@example.com") -> str:
+    def commit(
+        self, number: int, files: dict[str, str | None], email: str = "dave@example.com"
+    ) -> str:
+        """Commit `files` (path → text; None: delete it) on the pull request's branch."""
         git(self.dev, "checkout", "--quiet", f"pr-{number}")
         for path, text in files.items():
+            if text is None:
+                (self.dev / path).unlink()
+                continue
             (self.dev / path).parent.mkdir(parents=True, exist_ok=True)
             (self.dev / path).write_text(text)
         git(self.dev, "add", "-A")

@@ -31,12 +31,16 @@ def ran(world: World) -> int:
     return len(world.marker.read_text().splitlines()) if world.marker.exists() else 0
 
 
-def on_main(world: World, files: dict[str, str], email: str = "dave@example.com") -> str:
-    """Commit `files` straight to main as `email` (no pull request) and push."""
+def on_main(world: World, files: dict[str, str | None], email: str = "dave@example.com") -> str:
+    """Commit `files` (None: delete it) straight to main as `email` (no pull request) and
+    push."""
     dev = world.dev
     git(dev, "fetch", "--quiet", "origin")
     git(dev, "checkout", "--quiet", "-B", "main", "origin/main")
     for path, text in files.items():
+        if text is None:
+            (dev / path).unlink()
+            continue
         (dev / path).parent.mkdir(parents=True, exist_ok=True)
         (dev / path).write_text(text)
     git(dev, "add", "-A")

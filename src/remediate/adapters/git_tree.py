@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from remediate.adapters.git_base import DEEPEN
-from remediate.core.automation import Version
+from remediate.core.automation import Version, Voucher
 from remediate.documents.commit import TreeEntry
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
 from remediate.errors import UsageError
@@ -144,6 +144,30 @@ class GitTree:
             return None
         return self._versions(f"{since}..{rev}", paths)
 
+    def automation_from(
+        self, commits: Sequence[str], rev: str, paths: Sequence[str]
+    ) -> list[Version] | None:
+        """The versions `automation_history` names that the oldest of `commits` and the
+        commits after it made, deepening a shallow clone only that far; None when one of
+        them is not on `rev`'s first-parent line."""
+        if not commits:
+            return []
+        ahead: dict[str, int] = {}  # commit → how many first-parent commits lead to rev
+        for commit in dict.fromkeys(commits):
+            if not self._on_first_parent_line(commit, rev):
+                return None
+            count = self._try("rev-list", "--first-parent", "--count", f"{commit}..{rev}")
+            if count is None or not count.isdigit():
+                return None
+            ahead[commit] = int(count)
+        oldest = max(ahead, key=lambda c: ahead[c])
+        parent = self._try("rev-parse", "--verify", "--quiet", f"{oldest}^1")
+        if parent:
+            return self._versions(f"{parent}..{rev}", paths)
+        if self._try("rev-parse", "--is-shallow-repository") != "false":
+            return None  # a cut history: its oldest commit would seem to add every file
+        return self._versions(rev, paths)  # the root commit: its additions are real
+
     def _versions(self, span: str, paths: Sequence[str]) -> list[Version]:
         versions: list[Version] = []
         for commit, author, parents, changes in self._log(
@@ -152,7 +176,7 @@ class GitTree:
             side = self._brought_in(parents, paths) if len(parents) > 1 else {}
             for path, blob in changes:
                 found = side.get(path)
-                vouchers = (found[0],) if found is not None and found[1] == blob else ()
+                vouchers = (Voucher(found[0]),) if found is not None and found[1] == blob else ()
                 versions.append(Version(commit, author, path, blob, vouchers))
         return versions
 

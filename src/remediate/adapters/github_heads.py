@@ -67,9 +67,15 @@ class GitPullHeads:
             )
 
     def changed(self, base: str, head: str) -> list[str]:
+        return self._diff(base, head, "d")
+
+    def deleted(self, base: str, head: str) -> list[str]:
+        return self._diff(base, head, "D")
+
+    def _diff(self, base: str, head: str, only: str) -> list[str]:
         done = self._git(
-            "diff", "--name-only", "-z", "--no-renames", "--diff-filter=d", f"{base}...{head}"
-        )
+            "diff", "--name-only", "-z", "--no-renames", f"--diff-filter={only}", f"{base}...{head}"
+        )  # fmt: skip
         return sorted(p for p in done.stdout.decode("utf-8", "replace").split("\0") if p)
 
     def documents(self, automation: str, requests: str) -> WorkTree:

@@ -9,10 +9,14 @@ pull request an admin approved"), and names the files whose newer versions it ho
 On GitHub, an admin's approval of a pull request vouches for what it changes: at the push
 that merged it the runner records, on the audit's `vouches` stream (a runner commit, so
 trusted as the rest of the audit), which admins approved its head commit and the blob of
-each automation file there (`Vouch`); `with_vouches` adds them as vouchers to the versions
-whose commit is one the merge put on the branch and whose blob is exactly the reviewed
-head's. A vouch recorded after a record was made (`Record.vouched` names those it saw)
-sends `advance` back to the whole history unless every version it names came since.
+each automation file it changed there (`Vouch`; None: the head deletes the file);
+`with_vouches` adds them as vouchers to the versions whose commit is one the merge put on
+the branch and whose blob is exactly the reviewed head's (a deletion only to a deletion).
+An admin only through a forge team is recorded with that rule (`Voucher.via`), and counts
+while the settings judged by still name it among the admins (`admin_in`). A vouch recorded
+after a record was made (`Record.vouched` names those it saw) sends `advance` back to the
+whole history unless every version it names came since; `revouch` counts it from the
+versions back to the oldest commit it names instead.
 
 Who is an admin is itself in `remediate.yaml`; its versions form a chain of trust from the
 founding commit (the one that first added the settings; everything it and its ancestors
@@ -27,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from remediate.core.identity import Directory
+
 SETTINGS_FILES = ("remediate.yaml", "remediate.yml")
 AUTOMATION_PATHS = (*SETTINGS_FILES, "actions", "policies")
 
@@ -34,6 +40,52 @@ AUTOMATION_PATHS = (*SETTINGS_FILES, "actions", "policies")
 def is_automation(path: str) -> bool:
     """Is `path` part of the automation itself (settings, action types, policies)?"""
     return path in SETTINGS_FILES or path.startswith(("actions/", "policies/"))
+
+
+TEAM = "team:"  # the admin rules a voucher may have been an admin through
+
+
+@dataclass(frozen=True)
+class Voucher:
+    """Who else stands behind a version (a forge's approving admin, the admin author of a
+    merged commit), and the admin rule that made them one when that was recorded, if not
+    their identity itself: `team:<slug>`, its membership read from the forge's API then,
+    since judging again later there is no API. Counts when the identity is an admin of
+    the settings judged by, or the rule is still one of their admin rules."""
+
+    who: str
+    via: str | None = None
+
+    def as_json(self) -> str | dict[str, str]:
+        return self.who if self.via is None else {"login": self.who, "via": self.via}
+
+    @classmethod
+    def from_json(cls, data: object) -> Voucher:
+        """ValueError unless an identity, or {"login", "via": "team:<slug>"}."""
+        if isinstance(data, str) and data:
+            return cls(data)
+        if isinstance(data, dict) and set(data) == {"login", "via"}:
+            who, via = data["login"], data["via"]
+            rule = isinstance(via, str) and via.startswith(TEAM) and via != TEAM
+            if isinstance(who, str) and who and rule and via == via.casefold():
+                return cls(who, via)
+        raise ValueError(
+            'a voucher is a login, or {"login": ..., "via": "team:<slug>"} (slug in lower case)'
+        )
+
+
+def admin_in(directory: Directory) -> Callable[[Voucher], bool]:
+    """Is a voucher an admin of `directory` (the settings' rbac, no forge API): by its
+    identity, or by the team rule recorded with it, when the settings still name that
+    rule among the admins."""
+    rules = {p.casefold() for p in directory.admins if p.startswith(TEAM)}
+
+    def is_admin(voucher: Voucher) -> bool:
+        if directory.is_admin(voucher.who):
+            return True
+        return voucher.via is not None and voucher.via in rules
+
+    return is_admin
 
 
 @dataclass(frozen=True)
@@ -44,7 +96,12 @@ class Version:
     author: str
     path: str
     blob: str | None
-    vouchers: tuple[str, ...] = ()  # who else stands behind it (a forge's approving reviewers)
+    vouchers: tuple[Voucher, ...] = ()  # who else stands behind it
+
+    @property
+    def behind(self) -> tuple[Voucher, ...]:
+        """Who made it or stands behind it: its author, then its vouchers."""
+        return (Voucher(self.author), *self.vouchers)
 
 
 VOUCHES = "vouches"  # the audit stream of admins' approvals of automation changes
@@ -54,17 +111,19 @@ VOUCH = "vouch"  # its one verb
 @dataclass(frozen=True)
 class Vouch:
     """Admins who approved a merged pull request's head commit: the automation files it
-    changed as that commit holds them (path → blob; None: deleted), and the commits the
-    merge put on the base branch (the merge or squash commit, or the rebased commits)."""
+    changed as that commit holds them (path → blob; None: the head deletes it, so that
+    only a version deleting it, at one of `commits`, is what they reviewed), and the
+    commits the merge put on the base branch (the merge or squash commit, or the rebased
+    commits)."""
 
     id: str  # of the event that recorded it
     pull: int
     head: str
     commits: tuple[str, ...]
     files: Mapping[str, str | None]
-    admins: tuple[str, ...]
+    admins: tuple[Voucher, ...]
 
-    def vouchers(self, version: Version) -> tuple[str, ...]:
+    def vouchers(self, version: Version) -> tuple[Voucher, ...]:
         """Who vouches for `version`: these admins, when it is exactly what they reviewed."""
         if version.commit not in self.commits or version.path not in self.files:
             return ()
@@ -76,7 +135,7 @@ class Vouch:
             "head": self.head,
             "commits": list(self.commits),
             "files": dict(sorted(self.files.items())),
-            "admins": list(self.admins),
+            "admins": [a.as_json() for a in self.admins],
         }
 
     @classmethod
@@ -89,14 +148,15 @@ class Vouch:
             raise ValueError("a vouch names its pull request (number) and head commit")
         if not isinstance(commits, list) or not all(isinstance(c, str) for c in commits):
             raise ValueError("a vouch's commits must be a list of commit ids")
-        if not isinstance(admins, list) or not all(isinstance(a, str) and a for a in admins):
+        if not isinstance(admins, list):
             raise ValueError("a vouch's admins must be a list of logins")
+        vouchers = tuple(Voucher.from_json(a) for a in admins)
         if not isinstance(files, dict) or not all(
             isinstance(p, str) and is_automation(p) and (b is None or isinstance(b, str))
             for p, b in files.items()
         ):
             raise ValueError("a vouch's files must map automation files to blob ids")
-        return cls(event_id, pull, head, tuple(commits), dict(files), tuple(admins))
+        return cls(event_id, pull, head, tuple(commits), dict(files), vouchers)
 
 
 def with_vouches(history: Sequence[Version], vouches: Iterable[Vouch]) -> list[Version]:
@@ -150,8 +210,9 @@ class Trusted:
     record: Record | None = None  # what it was chosen from, to advance to a later commit
 
 
-# Is `author` (with the vouchers of a version) an admin under the settings version `blob`?
-AdminsOf = Callable[[str | None], Callable[[str], bool]]
+# Is one behind a version (its author, a voucher) an admin under the settings version
+# `blob`? (`admin_in` of that version's directory)
+AdminsOf = Callable[[str | None], Callable[[Voucher], bool]]
 
 
 def trusted(
@@ -216,7 +277,8 @@ class Record:
 
 
 def _version_json(version: Version) -> list[object]:
-    return [version.commit, version.author, version.path, version.blob, list(version.vouchers)]
+    vouchers = [v.as_json() for v in version.vouchers]
+    return [version.commit, version.author, version.path, version.blob, vouchers]
 
 
 def _version(data: object) -> Version:
@@ -228,7 +290,7 @@ def _version(data: object) -> Version:
         raise ValueError("not a version")
     if blob is not None and not isinstance(blob, str):
         raise ValueError("not a version")
-    return Version(commit, author, path, blob, tuple(str(v) for v in vouchers))
+    return Version(commit, author, path, blob, tuple(Voucher.from_json(v) for v in vouchers))
 
 
 def record(
@@ -251,7 +313,7 @@ def record(
     def counts(version: Version) -> bool:
         if order[version.commit] >= founding:
             return True
-        return any(is_admin(who) for who in (version.author, *version.vouchers))
+        return any(map(is_admin, version.behind))
 
     newest: dict[str, Version] = {}
     chosen: dict[str, Version] = {}
@@ -298,7 +360,7 @@ def advance(
         (v for v in since if v.path in SETTINGS_FILES), key=lambda v: -order[v.commit]
     ):  # oldest first, as `_settings_in_force`
         is_admin = admins_of(in_force.blob)
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             in_force = version
     if in_force.blob != before.in_force.blob or in_force.path != before.in_force.path:
         return None  # another settings version (or file) in force: judge the whole history
@@ -306,10 +368,54 @@ def advance(
     newest, chosen = dict(before.newest), dict(before.chosen)
     for version in reversed(since):  # oldest first: the newest that counts wins
         newest[version.path] = version
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             chosen[version.path] = version
     chosen[in_force.path] = in_force
     return Record(in_force, newest, chosen, vouched)
+
+
+def unseen(at: Record, vouches: Iterable[Vouch]) -> list[Vouch]:
+    """The vouches `at` was not made with."""
+    seen = set(at.vouched)
+    return [v for v in vouches if v.id not in seen]
+
+
+def revouch(
+    at: Record, since: Sequence[Version], admins_of: AdminsOf, vouches: Sequence[Vouch]
+) -> Record | None:
+    """The record `at` (as of a commit C) with every vouch of `vouches` counted, from the
+    versions `since` (newest first: those of C's first-parent line from the oldest commit
+    a vouch `at` did not see names, to C) instead of the whole history; None when only
+    that can say: no settings yet, a settings version among `since` (the one in force
+    may change, and with it who is an admin), or a new vouch naming a file with no
+    version in `since` by one of its commits.
+
+    Why `since` is enough: the new vouches touch only versions in `since`, and a vouch
+    only adds vouchers, so a version that counted for `at` still counts. Per file changed
+    in `since`, the version chosen is then the newest in `since` that counts; if none
+    does, nothing in `since` counted for `at` either, and `at`'s choice (older) stands.
+    The settings in force are `at`'s, and so are the newest versions (with the vouchers
+    the new vouches add)."""
+    new = unseen(at, vouches)
+    vouched = tuple(sorted({*at.vouched, *(v.id for v in vouches)}))
+    if not new:
+        return replace(at, vouched=vouched)
+    if at.in_force is None or any(v.path in SETTINGS_FILES for v in since):
+        return None
+    if not all(_within(v, since) for v in new):
+        return None
+    is_admin = admins_of(at.in_force.blob)
+    newest, chosen = dict(at.newest), dict(at.chosen)
+    seen_path: set[str] = set()
+    done: set[str] = set()
+    for version in with_vouches(since, vouches):  # newest first: the first that counts wins
+        if version.path not in seen_path:
+            newest[version.path] = version  # the same version, with its vouchers now
+            seen_path.add(version.path)
+        if version.path not in done and any(map(is_admin, version.behind)):
+            chosen[version.path] = version
+            done.add(version.path)
+    return Record(at.in_force, newest, chosen, vouched)
 
 
 def _within(vouch: Vouch, since: Sequence[Version]) -> bool:
@@ -334,7 +440,7 @@ def _settings_in_force(
             current = version
             continue
         is_admin = admins_of(current.blob if current is not None else None)
-        if any(is_admin(who) for who in (version.author, *version.vouchers)):
+        if any(map(is_admin, version.behind)):
             current = version
     return current
 

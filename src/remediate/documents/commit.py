@@ -78,6 +78,10 @@ class Tree(Protocol):
         self, since: str, rev: str, paths: Sequence[str]
     ) -> list[Version] | None: ...
 
+    def automation_from(
+        self, commits: Sequence[str], rev: str, paths: Sequence[str]
+    ) -> list[Version] | None: ...
+
 
 @dataclass(frozen=True)
 class _Blobs:
@@ -278,3 +282,8 @@ class AtCommit:
 
     def automation_since(self, since: str, rev: str, paths: Sequence[str]) -> list[Version] | None:
         return self._tree.automation_since(since, rev, paths)
+
+    def automation_from(
+        self, commits: Sequence[str], rev: str, paths: Sequence[str]
+    ) -> list[Version] | None:
+        return self._tree.automation_from(commits, rev, paths)

@@ -21,6 +21,8 @@ from remediate.core.automation import (
     Trusted,
     Version,
     Vouch,
+    Voucher,
+    admin_in,
     is_automation,
 )
 from remediate.core.identity import Directory
@@ -85,12 +87,31 @@ def advanced(
     return advance(record, since, admins_of or _admins(commits), vouches)
 
 
-def _admins(commits: CommitDocuments) -> AdminsOf:
-    cache: dict[str | None, Callable[[str], bool]] = {}
+def revouched(
+    commits: CommitDocuments, rev: str, record: Record, vouches: Sequence[Vouch]
+) -> Trusted:
+    """`trusted` at `rev` given its `record` made with fewer vouches than `vouches`: from
+    the versions back to the oldest commit a vouch the record did not see names (the push
+    that merged the pull request, usually the last few commits), when that can say
+    (`core.automation.revouch`); else from the whole history."""
+    from remediate.core import automation
 
-    def admins_of(blob: str | None) -> Callable[[str], bool]:
+    admins_of = _admins(commits)
+    named = [c for v in automation.unseen(record, vouches) for c in v.commits]
+    since = commits.automation_from(named, rev, AUTOMATION_PATHS)
+    found = automation.revouch(record, since, admins_of, vouches) if since is not None else None
+    if found is None:
+        history = commits.automation_history(rev, AUTOMATION_PATHS)
+        found = automation.record(history, admins_of, vouches)
+    return found.trusted({p: b for p, b in commits.blobs(rev).items() if is_automation(p)})
+
+
+def _admins(commits: CommitDocuments) -> AdminsOf:
+    cache: dict[str | None, Callable[[Voucher], bool]] = {}
+
+    def admins_of(blob: str | None) -> Callable[[Voucher], bool]:
         if blob not in cache:
-            cache[blob] = Directory.from_settings(_settings(commits, blob)).is_admin
+            cache[blob] = admin_in(Directory.from_settings(_settings(commits, blob)))
         return cache[blob]
 
     return admins_of

@@ -141,6 +141,12 @@ class CommitDocuments(Protocol):
         """Those made after commit `since` (a shallow clone deepened only that far); None
         when `since` is not on `rev`'s first-parent line."""
 
+    def automation_from(
+        self, commits: Sequence[str], rev: str, paths: Sequence[str]
+    ) -> list[Version] | None:
+        """Those made by the oldest of `commits` and after it (what a vouch naming them
+        needs); None when one of them is not on `rev`'s first-parent line."""
+
 
 class AuditReader(Protocol):
     """Read a commit: its tree, blobs and the history of paths."""
@@ -361,6 +367,10 @@ class PullHeads(Protocol):
 
     def changed(self, base: str, head: str) -> list[str]:
         """Files the pull request adds or modifies: from the merge base of `base` and `head`."""
+
+    def deleted(self, base: str, head: str) -> list[str]:
+        """Files the pull request deletes, likewise (a rename: the old path here, the new
+        one in `changed`)."""
 
     def documents(self, automation: str, requests: str) -> Documents:
         """The documents of a tree holding `remediate.yaml`, `actions/` and `policies/` as

@@ -252,7 +252,10 @@ def _vouched(
     if not vouches:
         return None
     record = chosen.record
-    again = at_commit.trusted(commits, tip, (tip, record) if record else None, vouches)
+    if record is None:
+        again = at_commit.trusted(commits, tip, None, vouches)
+    else:  # reads back only to the oldest commit a vouch the record did not see names
+        again = at_commit.revouched(commits, tip, record, vouches)
     return None if again.record == record else again
 
 

@@ -49,6 +49,7 @@ class _Merged:
     counted: tuple[str, ...] = ()
     notes: list[str] = field(default_factory=list)
     automation: dict[str, str | None] = field(default_factory=dict)  # path → blob at head
+    # (None: the head deletes it)
     reviews: list[Review] = field(default_factory=list)
     commits: list[str] = field(default_factory=list)  # the pushed commits of this merge
     vouched: tuple[str, ...] = ()  # admins whose approval makes its automation changes count
@@ -163,7 +164,8 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     heads.fetch(f"refs/pull/{pull.number}/head", pull.head_sha)
     base = pull.base_sha or pull.merge_commit_sha or ""
     changed = heads.changed(base, pull.head_sha)
-    automation = [f for f in changed if is_automation(f)]
+    deleted = [f for f in heads.deleted(base, pull.head_sha) if is_automation(f)]
+    automation = sorted([*(f for f in changed if is_automation(f)), *deleted])
     if automation and github.session.commits is not None:
         blobs = github.session.commits.blobs(pull.head_sha)
         found.automation = {f: blobs.get(f) for f in automation}
@@ -275,7 +277,10 @@ def _report(github: GitHubRun, m: _Merged, states: Mapping[str, Any], out: Outco
     if m.counted:
         body += "\nApproved by the reviews of: " + ", ".join(cell(x) for x in m.counted) + "\n"
     if m.automation:
-        files = ", ".join(f"`{cell(f)}`" for f in sorted(m.automation)[:100])
+        files = ", ".join(
+            f"`{cell(f)}`" + (" (deleted)" if blob is None else "")
+            for f, blob in sorted(m.automation.items())[:100]
+        )
         body += f"\nChanges to the automation itself ({files}): " + (
             "in force, approved at the head commit by the admin(s) "
             + ", ".join(cell(x) for x in m.vouched)

@@ -4,7 +4,7 @@ the commit status `remediate/plan` on the head commit.
 What is read: the request files (and schedules) as the head commit has them, and the
 automation itself (`remediate.yaml`, `actions/`, `policies/`) as the base branch has it —
 a pull request never gets to decide its own requests with its own policies. The changes
-it makes to the automation are listed in the comment as needing an admin's approval
+it makes to the automation (deletions too) are listed in the comment as needing an admin's approval
 (PRODUCT.md, Lifecycle). Everything is read from git objects as data (`PullHeads`).
 
 The status tells the truth: `failure` when a document is invalid, the pull request
@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from remediate.core.authorship import RunnerTrust
+from remediate.core.automation import Voucher
 from remediate.core.forge import PullRequest, is_automation
 from remediate.core.lifecycle import PENDING_APPROVAL, POLICY_VIOLATION
 from remediate.documents.loader import DOCUMENT_DIRS, YAML_SUFFIXES
@@ -78,6 +79,7 @@ class Review:
     ignored: Sequence[tuple[str, str]] = ()  # (login, why it does not count)
     admin_approved: bool = False
     admins: Sequence[str] = ()  # the counted logins that are admins (rbac)
+    vouchers: Sequence[Voucher] = ()  # those, each with the rule that made it an admin
 
 
 def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> Outcome:
@@ -86,7 +88,8 @@ def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> 
     heads.fetch(f"refs/pull/{pr.number}/head", pr.head_sha)
     heads.fetch(f"refs/heads/{pr.base_ref}", target.base_sha)
     changed = heads.changed(target.base_sha, pr.head_sha)
-    automation = [f for f in changed if is_automation(f)]
+    gone = [f for f in heads.deleted(target.base_sha, pr.head_sha) if is_automation(f)]
+    automation = sorted([*(f for f in changed if is_automation(f)), *gone])
     audit = [f for f in changed if f == "audit" or f.startswith("audit/")]
     files = [
         f
@@ -121,7 +124,7 @@ def refresh(github: GitHubRun, target: Target, review: Review | None = None) -> 
             problems += exc.problems
             errors = list(exc.problems)
     state, description = _status(errors, report, automation, review)
-    body = _comment(pr, errors, problems, report, automation, review, state, description)
+    body = _comment(pr, errors, problems, report, automation, review, state, description, gone)
     upsert(github.forge, pr.number, body)
     github.forge.set_status(pr.head_sha, state, CONTEXT, description)
     out.problems = problems
@@ -231,6 +234,7 @@ def _comment(
     review: Review | None,
     state: str,
     description: str,
+    gone: Sequence[str] = (),
 ) -> str:
     from remediate.service.render import MARKER, render_markdown
 
@@ -259,7 +263,9 @@ def _comment(
                 "when it is merged as it is (a later commit voids the approval):\n\n"
             )
         )
-        extras += [f"- {cell(f)}\n" for f in automation[:100]]
+        extras += [
+            f"- {cell(f)}" + (" (deleted)" if f in gone else "") + "\n" for f in automation[:100]
+        ]
     if review is not None:
         if review.counted:
             extras.append(

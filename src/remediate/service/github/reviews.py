@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from remediate.core.automation import TEAM, Voucher
 from remediate.core.forge import Review, may_write
 from remediate.core.identity import Directory
 from remediate.core.model import Settings, build_repository
@@ -53,7 +54,7 @@ def judge(
     people = authorize.directory(settings, forge, candidates, slugs, perms)
     counted: list[str] = []
     ignored: list[tuple[str, str]] = []
-    admins: list[str] = []
+    admins: list[Voucher] = []
     for r in approving:
         why = _why_not(r, author, head, people, False)
         if why is None and not may_write(perms.get(r.login)):
@@ -64,9 +65,26 @@ def judge(
             ignored.append((r.login, why))
             continue
         counted.append(r.login)
-        if people.is_admin(r.login) and plain.is_admin(r.login):
-            admins.append(r.login)  # as the runner judges a vouch later, without the API
-    return Counted(tuple(counted), tuple(ignored), bool(admins), tuple(admins))
+        admin = _admin(r.login, people, plain)
+        if admin is not None:
+            admins.append(admin)
+    return Counted(
+        tuple(counted), tuple(ignored), bool(admins), tuple(a.who for a in admins), tuple(admins)
+    )
+
+
+def _admin(login: str, people: Directory, plain: Directory) -> Voucher | None:
+    """`login` as the voucher the runner judges again later, without the API: itself when
+    the settings name it (directly or through `people`), else with the first `team:<slug>`
+    admin rule the API showed it a member of (and a writer); None: not an admin."""
+    if not people.is_admin(login):
+        return None
+    if plain.is_admin(login):
+        return Voucher(login)
+    for rule in people.admins:
+        if rule.startswith(TEAM) and people.matches(login, rule):
+            return Voucher(login, rule.casefold())
+    return None
 
 
 def _why_not(r: Review, author: str, head: str, people: Directory, roles: bool) -> str | None:

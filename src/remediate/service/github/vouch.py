@@ -10,7 +10,10 @@ pull request's own `remediate.yaml`), and only an admin of those settings counts
 is recorded, as one event on the audit's `vouches` stream (`core.automation.Vouch`, a
 runner commit like every audit event, so trusted only as such): the pull request, its
 head commit, the commits the merge put on the base branch, each automation file's blob at
-the head, and the admins. `core.automation` then counts those admins as vouchers of a
+the head (null: the head deletes it; a rename is a deletion and an addition), and the
+admins, each with the rule that made it one when not its login itself (`{"login": "carol",
+"via": "team:leads"}`: the API confirmed the membership now, which the runner's later
+re-judgment cannot ask). `core.automation` then counts those admins as vouchers of a
 version exactly when its commit is one of those and its blob the head's: a merge that
 changed the file, or a later edit on the base branch, is not what they reviewed.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from remediate.core.automation import VOUCH, VOUCHES, Vouch
+from remediate.core.automation import VOUCH, VOUCHES, Vouch, Voucher
 from remediate.core.commits import Person
 from remediate.core.drafting import Batch, Chain, new_id
 from remediate.core.snapshot import AuditSnapshot
@@ -33,6 +36,10 @@ from remediate.service.session import Session
 
 if TYPE_CHECKING:
     from remediate.service.github.merged import _Merged
+
+
+def said(admin: Voucher) -> str:
+    return admin.who if admin.via is None else f"{admin.who} (through {admin.via})"
 
 
 def subject(m: _Merged) -> str:
@@ -61,8 +68,8 @@ def vouch(
     found: dict[str, Vouch] = {}
     for m in wanted:
         verdict = judge(m.reviews, m.pull.author, m.pull.head_sha, settings, github.forge, slugs)
-        admins = list(verdict.admins)
-        m.vouched = tuple(admins)
+        admins = list(verdict.vouchers)
+        m.vouched = tuple(a.who for a in admins)
         if not admins:
             m.notes.append(
                 "no admin approved its head commit: its changes to the automation itself "
@@ -104,7 +111,7 @@ def vouch(
     for name in recorded:
         v = found[name]
         out.lines.append(
-            f"#{v.pull}: automation changes approved by {', '.join(v.admins)}: "
+            f"#{v.pull}: automation changes approved by {', '.join(map(said, v.admins))}: "
             + ", ".join(sorted(v.files))
         )
     return len(recorded)
