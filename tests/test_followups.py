@@ -433,3 +433,74 @@ def test_validate_names_each_problem_of_a_follow_up_rule(tmp_path: Path) -> None
         'policies/c.yaml:7: spec.followUps[0].on[0]: "CANCELLED" is not one of: FAILED, COMPLETED',
         "9 error(s) in 5 files",  # (the CEL error too; files: with settings and action)
     ]
+
+
+_REQUEST = (
+    "{action: {type: renew-edge-cert, parameters: {host: a}}, serviceName: e, environment: p}"
+)
+OVERLAP = """\
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: a-checks}
+spec:
+  followUps:
+    - name: renew
+      request: @REQUEST@
+    - name: renewal
+      request: @REQUEST@
+    - name: page.renew
+      request: @REQUEST@
+    - name: renew-edge
+      request: @REQUEST@
+---
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: b-checks}
+spec:
+  followUps:
+    - name: renew-edge-cert
+      request: @REQUEST@
+""".replace("@REQUEST@", _REQUEST)
+
+
+def test_validate_rejects_follow_up_names_whose_requests_can_collide(tmp_path: Path) -> None:
+    """`renew` of request `edge-x` and `renew-edge` of request `x` would both make
+    `renew-edge-x`: every follow-up name that is another's followed by `-` is an error
+    at the longer one, naming the shorter (in its policy or another). `renewal` and
+    `page.renew` cannot collide with `renew` (no `-` after it): valid."""
+    repo = tmp_path / "repo"
+    (repo / "actions").mkdir(parents=True)
+    (repo / "policies").mkdir()
+    (repo / "remediate.yaml").write_text(
+        "apiVersion: remediate/v1\nkind: Settings\nmetadata: {name: t}\n"
+        "spec:\n  forge: {type: local}\n"
+    )
+    (repo / "actions" / "renew.yaml").write_text(renew_action(tmp_path / "log"))
+    for name, text in zip("ab", OVERLAP.split("---\n"), strict=True):
+        (repo / "policies" / f"{name}.yaml").write_text(text)
+    git(repo, "init", "--quiet")
+    done = remediate(repo, "validate")
+    assert done.returncode == 1, done.stdout + done.stderr
+    got = [line for line in (done.stdout + done.stderr).splitlines() if line]
+    assert got == [
+        "policies/a.yaml:12: spec.followUps[3].name: follow-up names 'renew-edge' and 'renew' "
+        "(policies/a.yaml:6) can name the same request: 'renew-edge' of request 'X' and "
+        "'renew' of request 'edge-X' both make 'renew-edge-X'; rename one so that neither "
+        "is the other followed by '-'",
+        "policies/b.yaml:6: spec.followUps[0].name: follow-up names 'renew-edge-cert' and "
+        "'renew' (policies/a.yaml:6 of policy 'a-checks') can name the same request: "
+        "'renew-edge-cert' of request 'X' and 'renew' of request 'edge-cert-X' both make "
+        "'renew-edge-cert-X'; rename one so that neither is the other followed by '-'",
+        "policies/b.yaml:6: spec.followUps[0].name: follow-up names 'renew-edge-cert' and "
+        "'renew-edge' (policies/a.yaml:12 of policy 'a-checks') can name the same request: "
+        "'renew-edge-cert' of request 'X' and 'renew-edge' of request 'cert-X' both make "
+        "'renew-edge-cert-X'; rename one so that neither is the other followed by '-'",
+        "3 error(s) in 4 files",
+    ]
+    json_done = remediate(repo, "validate", "--format", "json")
+    assert json_done.returncode == 1
+    assert [(e["file"], e["line"]) for e in json.loads(json_done.stdout)["errors"]] == [
+        ("policies/a.yaml", 12),
+        ("policies/b.yaml", 6),
+        ("policies/b.yaml", 6),
+    ]
