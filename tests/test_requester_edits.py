@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from tests.runner_support import (
     OPERATOR,
@@ -19,10 +18,9 @@ from tests.runner_support import (
     git,
     make_remote,
     remediate,
-    remote_events,
     request_yaml,
 )
-from tests.test_followups import CHECKS, RENEWALS, certificate, check_action, lines, renew_action
+from tests.test_followups import follow_up_events, lines, renewal_remote
 
 NOW = "2026-11-23T10:10:00Z"
 REQUEST = """\
@@ -75,14 +73,10 @@ def test_the_author_of_an_edit_of_a_pending_request_cannot_approve_it(tmp_path: 
 def _renewals(
     tmp: Path, extra: dict[str, str] | None = None, days: float = 10
 ) -> tuple[Path, Path, Path]:
-    pem, log = tmp / "edge.pem", tmp / "renewals.log"
-    certificate(pem, days)  # 10: expiring, the check fails and its follow-up is made
-    actions = {"check-edge-cert": check_action(pem), "renew-edge-cert": renew_action(log)}
-    policies = {"certificate-checks": CHECKS, "certificate-renewals": RENEWALS}
+    """The check `chk` (of a certificate valid for `days` more days: 10, expiring, the
+    check fails and its follow-up is made) and `extra` requests; (remote, runner, log)."""
     requests = {"chk": _request("chk", "check-edge-cert", "api.example.test"), **(extra or {})}
-    bare = make_remote(
-        tmp, "require_approval", actions=actions, policies=policies, requests=requests
-    )
+    bare, log = renewal_remote(tmp, days=days, requests=requests)
     return bare, clone(tmp, bare, "runner", OPERATOR2), log
 
 
@@ -103,10 +97,6 @@ def test_a_file_named_like_a_pending_follow_up_does_not_take_it_over(tmp_path: P
     assert lines(log) == ["renew-chk api.example.test"]  # what the audit recorded, once
 
 
-def _follow_up_events(tmp: Path, bare: Path) -> list[dict[str, Any]]:
-    return [e for e in remote_events(tmp, bare) if e.get("stream") == "followups"]
-
-
 def test_a_file_holding_a_follow_ups_name_first_is_named_in_a_note(tmp_path: Path) -> None:
     """The file's request keeps its name and its own path; the follow-up is not made,
     the note says what holds the name, and the audit records it on the check's subject
@@ -121,7 +111,7 @@ def test_a_file_holding_a_follow_ups_name_first_is_named_in_a_note(tmp_path: Pat
     assert body["notes"] == [
         f"follow-up renew of chk: no request: {taken}; recorded in the audit, not tried again"
     ]
-    (event,) = _follow_up_events(tmp_path, bare)
+    (event,) = follow_up_events(tmp_path, bare)
     assert (event["subject"], event["verb"]) == ("chk", "not_made")
     assert event["details"] == {
         "name": "renew-chk",
@@ -133,7 +123,7 @@ def test_a_file_holding_a_follow_ups_name_first_is_named_in_a_note(tmp_path: Pat
     }
     again = json.loads(remediate(repo, "apply", "--format", "json", now=NOW).stdout)
     assert (again["created"], again["notes"]) == ([], [])
-    assert len(_follow_up_events(tmp_path, bare)) == 1
+    assert len(follow_up_events(tmp_path, bare)) == 1
     explained = remediate(repo, "explain", "renew-chk", now=NOW)  # the file's own request
     assert "PENDING_APPROVAL" in explained.stdout, explained.stdout + explained.stderr
     assert remediate(repo, "approve", "renew-chk", now=NOW).returncode == 0
@@ -150,21 +140,15 @@ def test_a_taken_name_is_not_noted_when_the_rule_does_not_hold(tmp_path: Path) -
     body = json.loads(remediate(repo, "apply", "--format", "json", now=NOW).stdout)
     assert {"requestId": "chk", "status": "COMPLETED"} in body["executed"]
     assert (body["created"], body["notes"]) == ([], [])
-    assert _follow_up_events(tmp_path, bare) == []
+    assert follow_up_events(tmp_path, bare) == []
 
 
 def test_a_name_an_ended_request_held_is_taken_too(tmp_path: Path) -> None:
     """`renew-chk` ran and its file was deleted; a later check `chk` fails: the follow-up
     would share the ended request's lifecycle (and be FINAL at once), so it is not made,
     and the note names the request the audit recorded."""
-    pem, log = tmp_path / "edge.pem", tmp_path / "renewals.log"
-    certificate(pem, 10)
-    actions = {"check-edge-cert": check_action(pem), "renew-edge-cert": renew_action(log)}
-    policies = {"certificate-checks": CHECKS, "certificate-renewals": RENEWALS}
     early = {"renew-chk": _request("renew-chk", "renew-edge-cert", "early.example.test")}
-    bare = make_remote(
-        tmp_path, "require_approval", actions=actions, policies=policies, requests=early
-    )
+    bare, log = renewal_remote(tmp_path, requests=early)
     repo = clone(tmp_path, bare, "runner", OPERATOR2)
     assert remediate(repo, "apply", now=NOW).returncode == 0
     assert remediate(repo, "approve", "renew-chk", now=NOW).returncode == 0
@@ -183,7 +167,7 @@ def test_a_name_an_ended_request_held_is_taken_too(tmp_path: Path) -> None:
         "follow-up renew of chk: no request: the name renew-chk is taken by request "
         "renew-chk, which the audit recorded (COMPLETED); recorded in the audit, not tried again"
     ]
-    (event,) = _follow_up_events(tmp_path, bare)
+    (event,) = follow_up_events(tmp_path, bare)
     assert (event["subject"], event["verb"], event["details"]["rule"]) == (
         "chk",
         "not_made",
