@@ -1,4 +1,5 @@
-"""Real git for runner tests: a bare remote, clones, request files, and the CLI as a process."""
+"""Real git for runner tests: a bare remote, clones, request files, schedules committed at a
+given time, a repository to `validate`, and the CLI as a process."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ RUNNER = "remediate-bot@example.com"
 OPERATOR = "ops@example.com"
 OPERATOR2 = "ops2@example.com"
 REQUESTER = "dev@example.com"
+ADMIN = "admin@example.com"
 
 SETTINGS = f"""\
 apiVersion: remediate/v1
@@ -27,7 +29,7 @@ spec:
   defaultDecision: @DECISION@
   defaultApprovals: {{min: 1, from: ["team:sre"]}}
   rbac:
-    admins: [admin@example.com]
+    admins: [{ADMIN}]
     operators: ["team:sre"]
     viewers: ["*"]
   teams:
@@ -83,7 +85,16 @@ spec:
 {incident_line}{notes}"""
 
 
-def git(cwd: Path, *args: str, email: str = REQUESTER, check: bool = True) -> str:
+# The least Settings a repository needs for `validate` (no runner, no rbac).
+LOCAL_SETTINGS = (
+    "apiVersion: remediate/v1\nkind: Settings\nmetadata: {name: t}\nspec:\n  forge: {type: local}\n"
+)
+
+
+def git(
+    cwd: Path, *args: str, email: str = REQUESTER, check: bool = True, date: str | None = None
+) -> str:
+    """`git ARGS` in `cwd` as `email` (author and committer; `date`: both dates)."""
     env = {
         **os.environ,
         "GIT_AUTHOR_NAME": email.split("@")[0],
@@ -91,6 +102,8 @@ def git(cwd: Path, *args: str, email: str = REQUESTER, check: bool = True) -> st
         "GIT_COMMITTER_NAME": email.split("@")[0],
         "GIT_COMMITTER_EMAIL": email,
     }
+    if date is not None:
+        env.update({"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date})
     done = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
     if check and done.returncode != 0:
         raise AssertionError(f"git {' '.join(args)}: {done.stderr}")
@@ -130,6 +143,72 @@ def write_requests(clone: Path, requests: dict[str, str]) -> None:
     (clone / "remediations").mkdir(exist_ok=True)
     for name, text in requests.items():
         (clone / "remediations" / f"{name}.yaml").write_text(text)
+
+
+def schedule_yaml(
+    name: str,
+    job: str,
+    cron: str = "0 * * * *",
+    timezone: str = "Europe/Berlin",
+    catch_up: str | None = "latest",
+) -> str:
+    """A Schedule document; `job` is the YAML of spec.job (`remediation_job`, `report:
+    {}`, …), indented here; no `catchUp` line when `catch_up` is None."""
+    catch = "" if catch_up is None else f"  catchUp: {catch_up}\n"
+    body = "".join(f"    {line}\n" for line in job.splitlines())
+    return (
+        f"apiVersion: remediate/v1\nkind: Schedule\nmetadata: {{name: {name}}}\nspec:\n"
+        f'  cron: "{cron}"\n  timezone: {timezone}\n{catch}  job:\n{body}'
+    )
+
+
+def remediation_job(
+    action: str, service: str, environment: str, severity: str = "LOW", parameters: str = "{}"
+) -> str:
+    """A Schedule's `remediation` job (for `schedule_yaml`): the request each fire makes."""
+    return (
+        f"remediation:\n  action: {{type: {action}, parameters: {parameters}}}\n"
+        f"  serviceName: {service}\n  environment: {environment}\n  severity: {severity}"
+    )
+
+
+def commit_schedules(
+    tmp: Path,
+    bare: Path,
+    files: dict[str, str],
+    date: str,
+    extra: str = "",
+    who: str | None = None,
+) -> None:
+    """Add schedules (name → text) in a commit dated `date` (committer and author), pushed
+    to main; `extra` is appended to the settings. By `who`, else by an admin when `extra`
+    changes the settings (a person's change of them would be held back: `runtime.load`),
+    else by REQUESTER. Who added a schedule is the requester of its fires."""
+    seed = tmp / f"schedules-{len(list(tmp.iterdir()))}"
+    git(tmp, "clone", "--quiet", str(bare), str(seed))
+    (seed / "schedules").mkdir(exist_ok=True)
+    for name, text in files.items():
+        (seed / "schedules" / f"{name}.yaml").write_text(text)
+    if extra:
+        settings = seed / "remediate.yaml"
+        settings.write_text(settings.read_text() + extra)
+    who = who or (ADMIN if extra else REQUESTER)
+    git(seed, "add", "-A", email=who)
+    git(seed, "commit", "--quiet", "-m", "schedules", email=who, date=date)
+    git(seed, "push", "--quiet", "origin", "HEAD:main", email=who)
+
+
+def validate_repo(tmp: Path, files: dict[str, str], settings: str = LOCAL_SETTINGS) -> Path:
+    """A git repository at `tmp`/repo holding `settings` as remediate.yaml and `files`
+    (path → text), nothing committed: what `validate` reads."""
+    repo = tmp / "repo"
+    repo.mkdir()
+    (repo / "remediate.yaml").write_text(settings)
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    git(repo, "init", "--quiet")
+    return repo
 
 
 def clone(tmp: Path, bare: Path, name: str, email: str = OPERATOR) -> Path:
@@ -181,6 +260,16 @@ def remote_events(tmp: Path, bare: Path) -> list[dict[str, Any]]:
     for path in sorted((check / "audit").rglob("*.jsonl")) if (check / "audit").exists() else []:
         events += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return events
+
+
+def stream_events(tmp: Path, bare: Path, stream: str) -> list[dict[str, Any]]:
+    """The remote's audit events of one stream (`remote_events`)."""
+    return [e for e in remote_events(tmp, bare) if e.get("stream") == stream]
+
+
+def lines(log: Path) -> list[str]:
+    """The lines a test's action appended to `log` (none if it never ran)."""
+    return log.read_text().splitlines() if log.exists() else []
 
 
 def json_out(done: subprocess.CompletedProcess[str]) -> Any:

@@ -20,17 +20,19 @@ from remediate.executors.base import ExecutionContext
 from remediate.executors.github_pr import GitHubPullRequestExecutor
 from remediate.service.autoremediation import request_spec
 from tests.runner_support import (
+    LOCAL_SETTINGS,
     OPERATOR,
     OPERATOR2,
     RUNNER,
     action_yaml,
     cli_env,
     clone,
-    git,
+    lines,
     make_remote,
     remediate,
     remote_events,
     start,
+    validate_repo,
 )
 
 EVIL = "eval of $(touch PWNED) `id` {{ 7*7 }} {% raw %}; rm -rf / && echo done"
@@ -101,10 +103,6 @@ def run(repo: Path, *args: str) -> Any:
 def import_(repo: Path, path: Path) -> dict[str, Any]:
     body: dict[str, Any] = run(repo, "import", "sarif", str(path), "--repository", "payments")
     return body
-
-
-def lines(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
 
 
 def setup(tmp: Path, decision: str, max_open: int, extra: str = "") -> tuple[Path, Path, Path]:
@@ -338,12 +336,9 @@ def test_a_crafted_finding_renders_data_never_an_option_or_a_path_outside(
     assert not (tmp_path / "etc").exists()
 
 
-BAD = """\
-apiVersion: remediate/v1
-kind: Settings
-metadata: {name: t}
-spec:
-  forge: {type: local}
+BAD = (
+    LOCAL_SETTINGS
+    + """\
   autoRemediation:
     - name: fix-eval
       request:
@@ -358,14 +353,11 @@ spec:
         environment: staging
         severity: SEVERE
 """
+)
 
 
 def test_validate_names_each_problem_of_a_bad_rule(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "actions").mkdir(parents=True)
-    (repo / "remediate.yaml").write_text(BAD)
-    (repo / "actions" / "fix.yaml").write_text(fix_action(tmp_path / "log"))
-    git(repo, "init", "--quiet")
+    repo = validate_repo(tmp_path, {"actions/fix.yaml": fix_action(tmp_path / "log")}, BAD)
     done = remediate(repo, "validate", env=cli_env())
     assert done.returncode == 1
     got = (done.stdout + done.stderr).splitlines()

@@ -12,8 +12,6 @@ validate, two applies racing, and validate's messages."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,11 +27,16 @@ from tests.runner_support import (
     OPERATOR2,
     action_yaml,
     clone,
-    git,
+    commit_schedules,
+    lines,
     make_remote,
     remediate,
+    remediation_job,
     remote_events,
+    schedule_yaml,
     start,
+    stream_events,
+    validate_repo,
 )
 
 TICK_AT = "2026-11-23T10:10:00Z"  # the hourly schedule below fires at 10:00Z
@@ -114,55 +117,43 @@ spec:
       effect: require_approval
       approvals: {min: 1, from: ["team:sre"]}
 """
-SCHEDULE = """\
-apiVersion: remediate/v1
-kind: Schedule
-metadata: {name: edge-cert}
-spec:
-  cron: "0 * * * *"
-  timezone: Europe/Berlin
-  catchUp: latest
-  job:
-    remediation:
-      action: {type: check-edge-cert, parameters: {host: @HOST@}}
-      serviceName: edge
-      environment: production
-      severity: LOW
-"""
+SCHEDULE = schedule_yaml(
+    "edge-cert",
+    remediation_job("check-edge-cert", "edge", "production", parameters="{host: @HOST@}"),
+)
 FIRE = "edge-cert-20261123T1000Z"
 
 
 def add_schedule(tmp: Path, bare: Path, host: str = "api.example.test") -> None:
     """The schedule, added by OPERATOR (an operator: the requester of its fires)."""
-    seed = tmp / f"schedule-{len(list(tmp.iterdir()))}"
-    git(tmp, "clone", "--quiet", str(bare), str(seed))
-    (seed / "schedules").mkdir(exist_ok=True)
-    (seed / "schedules" / "edge-cert.yaml").write_text(SCHEDULE.replace("@HOST@", host))
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "ops",
-        "GIT_AUTHOR_EMAIL": OPERATOR,
-        "GIT_COMMITTER_NAME": "ops",
-        "GIT_COMMITTER_EMAIL": OPERATOR,
-        "GIT_AUTHOR_DATE": "2026-11-23T08:30:00Z",
-        "GIT_COMMITTER_DATE": "2026-11-23T08:30:00Z",
-    }
-    for args in (
-        ["add", "-A"],
-        ["commit", "--quiet", "-m", "sched"],
-        ["push", "-q", "origin", "HEAD:main"],
-    ):
-        subprocess.run(["git", *args], cwd=seed, env=env, check=True, capture_output=True)
+    schedule = {"edge-cert": SCHEDULE.replace("@HOST@", host)}
+    commit_schedules(tmp, bare, schedule, "2026-11-23T08:30:00Z", who=OPERATOR)
+
+
+def renewal_remote(
+    tmp: Path,
+    checks: str = CHECKS,
+    days: float = 10,
+    requests: dict[str, str] | None = None,
+    **kw: Any,
+) -> tuple[Path, Path]:
+    """The remote of the checks and renewals: a certificate valid for `days` more days,
+    the two action types (the renewal appends to the log), the two policies, and
+    `requests`; (the bare remote, the renewals' log)."""
+    pem, log = tmp / "edge.pem", tmp / "renewals.log"
+    certificate(pem, days)
+    actions = {"check-edge-cert": check_action(pem), "renew-edge-cert": renew_action(log, **kw)}
+    policies = {"certificate-checks": checks, "certificate-renewals": RENEWALS}
+    bare = make_remote(
+        tmp, "require_approval", actions=actions, policies=policies, requests=requests
+    )
+    return bare, log
 
 
 def setup(
     tmp: Path, checks: str = CHECKS, days: float = 10, host: str = "api.example.test", **kw: Any
 ) -> tuple[Path, Path, Path]:
-    pem, log = tmp / "edge.pem", tmp / "renewals.log"
-    certificate(pem, days)
-    actions = {"check-edge-cert": check_action(pem), "renew-edge-cert": renew_action(log, **kw)}
-    policies = {"certificate-checks": checks, "certificate-renewals": RENEWALS}
-    bare = make_remote(tmp, "require_approval", actions=actions, policies=policies)
+    bare, log = renewal_remote(tmp, checks, days, **kw)
     add_schedule(tmp, bare, host)
     return bare, clone(tmp, bare, "runner", OPERATOR2), log
 
@@ -181,11 +172,7 @@ def tick(repo: Path) -> None:
 
 
 def follow_up_events(tmp: Path, bare: Path) -> list[dict[str, Any]]:
-    return [e for e in remote_events(tmp, bare) if e.get("stream") == "followups"]
-
-
-def lines(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
+    return stream_events(tmp, bare, "followups")
 
 
 def test_a_failing_scheduled_check_becomes_a_renewal_that_needs_an_approval(
@@ -397,17 +384,10 @@ spec:
 
 
 def test_validate_names_each_problem_of_a_follow_up_rule(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "actions").mkdir(parents=True)
-    (repo / "policies").mkdir()
-    (repo / "remediate.yaml").write_text(
-        "apiVersion: remediate/v1\nkind: Settings\nmetadata: {name: t}\n"
-        "spec:\n  forge: {type: local}\n"
+    policies = {f"policies/{n}.yaml": t for n, t in zip("abc", BAD.split("---\n"), strict=True)}
+    repo = validate_repo(
+        tmp_path, {"actions/renew.yaml": renew_action(tmp_path / "log"), **policies}
     )
-    (repo / "actions" / "renew.yaml").write_text(renew_action(tmp_path / "log"))
-    for name, text in zip("abc", BAD.split("---\n"), strict=True):
-        (repo / "policies" / f"{name}.yaml").write_text(text)
-    git(repo, "init", "--quiet")
     done = remediate(repo, "validate")
     assert done.returncode == 1
     got = [line for line in (done.stdout + done.stderr).splitlines() if line]
@@ -432,4 +412,68 @@ def test_validate_names_each_problem_of_a_follow_up_rule(tmp_path: Path) -> None
         "letters, digits, dot, underscore and hyphen; compared case-insensitively.",
         'policies/c.yaml:7: spec.followUps[0].on[0]: "CANCELLED" is not one of: FAILED, COMPLETED',
         "9 error(s) in 5 files",  # (the CEL error too; files: with settings and action)
+    ]
+
+
+_REQUEST = (
+    "{action: {type: renew-edge-cert, parameters: {host: a}}, serviceName: e, environment: p}"
+)
+OVERLAP = """\
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: a-checks}
+spec:
+  followUps:
+    - name: renew
+      request: @REQUEST@
+    - name: renewal
+      request: @REQUEST@
+    - name: page.renew
+      request: @REQUEST@
+    - name: renew-edge
+      request: @REQUEST@
+---
+apiVersion: remediate/v1
+kind: GuardrailPolicy
+metadata: {name: b-checks}
+spec:
+  followUps:
+    - name: renew-edge-cert
+      request: @REQUEST@
+""".replace("@REQUEST@", _REQUEST)
+
+
+def test_validate_rejects_follow_up_names_whose_requests_can_collide(tmp_path: Path) -> None:
+    """`renew` of request `edge-x` and `renew-edge` of request `x` would both make
+    `renew-edge-x`: every follow-up name that is another's followed by `-` is an error
+    at the longer one, naming the shorter (in its policy or another). `renewal` and
+    `page.renew` cannot collide with `renew` (no `-` after it): valid."""
+    policies = {f"policies/{n}.yaml": t for n, t in zip("ab", OVERLAP.split("---\n"), strict=True)}
+    repo = validate_repo(
+        tmp_path, {"actions/renew.yaml": renew_action(tmp_path / "log"), **policies}
+    )
+    done = remediate(repo, "validate")
+    assert done.returncode == 1, done.stdout + done.stderr
+    got = [line for line in (done.stdout + done.stderr).splitlines() if line]
+    assert got == [
+        "policies/a.yaml:12: spec.followUps[3].name: follow-up names 'renew-edge' and 'renew' "
+        "(policies/a.yaml:6) can name the same request: 'renew-edge' of request 'X' and "
+        "'renew' of request 'edge-X' both make 'renew-edge-X'; rename one so that neither "
+        "is the other followed by '-'",
+        "policies/b.yaml:6: spec.followUps[0].name: follow-up names 'renew-edge-cert' and "
+        "'renew' (policies/a.yaml:6 of policy 'a-checks') can name the same request: "
+        "'renew-edge-cert' of request 'X' and 'renew' of request 'edge-cert-X' both make "
+        "'renew-edge-cert-X'; rename one so that neither is the other followed by '-'",
+        "policies/b.yaml:6: spec.followUps[0].name: follow-up names 'renew-edge-cert' and "
+        "'renew-edge' (policies/a.yaml:12 of policy 'a-checks') can name the same request: "
+        "'renew-edge-cert' of request 'X' and 'renew-edge' of request 'cert-X' both make "
+        "'renew-edge-cert-X'; rename one so that neither is the other followed by '-'",
+        "3 error(s) in 4 files",
+    ]
+    json_done = remediate(repo, "validate", "--format", "json")
+    assert json_done.returncode == 1
+    assert [(e["file"], e["line"]) for e in json.loads(json_done.stdout)["errors"]] == [
+        ("policies/a.yaml", 12),
+        ("policies/b.yaml", 6),
+        ("policies/b.yaml", 6),
     ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.github_world import World, merge, push_event, request
-from tests.runner_support import remote_events
+from tests.runner_support import commit_schedules, remote_events
 
 
 def ran(world: World) -> int:
@@ -93,10 +93,10 @@ def test_the_runners_own_push_is_ignored(world: World) -> None:
 
 
 def test_schedule_runs_tick_then_apply(world: World) -> None:
-    from tests.test_tick import HOURLY, _commit_schedule
+    from tests.test_tick import HOURLY
 
     daily = HOURLY.replace('"0 * * * *"', '"0 6 * * *"').replace("catchUp: all", "catchUp: latest")
-    _commit_schedule(world.tmp, world.bare, {"hourly": daily}, "2026-11-22T12:00:00Z")
+    commit_schedules(world.tmp, world.bare, {"hourly": daily}, "2026-11-22T12:00:00Z")
     world.event("schedule", {"schedule": "0 * * * *"})
     done = world.run_cli("github", "--repo", str(world.work), "--format", "json")
     assert done.code == 0, done.err

@@ -25,11 +25,13 @@ from tests.runner_support import (
     action_yaml,
     apply_at,
     clone,
+    commit_schedules,
     git,
     json_out,
     make_remote,
     remediate,
     request_yaml,
+    schedule_yaml,
     start,
 )
 from tests.sessions import session
@@ -299,14 +301,9 @@ def test_a_scheduled_retention_job_enforces_retention_once_per_fire(tmp_path: Pa
     """A `retention` Schedule: its fire enforces retention as of the fire time (the same
     commit `retention enforce` makes), records deletedCount, and `audit verify` stays
     clean; the next tick of the same fire does nothing."""
-    from tests.test_tick import _commit_schedule
-
     bare, work = _setup(tmp_path)
-    schedule = (
-        "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: retention}\nspec:\n"
-        '  cron: "0 6 * * *"\n  timezone: UTC\n  catchUp: latest\n  job:\n    retention: {}\n'
-    )
-    _commit_schedule(tmp_path, bare, {"retention": schedule}, _at(39))
+    schedule = schedule_yaml("retention", "retention: {}", cron="0 6 * * *", timezone="UTC")
+    commit_schedules(tmp_path, bare, {"retention": schedule}, _at(39))
     git(work, "pull", "--quiet", "--ff-only")
     done = remediate(work, "tick", "--format", "json", now=_at(41))
     assert done.returncode == 0, done.stderr

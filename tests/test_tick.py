@@ -5,8 +5,6 @@ fires are recorded, a scheduled report is sent once per fire (aiosmtpd on loopba
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -15,42 +13,21 @@ from tests.runner_support import (
     action_yaml,
     cli_env,
     clone,
+    commit_schedules,
     git,
     make_remote,
     remediate,
+    remediation_job,
     remote_events,
+    schedule_yaml,
     start,
 )
 from tests.smtp_support import Inbox, smtp_env, smtp_server
 from tests.test_runner_race import executions, recorder
 
-HOURLY = """\
-apiVersion: remediate/v1
-kind: Schedule
-metadata: {name: hourly}
-spec:
-  cron: "0 * * * *"
-  timezone: Europe/Berlin
-  catchUp: all
-  job:
-    remediation:
-      action: {type: noop, parameters: {}}
-      serviceName: api
-      environment: staging
-      severity: LOW
-"""
+HOURLY = schedule_yaml("hourly", remediation_job("noop", "api", "staging"), catch_up="all")
 
-REPORT = """\
-apiVersion: remediate/v1
-kind: Schedule
-metadata: {name: daily-report}
-spec:
-  cron: "0 6 * * *"
-  timezone: Europe/Berlin
-  catchUp: latest
-  job:
-    report: {}
-"""
+REPORT = schedule_yaml("daily-report", "report: {}", cron="0 6 * * *")
 
 REPORTING = (
     "  reporting: {scheduledReportEnabled: true, reportCadence: daily, "
@@ -58,36 +35,8 @@ REPORTING = (
 )
 
 
-def _commit_schedule(
-    tmp: Path, bare: Path, files: dict[str, str], date: str, extra: str = ""
-) -> None:
-    """Add schedules in a commit dated `date` (committer and author), pushed to main;
-    `extra` is appended to the settings, in an admin's commit (a person's would be held
-    back: `runtime.load`)."""
-    seed = tmp / f"schedules-{len(list(tmp.iterdir()))}"
-    git(tmp, "clone", "--quiet", str(bare), str(seed))
-    (seed / "schedules").mkdir(exist_ok=True)
-    for name, text in files.items():
-        (seed / "schedules" / f"{name}.yaml").write_text(text)
-    if extra:
-        settings = seed / "remediate.yaml"
-        settings.write_text(settings.read_text() + extra)
-    who = "admin@example.com" if extra else "dev@example.com"  # settings: an admin's change
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": who.split("@")[0],
-        "GIT_AUTHOR_EMAIL": who,
-        "GIT_COMMITTER_NAME": who.split("@")[0],
-        "GIT_COMMITTER_EMAIL": who,
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_DATE": date,
-    }
-    for args in (
-        ["add", "-A"],
-        ["commit", "--quiet", "-m", "schedules"],
-        ["push", "--quiet", "origin", "HEAD:main"],
-    ):
-        subprocess.run(["git", *args], cwd=seed, env=env, check=True, capture_output=True)
+# The name the other tick test files knew it by (`runner_support.commit_schedules`).
+_commit_schedule = commit_schedules
 
 
 def _fires(events: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
@@ -97,7 +46,7 @@ def _fires(events: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
 def test_racing_ticks_fire_each_fire_once_and_apply_runs_the_requests(tmp_path: Path) -> None:
     log = tmp_path / "executions.log"
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", recorder(log))})
-    _commit_schedule(tmp_path, bare, {"hourly": HOURLY}, "2026-11-23T06:30:00Z")
+    commit_schedules(tmp_path, bare, {"hourly": HOURLY}, "2026-11-23T06:30:00Z")
     clones = [clone(tmp_path, bare, f"runner-{i}") for i in range(4)]
     now = "2026-11-23T10:10:00Z"  # fires at 07:00, 08:00, 09:00, 10:00 UTC (CET = UTC+1)
     procs = [start(c, "tick", "--format", "json", now=now) for c in clones]
@@ -130,7 +79,7 @@ def test_racing_ticks_fire_each_fire_once_and_apply_runs_the_requests(tmp_path: 
 
 def test_missed_fires_are_recorded_and_a_scheduled_report_is_sent_once(tmp_path: Path) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, {"daily-report": REPORT}, "2026-11-20T12:00:00Z", REPORTING)
+    commit_schedules(tmp_path, bare, {"daily-report": REPORT}, "2026-11-20T12:00:00Z", REPORTING)
     inbox = Inbox(refuse={"lead@example.com"})
     with smtp_server(inbox, None, starttls=False, auth=False) as port:
         env = cli_env("2026-11-23T05:20:00Z", **smtp_env(port, None, "none", credentials=False))
@@ -164,7 +113,7 @@ def test_missed_fires_are_recorded_and_a_scheduled_report_is_sent_once(tmp_path:
 def test_catch_up_none_records_a_late_fire_as_missed(tmp_path: Path) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
     text = HOURLY.replace("catchUp: all", "catchUp: none").replace('"0 * * * *"', '"0 6 * * *"')
-    _commit_schedule(tmp_path, bare, {"hourly": text}, "2026-11-22T12:00:00Z")
+    commit_schedules(tmp_path, bare, {"hourly": text}, "2026-11-22T12:00:00Z")
     runner = clone(tmp_path, bare, "runner")
     done = remediate(runner, "tick", now="2026-11-23T07:30:00Z")  # 06:00 Berlin = 05:00Z
     assert done.returncode == 0, done.stderr
@@ -177,9 +126,8 @@ def test_catch_up_none_records_a_late_fire_as_missed(tmp_path: Path) -> None:
     assert remediate(runner, "status", "--format", "json").stdout.count("hourly-") == 0
 
 
-SCAN = (
-    "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: scan}\nspec:\n"
-    '  cron: "0 6 * * *"\n  timezone: UTC\n  job:\n    import: {source: @SOURCE@}\n'
+SCAN = schedule_yaml(
+    "scan", "import: {source: @SOURCE@}", cron="0 6 * * *", timezone="UTC", catch_up=None
 )
 SARIF = {
     "version": "2.1.0",
@@ -212,7 +160,7 @@ def test_an_import_job_imports_the_sarif_the_workflow_left_in_the_checkout(
     tmp_path: Path,
 ) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(
+    commit_schedules(
         tmp_path, bare, {"scan": SCAN.replace("@SOURCE@", "scans")}, "2026-11-22T12:00:00Z"
     )
     runner = clone(tmp_path, bare, "runner")
@@ -245,9 +193,9 @@ def test_an_import_job_outside_the_checkout_is_refused_by_validate(tmp_path: Pat
 def test_a_shallow_clone_counts_from_the_commit_that_added_the_schedule(tmp_path: Path) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
     daily = HOURLY.replace('"0 * * * *"', '"0 6 * * *"').replace("catchUp: all", "catchUp: latest")
-    _commit_schedule(tmp_path, bare, {"daily": daily}, "2026-11-22T12:00:00Z")
+    commit_schedules(tmp_path, bare, {"daily": daily}, "2026-11-22T12:00:00Z")
     # a later commit: in a depth-1 clone it is the boundary, which "adds" every file
-    _commit_schedule(
+    commit_schedules(
         tmp_path,
         bare,
         {"notes": daily.replace("name: hourly", "name: later")},
@@ -269,9 +217,9 @@ def test_the_store_deepens_a_shallow_clone_to_find_when_a_schedule_was_added(
     from remediate.adapters.git_store import GitStore
 
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, {"daily": REPORT}, "2026-11-22T12:00:00Z")
+    commit_schedules(tmp_path, bare, {"daily": REPORT}, "2026-11-22T12:00:00Z")
     for n in range(20):  # more than the first deepening step (16 commits)
-        _commit_schedule(
+        commit_schedules(
             tmp_path,
             bare,
             {f"s{n}": REPORT.replace("daily-report", f"s{n}")},
@@ -293,7 +241,7 @@ def test_claim_refs_of_recorded_fires_are_pruned_in_batches(
     from tests.sessions import session
 
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, {"hourly": HOURLY}, "2026-11-23T06:30:00Z")
+    commit_schedules(tmp_path, bare, {"hourly": HOURLY}, "2026-11-23T06:30:00Z")
     runner = clone(tmp_path, bare, "runner")
 
     def refs() -> list[str]:
@@ -325,7 +273,7 @@ def test_a_fire_claimed_by_a_runner_that_never_landed_it_is_adopted_not_sent_aga
     tmp_path: Path,
 ) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", REPORTING)
+    commit_schedules(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", REPORTING)
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
     hook = bare / "hooks" / "pre-receive"  # the first runner "dies" after its claim push
     hook.write_text(
@@ -368,7 +316,7 @@ def test_a_fired_request_follows_the_approval_path_and_its_requester_cannot_appr
         tmp_path, decision="require_approval", actions={"noop": action_yaml("noop", recorder(log))}
     )
     daily = HOURLY.replace('"0 * * * *"', '"0 6 * * *"').replace("catchUp: all", "catchUp: latest")
-    _commit_schedule(tmp_path, bare, {"daily": daily}, "2026-11-22T12:00:00Z")
+    commit_schedules(tmp_path, bare, {"daily": daily}, "2026-11-22T12:00:00Z")
     operator = clone(tmp_path, bare, "operator")
     author = clone(tmp_path, bare, "author", email="dev@example.com")
     assert remediate(operator, "tick", now="2026-11-23T10:10:00Z").returncode == 0

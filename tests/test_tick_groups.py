@@ -20,6 +20,7 @@ from tests.runner_support import (
     action_yaml,
     cli_env,
     clone,
+    commit_schedules,
     git,
     make_remote,
     remediate,
@@ -27,7 +28,7 @@ from tests.runner_support import (
     start,
 )
 from tests.sessions import Wrapped, session
-from tests.test_tick import HOURLY, _commit_schedule, _fires
+from tests.test_tick import HOURLY, _fires
 
 RUNNER = Person("remediate", "runner@example.com")
 
@@ -134,7 +135,7 @@ def test_racing_ticks_at_different_times_fire_each_fire_of_shared_groups_once(
     tmp_path: Path,
 ) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
+    commit_schedules(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
     clones = [clone(tmp_path, bare, f"runner-{i}") for i in range(4)]
     # catchUp all: the runners at 09:10 want 07, 08, 09; those at 10:10 want 10 too
     nows = ["2026-11-23T09:10:00Z", "2026-11-23T10:10:00Z"] * 2
@@ -156,7 +157,7 @@ def test_a_tick_killed_after_its_group_claim_is_adopted_and_its_fires_not_run_tw
     tmp_path: Path,
 ) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
+    commit_schedules(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
     gate = tmp_path / "landing"
     hook = bare / "hooks" / "pre-receive"  # the landing push waits: the runner is killed

@@ -14,20 +14,22 @@ from tests.runner_support import (
     action_yaml,
     cli_env,
     clone,
+    commit_schedules,
     git,
     make_remote,
     remediate,
     remote_events,
+    schedule_yaml,
 )
 from tests.smtp_support import Inbox, smtp_env, smtp_server
 from tests.test_retention import _at, _read, _setup
-from tests.test_tick import REPORT, REPORTING, _commit_schedule, _fires
+from tests.test_tick import REPORT, REPORTING, _fires
 
 
 def test_a_report_job_is_skipped_once_while_scheduled_reports_are_off(tmp_path: Path) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
     off = REPORTING.replace("scheduledReportEnabled: true", "scheduledReportEnabled: false")
-    _commit_schedule(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", off)
+    commit_schedules(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", off)
     runner = clone(tmp_path, bare, "runner")
     inbox = Inbox()
     with smtp_server(inbox, None, starttls=False, auth=False) as port:
@@ -54,12 +56,10 @@ def test_a_retention_job_keeps_its_own_retention_days(tmp_path: Path) -> None:
     """Settings keep 30 days; the job keeps 60: at day 41 nothing is old enough (the
     events of day 0 are 41 days old), where the settings' 30 days would remove them."""
     bare, work = _setup(tmp_path)
-    schedule = (
-        "apiVersion: remediate/v1\nkind: Schedule\nmetadata: {name: retention}\nspec:\n"
-        '  cron: "0 6 * * *"\n  timezone: UTC\n  catchUp: latest\n  job:\n'
-        "    retention: {retentionDays: 60}\n"
+    schedule = schedule_yaml(
+        "retention", "retention: {retentionDays: 60}", cron="0 6 * * *", timezone="UTC"
     )
-    _commit_schedule(tmp_path, bare, {"retention": schedule}, _at(39))
+    commit_schedules(tmp_path, bare, {"retention": schedule}, _at(39))
     git(work, "pull", "--quiet", "--ff-only")
     before = _read(work)
     done = remediate(work, "tick", "--format", "json", now=_at(41))
@@ -78,7 +78,7 @@ def test_a_report_goes_to_the_recipients_in_force_not_to_a_persons_change(
     tmp_path: Path,
 ) -> None:
     bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
-    _commit_schedule(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", REPORTING)
+    commit_schedules(tmp_path, bare, {"daily-report": REPORT}, "2026-11-22T12:00:00Z", REPORTING)
     person = clone(tmp_path, bare, "person")  # dev@example.com: no admin
     settings = person / "remediate.yaml"
     settings.write_text(

@@ -630,13 +630,15 @@ def feed(
     until: datetime | None = None,
     after: str | None = None,
     limit: int | None = None,
+    item_of: Callable[[streams.StreamEvent], dict[str, Any] | None] = feed_event,
 ) -> list[dict[str, Any]]:
     """The feed, newest first (by time, then the order the audit recorded them); `since`
-    and `until` bound `at` inclusive; `after`: only events newer than that event id."""
+    and `until` bound `at` inclusive; `after`: only events newer than that event id.
+    `item_of` is `feed_event`, or a reader's memo of it (items it made already)."""
     rows: list[tuple[str, int, dict[str, Any]]] = []
     lo, hi = iso(since), iso(until)
     for n, event in enumerate(events):
-        item = feed_event(event)
+        item = item_of(event)
         if item is None:
             continue
         rows.append((item["at"], n, item))

@@ -17,6 +17,14 @@ the request that ended (who added its file, or the schedule, or imported the fin
 that person cannot approve the follow-up of their own request. Bounded: a follow-up
 never triggers a follow-up (`FOLLOWUP_LABEL`), so a rule matching its own requests makes
 one generation, not a chain. Pure: rendering and checking a request are the caller's.
+
+A follow-up whose name another request holds already (a request file, or one the audit
+recorded: a fire, an auto-remediation, a request that has ended) is not made: it would
+share that request's lifecycle. `validate` rejects the rule names that could make the
+same name (`renew` and `renew-edge`: `renew` of `edge-x` and `renew-edge` of `x`); what
+is left, a name some other request holds, is recorded on the same subject as a
+`not_made` event (name, rule, policy, why) in the commit that records the outcome, and
+`apply` says so in a note: the rule does not try again for that request.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from remediate.core.conditions import Condition, ConditionError, compile_conditi
 
 STREAM = "followups"
 VERB = "requested"
+NOT_MADE = "not_made"  # the rule held, but the request could not be made (`details.why`)
 ROOTS = ("request", "result", "now")
 TRIGGERS = ("FAILED", "COMPLETED")
 FOLLOWUP_LABEL = "remediate.dev/follow-up"  # the rule that made a request
@@ -110,25 +119,34 @@ def is_follow_up(labels: Mapping[str, str]) -> bool:
 
 def _step(value: Any, event: streams.StreamEvent) -> Any:
     made = dict((value or {}).get("requests") or {})
+    withheld = dict((value or {}).get("notMade") or {})
     request = event.details.get("request")
     if event.verb == VERB and isinstance(request, dict):
         made[str(request.get("name"))] = dict(request)
-    return {"requests": made}
+    elif event.verb == NOT_MADE:
+        withheld[str(event.details.get("name"))] = dict(event.details)
+    return {"requests": made, "notMade": withheld} if withheld else {"requests": made}
 
 
 def _refuse(value: Any, event: streams.StreamEvent) -> str | None:
-    if event.verb != VERB:
-        return f"{event.verb!r} is not a follow-up event ({VERB})"
-    request = event.details.get("request")
-    if (
-        not isinstance(request, dict)
-        or not isinstance(request.get("name"), str)
-        or not isinstance(request.get("spec"), dict)
-        or not isinstance(request.get("rule"), str)
-    ):
-        return "a requested event carries its request (details.request: name, rule, spec)"
-    if request["name"] in ((value or {}).get("requests") or {}):
-        return "that follow-up was made for this request already"
+    if event.verb == VERB:
+        request = event.details.get("request")
+        if (
+            not isinstance(request, dict)
+            or not isinstance(request.get("name"), str)
+            or not isinstance(request.get("spec"), dict)
+            or not isinstance(request.get("rule"), str)
+        ):
+            return "a requested event carries its request (details.request: name, rule, spec)"
+        name = request["name"]
+    elif event.verb == NOT_MADE:
+        if not all(isinstance(event.details.get(k), str) for k in ("name", "rule", "why")):
+            return "a not_made event names the request, its rule and why (details: name, rule, why)"
+        name = event.details["name"]
+    else:
+        return f"{event.verb!r} is not a follow-up event ({VERB}, {NOT_MADE})"
+    if name in made(value) or name in not_made(value):
+        return "that follow-up was made for this request already, or recorded as not made"
     return None
 
 
@@ -155,3 +173,8 @@ FOLD = streams.register(
 
 def made(value: Any) -> Iterable[str]:
     return ((value or {}).get("requests") or {}).keys()
+
+
+def not_made(value: Any) -> Iterable[str]:
+    """The follow-ups of this subject recorded as not made (`NOT_MADE`)."""
+    return ((value or {}).get("notMade") or {}).keys()

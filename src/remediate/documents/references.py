@@ -242,9 +242,9 @@ def _check_auto_remediation(doc: Document, index: Index) -> Iterable[Problem]:
 
 def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
     """GuardrailPolicy spec.followUps: rule names unique across every policy (they name
-    requests), a real action type, templates that compile and read only `request` and
-    `result`, literal fields valid as a request's (a template's value is checked when an
-    outcome renders it, at apply)."""
+    requests; nor one that is another's followed by `-`), a real action type, templates
+    that compile and read only `request` and `result`, literal fields valid as a
+    request's (a template's value is checked when an outcome renders it, at apply)."""
 
     others = {
         rule["name"]: other.name
@@ -270,9 +270,36 @@ def _check_follow_ups(doc: Document, index: Index) -> Iterable[Problem]:
                 f"{others[rule['name']]!r} too): it names requests",
             )
         names.setdefault(rule["name"], i)
+        yield from _overlapping(doc, f"{prefix}.name", rule["name"], index)
         yield from _rendered_request(
             doc, index, f"{prefix}.request", rule["request"], ("request", "result")
         )
+
+
+def _overlapping(doc: Document, at: str, name: str, index: Index) -> Iterable[Problem]:
+    """A follow-up rule `name` that extends another's, `<other>-<rest>`: the two can name
+    the same request (`<other>` of request `<rest>-X` and `name` of request `X` both make
+    `name-X`), and the second would not be made. Reported at the longer name, once per
+    shorter one, wherever it is."""
+    for other in sorted(index.by_kind.get("GuardrailPolicy", {}).values(), key=_by_file):
+        for j, rule in enumerate(other.spec.get("followUps", [])):
+            short = rule["name"]
+            if not name.startswith(f"{short}-"):
+                continue
+            rest = name[len(short) + 1 :]
+            where = f"{other.file}:{other.line(f'spec.followUps[{j}].name')}"
+            owner = "" if other is doc else f" of policy {other.name!r}"
+            yield _p(
+                doc,
+                at,
+                f"follow-up names {name!r} and {short!r} ({where}{owner}) can name the same "
+                f"request: {name!r} of request 'X' and {short!r} of request '{rest}-X' both "
+                f"make '{name}-X'; rename one so that neither is the other followed by '-'",
+            )
+
+
+def _by_file(doc: Document) -> tuple[str, int]:
+    return doc.file, doc.line("metadata.name")
 
 
 def _rendered_request(

@@ -70,10 +70,19 @@ def events(
     matched: list[str] = []  # `at` of the events the feed would list, as found
     seen = [0]
     after_at: list[str] = []
+    # The feed items made here to decide how far back to read, which the feed then takes
+    # as they are (each event's item is made once). Keyed by the event object, alive until
+    # the feed is made: `stream_events` returns what it found reordered, and leaves out
+    # all but the first of events that share an id.
+    items: dict[int, dict[str, Any] | None] = {}
+
+    def item_of(event: StreamEvent) -> dict[str, Any] | None:
+        item = items.get(id(event), _UNSEEN)
+        return fd.feed_event(event) if item is _UNSEEN else item
 
     def enough(found: list[StreamEvent], older: str) -> bool:
         for event in found[seen[0] :]:
-            item = fd.feed_event(event)
+            item = items[id(event)] = fd.feed_event(event)
             if item is not None and fd.matches(item, finding, severity, event_type, lo, hi):
                 matched.append(item["at"])
             if event.id == after:
@@ -93,10 +102,12 @@ def events(
     store = session.store
     found = audit_log.stream_events(store, store.head(), fd.STREAM, enough)
     try:
-        return fd.feed(found, finding, severity, event_type, since, until, after, limit)
+        return fd.feed(found, finding, severity, event_type, since, until, after, limit, item_of)
     except KeyError:
         raise UserError(f"--after {after}: no finding event has that id") from None
 
+
+_UNSEEN: dict[str, Any] = {}  # no item made yet (an item is a new dict, never this one)
 
 # How much later than its audit file's name a finding event's time may be: every finding
 # event is its batch's time (import, apply, set-status), the time its file is named by;

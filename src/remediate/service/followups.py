@@ -12,8 +12,10 @@ apply says why.
 
 from __future__ import annotations
 
+from typing import Any
+
 from remediate.core import followups as fu
-from remediate.core.audit import Event
+from remediate.core.audit import Event, RequestState
 from remediate.core.drafting import Chain, new_id
 from remediate.core.model import Request
 from remediate.core.streams import StreamEvent
@@ -53,18 +55,19 @@ def make(
         name = fu.request_name(rule.name, request.name)
         subject = chain.subject(fu.STREAM, request.name)
         why = f"follow-up {rule.name} of {request.name}: no request: "
-        if name in fu.made(subject.value):
-            continue
-        if name in rt.repository.requests or chain.state(name).ids:
-            taken = rt.repository.requests.get(name)
-            where = f"{taken.file or 'the audit'}" if taken is not None else "the audit"
-            notes.append(why + f"the name {name} is taken ({where})")
+        if name in fu.made(subject.value) or name in fu.not_made(subject.value):
             continue
         holds = fu.holds(rule, data["request"], data["result"], rt.now)
         if isinstance(holds, str):
             notes.append(why + f"its condition failed: {holds}")
             continue
         if not holds:
+            continue
+        holder = _holder(rt, chain, name)
+        if holder is not None:
+            taken = f"the name {name} is taken by {holder}"
+            chain.add_to(_event(rt, request, fu.NOT_MADE, _not_made(name, rule, taken, state)))
+            notes.append(why + f"{taken}; recorded in the audit, not tried again")
             continue
         if not requester:
             notes.append(why + f"who requested {request.name} is unknown")
@@ -85,17 +88,55 @@ def make(
             "status": state.status,
             "attempt": state.attempt,
         }
-        chain.add_to(
-            StreamEvent(
-                id=new_id(),
-                at=iso(rt.now) or "",
-                stream=fu.STREAM,
-                subject=request.name,
-                verb=fu.VERB,
-                actor=rt.runner.email,
-                details=details,
-            )
-        )
+        chain.add_to(_event(rt, request, fu.VERB, details))
         value = chain.subject(fu.STREAM, request.name).value
         made += [r for r in fu.FOLD.requests(value) if r.name == name]
     return made, notes
+
+
+def _holder(rt: Runtime, chain: Chain, name: str) -> str | None:
+    """What holds the request name `name` already, said so an SRE can find it: a request
+    file, a request the audit recorded (what made it), or one that has ended; None if
+    the name is free."""
+    from remediate.core.autoremediation import FINDING_LABEL, RULE_LABEL
+    from remediate.core.schedules import SCHEDULE_LABEL
+
+    taken = rt.repository.requests.get(name)
+    if taken is not None and taken.file:
+        return f"the request file {taken.file}"
+    if taken is not None and fu.FOLLOWUP_LABEL in taken.labels:
+        rule, trigger = taken.labels[fu.FOLLOWUP_LABEL], taken.labels.get(fu.TRIGGER_LABEL)
+        return f"follow-up {rule} of {trigger}, which the audit recorded"
+    if taken is not None and SCHEDULE_LABEL in taken.labels:
+        return f"a fire of schedule {taken.labels[SCHEDULE_LABEL]}, which the audit recorded"
+    if taken is not None and RULE_LABEL in taken.labels:
+        rule, finding = taken.labels[RULE_LABEL], taken.labels.get(FINDING_LABEL)
+        return f"auto-remediation {rule} of finding {finding}, which the audit recorded"
+    state = chain.state(name)
+    if taken is not None or state.ids:
+        return f"request {name}, which the audit recorded ({state.status})"
+    return None
+
+
+def _not_made(name: str, rule: fu.Rule, why: str, state: RequestState) -> dict[str, Any]:
+    return {
+        "name": name,
+        "rule": rule.name,
+        "policy": rule.policy,
+        "why": why,
+        "status": state.status,
+        "attempt": state.attempt,
+    }
+
+
+def _event(rt: Runtime, request: Request, verb: str, details: dict[str, Any]) -> StreamEvent:
+    """An event of the `followups` stream on the subject `request` (the one that ended)."""
+    return StreamEvent(
+        id=new_id(),
+        at=iso(rt.now) or "",
+        stream=fu.STREAM,
+        subject=request.name,
+        verb=verb,
+        actor=rt.runner.email,
+        details=details,
+    )
