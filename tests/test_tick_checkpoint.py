@@ -357,3 +357,29 @@ def test_a_forged_index_counts_only_as_the_checkpoint_trust_rules_allow(
     fired = sorted(f["fire"] for f in body["fires"])
     assert ("fix-20261123T0900Z" in fired) is fires
     assert "rep-20261123T0900Z" in fired
+
+
+def test_a_ticks_fires_are_written_in_the_bucket_of_their_fire_time_alone(
+    tmp_path: Path,
+) -> None:
+    """The checkpoint after a tick rewrites the bucket of that tick's fire time, and no
+    bucket of an earlier fire (by hash, every fire ever recorded was rewritten)."""
+    bare, repo = _remote(tmp_path)
+
+    def buckets() -> dict[str, str]:
+        listing = git(bare, "ls-tree", "-r", cp.REF, f"streams/{sch.STREAM}/").splitlines()
+        return {line.split("\t")[1]: line.split()[2] for line in listing}
+
+    _tick(repo, "2026-11-23T08:05:00Z")
+    before = buckets()
+    assert list(before) == [f"streams/{sch.STREAM}/202611/23/0800.json"]
+    _tick(repo, "2026-11-23T09:05:00Z")
+    after = buckets()
+    assert sorted(after) == [
+        f"streams/{sch.STREAM}/202611/23/0800.json",
+        f"streams/{sch.STREAM}/202611/23/0900.json",
+    ]
+    assert (
+        after[f"streams/{sch.STREAM}/202611/23/0800.json"]
+        == before[f"streams/{sch.STREAM}/202611/23/0800.json"]
+    )

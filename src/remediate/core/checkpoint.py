@@ -10,7 +10,8 @@ A checkpoint is a parentless commit (`REF` on the remote) whose tree holds
 - `automation.json`: which version of each automation file is in force as of that commit
   (`core.automation.Record`), so that a later run walks only the commits made since;
 - `streams/<stream>/<xx>.json`: each other stream's subjects (`core.streams`), by a hash
-  of the subject: chain head, event ids, the fold's value (its `dump`);
+  of the subject: chain head, event ids, the fold's value (its `dump`); a schedule's
+  fire in `streams/schedules/<yyyymm>/<dd>/<hhmm>.json`, by its fire time (`stream_bucket`);
 - `streams.json`: per stream, what a reader would otherwise fold every subject for
   (`StreamIndex`: the subjects that may still list a request; each schedule's last fire),
   with the digest of the stream's buckets it was made from.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -33,7 +35,9 @@ from remediate.core.decision import Approval, Execution
 from remediate.core.streams import StreamState, fold_of
 from remediate.core.times import iso, parse_time
 
-VERSION = 2  # 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`)
+# 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`); 3: a schedule
+# fire's subject is in the bucket of its fire time (`stream_bucket`)
+VERSION = 3
 REF = "refs/remediate/checkpoint"
 MANIFEST = "checkpoint.json"
 EXECUTIONS = "executions.json"
@@ -49,7 +53,21 @@ def bucket(kind: str, key: str) -> str:
 STREAMS_DIR = "streams/"
 
 
+# A schedule fire's subject, `<schedule>-<yyyymmddThhmmZ>` (`core.schedules.fire_name`).
+_FIRE = re.compile(r"-(\d{6})(\d\d)T(\d{4})Z\Z")
+_SCHEDULES = "schedules"  # `core.schedules.STREAM`
+
+
 def stream_bucket(stream: str, subject: str) -> str:
+    """The bucket of one subject of a stream: by a hash of the subject, or, for a
+    schedule's fire, by its fire time: a tick's fires (all of one fire time, or a few)
+    land in one bucket, and the buckets of earlier fires are neither read nor written
+    again, however long the history (by hash, 1,000 fires touched all 256 buckets, and
+    with them every fire ever recorded)."""
+    if stream == _SCHEDULES:
+        found = _FIRE.search(subject)
+        if found is not None:
+            return f"{STREAMS_DIR}{stream}/{found[1]}/{found[2]}/{found[3]}.json"
     return bucket(STREAMS_DIR + stream, subject)
 
 
