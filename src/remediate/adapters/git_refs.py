@@ -9,6 +9,7 @@ from remediate.core.commits import ANY_VALUE
 from remediate.errors import UserError
 
 PUSH_CHUNK = 500  # ref updates per `git push` (each is one or two arguments)
+BIG_BLOB = 128 * 1024  # bytes: larger blobs are pushed without delta search (`push_leases`)
 
 
 class GitRefs(GitBase):
@@ -89,7 +90,11 @@ class GitRefs(GitBase):
             else:
                 lease = f"--force-with-lease={ref}:{expected}"
                 args += [lease, f"{new}:{ref}" if new else f":{ref}"]
-        _, out, _ = self._run("push", "--porcelain", self.remote, *args)
+        # Blobs from BIG_BLOB on go whole (deflated), not as deltas: a checkpoint's bucket of
+        # one fire time (1,000 fires: 0.6 MB) had git's delta search compare it with every
+        # earlier one, 0.9 s of a 22-object push; smaller blobs are still deltified.
+        big = f"core.bigFileThreshold={BIG_BLOB}"
+        _, out, _ = self._run("-c", big, "push", "--porcelain", self.remote, *args)
         results = {}
         for line in out.splitlines():
             parts = line.split("\t")

@@ -7,9 +7,12 @@ GitPython's index API on this machine class.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import struct
 import tempfile
+import zlib
 from collections.abc import Collection, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +21,25 @@ from typing import Any
 from remediate.adapters.git_base import GitBase
 from remediate.core.commits import Person, PushOutcome
 from remediate.errors import UserError
+
+PACK_AT = 32  # new objects of one commit from which they are written as one pack
+_PACK_TYPES = {b"commit": 1, b"tree": 2, b"blob": 3}
+
+
+def _pack(objects: Collection[tuple[bytes, bytes]]) -> bytes:
+    """A version 2 pack of whole (undeltified) objects: what `git index-pack` reads."""
+    parts = [b"PACK" + struct.pack(">II", 2, len(objects))]
+    for kind, data in objects:
+        size = len(data)
+        head = bytearray([(_PACK_TYPES[kind] << 4) | (size & 0x0F)])
+        size >>= 4
+        while size:
+            head[-1] |= 0x80
+            head.append(size & 0x7F)
+            size >>= 7
+        parts += [bytes(head), zlib.compress(data, 1)]
+    body = b"".join(parts)
+    return body + hashlib.sha1(body, usedforsecurity=False).digest()
 
 
 class GitWriting(GitBase):
@@ -44,10 +66,15 @@ class GitWriting(GitBase):
         base = tree_from or parent
         root = self._tree_of(base) if base is not None else None
         blobs: dict[str, str | None] = {path: None for path in remove}
-        blobs.update(
-            {path: self._store(b"blob", text.encode("utf-8")) for path, text in files.items()}
-        )
-        tree = self._tree_with(root, _nested(blobs))
+        self._pending = {}
+        try:
+            blobs.update(
+                {path: self._store(b"blob", text.encode("utf-8")) for path, text in files.items()}
+            )
+            tree = self._tree_with(root, _nested(blobs))
+            self._write_pending(self._pending)
+        finally:
+            self._pending = None
         env = {
             "GIT_AUTHOR_NAME": author.name,
             "GIT_AUTHOR_EMAIL": author.email,
@@ -77,14 +104,42 @@ class GitWriting(GitBase):
                 )
             return out.strip()
 
-    def _store(self, kind: bytes, data: bytes) -> str:
-        """Write one object as a loose object, in this process (gitdb's loose database: a
-        zlib stream renamed into place, git's own format). GitPython's `repo.odb` would
-        run a `git hash-object` per object: 533 processes for one checkpoint."""
-        from gitdb.base import IStream  # type: ignore[import-untyped]
+    _pending: dict[str, tuple[bytes, bytes]] | None = None  # id → (kind, data) to write
 
-        stored = self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
-        return str(stored.hexsha.decode())
+    def _store(self, kind: bytes, data: bytes) -> str:
+        """An object's id; the object is written by `_write_pending` once the commit's
+        objects are all known (inside `make_commit`), else at once as a loose object."""
+        sha = hashlib.sha1(b"%s %d\0" % (kind, len(data)) + data, usedforsecurity=False)
+        found = sha.hexdigest()
+        if self._pending is not None:
+            self._pending[found] = (kind, data)
+        else:
+            self._write_pending({found: (kind, data)})
+        return found
+
+    def _write_pending(self, objects: Mapping[str, tuple[bytes, bytes]]) -> None:
+        """Write new objects: a few as loose objects, in this process (gitdb's loose
+        database: a zlib stream renamed into place; GitPython's `repo.odb` would run a
+        `git hash-object` per object); from PACK_AT on, as one pack that `git index-pack`
+        indexes (a checkpoint's 260 loose objects cost 260 files created and renamed:
+        0.15 s of a tick that fires 1,000 schedules)."""
+        if len(objects) < PACK_AT:
+            from gitdb.base import IStream  # type: ignore[import-untyped]
+
+            for kind, data in objects.values():
+                self._loose.store(IStream(kind, len(data), io.BytesIO(data)))
+            return
+        import subprocess
+
+        done = subprocess.run(
+            ["git", "--git-dir", self.repo.git_dir, "index-pack", "--stdin"],
+            input=_pack(objects.values()),
+            capture_output=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            why = _last_line(done.stderr.decode("utf-8", "replace"))
+            raise UserError(f"could not write the runner's objects: {why}")
 
     @cached_property
     def _loose(self) -> Any:

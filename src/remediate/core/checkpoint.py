@@ -13,7 +13,11 @@ holds
 - `automation.json`: which version of each automation file is in force as of that commit
   (`core.automation.Record`), so that a later run walks only the commits made since;
 - `streams/<stream>/<xx>.json`: each other stream's subjects (`core.streams`), by a hash
-  of the subject: chain head, event ids, the fold's value (its `dump`).
+  of the subject: chain head, event ids, the fold's value (its `dump`); a schedule's
+  fire in `streams/schedules/<yyyymm>/<dd>/<hhmm>.json`, by its fire time (`stream_bucket`);
+- `streams.json`: per stream, what a reader would otherwise fold every subject for
+  (`StreamIndex`: the subjects that may still list a request; each schedule's last fire),
+  with the digest of the stream's buckets it was made from.
 A reader reads only the buckets it needs; a writer rewrites only the buckets whose
 content changed and takes the rest (their blob ids) from the previous checkpoint.
 Pure: encoding and decoding only; `service.checkpoint` reads and writes it.
@@ -23,7 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -35,7 +40,9 @@ from remediate.core.times import iso, parse_time
 
 # 2: a finding's value names who imported it (`core.findings.IMPORTED_BY`)
 # 3: executions by month (`executions/<yyyy-mm>.json`; was one `executions.json`)
-VERSION = 3
+# 4: a schedule fire's subject is in the bucket of its fire time (`stream_bucket`), and
+#    `streams.json` indexes the streams (a version 3 checkpoint had neither)
+VERSION = 4
 REF = "refs/remediate/checkpoint"
 # A commit of the checkpoint's tree whose parent is the checkpoint it replaced (so that
 # git's pack negotiation has an edge: a push or fetch of a new checkpoint sends only what
@@ -56,13 +63,121 @@ def bucket(kind: str, key: str) -> str:
 STREAMS_DIR = "streams/"
 
 
+# A schedule fire's subject, `<schedule>-<yyyymmddThhmmZ>` (`core.schedules.fire_name`).
+_FIRE = re.compile(r"-(\d{6})(\d\d)T(\d{4})Z\Z")
+_SCHEDULES = "schedules"  # `core.schedules.STREAM`
+
+
 def stream_bucket(stream: str, subject: str) -> str:
+    """The bucket of one subject of a stream: by a hash of the subject, or, for a
+    schedule's fire, by its fire time: a tick's fires (all of one fire time, or a few)
+    land in one bucket, and the buckets of earlier fires are neither read nor written
+    again, however long the history (by hash, 1,000 fires touched all 256 buckets, and
+    with them every fire ever recorded)."""
+    if stream == _SCHEDULES:
+        found = _FIRE.search(subject)
+        if found is not None:
+            return f"{STREAMS_DIR}{stream}/{found[1]}/{found[2]}/{found[3]}.json"
     return bucket(STREAMS_DIR + stream, subject)
 
 
 def stream_text(states: Mapping[str, StreamState]) -> str:
     """One bucket of a stream: subject → its state (sorted)."""
     return dumps({s: states[s].as_json(fold_of(states[s].stream)) for s in sorted(states)})
+
+
+INDEX = "streams.json"
+INDEX_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StreamIndex:
+    """What one stream's subjects hold that a reader asks of all of them, so that it reads
+    this and the events since instead of every bucket (a schedule firing every 5 minutes
+    has 100,000 fires in a year). `buckets`: `buckets_digest` of the stream's buckets it
+    was made from: a reader uses it only while those are the stream's buckets (a writer
+    that rewrote them without it, such as an older version, leaves it stale: ignored).
+    `requesting`: the subjects whose value lists a request not settled then (SETTLED:
+    left by no verb, so every other subject lists only requests that stay settled at
+    every later commit). `last`: of the `schedules` stream, each schedule's latest fire
+    time recorded (ISO 8601; a fire's schedule and time never change once recorded)."""
+
+    buckets: str
+    requesting: tuple[str, ...] = ()
+    last: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "buckets": self.buckets,
+            "requesting": list(self.requesting),
+            "last": dict(self.last),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> StreamIndex | None:
+        """The entry, or None for anything of another shape."""
+        if not isinstance(data, dict) or not isinstance(data.get("buckets"), str):
+            return None
+        requesting, last = data.get("requesting"), data.get("last")
+        if not isinstance(requesting, list) or not all(isinstance(s, str) for s in requesting):
+            return None
+        if not isinstance(last, dict) or not all(isinstance(t, str) for t in last.values()):
+            return None
+        return cls(data["buckets"], tuple(requesting), tuple(sorted(last.items())))
+
+
+def buckets_digest(blobs: Mapping[str, str], stream: str) -> str:
+    """A digest of the buckets of `stream` in a checkpoint's tree (path → blob)."""
+    prefix = f"{STREAMS_DIR}{stream}/"
+    listing = "".join(f"{p} {blobs[p]}\n" for p in sorted(blobs) if p.startswith(prefix))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
+def index_of(
+    stream: str,
+    buckets: str,
+    states: Iterable[StreamState],
+    settled: Callable[[str], bool],
+    before: StreamIndex | None = None,
+) -> StreamIndex:
+    """The index of `stream` from the states of all its subjects; with `before` (the
+    index of an earlier checkpoint of the same branch), from the states of the subjects
+    changed since and of those `before` lists as requesting. `settled(name)`: is that
+    request settled (`core.lifecycle.SETTLED`) as of the commit indexed?"""
+    from remediate.core.schedules import STREAM as SCHEDULES
+    from remediate.core.schedules import last_fires
+
+    states = list(states)
+    fold = fold_of(stream)
+    requesting = set()
+    for state in states:
+        if fold is not None and any(not settled(r.name) for r in fold.requests(state.value)):
+            requesting.add(state.subject)
+    last: tuple[tuple[str, str], ...] = ()
+    if stream == SCHEDULES:
+        found = {name: parse_time(text) for name, text in (before.last if before else ())}
+        for name, moment in last_fires(s.value for s in states).items():
+            if name not in found or moment > found[name]:
+                found[name] = moment
+        last = tuple(sorted((n, t.isoformat(timespec="microseconds")) for n, t in found.items()))
+    return StreamIndex(buckets, tuple(sorted(requesting)), last)
+
+
+def index_text(entries: Mapping[str, StreamIndex]) -> str:
+    body = {stream: entries[stream].as_json() for stream in sorted(entries)}
+    return dumps({"version": INDEX_VERSION, "streams": body})
+
+
+def read_index(text: str) -> dict[str, StreamIndex]:
+    """The entries of `streams.json` ({} for another version or shape)."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != INDEX_VERSION:
+        return {}
+    streams = data.get("streams")
+    if not isinstance(streams, dict):
+        return {}
+    found = {stream: StreamIndex.from_json(entry) for stream, entry in streams.items()}
+    return {stream: entry for stream, entry in found.items() if entry is not None}
 
 
 def read_stream(path: str, text: str) -> dict[str, StreamState]:

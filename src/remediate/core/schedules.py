@@ -295,6 +295,26 @@ def last_fires(values: Iterable[Any]) -> dict[str, datetime]:
     return found
 
 
+def recorded_last_fires(snap: AuditSnapshot) -> dict[str, datetime]:
+    """`last_fires` of every fire `snap` records: from the checkpoint's index (each
+    schedule's last fire as of its commit) and the fires recorded since, when the
+    snapshot has one (`AuditSnapshot.indexed`): the cost follows the schedules and the
+    fires since, not every fire ever recorded; else from every fire."""
+    found = snap.indexed(STREAM)
+    if found is not None:
+        index, top = found
+        try:
+            last = {name: parse_time(text) for name, text in index.last}
+        except ValueError:
+            last = None
+        if last is not None:
+            for name, moment in last_fires(s.value for s in top).items():
+                if name not in last or moment > last[name]:
+                    last[name] = moment
+            return last
+    return last_fires(state.value for state in snap.stream(STREAM).values())
+
+
 def fired_request(value: Any) -> Request | None:
     """The request a remediation fire created (None for any other fire)."""
     if not isinstance(value, dict) or not isinstance(value.get("request"), dict):
@@ -323,10 +343,10 @@ def with_fired(
     from remediate.core.lifecycle import FINAL
 
     fired = {}
-    for (stream, _subject), state in snap.streams.items():
-        fold = streams.fold_of(stream)
-        if fold is None:
-            continue
+    # the subjects that may list a request not settled (`AuditSnapshot.requesting`: from
+    # the checkpoint's index and the subjects changed since, when it has one)
+    every = ((f, s) for n, f in sorted(streams.FOLDS.items()) for s in snap.requesting(n))
+    for fold, state in every:
         for request in fold.requests(state.value):
             name = request.name
             if snap.state(name).status in FINAL:
@@ -335,7 +355,7 @@ def with_fired(
             if taken is not None and warnings is not None:
                 warnings.append(
                     f"{taken.file or name}: request {name} is one the audit recorded "
-                    f"({stream}); this file is not used for it"
+                    f"({fold.stream}); this file is not used for it"
                 )
             fired[name] = request
     if not fired:

@@ -12,13 +12,16 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from remediate.core import streams as st
 from remediate.core.audit import AnyEvent, Event, RequestState, fold, parse_event
 from remediate.core.decision import Execution
 from remediate.core.lifecycle import FINAL
 from remediate.core.streams import Key, StreamEvent, StreamState
+
+if TYPE_CHECKING:
+    from remediate.core.checkpoint import StreamIndex
 
 AUDIT_DIR = "audit"
 # The largest audit file that is read: git's object size is checked before any content
@@ -46,6 +49,12 @@ class Base(Protocol):
         ...
 
     def streams(self) -> dict[Key, StreamState]: ...
+
+    def stream_state(self, key: Key) -> StreamState | None: ...
+
+    def stream_states(self, stream: str) -> dict[Key, StreamState]: ...
+
+    def index(self, stream: str) -> StreamIndex | None: ...
 
 
 class Layered(Mapping[str, RequestState]):
@@ -106,7 +115,23 @@ class LayeredStreams(Mapping[Key, StreamState]):
         return self._all
 
     def __getitem__(self, key: Key) -> StreamState:
-        return self.top[key] if key in self.top else self._every()[key]
+        """One subject: from the top, else its checkpoint bucket alone."""
+        if key in self.top:
+            return self.top[key]
+        found = None if key in self.gone else self.base.stream_state(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def of_stream(self, stream: str) -> dict[Key, StreamState]:
+        """The subjects of one stream: only its buckets are read."""
+        if self._all is not None:
+            return {k: s for k, s in self._all.items() if k[0] == stream}
+        found = {**self.base.stream_states(stream)}
+        found.update((k, s) for k, s in self.top.items() if k[0] == stream)
+        for key in self.gone:
+            found.pop(key, None)
+        return found
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._every())
@@ -139,7 +164,37 @@ class AuditSnapshot:
 
     def stream(self, stream: str) -> dict[str, StreamState]:
         """Every subject of `stream` (other than `requests`): subject → state."""
+        if isinstance(self.streams, LayeredStreams):
+            return {key[1]: state for key, state in self.streams.of_stream(stream).items()}
         return {key[1]: state for key, state in self.streams.items() if key[0] == stream}
+
+    def indexed(self, stream: str) -> tuple[StreamIndex, list[StreamState]] | None:
+        """The checkpoint's index of `stream` (`core.checkpoint.StreamIndex`) and the
+        states of its subjects changed since, when this snapshot is the checkpoint's
+        commit or one after it and the index is of the buckets it holds; else None (read
+        `stream`)."""
+        layered = self.streams
+        if not isinstance(layered, LayeredStreams) or self.base is None or layered.gone:
+            return None
+        index = layered.base.index(stream)
+        if index is None:
+            return None
+        return index, [s for k, s in sorted(layered.top.items()) if k[0] == stream]
+
+    def requesting(self, stream: str) -> list[StreamState]:
+        """The subjects of `stream` whose value may list a request not settled, by
+        subject: from the checkpoint's index those it lists and those changed since (every
+        other listed only settled requests, which stay settled), else every subject."""
+        found = self.indexed(stream)
+        if found is None:
+            return [s for _, s in sorted(self.stream(stream).items())]
+        index, top = found
+        changed = {s.subject for s in top}
+        states = {s.subject: s for s in top}
+        for subject in index.requesting:
+            if subject not in changed:
+                states[subject] = self.subject(stream, subject)
+        return [states[subject] for subject in sorted(states)]
 
     def recorded(self, request_id: str, event_id: str) -> bool:
         """Is an event with this id already in the request's chain?"""

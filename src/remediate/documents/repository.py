@@ -21,6 +21,7 @@ from remediate.core.document import Document
 from remediate.core.model import content_hash
 from remediate.documents.loader import (
     PARALLEL_THRESHOLD,
+    WHOLE_THRESHOLD,
     LoadResult,
     blob_id,
     discover,
@@ -131,7 +132,9 @@ def validate_source(
     # so that only problems and names travel back between processes.
     bulk = [f for f in files if f.startswith(BULK)]
     loaded = LoadResult()
-    for part in map_files(source.base, [f for f in files if not f.startswith(BULK)], source.load):
+    whole = [f for f in files if not f.startswith(BULK)]  # their documents travel back whole
+    jobs = 1 if len(whole) < WHOLE_THRESHOLD else None
+    for part in map_files(source.base, whole, source.load, jobs):
         loaded.extend(part)
     index, index_problems = build_index(loaded.documents)
     problems += loaded.problems + index_problems + check_documents(loaded.documents, index)

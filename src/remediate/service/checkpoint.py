@@ -57,6 +57,7 @@ class Stored:
     _streams: dict[str, dict[str, StreamState]] = field(default_factory=dict)
     _prefetched: set[str] = field(default_factory=set)
     _settled: dict[str, ReadFile] | None = None
+    _index: dict[str, cp.StreamIndex] | None = None
 
     @property
     def commit(self) -> str:
@@ -146,6 +147,29 @@ class Stored:
         for path in sorted(p for p in self.blobs if p.startswith(cp.STREAMS_DIR)):
             found.update({(s.stream, s.subject): s for s in self.stream_bucket(path).values()})
         return found
+
+    def stream_states(self, stream: str) -> dict[Key, StreamState]:
+        """Every subject of one stream: its buckets alone."""
+        prefix = f"{cp.STREAMS_DIR}{stream}/"
+        self.prefetch(prefix)
+        found: dict[Key, StreamState] = {}
+        for path in sorted(p for p in self.blobs if p.startswith(prefix)):
+            found.update({(s.stream, s.subject): s for s in self.stream_bucket(path).values()})
+        return found
+
+    def index(self, stream: str) -> cp.StreamIndex | None:
+        """The checkpoint's index of `stream` while it is of the buckets this checkpoint
+        holds (`core.checkpoint.StreamIndex`); None without one, or a stale one."""
+        if self._index is None:
+            blob = self.blobs.get(cp.INDEX)
+            try:
+                self._index = cp.read_index(self.store.blob_text(blob)) if blob else {}
+            except (ValueError, RecursionError):
+                self._index = {}
+        entry = self._index.get(stream)
+        if entry is None or entry.buckets != cp.buckets_digest(self.blobs, stream):
+            return None
+        return entry
 
     def executions(self, since: datetime | None = None) -> list[Execution]:
         """The execution starts of every month that may hold one later than `since` (all
@@ -531,6 +555,7 @@ def draft(
         return {}  # files the runner did not write: the guard refuses them next run
     files = _state_files(snap, base)
     files.update(_stream_files(snap, base))
+    files.update(_index_file(snap, base, files))
     files.update(_file_entries(store, snap, base, read or {}))
     files.update(_execution_files(snap, base))
     if automation is not None:  # as of `snap.rev` (else the previous one stays, as of its own)
@@ -581,6 +606,44 @@ def _stream_files(snap: AuditSnapshot, base: Stored | None) -> dict[str, str]:
         path: cp.stream_text({**(base.stream_bucket(path) if base is not None else {}), **states})
         for path, states in grouped.items()
     }
+
+
+def _index_file(
+    snap: AuditSnapshot, base: Stored | None, files: Mapping[str, str]
+) -> dict[str, str]:
+    """`streams.json` (`core.checkpoint.StreamIndex` of each stream) when it changed: an
+    entry whose buckets are unchanged is kept; one of a stream that changed is made from
+    the previous entry and the subjects changed since (its requesting ones re-read), or,
+    without a previous entry of these buckets, from every subject of the stream."""
+    layered = isinstance(snap.streams, LayeredStreams)
+    changed = snap.streams.top if isinstance(snap.streams, LayeredStreams) else snap.streams
+    blobs = {**(base.blobs if base is not None else {})}
+    blobs.update({path: cp.blob_id(text) for path, text in files.items()})
+    names = {
+        p[len(cp.STREAMS_DIR) :].partition("/")[0] for p in blobs if p.startswith(cp.STREAMS_DIR)
+    }
+
+    def settled(name: str) -> bool:
+        return snap.state(name).status in SETTLED
+
+    entries: dict[str, cp.StreamIndex] = {}
+    for stream in sorted(names):
+        digest = cp.buckets_digest(blobs, stream)
+        before = base.index(stream) if base is not None and layered else None
+        if before is not None and before.buckets == digest:
+            entries[stream] = before  # none of its buckets changed
+            continue
+        if before is None:
+            states = list(snap.stream(stream).values())
+        else:
+            mine = {key[1]: state for key, state in changed.items() if key[0] == stream}
+            again = [snap.subject(stream, s) for s in before.requesting if s not in mine]
+            states = [*mine.values(), *again]
+        entries[stream] = cp.index_of(stream, digest, states, settled, before)
+    text = cp.index_text(entries)
+    if base is not None and base.blobs.get(cp.INDEX) == cp.blob_id(text):
+        return {}
+    return {cp.INDEX: text}
 
 
 def _file_entries(

@@ -139,7 +139,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     if not documents:
         return report
     snap = audit_log.read(rt.store, rt.rev, rt.trust)
-    last = sch.last_fires(state.value for state in snap.stream(sch.STREAM).values())
+    last = sch.recorded_last_fires(snap)  # the checkpoint's index and the fires since
     added: dict[str, tuple[str, str]] | None = None
 
     def added_of(schedule: sch.Schedule) -> tuple[str, str] | None:
