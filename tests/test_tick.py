@@ -126,6 +126,20 @@ def test_catch_up_none_records_a_late_fire_as_missed(tmp_path: Path) -> None:
     assert remediate(runner, "status", "--format", "json").stdout.count("hourly-") == 0
 
 
+def test_a_missed_remediation_fire_makes_no_request_apply_runs(tmp_path: Path) -> None:
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    text = HOURLY.replace("catchUp: all", "catchUp: none").replace('"0 * * * *"', '"0 6 * * *"')
+    commit_schedules(tmp_path, bare, {"hourly": text}, "2026-11-22T12:00:00Z")
+    runner = clone(tmp_path, bare, "runner")
+    assert remediate(runner, "tick", now="2026-11-23T07:30:00Z").returncode == 0
+    applied = remediate(runner, "apply")
+    assert applied.returncode == 0, applied.stderr
+    assert "hourly-" not in applied.stdout
+    events = remote_events(tmp_path, bare)
+    assert [e for e in events if e.get("requestId", "").startswith("hourly-")] == []
+    assert remediate(runner, "plan", "--format", "json").stdout.count("hourly-") == 0
+
+
 SCAN = schedule_yaml(
     "scan", "import: {source: @SOURCE@}", cron="0 6 * * *", timezone="UTC", catch_up=None
 )

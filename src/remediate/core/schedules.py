@@ -316,8 +316,11 @@ def recorded_last_fires(snap: AuditSnapshot) -> dict[str, datetime]:
 
 
 def fired_request(value: Any) -> Request | None:
-    """The request a remediation fire created (None for any other fire)."""
+    """The request a remediation fire created (None for any other fire, and for a missed
+    one: its record names the request it would have made, which nobody is to run)."""
     if not isinstance(value, dict) or not isinstance(value.get("request"), dict):
+        return None
+    if value.get("status") == "missed":
         return None
     request = value["request"]
     labels = {SCHEDULE_LABEL: str(value.get("schedule"))}
