@@ -91,3 +91,31 @@ def test_a_sparse_checkout_fast_forwards_through_merge(tmp_path: Path) -> None:
     assert session(work).store.fast_forward(sha)
     assert git(work, "rev-parse", "HEAD") == sha
     assert not (work / "audit").exists()  # outside the sparse checkout: not written
+
+
+def test_a_persons_file_where_a_directory_is_to_go_is_never_removed(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    head = git(work, "rev-parse", "HEAD")
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    (work / "audit").mkdir()
+    (work / "audit/2026").write_text("my notes\n")  # untracked, where a directory goes
+    assert not session(work).store.fast_forward(sha)  # merge refuses too
+    assert (work / "audit/2026").read_text() == "my notes\n"
+    assert git(work, "rev-parse", "HEAD") == head
+    # a symbolic link where a directory goes
+    (work / "audit/2026").unlink()
+    (work / "elsewhere").mkdir()
+    (work / "audit/2026").symlink_to(work / "elsewhere")
+    assert not session(work).store.fast_forward(sha)
+    assert list((work / "elsewhere").iterdir()) == []
+
+
+def test_staged_work_where_the_files_go_leaves_the_fast_forward_to_merge(tmp_path: Path) -> None:
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    (work / "audit").mkdir()
+    (work / "audit/2026").write_text("staged\n")
+    git(work, "add", "audit/2026")
+    (work / "audit/2026").unlink()  # gone from the work tree: the index still holds it
+    session(work).store.fast_forward(sha)  # whatever git's merge makes of it
+    assert "remediate: fast-forward" not in git(work, "reflog", "-1")
