@@ -30,7 +30,9 @@ class GitReading(GitBase):
         if rev is None:
             return []
         fixed = keep and _SHA.fullmatch(rev) is not None
-        if _SHA.fullmatch(rev) and (rev, prefix) in self._listings:  # a commit id names one tree forever
+        if (
+            _SHA.fullmatch(rev) and (rev, prefix) in self._listings
+        ):  # a commit id names one tree forever
             return list(self._listings[rev, prefix])
         where = ("--", prefix) if prefix else ()
         out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, *where)
@@ -439,7 +441,9 @@ def _parse_history(lines: Iterable[str]) -> list[AuditCommit]:
     return commits
 
 
-def _commit(header: str, changes: list[tuple[str, str, str]], people: dict[str, str]) -> AuditCommit:
+def _commit(
+    header: str, changes: list[tuple[str, str, str]], people: dict[str, str]
+) -> AuditCommit:
     sha, parents, committer, author, *signature = header.split("\t")
     status, key = (*signature, "N", "")[:2]
     return AuditCommit(
