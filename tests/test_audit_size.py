@@ -47,9 +47,9 @@ def test_an_oversized_audit_file_is_refused_without_reading_it(
     read: list[str] = []
     original = git_store.GitStore.blob_text
 
-    def spy(self: git_store.GitStore, blob: str) -> str:
+    def spy(self: git_store.GitStore, blob: str, keep: bool = True) -> str:
         read.append(blob)
-        return original(self, blob)
+        return original(self, blob, keep)
 
     monkeypatch.setattr(git_store.GitStore, "blob_text", spy)
     for args in (("status",), ("audit", "verify"), ("apply",)):

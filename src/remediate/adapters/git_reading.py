@@ -12,6 +12,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 
 from remediate.adapters.git_base import _SHA, GitBase
+from remediate.adapters.git_cmd import GitCommandError
 from remediate.core.commits import AuditCommit
 from remediate.errors import UserError
 
@@ -19,13 +20,19 @@ from remediate.errors import UserError
 class GitReading(GitBase):
     """Commits, trees and blobs, read through git (blobs cached by id: they never change)."""
 
-    def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
+    def tree_blobs(
+        self, rev: str | None, prefix: str, keep: bool = True
+    ) -> list[tuple[str, str, int]]:
         """(path, blob, size in bytes) of every file under `prefix` at `rev`: sizes from the
-        tree listing, so that a caller can refuse a file before reading it."""
+        tree listing, so that a caller can refuse a file before reading it (kept for the
+        next call while `rev` is a commit id, unless `keep` is false: a caller that reads
+        a large listing once)."""
         if rev is None:
             return []
-        fixed = _SHA.fullmatch(rev) is not None
-        if fixed and (rev, prefix) in self._listings:  # a commit id names one tree forever
+        fixed = keep and _SHA.fullmatch(rev) is not None
+        if (
+            _SHA.fullmatch(rev) and (rev, prefix) in self._listings
+        ):  # a commit id names one tree forever
             return list(self._listings[rev, prefix])
         where = ("--", prefix) if prefix else ()
         out = self.git.ls_tree("-r", "-l", "-z", "--full-tree", rev, *where)
@@ -222,7 +229,7 @@ class GitReading(GitBase):
             prefix,
         ]
         if not signers:
-            return _parse_history(self.git.execute(["git", *args]))
+            return _parse_history(self._history_lines(args, []))
         with tempfile.TemporaryDirectory(prefix="remediate-signers-") as tmp:
             allowed = os.path.join(tmp, "allowed_signers")
             with open(allowed, "w", encoding="utf-8") as handle:
@@ -233,10 +240,33 @@ class GitReading(GitBase):
                 "-c",
                 "gpg.ssh.revocationFile=",
             ]
-            code, out, err = self._run(*config, *args)
-            if code != 0:
-                raise UserError(f"git log failed: {err.strip()}")
-            return _parse_history(out)
+            return _parse_history(self._history_lines(args, config, signed=True))
+
+    def _history_lines(
+        self, args: list[str], config: list[str], signed: bool = False
+    ) -> Iterator[str]:
+        """The lines `git *config *args` prints, streamed (the whole log of 150,000 audit
+        commits is ~45 MB of text, held three times over when read at once); a failure is
+        raised at the end as reading it at once would (UserError when `signed`)."""
+        argv = ["git", *config, *args]
+        with tempfile.TemporaryFile() as errors:
+            with subprocess.Popen(
+                argv,
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env},
+            ) as proc:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    yield raw.decode("utf-8", "surrogateescape")
+            if proc.returncode != 0:
+                errors.seek(0)
+                err = errors.read().decode("utf-8", "surrogateescape").removesuffix("\n")
+                if signed:
+                    raise UserError(f"git log failed: {err.strip()}")
+                raise GitCommandError(argv, proc.returncode, err)
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:
         """Files under `prefix` whose work-tree content is not what `rev` holds (or not in it)."""
@@ -388,30 +418,43 @@ class GitReading(GitBase):
             writer.join(timeout=5)
 
 
-def _parse_history(out: str) -> list[AuditCommit]:
+def _parse_history(lines: Iterable[str]) -> list[AuditCommit]:
+    """The commits of `git log --format=%x00%H%x09%P%x09%ce%x09%ae[%x09%G?%x09%GK] --raw`,
+    line by line (a commit starts at a line beginning with NUL)."""
     commits: list[AuditCommit] = []
-    for chunk in str(out).split("\x00")[1:]:
-        header, *lines = chunk.strip("\n").split("\n")
-        sha, parents, committer, author, *signature = header.split("\t")
-        changes = []
-        for line in lines:
-            meta, tab, path = line.partition("\t")
-            fields = meta.split()
-            if tab and line.startswith(":") and len(fields) >= 5:
-                changes.append((fields[4][:1], path, fields[3]))
-        status, key = (*signature, "N", "")[:2]
-        commits.append(
-            AuditCommit(
-                sha,
-                committer,
-                author,
-                tuple(changes),
-                merge=len(parents.split()) > 1,
-                signature=status or "N",
-                key=key,
-            )
-        )
+    header: str | None = None
+    changes: list[tuple[str, str, str]] = []
+    people: dict[str, str] = {}  # one string per e-mail, not one per commit
+    for line in lines:
+        line = line.rstrip("\n")
+        if line.startswith("\x00"):
+            if header is not None:
+                commits.append(_commit(header, changes, people))
+            header, changes = line[1:], []
+            continue
+        meta, tab, path = line.partition("\t")
+        fields = meta.split()
+        if tab and line.startswith(":") and len(fields) >= 5:
+            changes.append((fields[4][:1], path, fields[3]))
+    if header is not None:
+        commits.append(_commit(header, changes, people))
     return commits
+
+
+def _commit(
+    header: str, changes: list[tuple[str, str, str]], people: dict[str, str]
+) -> AuditCommit:
+    sha, parents, committer, author, *signature = header.split("\t")
+    status, key = (*signature, "N", "")[:2]
+    return AuditCommit(
+        sha,
+        people.setdefault(committer, committer),
+        people.setdefault(author, author),
+        tuple(changes),
+        merge=len(parents.split()) > 1,
+        signature=status or "N",
+        key=key,
+    )
 
 
 def _empty_range(rev: str) -> bool:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -250,9 +251,17 @@ def decode_state(data: dict[str, Any]) -> RequestState:
 
 
 def decode_execution(data: dict[str, Any]) -> Execution:
-    values = dict(data)
+    values = {k: _shared(v) if k in _REPEATED else v for k, v in data.items()}
     values["at"] = _time(data["at"])
     return Execution(**values)
+
+
+# fields that repeat across executions: one string each for all (sys.intern)
+_REPEATED = frozenset({"service_name", "environment", "action_type", "incident_id", "severity"})
+
+
+def _shared(value: Any) -> Any:
+    return sys.intern(value) if type(value) is str else value
 
 
 def dumps(data: Any) -> str:

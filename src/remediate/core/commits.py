@@ -15,7 +15,7 @@ class Person:
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: `audit verify` holds one per audit commit
 class AuditCommit:
     sha: str
     committer: str  # e-mail

@@ -69,7 +69,7 @@ def legacy_lifts(violations: Any) -> tuple[str, ...]:
     return tuple(refs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a checkpoint's 50,000 are held for rate limits
 class Execution:
     """A prior execution start, from the audit: what rate limits count."""
 

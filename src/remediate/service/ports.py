@@ -156,8 +156,11 @@ class AuditReader(Protocol):
     def fetch(self) -> str | None:
         """The tip to build on: the upstream branch after a fetch, or HEAD without one."""
 
-    def tree_blobs(self, rev: str | None, prefix: str) -> list[tuple[str, str, int]]:
-        """(path, blob, size) of every file under `prefix` at `rev`, sizes before content."""
+    def tree_blobs(
+        self, rev: str | None, prefix: str, keep: bool = True
+    ) -> list[tuple[str, str, int]]:
+        """(path, blob, size) of every file under `prefix` at `rev`, sizes before content;
+        `keep=False`: not kept for later calls (a large listing read once)."""
 
     def blob_text(self, blob: str, keep: bool = True) -> str:
         """A blob's content; `keep=False`: not kept for later reads (a reader streaming

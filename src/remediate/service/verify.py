@@ -10,6 +10,7 @@ checkpoint when one of REF or an ancestor exists, else a streamed fold of REF).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -225,15 +226,16 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
         if key not in seen_keys and key not in skip:
             found.append(f"{key[0]} {key[1]}: in the audit, not in the checkpoint")
     if not skip:
-        every = (x for s in folder.states.values() for x in s.executions)
-        months = {
-            path: sorted(text.splitlines()) for path, text in cp.execution_months(every).items()
-        }
+        rows: dict[str, _Lines] = {}  # month file → the lines the full fold gives it
+        for state in folder.states.values():
+            for execution in state.executions:
+                line = cp.dumps(cp.encode(execution))
+                rows.setdefault(cp.execution_month(execution.at), _Lines()).add(line)
         held = {
-            path: sorted(base.month_text(path).splitlines())
+            path: _Lines.of(store.blob_text(base.blobs[path], keep=False))
             for path in cp.months_since(base.blobs, None)
         }
-        if {path: rows for path, rows in held.items() if rows} != months:
+        if {path: lines for path, lines in held.items() if lines.count} != rows:
             found.append("the checkpoint's executions are not those the audit records")
     active = sorted(n for n, s in folder.states.items() if s.status not in FINAL)
     if not skip and tuple(active) != base.manifest.active:
@@ -244,7 +246,7 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
             f"the commit it summarises holds {files}"
         )
     who = store.requesters(checkpoint.REQUESTS, rev=base.commit)
-    for path, entry in base.every_file():
+    for path, entry in base.every_file(keep=False):
         if path in who and who.pop(path) != entry.requesters:
             found.append(f"{path}: the checkpoint's requesters are not who added it")
     found += [f"{path}: added, not in the checkpoint" for path in sorted(who)]
@@ -257,6 +259,44 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     return shown
 
 
+class _Lines:
+    """A multiset of text lines by its count and the sum of their digests (mod 2**256):
+    what comparing two sorted lists of them tells, without holding either (50,000
+    executions are ~20 MB of rows to sort; two of these are a few bytes)."""
+
+    def __init__(self) -> None:
+        self.count, self.total = 0, 0
+
+    def add(self, line: str) -> None:
+        digest = hashlib.blake2b(line.encode(), digest_size=32).digest()
+        self.count += 1
+        self.total = (self.total + int.from_bytes(digest, "big")) % (1 << 256)
+
+    @classmethod
+    def of(cls, text: str) -> _Lines:
+        """The lines of `text` as `str.splitlines(keepends=True)` cuts them."""
+        found = cls()
+        if any(c in text for c in _OTHER_BREAKS):  # cut as splitlines does
+            for line in text.splitlines(keepends=True):
+                found.add(line)
+            return found
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start) + 1 or len(text)
+            found.add(text[start:end])
+            start = end
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Lines) and (self.count, self.total) == (other.count, other.total)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# what `str.splitlines` also breaks lines at, besides "\n"
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
 def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
     """The checkpoint's `summaries/` buckets (what `stats` and `report` read) that are not
     their request bucket's states; one naming another bucket is not read, so not wrong."""
@@ -267,10 +307,10 @@ def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
     for path in paths:
         bucket = "requests/" + path.removeprefix(cp.SUMMARIES)
         blob = base.blobs.get(bucket)
-        rows = cp.read_summaries(store.blob_text(base.blobs[path]), blob or "")
+        rows = cp.read_summaries(store.blob_text(base.blobs[path], keep=False), blob or "")
         if rows is None:
             continue
-        states = cp.read_states(store.blob_text(blob) if blob else "{}")
+        states = cp.read_states(store.blob_text(blob, keep=False) if blob else "{}")
         if rows != [Summary.of(states[n]).row() for n in sorted(states)]:
             found.append(f"{path}: the summary is not its bucket's states")
     return found
@@ -294,7 +334,9 @@ def authorship(
         ]
         span = f"{since}..{rev}"
     else:
-        changed = [("A", path, blob) for path, blob, _ in store.tree_blobs(rev, AUDIT_DIR)]
+        changed = [
+            ("A", path, blob) for path, blob, _ in store.tree_blobs(rev, AUDIT_DIR, keep=False)
+        ]
         span = rev
     history = store.audit_history(span, AUDIT_DIR, trust.keys)
     at_tip = {path for letter, path, _ in changed if letter != "D"}
