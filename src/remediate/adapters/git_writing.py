@@ -290,6 +290,8 @@ def _not_a_directory(path: Path) -> bool:
     """Does something other than a directory (a file, a symbolic link) stand at `path`?"""
     try:
         return not stat.S_ISDIR(os.lstat(path).st_mode)
+    except NotADirectoryError:
+        return True  # a file stands higher up
     except FileNotFoundError:
         return False
 
