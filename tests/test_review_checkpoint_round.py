@@ -1,0 +1,74 @@
+"""Reproductions of what the adversarial review of the checkpoint, carrier, fast-forward,
+vouching and monthly rate-limit work found broken.
+
+Each test states the contract's expectation and is marked xfail(strict=True): it fails
+today, and the suite turns red (XPASS) the day a fix lands, so the marker is removed with
+the fix. The attack is in a comment at the top of each test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.runner_support import (
+    RUNNER,
+    action_yaml,
+    clone,
+    git,
+    make_remote,
+    remediate,
+    request_yaml,
+    write_requests,
+)
+
+
+def _add(work: Path, name: str) -> None:
+    git(work, "pull", "--quiet", "--rebase")
+    write_requests(work, {name: request_yaml(name, service=f"svc-{name}")})
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", f"Add {name}")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
+
+
+def _ran(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def _runner_remote(tmp: Path, log: Path) -> Path:
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    return make_remote(
+        tmp, actions={"noop": action_yaml("noop", argv)}, requests={"r1": request_yaml("r1")}
+    )
+
+
+# --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="fetch takes +refs/remediate/*: a pushed refs/remediate/carrier/x (after deleting "
+    "the carrier) is a D/F conflict with the clone's carrier, the fetch exits 128 and every "
+    "apply of that clone fails 'cannot reach the remote'",
+)
+def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path: Path) -> None:
+    # Attack: anyone who may push deletes refs/remediate/carrier and pushes any commit to
+    # refs/remediate/carrier/x. A runner clone that holds the carrier (every clone that
+    # wrote or fetched a checkpoint twice) can no longer fetch: apply runs nothing, for
+    # ever, until someone deletes the ref by hand.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    person = clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    _add(person, "r2")
+    assert remediate(runner, "apply").returncode == 0  # a second checkpoint: the carrier
+    assert git(runner, "rev-parse", "--verify", "refs/remediate/carrier")
+    attacker = clone(tmp_path, bare, "attacker", email="mallory@example.com")
+    git(attacker, "push", "--quiet", "origin", ":refs/remediate/carrier")
+    git(attacker, "push", "--quiet", "origin", "HEAD:refs/remediate/carrier/x")
+    _add(person, "r3")
+    done = remediate(runner, "apply")
+    assert done.returncode == 0, done.stderr
+    assert _ran(log) == ["r1", "r2", "r3"]
