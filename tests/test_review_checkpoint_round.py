@@ -8,10 +8,12 @@ the fix. The attack is in a comment at the top of each test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import Result
 from tests.runner_support import (
     RUNNER,
     action_yaml,
@@ -72,3 +74,24 @@ def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path:
     done = remediate(runner, "apply")
     assert done.returncode == 0, done.stderr
     assert _ran(log) == ["r1", "r2", "r3"]
+
+
+# --- Rate limits by month (core/ratelimit.py counted_since) -------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="counted_since computes now - per; a valid per of 999999d (2,738 years, the "
+    "schema's own bound) is before year 1: OverflowError, exit 70",
+)
+def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    # Attack (a careless admin): `per: 999999d` passes the schema (1 to 6 digits) and
+    # `validate`; every command that decides (plan, apply, the verbs) then crashes.
+    policy = quickstart / "policies" / "rate-limits.yaml"
+    policy.write_text(policy.read_text().replace("per: 1h", "per: 999999d"))
+    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    result = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
+    assert result.code in (0, 1), result.err
+    assert "internal error" not in result.err
