@@ -8,6 +8,8 @@ the fix. The attack is in a comment at the top of each test.
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +76,64 @@ def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path:
     done = remediate(runner, "apply")
     assert done.returncode == 0, done.stderr
     assert _ran(log) == ["r1", "r2", "r3"]
+
+
+# --- The checkpoint: an unreadable one at the ref --------------------------------------
+
+
+def _v3_checkpoint(bare: Path) -> str:
+    """The remote's checkpoint as a runner of format version 3 would have written it (the
+    same tree, `checkpoint.json` saying version 3), committed by the runner's identity."""
+    current = git(bare, "rev-parse", "refs/remediate/checkpoint")
+    data = json.loads(git(bare, "show", f"{current}:checkpoint.json"))
+    data["version"] = 3
+    blob = subprocess.run(
+        ["git", "hash-object", "-w", "--stdin"],
+        cwd=bare, input=json.dumps(data), capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    listing = [
+        f"100644 blob {blob}\tcheckpoint.json" if line.endswith("\tcheckpoint.json") else line
+        for line in git(bare, "ls-tree", current).splitlines()
+    ]
+    tree = subprocess.run(
+        ["git", "mktree"], cwd=bare, input="\n".join(listing) + "\n",
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    return git(bare, "commit-tree", tree, "-m", "remediate checkpoint", email=RUNNER)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="draft() leases the ref on '' (must not exist) whenever stored() reads nothing "
+    "there, so a v3 checkpoint, or any commit pushed to the ref, is never replaced: every "
+    "later run reads every event",
+)
+@pytest.mark.parametrize("there", ["version-3", "someone-elses-commit"])
+def test_an_unreadable_checkpoint_at_the_ref_is_replaced_by_the_next_run(
+    tmp_path: Path, there: str
+) -> None:
+    # Attack: (a) an upgrade: the remote holds a checkpoint of an older VERSION, which the
+    # README says costs "one full read"; (b) anyone who may push sets
+    # refs/remediate/checkpoint to any commit (here main's tip). Either way no run ever
+    # writes a checkpoint again (the push of a root commit onto the ref, without a lease
+    # on what it holds, is refused), so each command reads and folds the whole history
+    # for ever, and `refuse_rewritten` has no runner checkpoint to compare with.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    person = clone(tmp_path, bare, "person")
+    assert remediate(runner, "apply").returncode == 0
+    planted = _v3_checkpoint(bare) if there == "version-3" else git(bare, "rev-parse", "main")
+    git(bare, "update-ref", "refs/remediate/checkpoint", planted)
+    for name in ("r2", "r3"):
+        _add(person, name)
+        assert remediate(runner, "apply").returncode == 0
+    assert _ran(log) == ["r1", "r2", "r3"]
+    now = git(bare, "rev-parse", "refs/remediate/checkpoint")
+    assert now != planted
+    manifest = json.loads(git(bare, "show", f"{now}:checkpoint.json"))
+    assert manifest["version"] == 4
+    assert git(bare, "rev-list", "--count", f"{manifest['commit']}..main") in ("0", "1")
 
 
 # --- Rate limits by month (core/ratelimit.py counted_since) -------------------------------
