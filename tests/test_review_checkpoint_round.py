@@ -155,3 +155,29 @@ def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
     result = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
     assert result.code in (0, 1), result.err
     assert "internal error" not in result.err
+
+
+# --- Refs anyone may push: a ref where the runner's directory of refs goes -----------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pushed refs/claims/<request> (a ref where the directory of its attempts goes) "
+    "makes every claim push of refs/claims/<request>/<n> fail; apply reports 'claimed by "
+    "another runner', exit 0, names no ref, and the request waits for ever",
+)
+def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
+    tmp_path: Path,
+) -> None:
+    # Attack: anyone who may push creates refs/claims/r2 (any commit). Git then refuses
+    # refs/claims/r2/1 (a D/F conflict on the remote). Unlike a forged refs/claims/r2/1,
+    # which apply names with `git push origin :<ref>`, nothing says why r2 never runs.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    git(person, "push", "--quiet", "origin", "HEAD:refs/claims/r2")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "apply").returncode == 0
+    again = remediate(runner, "apply")
+    assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
