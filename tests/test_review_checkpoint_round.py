@@ -23,6 +23,7 @@ from tests.runner_support import (
     git,
     make_remote,
     remediate,
+    remote_events,
     request_yaml,
     write_requests,
 )
@@ -181,3 +182,26 @@ def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     assert remediate(runner, "apply").returncode == 0
     again = remediate(runner, "apply")
     assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pushed refs/claims-schedules/@<fire time> (where that fire time's group refs "
+    "go) makes the group claim fail; tick says 'already fired by another runner', exit 0, "
+    "and the fire is never recorded",
+)
+def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_path: Path) -> None:
+    # Attack: anyone who may push creates refs/claims-schedules/@20261123T1000Z. Every
+    # tick then reports the fire as fired by another runner, and it never happens (a
+    # pushed .../@20261123T1000Z/1 is named with its ref: test_tick_forged_claims).
+    from tests.test_followups import TICK_AT, setup
+
+    fire = "edge-cert-20261123T1000Z"
+    bare, repo, _log = setup(tmp_path)
+    pusher = clone(tmp_path, bare, "pusher", "mallory@example.com")
+    git(pusher, "push", "--quiet", "origin", "HEAD:refs/claims-schedules/@20261123T1000Z")
+    for _ in range(2):
+        done = remediate(repo, "tick", now=TICK_AT)
+    out = done.stdout + done.stderr
+    recorded = [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+    assert recorded or "refs/claims-schedules/@20261123T1000Z" in out, out
