@@ -12,6 +12,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,3 +206,57 @@ def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_pat
     out = done.stdout + done.stderr
     recorded = [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
     assert recorded or "refs/claims-schedules/@20261123T1000Z" in out, out
+
+
+# --- GitHub vouching: revouch from the oldest commit a vouch names -------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a vouch names every pushed commit GitHub associates with the pull request, "
+    "its own commits too (not on the first-parent line): automation_from gives None and "
+    "revouched judges the whole history (a shallow clone unshallowed) at every such merge",
+)
+def test_a_merge_commits_vouch_is_counted_without_the_whole_history(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Attack (an unlucky, ordinary merge): GitHub's push event for a merge commit lists the
+    # pull request's commits beside the merge, and GET /commits/{sha}/pulls gives the
+    # merged pull request for each. The fake of tests/github_world.py sends the merge
+    # alone; here the push is as GitHub sends it. The record's commit is the merge (a run
+    # at it came first), so `revouch` need read back only to the merge.
+    from remediate.adapters.git_tree import GitTree
+    from tests.github_world import merge
+    from tests.test_github_automation import (
+        ALLOW_STAGING,
+        pending_staging_request,
+        ran,
+        status,
+        vouches,
+    )
+
+    pending_staging_request(world)
+    head = world.open_pr(8, {"policies/staging.yaml": ALLOW_STAGING})
+    world.review(8, "alice")
+    sha = merge(world, 8)
+    assert world.run_cli("apply", "--repo", str(world.work)).code == 0  # a checkpoint at sha
+    world.fake.state.commit_pulls.setdefault(head, []).append(8)  # as GitHub answers
+    walked: list[str] = []
+    whole = GitTree.automation_history
+
+    def spy(self: GitTree, rev: str, paths: Any) -> Any:
+        walked.append(rev)
+        return whole(self, rev, paths)
+
+    monkeypatch.setattr(GitTree, "automation_history", spy)
+    pushed = [{"id": s, "committer": {"email": "dave@example.com"}} for s in (head, sha)]
+    world.event(
+        "push",
+        {"ref": "refs/heads/main", "after": sha, "commits": pushed,
+         "sender": world.fake.user("dave")},
+    )  # fmt: skip
+    done = world.github()
+    assert done.code == 0, done.out + done.err
+    assert ran(world) == 1 and status(world, "rem-s") == "COMPLETED"
+    assert head in vouches(world)[0]["details"]["commits"]
+    assert walked == []  # without the PR's own commit in the push: [] (the whole walk: 1)
