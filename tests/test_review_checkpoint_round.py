@@ -260,3 +260,33 @@ def test_a_merge_commits_vouch_is_counted_without_the_whole_history(
     assert ran(world) == 1 and status(world, "rem-s") == "COMPLETED"
     assert head in vouches(world)[0]["details"]["commits"]
     assert walked == []  # without the PR's own commit in the push: [] (the whole walk: 1)
+
+
+# --- Store.fast_forward's fast path (_add_files) -------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_add_files checks the files out (index and work tree) before the compare-and-"
+    "swap of the branch; when the swap loses, it returns False with the runner's audit "
+    "files left staged, and the person's next commit carries them",
+)
+def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_nothing_staged(
+    tmp_path: Path,
+) -> None:
+    # Attack (an unlucky checkout): a person's `git commit` in the same checkout lands
+    # between the path checkout and `update-ref HEAD sha head`. A post-checkout hook stands
+    # in for that commit (it moves the branch, leaving the index as it is).
+    from tests.sessions import session
+    from tests.test_fast_forward import _commit_on, _work
+
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    hook = work / ".git" / "hooks" / "post-checkout"
+    hook.write_text(
+        "#!/bin/sh\n[ -f .git/once ] && exit 0\ntouch .git/once\n"
+        'git update-ref HEAD "$(git commit-tree HEAD^{tree} -p HEAD -m concurrent)"\n'
+    )
+    hook.chmod(0o755)
+    assert not session(work).store.fast_forward(sha)  # not a fast-forward any more
+    assert git(work, "status", "--porcelain") == ""  # "False, with nothing done"
