@@ -290,3 +290,64 @@ def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_noth
     hook.chmod(0o755)
     assert not session(work).store.fast_forward(sha)  # not a fast-forward any more
     assert git(work, "status", "--porcelain") == ""  # "False, with nothing done"
+
+
+# --- audit verify and what the checkpoint says of request files ----------------------------
+
+
+def _forge_settled(tmp: Path, bare: Path, path: str, name: str) -> None:
+    """Push, in the runner's name (no signing: the documented limit), the runner's
+    checkpoint moved to main's tip with `path` recorded settled (its blob, `name`)."""
+    import os
+
+    from remediate.core import checkpoint as cp
+
+    forger = clone(tmp, bare, "forger", email="mallory@example.com")
+    git(forger, "fetch", "--quiet", "origin", f"+{cp.REF}:{cp.REF}")
+    tip = git(forger, "rev-parse", "origin/main")
+    bucket = cp.bucket("files", path)
+    entries = json.loads(git(forger, "show", f"{cp.REF}:{bucket}", check=False) or "{}")
+    blob = git(forger, "rev-parse", f"{tip}:{path}")
+    entries[path] = {"blob": blob, "names": [[name, 3]], "requesters": ["dev@example.com"]}
+    manifest = json.loads(git(forger, "show", f"{cp.REF}:{cp.MANIFEST}"))
+    manifest["commit"] = tip  # no audit file was added since: the states are the same
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp / "forged.index")}
+
+    def plumb(*args: str, given: str | None = None) -> str:
+        done = subprocess.run(["git", *args], cwd=forger, env=env, input=given,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    plumb("read-tree", cp.REF)
+    for where, data in ((bucket, entries), (cp.MANIFEST, manifest)):
+        made = plumb("hash-object", "-w", "--stdin", given=cp.dumps(data))
+        plumb("update-index", "--add", "--cacheinfo", f"100644,{made},{where}")
+    forged = git(forger, "commit-tree", plumb("write-tree"), "-m", "remediate checkpoint",
+                 email=RUNNER)  # fmt: skip
+    git(forger, "push", "--quiet", "--force", "origin", f"{forged}:{cp.REF}")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="verify.compare checks the checkpoint's requesters of each file, not its settled "
+    "entries (blob, names) nor streams.json: a checkpoint that records a NEW request's "
+    "file as settled hides it from apply for ever, and `audit verify` says intact",
+)
+def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_settled(
+    tmp_path: Path,
+) -> None:
+    # Attack: a person who may push and sets the runner's committer e-mail (no
+    # runner.signing: what apply is documented to believe) records r2's file as settled in
+    # the checkpoint. r2 is then never parsed, decided or run, and never shown as NEW.
+    # `audit verify` is what the operator runs to catch such a checkpoint.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "apply").returncode == 0
+    _add(clone(tmp_path, bare, "person"), "r2")
+    _forge_settled(tmp_path, bare, "remediations/r2.yaml", "r2")
+    assert remediate(runner, "apply").returncode == 0
+    assert _ran(log) == ["r1"]  # r2 hidden: believed, as documented without signing
+    verified = remediate(runner, "audit", "verify")
+    assert verified.returncode == 1, verified.stdout
+    assert "does not match the audit" in verified.stdout + verified.stderr
