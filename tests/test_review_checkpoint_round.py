@@ -295,22 +295,16 @@ def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_noth
 # --- audit verify and what the checkpoint says of request files ----------------------------
 
 
-def _forge_settled(tmp: Path, bare: Path, path: str, name: str) -> None:
+def _forge(tmp: Path, bare: Path, files: Callable[[Path, str], dict[str, str]]) -> None:
     """Push, in the runner's name (no signing: the documented limit), the runner's
-    checkpoint moved to main's tip with `path` recorded settled (its blob, `name`)."""
+    checkpoint with the files `files(forger, tip)` gives (path in its tree → text)."""
     import os
 
     from remediate.core import checkpoint as cp
 
-    forger = clone(tmp, bare, "forger", email="mallory@example.com")
+    forger = clone(tmp, bare, f"forger-{len(list(tmp.iterdir()))}", email="mallory@example.com")
     git(forger, "fetch", "--quiet", "origin", f"+{cp.REF}:{cp.REF}")
-    tip = git(forger, "rev-parse", "origin/main")
-    bucket = cp.bucket("files", path)
-    entries = json.loads(git(forger, "show", f"{cp.REF}:{bucket}", check=False) or "{}")
-    blob = git(forger, "rev-parse", f"{tip}:{path}")
-    entries[path] = {"blob": blob, "names": [[name, 3]], "requesters": ["dev@example.com"]}
-    manifest = json.loads(git(forger, "show", f"{cp.REF}:{cp.MANIFEST}"))
-    manifest["commit"] = tip  # no audit file was added since: the states are the same
+    changed = files(forger, git(forger, "rev-parse", "origin/main"))
     env = {**os.environ, "GIT_INDEX_FILE": str(tmp / "forged.index")}
 
     def plumb(*args: str, given: str | None = None) -> str:
@@ -319,12 +313,29 @@ def _forge_settled(tmp: Path, bare: Path, path: str, name: str) -> None:
         return done.stdout.strip()
 
     plumb("read-tree", cp.REF)
-    for where, data in ((bucket, entries), (cp.MANIFEST, manifest)):
-        made = plumb("hash-object", "-w", "--stdin", given=cp.dumps(data))
+    for where, text in changed.items():
+        made = plumb("hash-object", "-w", "--stdin", given=text)
         plumb("update-index", "--add", "--cacheinfo", f"100644,{made},{where}")
     forged = git(forger, "commit-tree", plumb("write-tree"), "-m", "remediate checkpoint",
                  email=RUNNER)  # fmt: skip
     git(forger, "push", "--quiet", "--force", "origin", f"{forged}:{cp.REF}")
+
+
+def _settled_at_tip(path: str, name: str) -> Callable[[Path, str], dict[str, str]]:
+    """The checkpoint moved to main's tip (no audit file added since: same states) with
+    `path` recorded settled (its blob at the tip, declaring `name`)."""
+    from remediate.core import checkpoint as cp
+
+    def files(forger: Path, tip: str) -> dict[str, str]:
+        bucket = cp.bucket("files", path)
+        entries = json.loads(git(forger, "show", f"{cp.REF}:{bucket}", check=False) or "{}")
+        blob = git(forger, "rev-parse", f"{tip}:{path}")
+        entries[path] = {"blob": blob, "names": [[name, 3]], "requesters": ["dev@example.com"]}
+        manifest = json.loads(git(forger, "show", f"{cp.REF}:{cp.MANIFEST}"))
+        manifest["commit"] = tip
+        return {bucket: cp.dumps(entries), cp.MANIFEST: cp.dumps(manifest)}
+
+    return files
 
 
 @pytest.mark.xfail(
@@ -345,9 +356,31 @@ def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
     _add(clone(tmp_path, bare, "person"), "r2")
-    _forge_settled(tmp_path, bare, "remediations/r2.yaml", "r2")
+    _forge(tmp_path, bare, _settled_at_tip("remediations/r2.yaml", "r2"))
     assert remediate(runner, "apply").returncode == 0
     assert _ran(log) == ["r1"]  # r2 hidden: believed, as documented without signing
     verified = remediate(runner, "audit", "verify")
     assert verified.returncode == 1, verified.stdout
     assert "does not match the audit" in verified.stdout + verified.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Stored.bucket decodes a runner-named checkpoint's bucket unguarded: one that is "
+    "not JSON is a JSONDecodeError (exit 70) in status, stats and audit verify itself",
+)
+def test_audit_verify_reports_a_checkpoint_bucket_that_is_not_json(tmp_path: Path) -> None:
+    # Attack: the runner's checkpoint pushed again in its name (no signing) with one
+    # request bucket that is not JSON. "No input, however malformed, produces a Python
+    # traceback", and `audit verify` is how the operator finds out what is wrong.
+    from remediate.core import checkpoint as cp
+
+    bare = _runner_remote(tmp_path, tmp_path / "log")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "apply").returncode == 0
+    _forge(tmp_path, bare, lambda _f, _t: {cp.bucket("requests", "r1"): "not json\n"})
+    verified = remediate(runner, "audit", "verify")
+    assert "internal error" not in verified.stderr, verified.stderr
+    assert verified.returncode == 1
+    status = remediate(runner, "status")
+    assert "internal error" not in status.stderr, status.stderr
