@@ -384,3 +384,32 @@ def test_audit_verify_reports_a_checkpoint_bucket_that_is_not_json(tmp_path: Pat
     assert verified.returncode == 1
     status = remediate(runner, "status")
     assert "internal error" not in status.stderr, status.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the fast path sees the file and leaves the fast-forward to `git merge --ff-only`, "
+    "which overwrites ignored files by default (--overwrite-ignore): a person's ignored "
+    "local file at a path the fetched tip adds is replaced",
+)
+def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: Path) -> None:
+    # Attack (a careless user, or a hostile one): the checkout ignores local drafts
+    # (`remediations/draft-*.yaml`); someone force-adds remediations/draft-1.yaml on the
+    # branch. After the runner's next command the person's own draft is gone.
+    from tests.sessions import session
+    from tests.test_fast_forward import _commit_on, _work
+
+    work = _work(tmp_path)
+    base = _commit_on(work, {".gitignore": "remediations/draft-*.yaml\n"})
+    git(work, "merge", "--quiet", "--ff-only", base)
+    draft = work / "remediations" / "draft-1.yaml"
+    draft.parent.mkdir()
+    draft.write_text("theirs\n")
+    git(work, "add", "--force", "remediations/draft-1.yaml")
+    git(work, "commit", "--quiet", "-m", "theirs")
+    sha = git(work, "rev-parse", "HEAD")
+    git(work, "reset", "--quiet", "--hard", base)
+    draft.parent.mkdir(exist_ok=True)
+    draft.write_text("my local draft\n")
+    session(work).store.fast_forward(sha)
+    assert draft.read_text() == "my local draft\n"
