@@ -413,3 +413,38 @@ def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: 
     draft.write_text("my local draft\n")
     session(work).store.fast_forward(sha)
     assert draft.read_text() == "my local draft\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="on_push keeps the first MAX_COMMITS (20) commits of the push event, so a "
+    "rebase-merge of more commits records a vouch without the replayed commit that "
+    "changed the policy: the admin-approved change is held back",
+)
+def test_a_rebase_merge_of_more_than_twenty_commits_counts_the_approved_change(
+    world: Any,
+) -> None:
+    # Attack (an unlucky, ordinary merge): a pull request of 22 commits, the 21st changing
+    # the policy, approved by an admin at its head and rebase-merged (GitHub replays each
+    # commit); the push event lists the replayed commits.
+    from tests.test_github_automation import (
+        ALLOW_STAGING,
+        pending_staging_request,
+        push_of,
+        ran,
+        rebase,
+        status,
+    )
+
+    pending_staging_request(world)
+    world.open_pr(8, {"docs/0.md": "0\n"})
+    for i in range(1, 20):
+        world.commit(8, {f"docs/{i}.md": f"{i}\n"})
+    world.commit(8, {"policies/staging.yaml": ALLOW_STAGING})  # the 21st
+    world.commit(8, {"docs/last.md": "last\n"})
+    world.review(8, "alice")
+    made = rebase(world, 8)
+    assert len(made) == 22
+    done = push_of(world, made)
+    assert done.code == 0, done.out + done.err
+    assert ran(world) == 1 and status(world, "rem-s") == "COMPLETED"
