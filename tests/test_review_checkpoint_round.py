@@ -448,3 +448,29 @@ def test_a_rebase_merge_of_more_than_twenty_commits_counts_the_approved_change(
     done = push_of(world, made)
     assert done.code == 0, done.out + done.err
     assert ran(world) == 1 and status(world, "rem-s") == "COMPLETED"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="on_push vouches for (and carries approvals of) only the pull requests of its own "
+    "event's commits; GitHub cancels a pending run when a newer one joins the concurrency "
+    "group, so a merge whose push run was replaced never gets its admin's vouch recorded",
+)
+def test_a_merge_whose_push_run_was_replaced_by_a_newer_one_still_counts(world: Any) -> None:
+    # Attack (an unlucky queue): the write job's concurrency group keeps one pending run
+    # ("a newer one replaces a pending one and does all of its work", says the workflow
+    # `init` writes). Two merges in a row while an apply runs: the first merge's push run
+    # is cancelled, the second's runs with only its own commits. PR 8, an admin-approved
+    # policy change, is then held back for ever (and approvals given on a replaced run's
+    # pull request are lost the same way).
+    from tests.github_world import merge, push_event
+    from tests.test_github_automation import ALLOW_STAGING, pending_staging_request, ran
+
+    pending_staging_request(world)
+    world.open_pr(8, {"policies/staging.yaml": ALLOW_STAGING})
+    world.review(8, "alice")
+    merge(world, 8)  # its push run: pending, then replaced by the next one
+    world.open_pr(9, {"docs/readme.md": "hello\n"})
+    done = push_event(world, merge(world, 9))
+    assert done.code == 0, done.out + done.err
+    assert ran(world) == 1
