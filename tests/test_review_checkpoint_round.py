@@ -474,3 +474,29 @@ def test_a_merge_whose_push_run_was_replaced_by_a_newer_one_still_counts(world: 
     done = push_event(world, merge(world, 9))
     assert done.code == 0, done.out + done.err
     assert ran(world) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="locks._expired keeps a lock whose lock.json cannot be read ('not ours to break') "
+    "and checks no authorship: any commit pushed to a lock ref (or a ref where its directory "
+    "goes) holds the target for ever, reported as 'another runner holds refs/locks/...'",
+)
+@pytest.mark.parametrize("pushed", ["refs/locks/staging/api", "refs/locks/staging"])
+def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack: anyone who may push pushes any commit to refs/locks/staging/api (or to
+    # refs/locks/staging, where the directory of staging's locks goes). Every request on
+    # that target (every staging service) then waits for ever, and apply blames "another
+    # runner" (for refs/locks/staging it names refs/locks/staging/api, which does not
+    # exist). A forged claim ref, by contrast, is named with how to delete it.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    for _ in range(2):
+        done = remediate(runner, "apply")
+    out = done.stdout + done.stderr
+    assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
