@@ -508,3 +508,29 @@ def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
         done = remediate(runner, "apply")
     out = done.stdout + done.stderr
     assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="locks.acquire computes now + the sum of the target's action timeouts: three "
+    "requests of an action with a valid `timeout: 999999d` (2,738 years each) pass year "
+    "9999: OverflowError, every apply exits 70 and runs nothing",
+)
+def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
+    tmp_path: Path,
+) -> None:
+    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passes the schema
+    # and `validate`. With three requests queued on one target, every apply crashes before
+    # it claims anything, for every other request too.
+    log = tmp_path / "log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", argv, timeout="999999d")},
+        requests={f"r{i}": request_yaml(f"r{i}") for i in range(1, 4)},
+    )
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "validate").returncode == 0
+    done = remediate(runner, "apply")
+    assert "internal error" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1)
