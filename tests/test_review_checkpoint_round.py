@@ -55,7 +55,7 @@ def _runner_remote(tmp: Path, log: Path) -> Path:
 @pytest.mark.xfail(
     strict=True,
     reason="fetch takes +refs/remediate/*: a pushed refs/remediate/carrier/x (after deleting "
-    "the carrier) is a D/F conflict with the clone's carrier, the fetch exits 128 and every "
+    "the carrier) is a D/F conflict with the clone's carrier: the fetch fails and every "
     "apply of that clone fails 'cannot reach the remote'",
 )
 def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path: Path) -> None:
