@@ -1,0 +1,230 @@
+"""Reproductions of what the adversarial review of the checkpoint, carrier, fast-forward,
+vouching and monthly rate-limit work found broken.
+
+Each test states the contract's expectation and is marked xfail(strict=True): it fails
+today, and the suite turns red (XPASS) the day a fix lands, so the marker is removed with
+the fix. The attack is in a comment at the top of each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Result
+from tests.runner_support import (
+    RUNNER,
+    action_yaml,
+    clone,
+    git,
+    make_remote,
+    remediate,
+    remote_events,
+    request_yaml,
+    write_requests,
+)
+
+
+def _add(work: Path, name: str) -> None:
+    git(work, "pull", "--quiet", "--rebase")
+    write_requests(work, {name: request_yaml(name, service=f"svc-{name}")})
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", f"Add {name}")
+    git(work, "push", "--quiet", "origin", "HEAD:main")
+
+
+def _ran(log: Path) -> list[str]:
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def _runner_remote(tmp: Path, log: Path) -> Path:
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    return make_remote(
+        tmp, actions={"noop": action_yaml("noop", argv)}, requests={"r1": request_yaml("r1")}
+    )
+
+
+# --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="counted_since computes now - per; a valid per of 999999d (2,738 years, the "
+    "schema's own bound) is before year 1: OverflowError, exit 70",
+)
+def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    # Attack (a careless admin): `per: 999999d` passes the schema (1 to 6 digits) and
+    # `validate`; every command that decides (plan, apply, the verbs) then crashes.
+    policy = quickstart / "policies" / "rate-limits.yaml"
+    policy.write_text(policy.read_text().replace("per: 1h", "per: 999999d"))
+    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    result = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
+    assert result.code in (0, 1), result.err
+    assert "internal error" not in result.err
+
+
+# --- Refs anyone may push: a ref where the runner's directory of refs goes -----------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pushed refs/claims/<request> (a ref where the directory of its attempts goes) "
+    "makes every claim push of refs/claims/<request>/<n> fail; apply reports 'claimed by "
+    "another runner', exit 0, names no ref, and the request waits for ever",
+)
+def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
+    tmp_path: Path,
+) -> None:
+    # Attack: anyone who may push creates refs/claims/r2 (any commit). Git then refuses
+    # refs/claims/r2/1 (a D/F conflict on the remote). Unlike a forged refs/claims/r2/1,
+    # which apply names with `git push origin :<ref>`, nothing says why r2 never runs.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    git(person, "push", "--quiet", "origin", "HEAD:refs/claims/r2")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "apply").returncode == 0
+    again = remediate(runner, "apply")
+    assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pushed refs/claims-schedules/@<fire time> (where that fire time's group refs "
+    "go) makes the group claim fail; tick says 'already fired by another runner', exit 0, "
+    "and the fire is never recorded",
+)
+def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_path: Path) -> None:
+    # Attack: anyone who may push creates refs/claims-schedules/@20261123T1000Z. Every
+    # tick then reports the fire as fired by another runner, and it never happens (a
+    # pushed .../@20261123T1000Z/1 is named with its ref: test_tick_forged_claims).
+    from tests.test_followups import TICK_AT, setup
+
+    fire = "edge-cert-20261123T1000Z"
+    bare, repo, _log = setup(tmp_path)
+    pusher = clone(tmp_path, bare, "pusher", "mallory@example.com")
+    git(pusher, "push", "--quiet", "origin", "HEAD:refs/claims-schedules/@20261123T1000Z")
+    for _ in range(2):
+        done = remediate(repo, "tick", now=TICK_AT)
+    out = done.stdout + done.stderr
+    recorded = [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+    assert recorded or "refs/claims-schedules/@20261123T1000Z" in out, out
+
+
+# --- GitHub vouching: revouch from the oldest commit a vouch names -------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_add_files checks the files out (index and work tree) before the compare-and-"
+    "swap of the branch; when the swap loses, it returns False with the runner's audit "
+    "files left staged, and the person's next commit carries them",
+)
+def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_nothing_staged(
+    tmp_path: Path,
+) -> None:
+    # Attack (an unlucky checkout): a person's `git commit` in the same checkout lands
+    # between the path checkout and `update-ref HEAD sha head`. A post-checkout hook stands
+    # in for that commit (it moves the branch, leaving the index as it is).
+    from tests.sessions import session
+    from tests.test_fast_forward import _commit_on, _work
+
+    work = _work(tmp_path)
+    sha = _commit_on(work, {"audit/2026/12/a.jsonl": "{}\n"})
+    hook = work / ".git" / "hooks" / "post-checkout"
+    hook.write_text(
+        "#!/bin/sh\n[ -f .git/once ] && exit 0\ntouch .git/once\n"
+        'git update-ref HEAD "$(git commit-tree HEAD^{tree} -p HEAD -m concurrent)"\n'
+    )
+    hook.chmod(0o755)
+    assert not session(work).store.fast_forward(sha)  # not a fast-forward any more
+    assert git(work, "status", "--porcelain") == ""  # "False, with nothing done"
+
+
+# --- audit verify and what the checkpoint says of request files ----------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the fast path sees the file and leaves the fast-forward to `git merge --ff-only`, "
+    "which overwrites ignored files by default (--overwrite-ignore): a person's ignored "
+    "local file at a path the fetched tip adds is replaced",
+)
+def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: Path) -> None:
+    # Attack (a careless user, or a hostile one): the checkout ignores local drafts
+    # (`remediations/draft-*.yaml`); someone force-adds remediations/draft-1.yaml on the
+    # branch. After the runner's next command the person's own draft is gone.
+    from tests.sessions import session
+    from tests.test_fast_forward import _commit_on, _work
+
+    work = _work(tmp_path)
+    base = _commit_on(work, {".gitignore": "remediations/draft-*.yaml\n"})
+    git(work, "merge", "--quiet", "--ff-only", base)
+    draft = work / "remediations" / "draft-1.yaml"
+    draft.parent.mkdir()
+    draft.write_text("theirs\n")
+    git(work, "add", "--force", "remediations/draft-1.yaml")
+    git(work, "commit", "--quiet", "-m", "theirs")
+    sha = git(work, "rev-parse", "HEAD")
+    git(work, "reset", "--quiet", "--hard", base)
+    draft.parent.mkdir(exist_ok=True)
+    draft.write_text("my local draft\n")
+    session(work).store.fast_forward(sha)
+    assert draft.read_text() == "my local draft\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="locks._expired keeps a lock whose lock.json cannot be read ('not ours to break') "
+    "and checks no authorship: any commit pushed to a lock ref (or a ref where its directory "
+    "goes) holds the target for ever, reported as 'another runner holds refs/locks/...'",
+)
+@pytest.mark.parametrize("pushed", ["refs/locks/staging/api", "refs/locks/staging"])
+def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack: anyone who may push pushes any commit to refs/locks/staging/api (or to
+    # refs/locks/staging, where the directory of staging's locks goes). Every request on
+    # that target (every staging service) then waits for ever, and apply blames "another
+    # runner" (for refs/locks/staging it names refs/locks/staging/api, which does not
+    # exist). A forged claim ref, by contrast, is named with how to delete it.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    for _ in range(2):
+        done = remediate(runner, "apply")
+    out = done.stdout + done.stderr
+    assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="locks.acquire computes now + the sum of the target's action timeouts: three "
+    "requests of an action with a valid `timeout: 999999d` (2,738 years each) pass year "
+    "9999: OverflowError, every apply exits 70 and runs nothing",
+)
+def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
+    tmp_path: Path,
+) -> None:
+    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passes the schema
+    # and `validate`. With three requests queued on one target, every apply crashes before
+    # it claims anything, for every other request too.
+    log = tmp_path / "log"
+    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", argv, timeout="999999d")},
+        requests={f"r{i}": request_yaml(f"r{i}") for i in range(1, 4)},
+    )
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    assert remediate(runner, "validate").returncode == 0
+    done = remediate(runner, "apply")
+    assert "internal error" not in done.stderr, done.stderr
+    assert done.returncode in (0, 1)
