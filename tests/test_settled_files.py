@@ -204,3 +204,99 @@ def test_a_later_checkpoint_appends_new_executions_and_equals_the_full_fold(
     full = audit_log.read_all(store, tip)
     assert sorted(cp.read_executions(text), key=repr) == sorted(full.executions(), key=repr)
     assert [x.request_id for x in cp.read_executions(text)][-1] == "rem-3"
+
+
+def _commit_reports(work: Path) -> tuple[object, object]:
+    """The documents of HEAD read through the commit port with the checkpoint's settled
+    files set apart, and read whole: (skipping, whole)."""
+    s = session(work)
+    s.store.refresh()
+    skip = checkpoint.settled(checkpoint.of(at_head(s)))
+    assert skip, "the checkpoint records settled files"
+    head = git(work, "rev-parse", "HEAD").strip()
+    assert s.commits is not None
+    return s.commits.validate(head, skip), s.commits.validate(head, None)
+
+
+def _same_report(skipping: object, whole: object) -> None:
+    for field in ("files", "count", "read"):
+        assert getattr(skipping, field) == getattr(whole, field), field
+    assert [(p.file, p.line, p.path, p.message) for p in skipping.problems] == [  # type: ignore[attr-defined]
+        (p.file, p.line, p.path, p.message) for p in whole.problems  # type: ignore[attr-defined]
+    ]
+
+
+def test_a_commit_read_with_settled_files_set_apart_reads_as_a_whole_read(
+    tmp_path: Path,
+) -> None:
+    """Setting the unchanged settled files apart (the 10,000 files of a long history)
+    changes nothing a load reports: files, names, what it read, problems."""
+    bare, _ = _applied(tmp_path)
+    work = clone(tmp_path, bare, "person")
+    write_requests(work, {"rem-9": request_yaml("rem-9", service="svc-9")})
+    (work / "remediations" / "rem-1.yaml").write_text(
+        request_yaml("rem-1", service="svc-1") + "\n# edited\n"
+    )
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "one new, one edited", email=REQUESTER)
+    skipping, whole = _commit_reports(work)
+    _same_report(skipping, whole)
+    assert not skipping.problems  # type: ignore[attr-defined]
+
+
+def test_duplicate_names_read_the_same_with_settled_files_set_apart(tmp_path: Path) -> None:
+    """A name declared again, before a settled file's (in the files' order), after it, and
+    by two unchanged settled files (one re-added as it was): the same problems, at the
+    same file and line, naming the same first definition, as a whole read."""
+    bare, _ = _applied(tmp_path)
+    work = clone(tmp_path, bare, "person")
+    write_requests(
+        work,
+        {
+            "again": request_yaml("rem-2", service="svc-9"),  # sorts before rem-2.yaml
+            "zzz": request_yaml("rem-0", service="svc-8"),  # sorts after rem-0.yaml
+        },
+    )
+    copy = (work / "remediations" / "rem-1.yaml").read_text()
+    (work / "remediations" / "old").mkdir()
+    (work / "remediations" / "old" / "rem-1.yaml").write_text(copy)  # the same blob twice
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "names again", email=REQUESTER)
+    skipping, whole = _commit_reports(work)
+    _same_report(skipping, whole)
+    messages = [f"{p.file}:{p.line}: {p.message}" for p in skipping.problems]  # type: ignore[attr-defined]
+    assert any(
+        m.startswith("remediations/rem-2.yaml:3: duplicate RemediationRequest name 'rem-2'")
+        and "first defined at remediations/again.yaml:3" in m
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith("remediations/zzz.yaml:3: duplicate RemediationRequest name 'rem-0'")
+        and "first defined at remediations/rem-0.yaml:3" in m
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith("remediations/rem-1.yaml:3: duplicate RemediationRequest name 'rem-1'")
+        and "first defined at remediations/old/rem-1.yaml:3" in m
+        for m in messages
+    ), messages
+
+
+def test_two_settled_files_of_one_name_read_as_a_whole_read(tmp_path: Path) -> None:
+    """Two files the checkpoint would both call settled with one name (a file deleted and
+    added again as it was, after another took its name): the duplicate is still found."""
+    bare, _ = _applied(tmp_path)
+    work = clone(tmp_path, bare, "person")
+    copy = (work / "remediations" / "rem-1.yaml").read_text()
+    (work / "remediations" / "again.yaml").write_text(copy)
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "rem-1 twice", email=REQUESTER)
+    s = session(work)
+    s.store.refresh()
+    skip = dict(checkpoint.settled(checkpoint.of(at_head(s))))
+    skip["remediations/again.yaml"] = skip["remediations/rem-1.yaml"]
+    head = git(work, "rev-parse", "HEAD").strip()
+    assert s.commits is not None
+    skipping, whole = s.commits.validate(head, skip), s.commits.validate(head, None)
+    _same_report(skipping, whole)
+    assert [p.file for p in skipping.problems] == ["remediations/rem-1.yaml"]

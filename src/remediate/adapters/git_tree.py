@@ -9,6 +9,7 @@ version's blob and author. No GitPython: it costs more to import than a small lo
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -44,16 +45,12 @@ class GitTree:
         found = self._trees.get(rev)
         if found is None:
             out = self._git("ls-tree", "-r", "-l", "-z", "--full-tree", rev, "--", *DOCUMENT_PATHS)
-            found = []
-            for record in out.split(b"\0"):
-                meta, _, path = record.partition(b"\t")
-                fields = meta.decode("ascii", "replace").split()
-                if len(fields) != 4:
-                    continue
-                mode, kind, blob, size = fields
-                found.append(
-                    TreeEntry(path.decode("utf-8", "replace"), mode, kind, blob, _size(size))
-                )
+            # one pass of the regular expression engine over the listing, not a Python
+            # loop per record: 10,000 records at 10,000 requests
+            found = [
+                TreeEntry(path, mode, kind, blob, int(size) if size.isdigit() else 0)
+                for mode, kind, blob, size, path in _LS_TREE.findall(out.decode("utf-8", "replace"))
+            ]
             if len(self._trees) > 4:
                 self._trees.clear()
             self._trees[rev] = found
@@ -238,5 +235,5 @@ class GitTree:
             self._git("fetch", "--quiet", "--no-tags", "--unshallow")
 
 
-def _size(text: str) -> int:
-    return int(text) if text.isdigit() else 0
+# A record of `git ls-tree -r -l -z`: "<mode> <type> <object> <size, padded>\t<path>\0".
+_LS_TREE = re.compile(r"([0-7]+) ([a-z]+) ([0-9a-f]+) +(\S+)\t([^\0]*)\0")

@@ -29,7 +29,7 @@ import hashlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -338,13 +338,28 @@ def read_files(text: str) -> dict[str, FileEntry]:
     return {path: _file_entry(e) for path, e in json.loads(text).items()}
 
 
-def read_settled(text: str) -> Iterator[tuple[str, tuple[str, tuple[tuple[str, int], ...]]]]:
-    """(path, (blob, names)) of each entry of a files bucket to which `read_files` would
-    give a blob and names (the same checks as `_file_entry`), without building entries."""
+def read_settled(text: str) -> dict[str, tuple[str, tuple[tuple[str, int], ...]]]:
+    """path → (blob, names) of each entry of a files bucket to which `read_files` would
+    give a blob and names (the same checks as `_file_entries`), without building entries:
+    at 10,000 settled requests this runs 10,000 times per load, so the usual entry (one
+    request) is checked inline."""
+    found: dict[str, tuple[str, tuple[tuple[str, int], ...]]] = {}
     for path, data in json.loads(text).items():
-        blob, names = data.get("blob"), data.get("names") or ()
-        if isinstance(blob, str) and names and all(_name_pair(n) for n in names):
-            yield path, (blob, tuple((n[0], n[1]) for n in names))
+        blob, names = data.get("blob"), data.get("names")
+        if not isinstance(blob, str) or not isinstance(names, list) or not names:
+            continue
+        if len(names) == 1:
+            n = names[0]
+            if (
+                isinstance(n, list)
+                and len(n) == 2
+                and isinstance(n[0], str)
+                and isinstance(n[1], int)
+            ):
+                found[path] = (blob, ((n[0], n[1]),))
+        elif all(_name_pair(n) for n in names):
+            found[path] = (blob, tuple((n[0], n[1]) for n in names))
+    return found
 
 
 def _name_pair(n: Any) -> bool:

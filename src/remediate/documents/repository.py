@@ -125,9 +125,11 @@ def validate_source(
     states: States | None,
     skip: Skip | None,
     audited: bool,
+    unchanged: Skip | None = None,
 ) -> ValidationReport:
     """Every layer over `files` as `source` holds them (a working tree, or a commit:
-    `documents.commit`)."""
+    `documents.commit`), and the request files of `unchanged`, set apart already: files
+    of `skip` whose blob is known unchanged (path → blob, names), not among `files`."""
     # Requests are the bulk: check them in workers against an index of the rest,
     # so that only problems and names travel back between processes.
     bulk = [f for f in files if f.startswith(BULK)]
@@ -142,12 +144,36 @@ def validate_source(
     documents = list(loaded.documents)
     checker = _BulkCheck(index, keep_documents, audited, skip or {}, source)
     hashes, read = _check_bulk(source.base, bulk, checker, problems, names, documents)
+    count = len(names)
+    if unchanged:
+        read.update(unchanged)
+        count += sum(len(n) for _, n in unchanged.values())
+        names = _with_unchanged(names, len(loaded.documents), unchanged)
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
     problems.sort(key=lambda p: (p.file, p.line, p.path, p.message))
     kept_documents = documents if keep_documents else []
-    return ValidationReport(len(files), len(names), problems, kept_documents, read)
+    files_read = len(files) + len(unchanged or ())
+    return ValidationReport(files_read, count, problems, kept_documents, read)
+
+
+def _with_unchanged(names: list[NameRecord], whole: int, unchanged: Skip) -> list[NameRecord]:
+    """`names` (the `whole` files' first, then the request files') with the names of the
+    `unchanged` files, as `duplicate_names` needs them: when no (kind, name) repeats, the
+    order does not matter and only the names read here are returned with the unchanged
+    ones' set; else every record, the request files' in the files' order (the first of
+    two equal names is the one kept), as if they had all been read."""
+    settled = {(REQUEST, name) for _, found in unchanged.values() for name, _ in found}
+    read_here = {(kind, name) for kind, name, _, _ in names}
+    total = sum(len(found) for _, found in unchanged.values())
+    if len(settled) == total and not (settled & read_here):
+        return names  # no name repeats: nothing for `duplicate_names` to find among them
+    bulk = names[whole:] + [
+        (REQUEST, name, rel, line) for rel, (_, found) in unchanged.items() for name, line in found
+    ]
+    bulk.sort(key=lambda record: record[2])  # stable: a file's own names keep their order
+    return names[:whole] + bulk
 
 
 def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:

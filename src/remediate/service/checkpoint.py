@@ -199,26 +199,24 @@ class Stored:
     def file(self, path: str) -> cp.FileEntry | None:
         return self.files(cp.bucket("files", path)).get(path)
 
-    def settled_files(self) -> Iterator[tuple[str, ReadFile]]:
-        """(path, (blob, names)) of every file recorded settled (`FileEntry.blob` set and
-        names), straight from the buckets' JSON (10,000 `FileEntry`s cost more than the
-        read); a bucket decoded already is taken as it is."""
-        self.prefetch("files/")
-        for path in sorted(p for p in self.blobs if p.startswith("files/")):
-            if path in self._files:
-                yield from (
-                    (p, (e.blob, e.names))
-                    for p, e in self._files[path].items()
-                    if e.blob and e.names
-                )
-            else:
-                yield from cp.read_settled(self.store.blob_text(self.blobs[path]))
-
     def settled_map(self) -> dict[str, ReadFile]:
-        """`settled_files` as a mapping, built once per checkpoint (a load and the draft of
-        the next checkpoint both look files up in it)."""
+        """path → (blob, names) of every file recorded settled (`FileEntry.blob` set and
+        names), straight from the buckets' JSON (10,000 `FileEntry`s cost more than the
+        read; a bucket decoded already is taken as it is). Built once per checkpoint: a
+        load and the draft of the next checkpoint both look files up in it."""
         if self._settled is None:
-            self._settled = dict(self.settled_files())
+            self.prefetch("files/")
+            found: dict[str, ReadFile] = {}
+            for path in sorted(p for p in self.blobs if p.startswith("files/")):
+                if path in self._files:
+                    found.update(
+                        (p, (e.blob, e.names))
+                        for p, e in self._files[path].items()
+                        if e.blob and e.names
+                    )
+                else:
+                    found.update(cp.read_settled(self.store.blob_text(self.blobs[path])))
+            self._settled = found
         return self._settled
 
     def every_file(self, keep: bool = True) -> Iterator[tuple[str, cp.FileEntry]]:
@@ -251,11 +249,14 @@ def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[
     them holds at every later commit; editing such a file changes nothing."""
     if base is None:
         return {}
-    found: dict[str, tuple[str, Names]] = {}
-    for path, (blob, names) in base.settled_map().items():
-        if not any(n in keep for n, _ in names):
-            found[path] = (blob, names)
-    return found
+    recorded = base.settled_map()
+    if not keep:
+        return dict(recorded)
+    return {
+        path: (blob, names)
+        for path, (blob, names) in recorded.items()
+        if not any(n in keep for n, _ in names)
+    }
 
 
 def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None) -> Stored | None:
