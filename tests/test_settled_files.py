@@ -222,7 +222,8 @@ def _same_report(skipping: object, whole: object) -> None:
     for field in ("files", "count", "read"):
         assert getattr(skipping, field) == getattr(whole, field), field
     assert [(p.file, p.line, p.path, p.message) for p in skipping.problems] == [  # type: ignore[attr-defined]
-        (p.file, p.line, p.path, p.message) for p in whole.problems  # type: ignore[attr-defined]
+        (p.file, p.line, p.path, p.message)
+        for p in whole.problems  # type: ignore[attr-defined]
     ]
 
 
