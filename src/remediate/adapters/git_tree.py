@@ -89,11 +89,21 @@ class GitTree:
         or committed and not pushed (changed between `rev`'s merge base with HEAD and HEAD).
         A checkout that is only behind `rev` has no edits."""
         paths = ("--", *DOCUMENT_PATHS)
-        changed = self._git("diff", "--name-only", "-z", "--no-renames", "HEAD", *paths)
-        untracked = self._git("ls-files", "-z", "--others", "--exclude-standard", *paths)
+        # one pass over the index and the work tree for both: staged or not, and untracked
+        # ("XY path" records; no renames, so one path each). It writes nothing (no lock).
+        status = self._git(
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--no-renames",
+            *paths,
+        )
+        here = [record[3:] for record in status.split(b"\0") if len(record) > 3]
         unpushed = self._git("diff", "--name-only", "-z", "--no-renames", f"{rev}...HEAD", *paths)
-        found = changed + b"\0" + untracked + b"\0" + unpushed
-        return sorted({n.decode("utf-8", "replace") for n in found.split(b"\0") if n})
+        found = [*here, *unpushed.split(b"\0")]
+        return sorted({n.decode("utf-8", "replace") for n in found if n})
 
     def tip(self) -> tuple[str, str] | None:
         """(name, commit) of the branch `apply` reads, as last fetched: the upstream of the
