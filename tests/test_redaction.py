@@ -247,3 +247,38 @@ def test_every_result_is_redacted_once_more_before_it_is_recorded() -> None:
     result = redact_result(leaked, {"PLUGIN_TOKEN": secret, "PATH": "/bin"})
     assert result.details == {"log": ["got [REDACTED]"], "n": 1}
     assert result.error == 'failed with "[REDACTED]"'
+
+
+def test_apply_redacts_every_result_with_the_runners_secrets_found_once_per_run(
+    tmp_path: Path,
+) -> None:
+    """`apply` finds the runner's secret-looking variables once per run and redacts each
+    action's result with them: the first result and the later ones alike."""
+    from remediate.service.apply import apply
+    from tests.runner_support import remote_events
+    from tests.sessions import session
+
+    secret = "runner-held-token-9f3"
+    bare = make_remote(
+        tmp_path,
+        actions={"noop": action_yaml("noop", ["true"])},
+        requests={n: request_yaml(n, service=f"svc-{n}") for n in ("rem-a", "rem-b", "rem-c")},
+    )
+    built = session(clone(tmp_path, bare, "runner"), RUNNER_API_TOKEN=secret)
+
+    class Leaky:
+        """A plugin backend that prints what it was handed."""
+
+        def run(self, context: Any) -> ExecutionResult:
+            token = context.environment["RUNNER_API_TOKEN"]
+            return ExecutionResult(False, {"log": [f"using {token}"]}, f"refused {token}")
+
+    built.backend = Leaky()  # type: ignore[assignment]
+    report = apply(built, "ops@example.com", concurrency=1)
+    assert sorted(name for name, _ in report.executed) == ["rem-a", "rem-b", "rem-c"]
+    outcomes = [e for e in remote_events(tmp_path, bare) if e["from"] == "EXECUTING"]
+    assert len(outcomes) == 3
+    for event in outcomes:
+        assert event["details"]["log"] == ["using [REDACTED]"]
+        assert event["error"] == "refused [REDACTED]"
+    assert secret not in json.dumps(outcomes)

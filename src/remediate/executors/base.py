@@ -92,7 +92,12 @@ def check_environment(context: ExecutionContext, wanted: Iterable[tuple[str, str
 def redact_result(result: ExecutionResult, environment: Mapping[str, str]) -> ExecutionResult:
     """`result` with the runner's secret-looking variables redacted once more: the last
     guard, for any executor (a plugin's too), before the audit and the output."""
-    redact = Redactor(ambient_secrets(environment))
+    return redacted(result, Redactor(ambient_secrets(environment)))
+
+
+def redacted(result: ExecutionResult, redact: Redactor) -> ExecutionResult:
+    """`redact_result` with the redactor of the environment made once (a run's variables
+    do not change between its actions)."""
     if not redact.secrets:
         return result
     error = redact(result.error) if result.error is not None else None

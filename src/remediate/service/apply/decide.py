@@ -105,7 +105,9 @@ def follow_ups(
 
     made, notes = followups.make(rt, chain, request, outcome)
     decided = []
-    executions = chain.snap.executions(rt.counted_since)
+    # read only when a follow-up was made: every executed action comes through here, and
+    # the list is as long as the runs in the window (1,000 outcomes x 1,000 executions)
+    executions = chain.snap.executions(rt.counted_since) if made else ()
     for new in made:
         event = decision_event(rt, new, chain.state(new.name), executions)
         if event is not None:

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from remediate.core.audit import Event
 from remediate.core.model import ActionType, Request
-from remediate.executors.base import ExecutionContext, ExecutionResult, redact_result
+from remediate.executors.base import (
+    ExecutionContext,
+    ExecutionResult,
+    Redactor,
+    ambient_secrets,
+    redacted,
+)
 from remediate.service.apply.locks import Target, target
 from remediate.service.apply.starts import Marker
 from remediate.service.claims import claim_ref
@@ -95,6 +101,7 @@ def execute(
     none starts once the runner is stopping (SIGINT, SIGTERM)."""
     groups = _groups(jobs)
     variables = dict(rt.session.env.variables())
+    redact = Redactor(ambient_secrets(variables))  # the runner's secrets, found once
     order = [claim_ref(j.request.name, j.attempt) for g in groups.values() for j in g]
     marker = Marker(rt.store, rt.runner, claim_sha, order, rt.session.processes.stopping)
 
@@ -104,7 +111,7 @@ def execute(
         for job in group:
             why = marker.start(job.request.name, job.attempt)
             if why is None:
-                done.append((job, run_one(rt, job, variables)))
+                done.append((job, run_one(rt, job, variables, redact)))
             else:
                 done.append((job, NOT_STARTED if why == "stopping" else RELEASED))
         return done
@@ -118,9 +125,10 @@ def execute(
             sink.flush(force=not pending)
 
 
-def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult:
+def run_one(rt: Runtime, job: Job, variables: dict[str, str], redact: Redactor) -> ExecutionResult:
     """Run one claimed action through the session's execution backend; every outcome,
-    a crash of the executor too, becomes a result (redacted once more)."""
+    a crash of the executor too, becomes a result (redacted once more, by `redact`: the
+    secrets of `variables`)."""
     action = job.action
     assert action is not None
     try:
@@ -146,7 +154,7 @@ def run_one(rt: Runtime, job: Job, variables: dict[str, str]) -> ExecutionResult
         result = ExecutionResult(
             False, {}, f"executor {action.executor} crashed: {type(exc).__name__}"
         )
-    return redact_result(result, variables)
+    return redacted(result, redact)
 
 
 def _forge_of(rt: Runtime) -> Callable[[], Forge] | None:

@@ -13,11 +13,11 @@ start marks existed. A starts ref is deleted once no claim ref points at C (`unu
 a runner whose mark lands after that finds its claim refs gone and starts nothing.
 
 Marks are pushed ahead in batches (`Marker`): a runner starting many short actions
-marks the next ones with the current one, the batch growing fourfold while the last
-batch's actions took less than a quarter second each, so a thousand no-op actions cost
-six one-ref pushes; one slow action after another is marked one at a time. An attempt marked but
-never started by a runner that died is taken as started: at worst FAILED (outcome
-unknown), never run twice.
+marks the next ones with the current one, the batch growing sixteenfold while the last
+batch's actions took less than a quarter second each (1, 16, 256, at most 1,024), so a
+thousand no-op actions cost four one-ref pushes; one slow action after another is marked
+one at a time. An attempt marked but never started by a runner that died is taken as
+started: at worst FAILED (outcome unknown), never run twice.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from remediate.service.ports import Store
 STARTS_PREFIX = "refs/starts/"
 STARTS_FILE = "starts.json"
 FAST_SECONDS = 0.25  # the last batch's actions took less than this each: mark more ahead
-GROWTH = 4  # each fast push marks this many times more ahead
+GROWTH = 16  # each fast push marks this many times more ahead
 MOST_AHEAD = 1024
 ATTEMPTS = 5  # compare-and-swap rounds before a mark or a release gives up (safe: no start)
 
@@ -106,6 +106,7 @@ class Marker:
         self.batch = 1  # marks in the last push
         self.last = float("-inf")
         self.gone: set[str] = set()  # marked, but the claim ref no longer holds C: never start
+        self.own = ""  # the marks this marker last pushed, while the ref still holds them
 
     def start(self, request: str, attempt: int) -> str | None:
         """None if the action may start now (marked started on the remote), else why not:
@@ -136,6 +137,7 @@ class Marker:
         rest = [r for r in self.order if r != ref and r not in done]
         batch = {ref, *rest[: self.ahead - 1]}
         self.batch = len(batch)
+        on_own = bool(self.own) and self.marks.sha == self.own
         won = _replace(
             self.store,
             self.runner,
@@ -144,13 +146,17 @@ class Marker:
             self.marks.started | batch,
             set(self.marks.released),
         )
-        if won:
+        if won and not on_own:
             # A starts ref is deleted only after every claim ref on C is (`unused`), and
             # those never come back on C: a mark that won on a deleted starts ref (a
             # release there was pruned with it) finds its claim ref gone, and no claim
-            # whose ref is gone starts.
+            # whose ref is gone starts. A mark that won against the marks this marker
+            # pushed last needs no such look: the ref held them throughout, so it was
+            # not deleted meanwhile (nobody else makes that commit: theirs start from
+            # marks they read, or from none, and add a release; ours add starts).
             present = self.store.refs_named(sorted(batch))
             self.gone |= {r for r in batch if present.get(r) != self.claim_sha}
+        self.own = self.marks.sha if won else ""
         self.last = time.monotonic()
         return won
 
