@@ -36,7 +36,7 @@ def test_a_mark_reads_the_claim_refs_unless_it_replaced_its_own_last_marks(
     bare = make_remote(tmp_path, requests={})
     store = GitStore(clone(tmp_path, bare, "runner"))
     claim_sha = store.make_commit(None, {"claims.jsonl": "x\n"}, "claim\n", RUNNER, RUNNER)
-    refs = [claim_ref(f"rem-{i}", 1) for i in range(40)]
+    refs = [claim_ref(f"rem-{i}", 1) for i in range(7)]
     assert set(store.push_leases({r: (claim_sha, "") for r in refs}).values()) == {"won"}
     counting = Counting(store)
     marker = Marker(counting, RUNNER, claim_sha, refs, lambda: None)
@@ -46,13 +46,13 @@ def test_a_mark_reads_the_claim_refs_unless_it_replaced_its_own_last_marks(
     assert marker.start("rem-1", 1) is None  # replaces its own marks: nothing to read
     assert counting.reads == [[refs[0]]]
     marks = read_marks(store, claim_sha)
-    assert marks is not None and refs[20] not in marks.started  # at most 16 marked ahead
+    assert marks is not None and refs[5] not in marks.started  # at most four marked ahead
 
-    # another run changes the marks (it releases rem-30): the next mark loses, reads the
+    # another run changes the marks (it releases rem-6): the next mark loses, reads the
     # marks, wins against theirs and reads its batch's claim refs again
-    assert never_started(store, RUNNER, "rem-30", 1)
-    assert marker.start("rem-20", 1) is None
-    assert len(counting.reads) == 2 and refs[20] in counting.reads[1]
-    assert marker.start("rem-30", 1) == "released"
+    assert never_started(store, RUNNER, "rem-6", 1)
+    assert marker.start("rem-5", 1) is None
+    assert len(counting.reads) == 2 and refs[5] in counting.reads[1]
+    assert marker.start("rem-6", 1) == "released"
     marks = read_marks(store, claim_sha)
-    assert marks is not None and refs[20] in marks.started and refs[30] in marks.released
+    assert marks is not None and refs[5] in marks.started and refs[6] in marks.released

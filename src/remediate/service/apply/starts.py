@@ -13,11 +13,11 @@ start marks existed. A starts ref is deleted once no claim ref points at C (`unu
 a runner whose mark lands after that finds its claim refs gone and starts nothing.
 
 Marks are pushed ahead in batches (`Marker`): a runner starting many short actions
-marks the next ones with the current one, the batch growing sixteenfold while the last
-batch's actions took less than a quarter second each (1, 16, 256, at most 1,024), so a
-thousand no-op actions cost four one-ref pushes; one slow action after another is marked
-one at a time. An attempt marked but never started by a runner that died is taken as
-started: at worst FAILED (outcome unknown), never run twice.
+marks the next ones with the current one, the batch growing fourfold while the last
+batch's actions took less than a quarter second each, so a thousand no-op actions cost
+six one-ref pushes; one slow action after another is marked one at a time. An attempt marked but
+never started by a runner that died is taken as started: at worst FAILED (outcome
+unknown), never run twice.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from remediate.service.ports import Store
 STARTS_PREFIX = "refs/starts/"
 STARTS_FILE = "starts.json"
 FAST_SECONDS = 0.25  # the last batch's actions took less than this each: mark more ahead
-GROWTH = 16  # each fast push marks this many times more ahead
+GROWTH = 4  # each fast push marks this many times more ahead
 MOST_AHEAD = 1024
 ATTEMPTS = 5  # compare-and-swap rounds before a mark or a release gives up (safe: no start)
 
