@@ -378,6 +378,59 @@ def write(
     raise UserError(f"could not push the audit after {attempts} attempts: {last}")
 
 
+def write_at_once(
+    session: Session,
+    tip: str,
+    build: Callable[[AuditSnapshot], Batch | None],
+    now: datetime,
+    runner: Person,
+    branch: str,
+    also: dict[str, tuple[str | None, str]],
+) -> AuditSnapshot | None:
+    """`write` of the runner's own batch on `tip` (the tip this command fetched, not
+    fetched again), pushed in one atomic push with the ref updates `also` (claims) and
+    the checkpoint of what it writes: the branch moves from `tip` to the new commit only
+    if every update lands, and none lands otherwise. The snapshot written on, or None
+    when the push did not land — then nothing of it did (a lost reply is asked of the
+    remote: the first update of `also` holds what was pushed, or none landed), and the
+    caller goes the usual way (claim, `write`, `save_checkpoint`). None also when there is
+    no remote, nothing to write, or a batch that does not carry its states."""
+    store = session.store
+    if not store.has_upstream or not also:
+        return None
+    trust = _trust(session, runner)
+    snap = _known.get((id(store), tip)) or read(store, tip, trust)
+    batch = build(snap)
+    if batch is None or not batch.every or batch.removed:
+        return None
+    files = audit_files(now, new_id(), batch.every)
+    sha = store.make_commit(tip, files, message(batch), runner, runner)
+    written = after(snap, sha, batch)
+    if written is None:
+        return None
+    updates = {**also, f"refs/heads/{branch}": (sha, tip)}
+    saved = _draft(session, runner, written)
+    updates.update(saved)
+    results = store.push_leases(updates, atomic=True)
+    if "unknown" in results.values():  # the reply was lost: atomic, so one ref decides
+        ref, (new, _) = next(iter(also.items()))
+        landed = store.refs_named([ref]).get(ref) == new
+    else:
+        landed = all(result == WON for result in results.values())
+    if not landed:
+        return None
+    _forward(session, sha)
+    _known.clear()
+    _known[(id(store), sha)] = written
+    session.memo["audit@tip"] = written
+    if saved:
+        session.memo[CHECKPOINTED] = sha
+    return written
+
+
+CHECKPOINTED = "checkpoint@pushed"  # memo: the commit whose checkpoint this command pushed
+
+
 FORWARD = "audit@forward"  # memo: the tip the checkout is to be fast-forwarded to
 
 
@@ -424,9 +477,17 @@ def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str |
     """`save_checkpoint` without the push: the ref update to push ({} for none)."""
     settle(session)
     snap = session.memo.get("audit@tip")
+    if not isinstance(snap, AuditSnapshot) or snap.rev == session.memo.get(CHECKPOINTED):
+        return {}  # nothing, or pushed with the events already (`write_at_once`)
+    return _draft(session, runner, snap)
+
+
+def _draft(
+    session: Session, runner: Person, snap: AuditSnapshot
+) -> dict[str, tuple[str | None, str]]:
+    """The checkpoint update of `snap` (`checkpoint.draft`), with the request files this
+    command read and the automation record as of `snap`."""
     read = session.memo.get(READ_FILES, {})
-    if not isinstance(snap, AuditSnapshot):
-        return {}
     trust, automation = _trust(session, runner), _automation(session, snap)
     return checkpoint.draft(session.store, snap, runner, read, trust, automation)
 
