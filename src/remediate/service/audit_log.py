@@ -363,12 +363,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch, _trust(session, committer))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files))
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             _forward(session, sha)
-            return _written(session, snap, sha, batch, _trust(session, committer))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files))
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -405,7 +405,7 @@ def write_at_once(
         return None
     files = audit_files(now, new_id(), batch.every)
     sha = store.make_commit(tip, files, message(batch), runner, runner)
-    written = after(snap, sha, batch)
+    written = after(snap, sha, batch, len(files))
     if written is None:
         return None
     updates = {**also, f"refs/heads/{branch}": (sha, tip)}
@@ -420,12 +420,9 @@ def write_at_once(
     if not landed:
         return None
     _forward(session, sha)
-    _known.clear()
-    _known[(id(store), sha)] = written
-    session.memo["audit@tip"] = written
     if saved:
         session.memo[CHECKPOINTED] = sha
-    return written
+    return _landed(session, sha, written)
 
 
 CHECKPOINTED = "checkpoint@pushed"  # memo: the commit whose checkpoint this command pushed
@@ -453,12 +450,23 @@ _known: dict[tuple[int, str], AuditSnapshot] = {}  # per store, as `_read`
 
 
 def _written(
-    session: Session, snap: AuditSnapshot, sha: str, batch: Batch, runner: RunnerTrust
+    session: Session,
+    snap: AuditSnapshot,
+    sha: str,
+    batch: Batch,
+    runner: RunnerTrust,
+    files: int | None = None,
 ) -> AuditSnapshot:
-    """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
-    found = after(snap, sha, batch)
+    """The snapshot after `batch` landed on `snap` as commit `sha` (in `files` audit
+    files), without re-reading it."""
+    found = after(snap, sha, batch, files)
     if found is None:  # a batch that does not carry its states
         found = read(session.store, sha, runner)
+    return _landed(session, sha, found)
+
+
+def _landed(session: Session, sha: str, found: AuditSnapshot) -> AuditSnapshot:
+    """`found`, the audit at `sha` this command wrote: the tip from now on."""
     _known.clear()  # keep one: the latest
     _known[(id(session.store), sha)] = found
     session.memo["audit@tip"] = found
