@@ -48,7 +48,9 @@ class Chain:
         current = self.subject(event.stream, event.subject)
         if event.id in current.ids:
             return None
-        linked = replace(event, prev=current.head)
+        # the same value when it links there already (a subject's first event): what it
+        # made of itself once (`hash`, `line`) holds
+        linked = event if event.prev == current.head else replace(event, prev=current.head)
         self.others.append(linked)
         self.streams[event.key] = streams.step(current, linked)
         return linked

@@ -38,7 +38,7 @@ from remediate.core.snapshot import (
 from remediate.core.streams import StreamEvent
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
-from remediate.service.ports import AuditReader
+from remediate.service.ports import AuditReader, Store
 from remediate.service.session import Session
 
 if TYPE_CHECKING:
@@ -363,12 +363,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch, _trust(session, committer), len(files))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files), tip)
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             _forward(session, sha)
-            return _written(session, snap, sha, batch, _trust(session, committer), len(files))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files), tip)
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -409,23 +409,29 @@ def write_at_once(
     if written is None:
         return None
     updates = {**also, f"refs/heads/{branch}": (sha, tip)}
+    known = _carry_automation(session, tip, sha)
     saved = _draft(session, runner, written)
     updates.update(saved)
-    results = store.push_leases(updates, atomic=True)
-    if "unknown" in results.values():  # the reply was lost: atomic, so one ref decides
-        ref, (new, _) = next(iter(also.items()))
-        landed = store.refs_named([ref]).get(ref) == new
-    else:
-        landed = all(result == WON for result in results.values())
-    if not landed:
+    if not _atomically(store, updates, next(iter(also))):
+        if known is not None:
+            session.memo[AUTOMATION] = known
         return None
     _forward(session, sha)
     if saved:
         session.memo[CHECKPOINTED] = sha
-    return _landed(session, sha, written)
+    return _landed(session, sha, written, tip)
 
 
 CHECKPOINTED = "checkpoint@pushed"  # memo: the commit whose checkpoint this command pushed
+
+
+def _atomically(store: Store, updates: dict[str, tuple[str | None, str]], probe: str) -> bool:
+    """Push `updates` all or none: did they land? A lost reply is asked of the remote:
+    the push was atomic, so whether `probe` holds what was pushed decides for all."""
+    results = store.push_leases(updates, atomic=True)
+    if "unknown" in results.values():
+        return store.refs_named([probe]).get(probe) == updates[probe][0]
+    return all(result == WON for result in results.values())
 
 
 FORWARD = "audit@forward"  # memo: the tip the checkout is to be fast-forwarded to
@@ -456,21 +462,34 @@ def _written(
     batch: Batch,
     runner: RunnerTrust,
     files: int | None = None,
+    parent: str | None = None,
 ) -> AuditSnapshot:
     """The snapshot after `batch` landed on `snap` as commit `sha` (in `files` audit
-    files), without re-reading it."""
+    files, on commit `parent`), without re-reading it."""
     found = after(snap, sha, batch, files)
     if found is None:  # a batch that does not carry its states
         found = read(session.store, sha, runner)
-    return _landed(session, sha, found)
+    return _landed(session, sha, found, parent)
 
 
-def _landed(session: Session, sha: str, found: AuditSnapshot) -> AuditSnapshot:
-    """`found`, the audit at `sha` this command wrote: the tip from now on."""
+def _landed(session: Session, sha: str, found: AuditSnapshot, parent: str | None) -> AuditSnapshot:
+    """`found`, the audit at `sha` this command wrote on `parent`: the tip from now on.
+    The automation record as of `parent` holds as of `sha` too (a runner commit adds
+    audit files only), so the checkpoint need not ask git what changed in between."""
     _known.clear()  # keep one: the latest
     _known[(id(session.store), sha)] = found
     session.memo["audit@tip"] = found
+    _carry_automation(session, parent, sha)
     return found
+
+
+def _carry_automation(session: Session, parent: str | None, sha: str) -> object:
+    """The automation record as of `parent` (`runtime.load`'s) as of the runner's commit
+    `sha` on it, which adds audit files only; what the memo held before."""
+    known = session.memo.get(AUTOMATION)
+    if isinstance(known, tuple) and parent is not None and known[0] == parent:
+        session.memo[AUTOMATION] = (sha, known[1])
+    return known
 
 
 def save_checkpoint(session: Session, runner: Person) -> bool:

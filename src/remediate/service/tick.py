@@ -152,6 +152,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
 
     planned: list[tuple[Fired, StreamEvent]] = []
     memo: dict[tuple[str, str, str, bool, datetime], sch.Due] = {}
+    added_since: dict[str, datetime] = {}  # schedules added by one commit share its time
     for schedule in sorted(documents, key=lambda s: s.name):
         since = last.get(schedule.name)
         if since is None:
@@ -162,7 +163,9 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
                     "branch yet; it counts from the commit that adds it"
                 )
                 continue
-            since = parse_time(where[0])
+            if where[0] not in added_since:
+                added_since[where[0]] = parse_time(where[0])
+            since = added_since[where[0]]
         key = (schedule.cron, schedule.timezone, schedule.catch_up, schedule.suspended, since)
         if key not in memo:  # schedules alike and added together are due alike
             memo[key] = sch.due(schedule, since, at)
