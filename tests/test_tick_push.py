@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from tests.runner_support import (
     action_yaml,
@@ -131,4 +132,38 @@ def test_a_tick_killed_during_its_one_push_leaves_nothing_and_the_next_fires_onc
     assert later.returncode == 0, later.stderr
     out = json.loads(later.stdout)
     assert sorted(f["fire"] for f in out["fires"]) == NAMES and out["adopted"] == []
+    assert _fires(remote_events(tmp_path, bare)) == Counter({(n, "fire"): 1 for n in NAMES})
+
+
+def test_a_lost_reply_to_the_one_push_is_asked_of_the_remote(tmp_path: Path) -> None:
+    """The push lands but its reply is lost: the remote's claim ref says it landed, so the
+    fires are this runner's (not another's), recorded once, and nothing is pushed again."""
+    from remediate.service.tick import tick
+    from tests.sessions import Wrapped, session
+
+    bare = make_remote(tmp_path, actions={"noop": action_yaml("noop", ["true"])})
+    commit_schedules(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
+    runner = clone(tmp_path, bare, "runner")
+    lost = []
+
+    def losing(inner: object) -> object:
+        wrapped = Wrapped(inner)
+
+        def push_leases(updates: dict[str, Any], atomic: bool = False) -> dict[str, str]:
+            results: dict[str, str] = inner.push_leases(updates, atomic)  # type: ignore[attr-defined]
+            if atomic:
+                lost.append(results)
+                return {ref: "unknown" for ref in results}
+            return results
+
+        wrapped.push_leases = push_leases  # type: ignore[attr-defined]
+        return wrapped
+
+    log = tmp_path / "pushes.log"
+    _logging_hook(bare, log)
+    report = tick(session(runner, NOW, store=losing))
+    assert len(lost) == 1 and set(lost[0].values()) == {"won"}
+    assert sorted(f.subject for f in report.fires) == NAMES
+    assert report.taken == [] and report.adopted == []
+    assert len(_pushes(log)) == 1  # no second way taken
     assert _fires(remote_events(tmp_path, bare)) == Counter({(n, "fire"): 1 for n in NAMES})
