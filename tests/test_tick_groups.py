@@ -160,13 +160,18 @@ def test_a_tick_killed_after_its_group_claim_is_adopted_and_its_fires_not_run_tw
     commit_schedules(tmp_path, bare, SCHEDULES, "2026-11-23T06:30:00Z")
     first, second = clone(tmp_path, bare, "first"), clone(tmp_path, bare, "second")
     gate = tmp_path / "landing"
-    hook = bare / "hooks" / "pre-receive"  # the landing push waits: the runner is killed
+    # The one push of claims, events and checkpoint is refused (the runner then claims
+    # first, alone); the landing push after it waits: the runner is killed.
+    hook = bare / "hooks" / "pre-receive"
     hook.write_text(
         "#!/bin/sh\n"
+        "claims=0; main=0\n"
         "while read old new ref; do\n"
-        '  [ "$ref" = refs/heads/main ] || continue\n'
-        f"  touch {gate}; sleep 30; exit 1\n"
+        '  case "$ref" in refs/claims-schedules/*) claims=1;; refs/heads/main) main=1;; esac\n'
         "done\n"
+        '[ "$main" = 1 ] || exit 0\n'
+        '[ "$claims" = 1 ] && exit 1\n'
+        f"touch {gate}; sleep 30; exit 1\n"
     )
     hook.chmod(0o755)
     now = "2026-11-23T10:10:00Z"

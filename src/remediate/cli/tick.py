@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 from remediate.cli import command, example, format_option, repo_option, resolve_format
@@ -29,6 +30,10 @@ def tick(now: str | None, repo: str, output_format: str | None) -> int:
 
     session = wiring.session(Path(repo))
     moment = resolve_now(now, session) if now is not None else None
+    # What is loaded by now lives as long as the process: the collector need not walk it
+    # again. A tick that fires 1,000 schedules made one full collection of every object
+    # the imports had made (~30 ms); the young objects are still collected as usual.
+    gc.freeze()
     report = run_tick(session, moment)
     for warning in report.warnings:
         echo(f"remediate: warning: {warning}", err=True)

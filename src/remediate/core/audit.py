@@ -171,6 +171,8 @@ def parse_event(data: Any) -> AnyEvent:
 
 def to_line(event: AnyEvent) -> str:
     """One JSON Lines record (keys in the contract's order)."""
+    if isinstance(event, StreamEvent):
+        return event.line
     return json.dumps(event.as_json(), ensure_ascii=False, separators=(",", ":"))
 
 

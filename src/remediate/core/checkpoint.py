@@ -152,7 +152,7 @@ def index_of(
     fold = fold_of(stream)
     requesting = set()
     for state in states:
-        if fold is not None and any(not settled(r.name) for r in fold.requests(state.value)):
+        if fold is not None and any(not settled(n) for n in fold.request_names(state.value)):
             requesting.add(state.subject)
     last: tuple[tuple[str, str], ...] = ()
     if stream == SCHEDULES:

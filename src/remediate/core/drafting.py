@@ -48,7 +48,9 @@ class Chain:
         current = self.subject(event.stream, event.subject)
         if event.id in current.ids:
             return None
-        linked = replace(event, prev=current.head)
+        # the same value when it links there already (a subject's first event): what it
+        # made of itself once (`hash`, `line`) holds
+        linked = event if event.prev == current.head else replace(event, prev=current.head)
         self.others.append(linked)
         self.streams[event.key] = streams.step(current, linked)
         return linked
@@ -135,16 +137,20 @@ def message(batch: Batch) -> str:
     return "\n".join(lines) + "\n"
 
 
-def after(snap: AuditSnapshot, sha: str, batch: Batch) -> AuditSnapshot | None:
+def after(
+    snap: AuditSnapshot, sha: str, batch: Batch, files: int | None = None
+) -> AuditSnapshot | None:
     """The snapshot once `batch` landed on `snap` as commit `sha`, without re-reading it;
-    None when the batch does not carry the states of every request it touches."""
+    None when the batch does not carry the states of every request it touches. `files`:
+    how many audit files the batch was written as (`audit_files`), else counted again."""
     if batch.removed:  # retention: the files and states are read again
         return None
     if {e.request_id for e in batch.events} - set(batch.states):
         return None
     if {e.key for e in batch.others} - set(batch.streams):
         return None
-    files = len(split_lines([to_line(e) + "\n" for e in batch.every]))
+    if files is None:
+        files = len(split_lines([to_line(e) + "\n" for e in batch.every]))
     return snap.extended(sha, batch.events, batch.states, files, batch.others, batch.streams)
 
 

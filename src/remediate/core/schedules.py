@@ -276,6 +276,7 @@ FOLD = streams.register(
         refuse=_refuse,
         over=_over,
         requests=lambda value: _fired_requests(value),
+        names=lambda value: _fired_names(value),
     )
 )
 
@@ -318,9 +319,8 @@ def recorded_last_fires(snap: AuditSnapshot) -> dict[str, datetime]:
 def fired_request(value: Any) -> Request | None:
     """The request a remediation fire created (None for any other fire, and for a missed
     one: its record names the request it would have made, which nobody is to run)."""
-    if not isinstance(value, dict) or not isinstance(value.get("request"), dict):
-        return None
-    if value.get("status") == "missed":
+    name = _fired_name(value)
+    if name is None:
         return None
     request = value["request"]
     labels = {SCHEDULE_LABEL: str(value.get("schedule"))}
@@ -328,7 +328,16 @@ def fired_request(value: Any) -> Request | None:
         labels[SCHEDULE_FILE] = str(value["file"])
     if request.get("requester"):
         labels[REQUESTER_LABEL] = str(request["requester"])
-    return Request.from_spec(str(request["name"]), dict(request["spec"]), None, labels)
+    return Request.from_spec(name, dict(request["spec"]), None, labels)
+
+
+def _fired_name(value: Any) -> str | None:
+    """The name of a remediation fire's request (None: no request, or a missed fire)."""
+    if not isinstance(value, dict) or not isinstance(value.get("request"), dict):
+        return None
+    if value.get("status") == "missed":
+        return None
+    return str(value["request"]["name"])
 
 
 REQUESTER_LABEL = "remediate.dev/requested-by"  # who added the schedule (its requester)
@@ -364,6 +373,12 @@ def with_fired(
     if not fired:
         return repository
     return replace(repository, requests={**repository.requests, **fired})
+
+
+def _fired_names(value: Any) -> list[str]:
+    """The name of the request `fired_request` gives, without making it."""
+    name = _fired_name(value)
+    return [] if name is None else [name]
 
 
 def _fired_requests(value: Any) -> list[Request]:

@@ -86,6 +86,12 @@ class StreamEvent:
     def hash(self) -> str:
         return event_hash(self.as_json())
 
+    @cached_property
+    def line(self) -> str:
+        """The event as one JSON Lines record, keys in the contract's order (`to_line`):
+        made once, however many texts hold it (a claim commit and the audit file)."""
+        return json.dumps(self.as_json(), ensure_ascii=False, separators=(",", ":"))
+
     @property
     def key(self) -> tuple[str, str]:
         return (self.stream, self.subject)
@@ -173,6 +179,13 @@ class Fold:
     dump: Callable[[Any], Any] = _same
     load: Callable[[Any], Any] = _same
     requests: Callable[[Any], Iterable[Any]] = lambda value: ()
+    names: Callable[[Any], Iterable[str]] | None = None  # of `requests`, told without them
+
+    def request_names(self, value: Any) -> Iterable[str]:
+        """The names of `requests(value)` (from `names` when the fold has it: cheaper)."""
+        if self.names is not None:
+            return self.names(value)
+        return [request.name for request in self.requests(value)]
 
 
 FOLDS: dict[str, Fold] = {}

@@ -38,7 +38,7 @@ from remediate.core.snapshot import (
 from remediate.core.streams import StreamEvent
 from remediate.errors import RemediateError, UserError
 from remediate.service import checkpoint
-from remediate.service.ports import AuditReader
+from remediate.service.ports import AuditReader, Store
 from remediate.service.session import Session
 
 if TYPE_CHECKING:
@@ -363,12 +363,12 @@ def write(
         stats.commits += 1
         if not store.has_upstream:
             store.fast_forward(sha)
-            return _written(session, snap, sha, batch, _trust(session, committer))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files), tip)
         stats.pushes += 1
         outcome, why = store.push_branch(sha)
         if outcome == PushOutcome.OK:
             _forward(session, sha)
-            return _written(session, snap, sha, batch, _trust(session, committer))
+            return _written(session, snap, sha, batch, _trust(session, committer), len(files), tip)
         if outcome == PushOutcome.REJECTED:
             stats.rejected += 1
         else:
@@ -376,6 +376,62 @@ def write(
         time.sleep(random.uniform(0.01, 0.05) * min(2**attempt, 16))
         last = why
     raise UserError(f"could not push the audit after {attempts} attempts: {last}")
+
+
+def write_at_once(
+    session: Session,
+    tip: str,
+    build: Callable[[AuditSnapshot], Batch | None],
+    now: datetime,
+    runner: Person,
+    branch: str,
+    also: dict[str, tuple[str | None, str]],
+) -> AuditSnapshot | None:
+    """`write` of the runner's own batch on `tip` (the tip this command fetched, not
+    fetched again), pushed in one atomic push with the ref updates `also` (claims) and
+    the checkpoint of what it writes: the branch moves from `tip` to the new commit only
+    if every update lands, and none lands otherwise. The snapshot written on, or None
+    when the push did not land — then nothing of it did (a lost reply is asked of the
+    remote: the first update of `also` holds what was pushed, or none landed), and the
+    caller goes the usual way (claim, `write`, `save_checkpoint`). None also when there is
+    no remote, nothing to write, or a batch that does not carry its states."""
+    store = session.store
+    if not store.has_upstream or not also:
+        return None
+    trust = _trust(session, runner)
+    snap = _known.get((id(store), tip)) or read(store, tip, trust)
+    batch = build(snap)
+    if batch is None or not batch.every or batch.removed:
+        return None
+    files = audit_files(now, new_id(), batch.every)
+    sha = store.make_commit(tip, files, message(batch), runner, runner)
+    written = after(snap, sha, batch, len(files))
+    if written is None:
+        return None
+    updates = {**also, f"refs/heads/{branch}": (sha, tip)}
+    known = _carry_automation(session, tip, sha)
+    saved = _draft(session, runner, written)
+    updates.update(saved)
+    if not _atomically(store, updates, next(iter(also))):
+        if known is not None:
+            session.memo[AUTOMATION] = known
+        return None
+    _forward(session, sha)
+    if saved:
+        session.memo[CHECKPOINTED] = sha
+    return _landed(session, sha, written, tip)
+
+
+CHECKPOINTED = "checkpoint@pushed"  # memo: the commit whose checkpoint this command pushed
+
+
+def _atomically(store: Store, updates: dict[str, tuple[str | None, str]], probe: str) -> bool:
+    """Push `updates` all or none: did they land? A lost reply is asked of the remote:
+    the push was atomic, so whether `probe` holds what was pushed decides for all."""
+    results = store.push_leases(updates, atomic=True)
+    if "unknown" in results.values():
+        return store.refs_named([probe]).get(probe) == updates[probe][0]
+    return all(result == WON for result in results.values())
 
 
 FORWARD = "audit@forward"  # memo: the tip the checkout is to be fast-forwarded to
@@ -400,16 +456,40 @@ _known: dict[tuple[int, str], AuditSnapshot] = {}  # per store, as `_read`
 
 
 def _written(
-    session: Session, snap: AuditSnapshot, sha: str, batch: Batch, runner: RunnerTrust
+    session: Session,
+    snap: AuditSnapshot,
+    sha: str,
+    batch: Batch,
+    runner: RunnerTrust,
+    files: int | None = None,
+    parent: str | None = None,
 ) -> AuditSnapshot:
-    """The snapshot after `batch` landed on `snap` as commit `sha`, without re-reading it."""
-    found = after(snap, sha, batch)
+    """The snapshot after `batch` landed on `snap` as commit `sha` (in `files` audit
+    files, on commit `parent`), without re-reading it."""
+    found = after(snap, sha, batch, files)
     if found is None:  # a batch that does not carry its states
         found = read(session.store, sha, runner)
+    return _landed(session, sha, found, parent)
+
+
+def _landed(session: Session, sha: str, found: AuditSnapshot, parent: str | None) -> AuditSnapshot:
+    """`found`, the audit at `sha` this command wrote on `parent`: the tip from now on.
+    The automation record as of `parent` holds as of `sha` too (a runner commit adds
+    audit files only), so the checkpoint need not ask git what changed in between."""
     _known.clear()  # keep one: the latest
     _known[(id(session.store), sha)] = found
     session.memo["audit@tip"] = found
+    _carry_automation(session, parent, sha)
     return found
+
+
+def _carry_automation(session: Session, parent: str | None, sha: str) -> object:
+    """The automation record as of `parent` (`runtime.load`'s) as of the runner's commit
+    `sha` on it, which adds audit files only; what the memo held before."""
+    known = session.memo.get(AUTOMATION)
+    if isinstance(known, tuple) and parent is not None and known[0] == parent:
+        session.memo[AUTOMATION] = (sha, known[1])
+    return known
 
 
 def save_checkpoint(session: Session, runner: Person) -> bool:
@@ -424,9 +504,17 @@ def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str |
     """`save_checkpoint` without the push: the ref update to push ({} for none)."""
     settle(session)
     snap = session.memo.get("audit@tip")
+    if not isinstance(snap, AuditSnapshot) or snap.rev == session.memo.get(CHECKPOINTED):
+        return {}  # nothing, or pushed with the events already (`write_at_once`)
+    return _draft(session, runner, snap)
+
+
+def _draft(
+    session: Session, runner: Person, snap: AuditSnapshot
+) -> dict[str, tuple[str | None, str]]:
+    """The checkpoint update of `snap` (`checkpoint.draft`), with the request files this
+    command read and the automation record as of `snap`."""
     read = session.memo.get(READ_FILES, {})
-    if not isinstance(snap, AuditSnapshot):
-        return {}
     trust, automation = _trust(session, runner), _automation(session, snap)
     return checkpoint.draft(session.store, snap, runner, read, trust, automation)
 

@@ -121,13 +121,7 @@ def claim_group(
     group's claims are never read from a commit whose ref this runner failed to create)."""
     if not claims:
         return Grouped(Won(), {})
-    streams = {c.stream for c in claims}
-    if len(streams) != 1 or any(c.attempt != 1 for c in claims):
-        raise ValueError("a group claim holds first attempts of one stream")
-    (stream,) = streams
-    for c in claims:
-        if any(e.key != (c.stream, c.subject) for e in c.events):
-            raise ValueError(f"a claim of {c.stream} {c.subject} holds another subject's event")
+    stream = _group_stream(claims)
     pending: dict[str, list[Claim]] = {}
     for c in claims:
         pending.setdefault(group_of(c), []).append(c)
@@ -188,6 +182,53 @@ def claim_group(
             refs.update(store.refs_named(again))
     order = {id(c): i for i, c in enumerate(claims)}
     return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs)
+
+
+def first_attempts(
+    store: GroupClaimStore,
+    runner: Person,
+    claims: Sequence[Claim],
+    group_of: Callable[[Claim], str],
+    why: str,
+) -> tuple[Grouped, dict[str, tuple[str | None, str]]] | None:
+    """`claim_group` for a caller that pushes the claims together with other ref updates,
+    all or none (`Refs.push_leases(atomic=True)`): when no group of `claims` has an
+    attempt on the remote yet, the updates creating each group's first attempt (one
+    claim commit each, created only if absent) and what winning them all is; else None
+    (earlier attempts must be read first: `claim_group`). The claims are this runner's
+    only once that push landed; if it did not, none of them is, and `claim_group` starts
+    again from the remote's refs."""
+    if not claims:
+        return None
+    stream = _group_stream(claims)
+    listed = store.claim_refs(PREFIXES[stream])
+    if listed is None:
+        raise UserError("the remote's claim refs cannot be read: nothing is claimed")
+    pending: dict[str, list[Claim]] = {}
+    for c in claims:
+        pending.setdefault(group_of(c), []).append(c)
+    if any(_attempts(listed, stream, group) for group in pending):
+        return None
+    updates: dict[str, tuple[str | None, str]] = {}
+    refs = dict(listed)
+    for group, wanted in sorted(pending.items()):
+        text = "".join(to_line(e) + "\n" for c in wanted for e in c.events)
+        sha = store.make_commit(None, {CLAIM_FILE: text}, f"remediate {why}\n", runner, runner)
+        ref = group_ref(stream, group, 1)
+        updates[ref] = (sha, "")
+        refs[ref] = sha
+    return Grouped(Won(claims), {}, refs), updates
+
+
+def _group_stream(claims: Sequence[Claim]) -> str:
+    """The one stream of a group claim's first attempts (ValueError for anything else)."""
+    streams = {c.stream for c in claims}
+    if len(streams) != 1 or any(c.attempt != 1 for c in claims):
+        raise ValueError("a group claim holds first attempts of one stream")
+    for c in claims:
+        if any(e.key != (c.stream, c.subject) for e in c.events):
+            raise ValueError(f"a claim of {c.stream} {c.subject} holds another subject's event")
+    return next(iter(streams))
 
 
 def _subjects(text: str, stream: str) -> frozenset[str]:

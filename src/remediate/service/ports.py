@@ -280,10 +280,12 @@ class Refs(Protocol):
 
     def refs_named(self, names: list[str]) -> dict[str, str]: ...
 
-    def push_leases(self, updates: dict[str, tuple[str | None, str]]) -> dict[str, str]:
+    def push_leases(
+        self, updates: dict[str, tuple[str | None, str]], atomic: bool = False
+    ) -> dict[str, str]:
         """ref → (new sha or None to delete, expected sha or "" for absent) → won/lost/unknown.
         An update or deletion may expect `commits.ANY_VALUE`: it goes whatever the ref
-        holds."""
+        holds. `atomic`: in one push, every update or none."""
 
     def fetch_refs(self, refs: list[str]) -> None: ...
 

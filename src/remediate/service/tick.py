@@ -27,7 +27,7 @@ Events carry the runner's real time; under `--now`/REMEDIATE_NOW their details s
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -152,6 +152,7 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
 
     planned: list[tuple[Fired, StreamEvent]] = []
     memo: dict[tuple[str, str, str, bool, datetime], sch.Due] = {}
+    added_since: dict[str, datetime] = {}  # schedules added by one commit share its time
     for schedule in sorted(documents, key=lambda s: s.name):
         since = last.get(schedule.name)
         if since is None:
@@ -162,7 +163,9 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
                     "branch yet; it counts from the commit that adds it"
                 )
                 continue
-            since = parse_time(where[0])
+            if where[0] not in added_since:
+                added_since[where[0]] = parse_time(where[0])
+            since = added_since[where[0]]
         key = (schedule.cron, schedule.timezone, schedule.catch_up, schedule.suspended, since)
         if key not in memo:  # schedules alike and added together are due alike
             memo[key] = sch.due(schedule, since, at)
@@ -190,14 +193,8 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     if not planned:
         audit_log.save_checkpoint(session, rt.runner)
         return report
-    wanted = [claims.Claim(sch.STREAM, fired.subject, 1, (event,)) for fired, event in planned]
-    # one claim ref per fire time, not per fire (`claims.claim_group`)
-    grouped = claims.claim_group(rt.store, rt.runner, wanted, _fire_group, "schedule fires")
+    grouped, theirs, landed = _claim_and_land(session, rt, planned, report.warnings, real)
     ours = {c.subject for c in grouped.won}
-    theirs = _claimed_events(
-        rt, grouped.lost, {f.subject: e for f, e in planned}, report.warnings, grouped.listed
-    )
-    landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, real)
     by_subject = {f.subject: f for f, _ in planned}
     report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
     # fired by another runner: a claim lost to it, or won but found recorded on the branch
@@ -329,6 +326,65 @@ def _land(
     """Put the won fires (and the adopted ones) on the branch; the subjects that landed
     as this runner's own events (key `__adopted__`: the adopted subjects)."""
     result: dict[str, Any] = {}
+    audit_log.write(session, _builder(ours, theirs, result), now, rt.runner, rt.runner)
+    return result
+
+
+def _claim_and_land(
+    session: Session,
+    rt: runtime.Runtime,
+    planned: Sequence[tuple[Fired, StreamEvent]],
+    warnings: list[str],
+    now: datetime,
+) -> tuple[claims.Grouped, dict[str, StreamEvent], dict[str, Any]]:
+    """Claim the planned fires, adopt what lost claims hold, land both (`_land`): what
+    was claimed, the adopted events and what landed. In one push when it can
+    (`_at_once`); else one claim ref per fire time, not per fire (`claims.claim_group`),
+    and the landing after it."""
+    wanted = [claims.Claim(sch.STREAM, fired.subject, 1, (event,)) for fired, event in planned]
+    at_once = _at_once(session, rt, wanted, [e for _, e in planned], now)
+    if at_once is not None:
+        return at_once[0], {}, at_once[1]
+    grouped = claims.claim_group(rt.store, rt.runner, wanted, _fire_group, "schedule fires")
+    ours = {c.subject for c in grouped.won}
+    events = {f.subject: e for f, e in planned}
+    theirs = _claimed_events(rt, grouped.lost, events, warnings, grouped.listed)
+    landed = _land(session, rt, [e for f, e in planned if f.subject in ours], theirs, now)
+    return grouped, theirs, landed
+
+
+def _at_once(
+    session: Session,
+    rt: runtime.Runtime,
+    wanted: Sequence[claims.Claim],
+    events: Sequence[StreamEvent],
+    now: datetime,
+) -> tuple[claims.Grouped, dict[str, Any]] | None:
+    """The usual tick in one push: when no fire time it claims has an attempt on the
+    remote yet, the first attempt of each (`claims.first_attempts`), the fires' events on
+    the branch as fetched and the checkpoint, all or none (`audit_log.write_at_once`).
+    Winning the claim refs and moving the branch are then one compare-and-swap, so a fire
+    lands only with the claim that holds it, as `claim_group` then `_land` would have it.
+    None when that push did not land (nothing of it did) or could not be tried: the
+    caller claims and lands the usual way."""
+    if rt.rev is None or not rt.store.has_upstream:
+        return None
+    first = claims.first_attempts(rt.store, rt.runner, wanted, _fire_group, "schedule fires")
+    if first is None:
+        return None
+    grouped, updates = first
+    result: dict[str, Any] = {}
+    build = _builder(events, {}, result)
+    branch = rt.repository.settings.base_branch
+    written = audit_log.write_at_once(session, rt.rev, build, now, rt.runner, branch, updates)
+    return None if written is None else (grouped, result)
+
+
+def _builder(
+    ours: Sequence[StreamEvent], theirs: dict[str, StreamEvent], result: dict[str, Any]
+) -> Callable[[AuditSnapshot], Batch | None]:
+    """The build of `_land`: the batch of the won fires (and the adopted ones) not on the
+    branch yet; it fills `result` (subject → True for this runner's own, `__adopted__`)."""
 
     def build(snap: AuditSnapshot) -> Batch | None:
         result.clear()
@@ -352,8 +408,7 @@ def _land(
             return None
         return chain.batch(f"remediate tick: {len(chain.others)} schedule fire(s)")
 
-    audit_log.write(session, build, now, rt.runner, rt.runner)
-    return result
+    return build
 
 
 def enforce_retention(session: Session, now: datetime, days: int | None = None) -> tuple[int, str]:
