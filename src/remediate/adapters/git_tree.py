@@ -30,6 +30,7 @@ class GitTree:
         self.root = root
         self._trees: dict[str, list[TreeEntry]] = {}
         self._bytes: dict[str, bytes] = {}
+        self._edits: dict[str, list[subprocess.Popen[bytes]]] = {}
 
     def _git(self, *args: str, data: bytes | None = None) -> bytes:
         done = subprocess.run(
@@ -84,26 +85,40 @@ class GitTree:
             at += size + 1
         return found
 
+    def begin_local_edits(self, rev: str) -> None:
+        """Start the git processes `local_edits(rev)` reads, to run while the caller reads
+        the commit (at 10,000 request files they stat, and in a fresh clone hash, every
+        one of them)."""
+        if rev not in self._edits:
+            self._edits[rev] = [self._start(args) for args in _edit_commands(rev)]
+
     def local_edits(self, rev: str) -> list[str]:
         """Document files edited here and not on `rev`: uncommitted (untracked included)
         or committed and not pushed (changed between `rev`'s merge base with HEAD and HEAD).
         A checkout that is only behind `rev` has no edits."""
-        paths = ("--", *DOCUMENT_PATHS)
-        # one pass over the index and the work tree for both: staged or not, and untracked
-        # ("XY path" records; no renames, so one path each). It writes nothing (no lock).
-        status = self._git(
-            "--no-optional-locks",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=all",
-            "--no-renames",
-            *paths,
+        started = self._edits.pop(rev, None)
+        if started is None:
+            started = [self._start(args) for args in _edit_commands(rev)]
+        status, unpushed = (
+            self._finish(proc, args)
+            for proc, args in zip(started, _edit_commands(rev), strict=True)
         )
         here = [record[3:] for record in status.split(b"\0") if len(record) > 3]
-        unpushed = self._git("diff", "--name-only", "-z", "--no-renames", f"{rev}...HEAD", *paths)
         found = [*here, *unpushed.split(b"\0")]
         return sorted({n.decode("utf-8", "replace") for n in found if n})
+
+    def _start(self, args: Sequence[str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["git", "-C", str(self.root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+
+    @staticmethod
+    def _finish(proc: subprocess.Popen[bytes], args: Sequence[str]) -> bytes:
+        out, err = proc.communicate()
+        if proc.returncode != 0:
+            reason = err.decode("utf-8", "replace").strip().splitlines()
+            raise UsageError(f"git {args[0]}: {reason[-1] if reason else 'failed'}")
+        return out
 
     def tip(self) -> tuple[str, str] | None:
         """(name, commit) of the branch `apply` reads, as last fetched: the upstream of the
@@ -243,6 +258,18 @@ class GitTree:
         shallow = self._git("rev-parse", "--is-shallow-repository").strip()
         if shallow == b"true":
             self._git("fetch", "--quiet", "--no-tags", "--unshallow")
+
+
+def _edit_commands(rev: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What `local_edits` runs: one pass over the index and the work tree for the staged,
+    unstaged and untracked files ("XY path" records; no renames, so one path each; no
+    lock taken, nothing written), and the files committed here and not on `rev`."""
+    paths = ("--", *DOCUMENT_PATHS)
+    status = ("--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all")
+    return (
+        (*status, "--no-renames", *paths),
+        ("diff", "--name-only", "-z", "--no-renames", f"{rev}...HEAD", *paths),
+    )
 
 
 # A record of `git ls-tree -r -l -z`: "<mode> <type> <object> <size, padded>\t<path>\0".

@@ -64,6 +64,8 @@ class Tree(Protocol):
 
     def read(self, blobs: list[str]) -> dict[str, bytes]: ...
 
+    def begin_local_edits(self, rev: str) -> None: ...
+
     def local_edits(self, rev: str) -> list[str]: ...
 
     def fingerprint(self, rev: str) -> str: ...
@@ -294,6 +296,9 @@ class AtCommit:
                 self._blobs.clear()
             self._blobs[rev] = found
         return found
+
+    def begin_local_edits(self, rev: str) -> None:
+        self._tree.begin_local_edits(rev)
 
     def local_edits(self, rev: str) -> list[str]:
         return self._tree.local_edits(rev)

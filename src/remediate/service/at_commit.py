@@ -175,8 +175,11 @@ def documents(
 ) -> AtCommit:
     """Every document at `rev` (fail closed), and warnings naming what was ignored."""
     chosen = chosen if chosen is not None else trusted(commits, rev)
-    report = commits.load_report(rev, skip, chosen.use)
-    local = tuple(commits.local_edits(rev))
+    commits.begin_local_edits(rev)  # git looks at the work tree while the commit is read
+    try:
+        report = commits.load_report(rev, skip, chosen.use)
+    finally:
+        local = tuple(commits.local_edits(rev))
     warnings = []
     if local:
         warnings.append(

@@ -120,6 +120,9 @@ class CommitDocuments(Protocol):
     def blobs(self, rev: str) -> dict[str, str]:
         """path → blob of every file where documents live at `rev`."""
 
+    def begin_local_edits(self, rev: str) -> None:
+        """Start finding `local_edits(rev)`, to run while the caller does other work."""
+
     def local_edits(self, rev: str) -> list[str]:
         """Document files whose working-tree content differs from `rev`."""
 
