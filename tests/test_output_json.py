@@ -8,10 +8,10 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from remediate.cli.output import dumps
+from remediate.cli.output import dumps, echo_json, echo_json_list
 
 scalars = st.one_of(
     st.none(),
@@ -52,3 +52,22 @@ def test_values_it_leaves_to_json_dumps_come_out_the_same() -> None:
         float("nan"),
     ):
         assert dumps(body) == json.dumps(body, indent=2)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(items=st.lists(bodies, max_size=7), chunk=st.integers(min_value=1, max_value=4))
+def test_a_streamed_list_prints_what_echo_json_prints(
+    items: list[Any], chunk: int, capsys: Any
+) -> None:
+    """`echo_json_list` writes a few items at a time: the same characters as `echo_json`
+    of the whole document, `##[` escaped the same way."""
+    capsys.readouterr()
+    items = [*items, "##[error]x", {"a": ["##[", 1]}]
+    echo_json({"requests": items})
+    whole = capsys.readouterr().out
+    echo_json_list("requests", iter(items), chunk=chunk)
+    assert capsys.readouterr().out == whole
+    echo_json_list("requests", iter([]), chunk=chunk)
+    assert capsys.readouterr().out == '{\n  "requests": []\n}\n'

@@ -9,12 +9,13 @@ version's blob and author. No GitPython: it costs more to import than a small lo
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from remediate.adapters.git_base import DEEPEN
+from remediate.adapters.git_base import DEEPEN, bounded_env
 from remediate.core.automation import Version, Voucher
 from remediate.documents.commit import TreeEntry
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
@@ -31,10 +32,15 @@ class GitTree:
         self._trees: dict[str, list[TreeEntry]] = {}
         self._bytes: dict[str, bytes] = {}
         self._edits: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._fetching: dict[str, str] | None = None
 
     def _git(self, *args: str, data: bytes | None = None) -> bytes:
         done = subprocess.run(
-            ["git", "-C", str(self.root), *args], input=data, capture_output=True, check=False
+            ["git", "-C", str(self.root), *args],
+            input=data,
+            capture_output=True,
+            check=False,
+            env=self._env(args[0]),
         )
         if done.returncode != 0:
             reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
@@ -135,9 +141,24 @@ class GitTree:
     def _try(self, *args: str) -> str | None:
         """git's output, stripped; None when it failed."""
         done = subprocess.run(
-            ["git", "-C", str(self.root), *args], capture_output=True, text=True, check=False
+            ["git", "-C", str(self.root), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=self._env(args[0]),
         )
         return done.stdout.strip() if done.returncode == 0 else None
+
+    def _env(self, command: str) -> dict[str, str] | None:
+        """A fetch (deepening a shallow clone) runs with git's caches bounded, and so does
+        the `upload-pack` serving it when the remote is on this machine
+        (`git_base.bounded_env`); anything else with this process's environment."""
+        if command != "fetch":
+            return None
+        if self._fetching is None:
+            remotes = self._try("config", "--get-regexp", r"^remote\.") or ""
+            self._fetching = {**os.environ, **bounded_env(dict(os.environ), remotes)}
+        return self._fetching
 
     def differs(self, rev: str) -> list[str]:
         """Document files whose working-tree content is not what `rev` holds (edits, and

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from remediate.cli import command, example, format_option, repo_option, resolve_format
-from remediate.cli.output import echo, echo_json
+from remediate.cli.output import echo, echo_json, echo_json_list
 
 
 @command(epilog=example("remediate status rem-2026-0042 --format json"))
@@ -21,8 +21,10 @@ def status(request_id: str | None, repo: str, output_format: str | None) -> int:
 
     rows = run(wiring.session(Path(repo)), request_id)
     if resolve_format(output_format) == "json":
-        body = rows[0].as_json() if request_id else {"requests": [r.as_json() for r in rows]}
-        echo_json(body)
+        if request_id:
+            echo_json(rows[0].as_json())
+        else:
+            echo_json_list("requests", (r.as_json() for r in rows))
     else:
         for row in rows:
             echo(
