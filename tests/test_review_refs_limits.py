@@ -49,19 +49,21 @@ def _runner_remote(tmp: Path, log: Path) -> Path:
 # --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="counted_since computes now - per; a valid per of 999999d (2,738 years, the "
-    "schema's own bound) is before year 1: OverflowError, exit 70",
-)
 def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
-    # Attack (a careless admin): `per: 999999d` passes the schema (1 to 6 digits) and
-    # `validate`; every command that decides (plan, apply, the verbs) then crashes.
+    # Attack (a careless admin): `per: 999999d` matched the schema's pattern (1 to 6 digits)
+    # and passed `validate`; every command that decides (plan, apply, the verbs) then
+    # crashed on now - per (before year 1). Durations are now at most 3650d: validate
+    # names the key, and plan refuses like any document error.
     policy = quickstart / "policies" / "rate-limits.yaml"
     policy.write_text(policy.read_text().replace("per: 1h", "per: 999999d"))
-    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    checked = run_cli("validate", "--repo", str(quickstart))
+    assert checked.code == 1
+    assert (
+        "policies/rate-limits.yaml:9: spec.rateLimit.per: '999999d' is longer than 3650d "
+        "(ten years), the longest duration allowed"
+    ) in checked.err
     result = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
     assert result.code in (0, 1), result.err
     assert "internal error" not in result.err
@@ -204,18 +206,13 @@ def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
     assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locks.acquire computes now + the sum of the target's action timeouts: three "
-    "requests of an action with a valid `timeout: 999999d` (2,738 years each) pass year "
-    "9999: OverflowError, every apply exits 70 and runs nothing",
-)
 def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
     tmp_path: Path,
 ) -> None:
-    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passes the schema
-    # and `validate`. With three requests queued on one target, every apply crashes before
-    # it claims anything, for every other request too.
+    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passed the schema and
+    # `validate`; with three requests queued on one target, every apply crashed (now + the
+    # sum of the timeouts passes year 9999) before it claimed anything, for every other
+    # request too. Durations are now at most 3650d: validate names the key, apply refuses.
     log = tmp_path / "log"
     argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
     bare = make_remote(
@@ -224,7 +221,9 @@ def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
         requests={f"r{i}": request_yaml(f"r{i}") for i in range(1, 4)},
     )
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
-    assert remediate(runner, "validate").returncode == 0
+    checked = remediate(runner, "validate")
+    assert checked.returncode == 1
+    assert "spec.timeout: '999999d' is longer than 3650d (ten years)" in checked.stderr
     done = remediate(runner, "apply")
     assert "internal error" not in done.stderr, done.stderr
     assert done.returncode in (0, 1)

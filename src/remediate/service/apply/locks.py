@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from remediate.core.commits import Person
 from remediate.core.matching import normalize_name
-from remediate.core.times import iso, parse_time
+from remediate.core.times import iso, later, parse_time
 from remediate.service.claims import who_won
 from remediate.service.ports import Store
 
@@ -74,7 +74,7 @@ def acquire(
     body = {
         "runner": runner.email,
         "at": iso(now),
-        "expires": iso(now + sum(targets.values(), timedelta()) + skew),
+        "expires": iso(later(now, sum(targets.values(), timedelta()) + skew)),
     }
     sha = store.make_commit(
         None, {LOCK_FILE: json.dumps(body) + "\n"}, "remediate lock\n", runner, runner

@@ -29,7 +29,7 @@ from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
 from remediate.core.schedules import with_fired
 from remediate.core.snapshot import AuditSnapshot, parse_files
-from remediate.core.times import iso
+from remediate.core.times import iso, later
 from remediate.errors import RemediateError
 from remediate.service.apply import locks, starts
 from remediate.service.apply.decide import (
@@ -196,7 +196,7 @@ def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]
                 at=iso(claimed) or job.claim.at,
                 details={
                     **job.claim.details,
-                    "deadline": iso(claimed + due[job.request.name] + skew),
+                    "deadline": iso(later(claimed, due[job.request.name] + skew)),
                 },
             ),
         )
