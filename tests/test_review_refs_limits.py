@@ -121,12 +121,6 @@ def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_pat
 # --- GitHub vouching: revouch from the oldest commit a vouch names -------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_add_files checks the files out (index and work tree) before the compare-and-"
-    "swap of the branch; when the swap loses, it returns False with the runner's audit "
-    "files left staged, and the person's next commit carries them",
-)
 def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_nothing_staged(
     tmp_path: Path,
 ) -> None:
@@ -151,12 +145,6 @@ def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_noth
 # --- audit verify and what the checkpoint says of request files ----------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fast path sees the file and leaves the fast-forward to `git merge --ff-only`, "
-    "which overwrites ignored files by default (--overwrite-ignore): a person's ignored "
-    "local file at a path the fetched tip adds is replaced",
-)
 def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: Path) -> None:
     # Attack (a careless user, or a hostile one): the checkout ignores local drafts
     # (`remediations/draft-*.yaml`); someone force-adds remediations/draft-1.yaml on the
