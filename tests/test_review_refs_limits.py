@@ -8,6 +8,7 @@ the fix. The attack is in a comment at the top of each test.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -168,12 +169,6 @@ def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: 
     assert draft.read_text() == "my local draft\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locks._expired keeps a lock whose lock.json cannot be read ('not ours to break') "
-    "and checks no authorship: any commit pushed to a lock ref (or a ref where its directory "
-    "goes) holds the target for ever, reported as 'another runner holds refs/locks/...'",
-)
 @pytest.mark.parametrize("pushed", ["refs/locks/staging/api", "refs/locks/staging"])
 def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
     tmp_path: Path, pushed: str
@@ -215,3 +210,55 @@ def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
     done = remediate(runner, "apply")
     assert "internal error" not in done.stderr, done.stderr
     assert done.returncode in (0, 1)
+
+
+def _root_commit(work: Path, files: dict[str, str], email: str) -> str:
+    """A parentless commit of `files`, committed as `email` (a lock's or a claim's shape)."""
+    lines = []
+    for name, text in files.items():
+        (work / ".scratch").write_text(text)
+        blob = git(work, "hash-object", "-w", ".scratch")
+        lines.append(f"100644 blob {blob}\t{name}\n")
+    (work / ".scratch").unlink()
+    tree = subprocess.run(
+        ["git", "-C", str(work), "mktree"],
+        input="".join(lines),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return git(work, "commit-tree", tree, "-m", "remediate lock", email=email)
+
+
+@pytest.mark.parametrize(
+    ("email", "files", "why"),
+    [
+        # a lock as a runner writes it, good for years, but committed by someone else
+        (
+            "mallory@example.com",
+            {
+                "lock.json": '{"runner": "x", "at": "2026-11-23T10:00:00.000Z", '
+                '"expires": "2999-01-01T00:00:00.000Z"}\n'
+            },
+            "which is no runner's lock (this runner did not make it)",
+        ),
+        # in the runner's name (no signing: anyone can), with no readable lock in it
+        (RUNNER, {"lock.json": "[[[\n"}, "which holds no readable lock.json"),
+    ],
+)
+def test_a_lock_ref_holding_what_no_runner_wrote_is_named_with_its_reason(
+    tmp_path: Path, email: str, files: dict[str, str], why: str
+) -> None:
+    # Attack (around the fix of the test above): make the pushed commit look like a lock.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    sha = _root_commit(person, files, email)
+    git(person, "push", "--quiet", "origin", f"{sha}:refs/locks/staging/api")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == []
+    assert (
+        f"r1: skipped (refs/locks/staging/api holds commit {sha[:12]}, {why}: delete it with "
+        "`git push origin :refs/locks/staging/api`)"
+    ) in done.stdout, done.stdout

@@ -252,6 +252,20 @@ def who_won(refs: Refs, results: dict[str, str], wanted: dict[str, str | None]) 
     return {ref: result == WON for ref, result in results.items()}
 
 
+def in_the_way(refs: Refs, ref: str, listed: Mapping[str, str]) -> str | None:
+    """A ref on the remote that stops the absent `ref` from being created, or None: git
+    keeps refs as paths, so none can be both a file and a directory — one where a
+    directory of `ref`'s path goes (`refs/claims/r2` for `refs/claims/r2/1`), or one
+    inside `ref` (`refs/claims/r2/1/x`). `listed`: what the caller listed of the prefix;
+    the directories above it are asked by name."""
+    parts = ref.split("/")
+    above = ["/".join(parts[:i]) for i in range(2, len(parts))]  # refs/claims, refs/claims/r2
+    found = [r for r in above if r in listed] or sorted(
+        r for r in listed if r.startswith(ref + "/")
+    )
+    return found[0] if found else min(refs.refs_named(above), default=None)
+
+
 def parse_claim_ref(ref: str, stream: str = "requests") -> tuple[str, int] | None:
     """(subject, attempt) of a claim ref of `stream`, or None for anything else."""
     prefix = PREFIXES[stream]

@@ -65,9 +65,9 @@ def apply(
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
     skew = rt.repository.settings.clock_skew
-    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew)
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew, rt.trust)
     try:
-        jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
+        jobs = _with_deadlines(rt, _locked(jobs, won, held, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
         _refill(rt, author, report)
     except BaseException:
@@ -135,14 +135,15 @@ def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
     return targets
 
 
-def _locked(jobs: list[Job], won: set[locks.Target], report: ApplyReport) -> list[Job]:
+def _locked(
+    jobs: list[Job], won: set[locks.Target], held: locks.Held, report: ApplyReport
+) -> list[Job]:
     kept = []
     for job in jobs:
         target = target_of(job.request)
         if job.execute and target not in won:
-            report.skipped.append(
-                (job.request.name, f"another runner holds {locks.lock_ref(target)}")
-            )
+            why = held.stuck.get(target) or f"another runner holds {locks.lock_ref(target)}"
+            report.skipped.append((job.request.name, why))
         else:
             kept.append(job)
     return kept
