@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Result
 from tests.runner_support import (
+    OPERATOR,
     RUNNER,
     action_yaml,
     clone,
@@ -73,12 +74,6 @@ def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
 # --- Refs anyone may push: a ref where the runner's directory of refs goes -----------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pushed refs/claims/<request> (a ref where the directory of its attempts goes) "
-    "makes every claim push of refs/claims/<request>/<n> fail; apply reports 'claimed by "
-    "another runner', exit 0, names no ref, and the request waits for ever",
-)
 def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     tmp_path: Path,
 ) -> None:
@@ -96,12 +91,6 @@ def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pushed refs/claims-schedules/@<fire time> (where that fire time's group refs "
-    "go) makes the group claim fail; tick says 'already fired by another runner', exit 0, "
-    "and the fire is never recorded",
-)
 def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_path: Path) -> None:
     # Attack: anyone who may push creates refs/claims-schedules/@20261123T1000Z. Every
     # tick then reports the fire as fired by another runner, and it never happens (a
@@ -262,3 +251,64 @@ def test_a_lock_ref_holding_what_no_runner_wrote_is_named_with_its_reason(
         f"r1: skipped (refs/locks/staging/api holds commit {sha[:12]}, {why}: delete it with "
         "`git push origin :refs/locks/staging/api`)"
     ) in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("pushed", ["refs/claims/r2", "refs/claims/r2/1/x"])
+def test_a_ref_in_the_way_of_a_claim_is_named_by_apply_and_by_cancel(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack (around the fix above): a ref inside the claim ref's path (refs/claims/r2/1/x)
+    # stops its creation just as one above it does; and `cancel`, which needs the same
+    # claim, blamed "a runner" for it.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == ["r1"]
+    assert f"r2: skipped (not claimed: {pushed} is in the way)" in done.stdout
+    assert (
+        f"remediate: warning: r2: {pushed} stands where its claim ref refs/claims/r2/1 goes "
+        f"and is no runner's claim; the request waits until it is deleted "
+        f"(git push origin :{pushed})"
+    ) in done.stderr
+    cancelled = remediate(clone(tmp_path, bare, "ops", OPERATOR), "cancel", "r2")
+    assert cancelled.returncode == 1
+    assert (
+        f"r2: {pushed} stands where its claim ref refs/claims/r2/1 goes and is no runner's "
+        f"claim; nothing can leave QUEUED until it is deleted (git push origin :{pushed})"
+    ) in cancelled.stderr
+    git(person, "push", "--quiet", "origin", f":{pushed}")
+    assert remediate(runner, "apply").returncode == 0
+    assert _ran(log) == ["r1", "r2"]
+
+
+@pytest.mark.parametrize(
+    "pushed",
+    ["refs/claims-schedules/@20261123T1000Z", "refs/claims-schedules/@20261123T1000Z/1/x"],
+)
+def test_a_ref_in_the_way_of_a_fire_times_claim_is_named_and_the_fire_follows_its_deletion(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack (around the fix above): a ref inside the group's first attempt blocks it as
+    # one above it does. Neither passes for a fire; once deleted, the next tick fires.
+    from tests.test_followups import TICK_AT, setup
+
+    fire = "edge-cert-20261123T1000Z"
+    bare, repo, _log = setup(tmp_path)
+    pusher = clone(tmp_path, bare, "pusher", "mallory@example.com")
+    git(pusher, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    done = remediate(repo, "tick", now=TICK_AT)
+    assert done.returncode == 0
+    assert done.stdout == f"{fire}: not fired: {pushed} is in the way (see the warning)\n"
+    assert (
+        f"remediate: warning: {fire}: {pushed} stands where its fire time's claim refs go and "
+        f"is no runner's claim; the fire waits until it is deleted (git push origin :{pushed})"
+    ) in done.stderr
+    assert not [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+    git(pusher, "push", "--quiet", "origin", f":{pushed}")
+    done = remediate(repo, "tick", now=TICK_AT)
+    assert done.stdout.startswith(f"{fire}: fired, request {fire} recorded"), done.stdout
+    assert [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]

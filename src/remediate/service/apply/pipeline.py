@@ -44,7 +44,16 @@ from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import checkpoint_update, read, write
-from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prunable, release
+from remediate.service.claims import (
+    PREFIXES,
+    Claim,
+    Won,
+    claim,
+    claim_ref,
+    in_the_way,
+    prunable,
+    release,
+)
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -258,10 +267,20 @@ def _claim(
     ]
     won = claim(rt.store, rt.runner, claims, "claims")
     refs = {c.ref for c in won}
+    lost = [c.ref for c in claims if c.ref not in refs]
+    absent = set(lost) - set(rt.store.refs_named(lost)) if lost else set()
     kept = []
     for job, wanted in zip(jobs, claims, strict=True):
+        other = in_the_way(rt.store, wanted.ref) if wanted.ref in absent else None
         if wanted.ref in refs:
             kept.append(job)
+        elif other is not None:  # no claim at all: nothing can create its ref
+            report.skipped.append((job.request.name, f"not claimed: {other} is in the way"))
+            report.warnings.append(
+                f"{job.request.name}: {other} stands where its claim ref {wanted.ref} goes "
+                f"and is no runner's claim; the request waits until it is deleted "
+                f"(git push origin :{other})"
+            )
         else:
             report.skipped.append((job.request.name, "claimed by another runner"))
     return kept, won
