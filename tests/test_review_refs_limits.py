@@ -312,3 +312,40 @@ def test_a_ref_in_the_way_of_a_fire_times_claim_is_named_and_the_fire_follows_it
     done = remediate(repo, "tick", now=TICK_AT)
     assert done.stdout.startswith(f"{fire}: fired, request {fire} recorded"), done.stdout
     assert [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+
+
+@pytest.mark.parametrize("kind", ["blob", "tree"])
+def test_a_lock_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path, kind: str) -> None:
+    # Attack (around the fixes above): push a blob or a tree, which no lock check can
+    # read as a commit, to a lock ref.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    found = git(person, "rev-parse", "HEAD^{tree}" if kind == "tree" else "HEAD:remediate.yaml")
+    git(person, "push", "--quiet", "origin", f"{found}:refs/locks/staging/api")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == []
+    assert (
+        f"r1: skipped (refs/locks/staging/api holds {found[:12]}, which is no commit and no "
+        "lock: delete it with `git push origin :refs/locks/staging/api`)"
+    ) in done.stdout, done.stdout
+
+
+def test_a_claim_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path) -> None:
+    # Attack (around the fixes above): a blob at refs/claims/r2/1, which recovery cannot
+    # read as a claim commit, held the attempt with nothing said.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    blob = git(person, "rev-parse", "HEAD:remediate.yaml")
+    git(person, "push", "--quiet", "origin", f"{blob}:refs/claims/r2/1")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    remediate(runner, "apply")
+    done = remediate(runner, "apply")
+    assert _ran(log) == ["r1"]
+    assert (
+        f"r2: refs/claims/r2/1 holds {blob[:12]}, which is no commit; attempt 1 waits until "
+        "someone who knows it never ran deletes the ref (git push origin :refs/claims/r2/1)"
+    ) in done.stdout + done.stderr, done.stdout + done.stderr

@@ -123,7 +123,9 @@ def _state(store: Store, trust: RunnerTrust, ref: str, sha: str, now: datetime) 
     """ "held" (a runner's lock, not expired), "expired", or what else the commit is."""
     store.fetch_refs([ref])
     if store.resolve(sha) is None:
-        return "held"  # not fetched (the ref moved or went meanwhile): read it next run
+        if store.refs_named([ref]).get(ref) != sha:
+            return "held"  # not fetched (the ref moved or went meanwhile): read it next run
+        return f"holds {sha[:12]}, which is no commit and no lock"
     if not by_runner(store, sha, trust, LOCK_FILE):
         return f"holds commit {sha[:12]}, which is no runner's lock (this runner did not make it)"
     text = store.show(sha, LOCK_FILE)
