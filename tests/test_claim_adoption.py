@@ -152,3 +152,42 @@ def test_with_signing_a_claim_in_the_runners_name_it_did_not_sign_is_not_adopted
     assert again.returncode == 0, again.stdout + again.stderr
     assert ran(log) == ["ran"]  # the one action of rem-1, once
     assert "did not make" not in again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("signed_by", ["the runner's key", "unsigned"])
+def test_with_signing_a_lock_counts_only_when_the_runner_signed_it(
+    tmp_path: Path, signed_by: str
+) -> None:
+    # A lock is a runner's when `checkpoint.by_runner` says so: with signing, a lock the
+    # runner signed holds the target; one in its name but unsigned is named, not obeyed
+    # as a lock, and not broken either (the runner did not sign it: it may predate signing).
+    from datetime import timedelta
+
+    from remediate.core.commits import Person
+    from remediate.core.times import parse_time
+    from remediate.service.apply import locks
+    from tests.runner_support import NOW
+    from tests.sessions import session
+
+    log = tmp_path / "ran.log"
+    key, public = _key(tmp_path, "runner")
+    signed = cli_env(REMEDIATE_SIGNING_KEY=str(key))
+    bare = _queued(tmp_path, log, public, signed)
+    holder = clone(tmp_path, bare, "holder")
+    store = session(holder, REMEDIATE_SIGNING_KEY=str(key)).store
+    if signed_by == "the runner's key":
+        store.sign_commits()  # as the runtime does when the settings list keys
+    won, _held = locks.acquire(
+        store,
+        Person("remediate-bot", RUNNER),
+        parse_time(NOW),
+        {("staging", "api"): timedelta(days=3650)},  # held, whatever the clock,
+    )
+    assert won == {("staging", "api")}
+    done = remediate(clone(tmp_path, bare, "runner"), "apply", env=signed)
+    assert ran(log) == []
+    if signed_by == "unsigned":
+        assert "rem-1: skipped (refs/locks/staging/api holds commit " in done.stdout
+        assert "no runner's lock" in done.stdout, done.stdout
+    else:
+        assert "rem-1: skipped (another runner holds refs/locks/staging/api)" in done.stdout

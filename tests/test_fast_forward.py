@@ -119,3 +119,23 @@ def test_staged_work_where_the_files_go_leaves_the_fast_forward_to_merge(tmp_pat
     (work / "audit/2026").unlink()  # gone from the work tree: the index still holds it
     session(work).store.fast_forward(sha)  # whatever git's merge makes of it
     assert "remediate: fast-forward" not in git(work, "reflog", "-1")
+
+
+def test_a_lost_branch_swap_takes_out_every_file_it_checked_out(tmp_path: Path) -> None:
+    # The branch moves between the checkout of the added paths and the swap (a hook
+    # stands in for a person's commit): the files, a path that is a pattern, and an
+    # ignored one are all taken out of the index and the work tree, with their directories.
+    work = _work(tmp_path)
+    added = {"audit/2026/12/a.jsonl": "{}\n", "audit/2026/12/[b]*.jsonl": "x\n", "new.log": "y\n"}
+    sha = _commit_on(work, added)
+    (work / ".git" / "info" / "exclude").write_text("*.log\n")
+    hook = work / ".git" / "hooks" / "post-checkout"
+    hook.write_text(
+        "#!/bin/sh\n[ -f .git/once ] && exit 0\ntouch .git/once\n"
+        'git update-ref HEAD "$(git commit-tree HEAD^{tree} -p HEAD -m concurrent)"\n'
+    )
+    hook.chmod(0o755)
+    assert not session(work).store.fast_forward(sha)
+    assert git(work, "status", "--porcelain", "--ignored", "--untracked-files=all") == ""
+    assert not (work / "audit" / "2026").exists()
+    assert not (work / "new.log").exists()

@@ -8,6 +8,7 @@ the fix. The attack is in a comment at the top of each test.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 
 from tests.conftest import Result
 from tests.runner_support import (
+    OPERATOR,
     RUNNER,
     action_yaml,
     clone,
@@ -49,19 +51,21 @@ def _runner_remote(tmp: Path, log: Path) -> Path:
 # --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="counted_since computes now - per; a valid per of 999999d (2,738 years, the "
-    "schema's own bound) is before year 1: OverflowError, exit 70",
-)
 def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
     quickstart: Path, run_cli: Callable[..., Result]
 ) -> None:
-    # Attack (a careless admin): `per: 999999d` passes the schema (1 to 6 digits) and
-    # `validate`; every command that decides (plan, apply, the verbs) then crashes.
+    # Attack (a careless admin): `per: 999999d` matched the schema's pattern (1 to 6 digits)
+    # and passed `validate`; every command that decides (plan, apply, the verbs) then
+    # crashed on now - per (before year 1). Durations are now at most 3650d: validate
+    # names the key, and plan refuses like any document error.
     policy = quickstart / "policies" / "rate-limits.yaml"
     policy.write_text(policy.read_text().replace("per: 1h", "per: 999999d"))
-    assert run_cli("validate", "--repo", str(quickstart)).code == 0
+    checked = run_cli("validate", "--repo", str(quickstart))
+    assert checked.code == 1
+    assert (
+        "policies/rate-limits.yaml:9: spec.rateLimit.per: '999999d' is longer than 3650d "
+        "(ten years), the longest duration allowed"
+    ) in checked.err
     result = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
     assert result.code in (0, 1), result.err
     assert "internal error" not in result.err
@@ -70,12 +74,6 @@ def test_a_valid_rate_limit_window_longer_than_the_calendar_is_not_a_bug(
 # --- Refs anyone may push: a ref where the runner's directory of refs goes -----------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pushed refs/claims/<request> (a ref where the directory of its attempts goes) "
-    "makes every claim push of refs/claims/<request>/<n> fail; apply reports 'claimed by "
-    "another runner', exit 0, names no ref, and the request waits for ever",
-)
 def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     tmp_path: Path,
 ) -> None:
@@ -93,12 +91,6 @@ def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a pushed refs/claims-schedules/@<fire time> (where that fire time's group refs "
-    "go) makes the group claim fail; tick says 'already fired by another runner', exit 0, "
-    "and the fire is never recorded",
-)
 def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_path: Path) -> None:
     # Attack: anyone who may push creates refs/claims-schedules/@20261123T1000Z. Every
     # tick then reports the fire as fired by another runner, and it never happens (a
@@ -119,12 +111,6 @@ def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_pat
 # --- GitHub vouching: revouch from the oldest commit a vouch names -------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_add_files checks the files out (index and work tree) before the compare-and-"
-    "swap of the branch; when the swap loses, it returns False with the runner's audit "
-    "files left staged, and the person's next commit carries them",
-)
 def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_nothing_staged(
     tmp_path: Path,
 ) -> None:
@@ -149,12 +135,6 @@ def test_a_fast_forward_that_loses_the_branch_to_a_concurrent_commit_leaves_noth
 # --- audit verify and what the checkpoint says of request files ----------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fast path sees the file and leaves the fast-forward to `git merge --ff-only`, "
-    "which overwrites ignored files by default (--overwrite-ignore): a person's ignored "
-    "local file at a path the fetched tip adds is replaced",
-)
 def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: Path) -> None:
     # Attack (a careless user, or a hostile one): the checkout ignores local drafts
     # (`remediations/draft-*.yaml`); someone force-adds remediations/draft-1.yaml on the
@@ -178,12 +158,6 @@ def test_a_persons_ignored_file_at_an_added_path_is_never_overwritten(tmp_path: 
     assert draft.read_text() == "my local draft\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locks._expired keeps a lock whose lock.json cannot be read ('not ours to break') "
-    "and checks no authorship: any commit pushed to a lock ref (or a ref where its directory "
-    "goes) holds the target for ever, reported as 'another runner holds refs/locks/...'",
-)
 @pytest.mark.parametrize("pushed", ["refs/locks/staging/api", "refs/locks/staging"])
 def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
     tmp_path: Path, pushed: str
@@ -204,18 +178,13 @@ def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
     assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="locks.acquire computes now + the sum of the target's action timeouts: three "
-    "requests of an action with a valid `timeout: 999999d` (2,738 years each) pass year "
-    "9999: OverflowError, every apply exits 70 and runs nothing",
-)
 def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
     tmp_path: Path,
 ) -> None:
-    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passes the schema
-    # and `validate`. With three requests queued on one target, every apply crashes before
-    # it claims anything, for every other request too.
+    # Attack (a careless admin): `timeout: 999999d` for "no timeout" passed the schema and
+    # `validate`; with three requests queued on one target, every apply crashed (now + the
+    # sum of the timeouts passes year 9999) before it claimed anything, for every other
+    # request too. Durations are now at most 3650d: validate names the key, apply refuses.
     log = tmp_path / "log"
     argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
     bare = make_remote(
@@ -224,7 +193,159 @@ def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
         requests={f"r{i}": request_yaml(f"r{i}") for i in range(1, 4)},
     )
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
-    assert remediate(runner, "validate").returncode == 0
+    checked = remediate(runner, "validate")
+    assert checked.returncode == 1
+    assert "spec.timeout: '999999d' is longer than 3650d (ten years)" in checked.stderr
     done = remediate(runner, "apply")
     assert "internal error" not in done.stderr, done.stderr
     assert done.returncode in (0, 1)
+
+
+def _root_commit(work: Path, files: dict[str, str], email: str) -> str:
+    """A parentless commit of `files`, committed as `email` (a lock's or a claim's shape)."""
+    lines = []
+    for name, text in files.items():
+        (work / ".scratch").write_text(text)
+        blob = git(work, "hash-object", "-w", ".scratch")
+        lines.append(f"100644 blob {blob}\t{name}\n")
+    (work / ".scratch").unlink()
+    tree = subprocess.run(
+        ["git", "-C", str(work), "mktree"],
+        input="".join(lines),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return git(work, "commit-tree", tree, "-m", "remediate lock", email=email)
+
+
+@pytest.mark.parametrize(
+    ("email", "files", "why"),
+    [
+        # a lock as a runner writes it, good for years, but committed by someone else
+        (
+            "mallory@example.com",
+            {
+                "lock.json": '{"runner": "x", "at": "2026-11-23T10:00:00.000Z", '
+                '"expires": "2999-01-01T00:00:00.000Z"}\n'
+            },
+            "which is no runner's lock (this runner did not make it)",
+        ),
+        # in the runner's name (no signing: anyone can), with no readable lock in it
+        (RUNNER, {"lock.json": "[[[\n"}, "which holds no readable lock.json"),
+    ],
+)
+def test_a_lock_ref_holding_what_no_runner_wrote_is_named_with_its_reason(
+    tmp_path: Path, email: str, files: dict[str, str], why: str
+) -> None:
+    # Attack (around the fix of the test above): make the pushed commit look like a lock.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    sha = _root_commit(person, files, email)
+    git(person, "push", "--quiet", "origin", f"{sha}:refs/locks/staging/api")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == []
+    assert (
+        f"r1: skipped (refs/locks/staging/api holds commit {sha[:12]}, {why}: delete it with "
+        "`git push origin :refs/locks/staging/api`)"
+    ) in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("pushed", ["refs/claims/r2", "refs/claims/r2/1/x"])
+def test_a_ref_in_the_way_of_a_claim_is_named_by_apply_and_by_cancel(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack (around the fix above): a ref inside the claim ref's path (refs/claims/r2/1/x)
+    # stops its creation just as one above it does; and `cancel`, which needs the same
+    # claim, blamed "a runner" for it.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == ["r1"]
+    assert f"r2: skipped (not claimed: {pushed} is in the way)" in done.stdout
+    assert (
+        f"remediate: warning: r2: {pushed} stands where its claim ref refs/claims/r2/1 goes "
+        f"and is no runner's claim; the request waits until it is deleted "
+        f"(git push origin :{pushed})"
+    ) in done.stderr
+    cancelled = remediate(clone(tmp_path, bare, "ops", OPERATOR), "cancel", "r2")
+    assert cancelled.returncode == 1
+    assert (
+        f"r2: {pushed} stands where its claim ref refs/claims/r2/1 goes and is no runner's "
+        f"claim; nothing can leave QUEUED until it is deleted (git push origin :{pushed})"
+    ) in cancelled.stderr
+    git(person, "push", "--quiet", "origin", f":{pushed}")
+    assert remediate(runner, "apply").returncode == 0
+    assert _ran(log) == ["r1", "r2"]
+
+
+@pytest.mark.parametrize(
+    "pushed",
+    ["refs/claims-schedules/@20261123T1000Z", "refs/claims-schedules/@20261123T1000Z/1/x"],
+)
+def test_a_ref_in_the_way_of_a_fire_times_claim_is_named_and_the_fire_follows_its_deletion(
+    tmp_path: Path, pushed: str
+) -> None:
+    # Attack (around the fix above): a ref inside the group's first attempt blocks it as
+    # one above it does. Neither passes for a fire; once deleted, the next tick fires.
+    from tests.test_followups import TICK_AT, setup
+
+    fire = "edge-cert-20261123T1000Z"
+    bare, repo, _log = setup(tmp_path)
+    pusher = clone(tmp_path, bare, "pusher", "mallory@example.com")
+    git(pusher, "push", "--quiet", "origin", f"HEAD:{pushed}")
+    done = remediate(repo, "tick", now=TICK_AT)
+    assert done.returncode == 0
+    assert done.stdout == f"{fire}: not fired: {pushed} is in the way (see the warning)\n"
+    assert (
+        f"remediate: warning: {fire}: {pushed} stands where its fire time's claim refs go and "
+        f"is no runner's claim; the fire waits until it is deleted (git push origin :{pushed})"
+    ) in done.stderr
+    assert not [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+    git(pusher, "push", "--quiet", "origin", f":{pushed}")
+    done = remediate(repo, "tick", now=TICK_AT)
+    assert done.stdout.startswith(f"{fire}: fired, request {fire} recorded"), done.stdout
+    assert [e for e in remote_events(tmp_path, bare) if e.get("subject") == fire]
+
+
+@pytest.mark.parametrize("kind", ["blob", "tree"])
+def test_a_lock_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path, kind: str) -> None:
+    # Attack (around the fixes above): push a blob or a tree, which no lock check can
+    # read as a commit, to a lock ref.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    found = git(person, "rev-parse", "HEAD^{tree}" if kind == "tree" else "HEAD:remediate.yaml")
+    git(person, "push", "--quiet", "origin", f"{found}:refs/locks/staging/api")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    done = remediate(runner, "apply")
+    assert _ran(log) == []
+    assert (
+        f"r1: skipped (refs/locks/staging/api holds {found[:12]}, which is no commit and no "
+        "lock: delete it with `git push origin :refs/locks/staging/api`)"
+    ) in done.stdout, done.stdout
+
+
+def test_a_claim_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path) -> None:
+    # Attack (around the fixes above): a blob at refs/claims/r2/1, which recovery cannot
+    # read as a claim commit, held the attempt with nothing said.
+    log = tmp_path / "log"
+    bare = _runner_remote(tmp_path, log)
+    person = clone(tmp_path, bare, "person")
+    _add(person, "r2")
+    blob = git(person, "rev-parse", "HEAD:remediate.yaml")
+    git(person, "push", "--quiet", "origin", f"{blob}:refs/claims/r2/1")
+    runner = clone(tmp_path, bare, "runner", email=RUNNER)
+    remediate(runner, "apply")
+    done = remediate(runner, "apply")
+    assert _ran(log) == ["r1"]
+    assert (
+        f"r2: refs/claims/r2/1 holds {blob[:12]}, which is no commit; attempt 1 waits until "
+        "someone who knows it never ran deletes the ref (git push origin :refs/claims/r2/1)"
+    ) in done.stdout + done.stderr, done.stdout + done.stderr

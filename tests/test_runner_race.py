@@ -19,6 +19,7 @@ import pytest
 from tests.runner_support import (
     NOW,
     OPERATOR,
+    RUNNER,
     action_yaml,
     apply_at,
     cli_env,
@@ -490,7 +491,7 @@ def test_targets_compare_case_insensitively_for_locks_and_serial_execution(
     # another runner holds the lock of staging/api: neither spelling may run
     won, held = locks.acquire(
         session(holder).store,
-        Person("other", "other@example.com"),
+        Person("another runner", RUNNER),  # a runner's lock: in the runner's identity
         parse_time(NOW),
         {("staging", "api"): timedelta(minutes=5)},
     )

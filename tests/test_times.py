@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from remediate.core.times import iso, parse_time
+from tests.conftest import Result, validate_problems
 
 
 @pytest.mark.parametrize(
@@ -155,3 +158,43 @@ def test_a_document_time_outside_the_range_is_a_validate_error_at_its_line(  # t
     plan = run_cli("plan", "--repo", str(quickstart), "--now", "2026-11-23T10:00:00Z")
     assert plan.code == 1
     assert "internal error" not in plan.err
+
+
+def test_sums_and_multiples_of_durations_are_clamped_at_the_latest_time() -> None:
+    # Each duration is at most 3650d, but a lock over many actions' timeouts, or a backoff
+    # doubled nine times, may pass 9000 (unreadable when read back) or 9999 (OverflowError).
+    from remediate.core.audit import retry_time
+    from remediate.core.times import LATEST, later
+
+    ten_years = timedelta(days=3650)
+    start = parse_time("8990-01-01T00:00:00Z")
+    assert later(start, ten_years * 3) == LATEST
+    assert later(start, ten_years * 400) == LATEST  # past year 9999
+    assert later(start, timedelta(days=1)) == start + timedelta(days=1)
+    assert retry_time(start, ten_years, 10) == LATEST
+    assert parse_time(iso(LATEST) or "") <= LATEST
+
+
+def test_every_duration_is_at_most_ten_years(
+    quickstart: Path, run_cli: Callable[..., Result]
+) -> None:
+    # The schema's format bounds every duration, also those no later check reads (the
+    # runner's clockSkew) and those written in many parts (a pattern cannot sum them).
+    from remediate.core.duration import parse_duration
+
+    settings = quickstart / "remediate.yaml"
+    settings.write_text(
+        settings.read_text().replace(
+            "email: remediate-bot@example.com}",
+            "email: remediate-bot@example.com, clockSkew: 3000d1000d}",
+        )
+    )
+    action = quickstart / "actions" / "restart-service.yaml"
+    action.write_text(action.read_text().replace("timeout: 60s", "timeout: 3650d"))
+    assert validate_problems(quickstart, run_cli) == [
+        "remediate.yaml:18: spec.runner.clockSkew: '3000d1000d' is longer than 3650d "
+        "(ten years), the longest duration allowed"
+    ]
+    assert parse_duration("3650d") == timedelta(days=3650)
+    with pytest.raises(ValueError, match="longer than 3650d"):
+        parse_duration("3650d1ms")

@@ -24,7 +24,7 @@ from typing import Any
 from remediate.core import lifecycle
 from remediate.core.decision import Approval, Execution, legacy_lifts
 from remediate.core.streams import REQUESTS, RETAIN, StreamEvent, canonical, event_hash
-from remediate.core.times import parse_time
+from remediate.core.times import later, parse_time
 
 __all__ = ["AnyEvent", "Event", "RequestState", "StreamEvent", "canonical", "event_hash"]
 
@@ -483,4 +483,4 @@ def _negate(at: str) -> tuple[int, ...]:
 
 def retry_time(at: datetime, backoff: timedelta, failures: int) -> datetime:
     """Exponential backoff: backoff, 2×backoff, 4×backoff… after the nth failure."""
-    return at + backoff * (1 << max(0, failures - 1))
+    return later(at, backoff * (1 << max(0, failures - 1)))

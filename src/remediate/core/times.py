@@ -12,7 +12,7 @@ window search and backoff added to a time before `datetime` overflows at year 99
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
@@ -42,6 +42,18 @@ def parse_time(value: str | datetime) -> datetime:
     if not EARLIEST <= moment <= LATEST:
         raise OutOfRange(f"{value!r} is outside the supported range ({RANGE})")
     return moment.astimezone(UTC)
+
+
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, or LATEST when that is later. One duration (at most ten years:
+    core.duration.LONGEST) added to a supported time stays well inside the calendar, but a
+    sum of many (a lock over many actions' timeouts) or a backoff doubled many times may
+    pass LATEST, or year 9999 where datetime overflows. A lease or retry time that far
+    off never comes, and LATEST still reads back with parse_time."""
+    try:
+        return min(moment + delta, LATEST)
+    except OverflowError:
+        return LATEST
 
 
 def iso(moment: datetime | None) -> str | None:

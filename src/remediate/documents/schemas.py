@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema_rs
 
 from remediate.core.document import KINDS, LineMap
+from remediate.core.duration import duration_problem, too_long
 from remediate.core.names import first_invisible
 from remediate.resources import data_dir
 
@@ -53,10 +54,19 @@ def raw_schemas() -> dict[str, dict[str, Any]]:
     return out
 
 
+# The format of every duration (common.schema.json's `duration`): at most LONGEST. A pattern
+# cannot say it (1h30m, 90m and 5400s are one duration); editors ignore the format.
+DURATION_FORMAT = "remediate-duration"
+
+
 @cache
 def validator(file_name: str) -> Any:
     """Each schema file is self-contained (its shared `$defs` bundled in): no registry needed."""
-    return jsonschema_rs.validator_for(raw_schemas()[file_name], validate_formats=True)
+    return jsonschema_rs.validator_for(
+        raw_schemas()[file_name],
+        validate_formats=True,
+        formats={DURATION_FORMAT: lambda text: not too_long(text)},
+    )
 
 
 def compile_user_schema(schema: dict[str, Any]) -> Any:
@@ -138,6 +148,8 @@ def _shape(error: Any, lines: LineMap, root: dict[str, Any]) -> SchemaError:
         return SchemaError(child, lines.line(child), sub["description"])
     if kind == "pattern":
         return SchemaError(path, lines.line(path), _pattern_message(error, sub))
+    if kind == "format" and error.kind.format == DURATION_FORMAT:
+        return SchemaError(path, lines.line(path), duration_problem(error.instance) or "")
     return SchemaError(path, lines.line(path), error.message)
 
 

@@ -11,7 +11,7 @@ events reach the branch leaves them where the next run can adopt them (`recovery
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from remediate.core import lifecycle
@@ -103,6 +103,9 @@ class Grouped:
     won: Won
     lost: dict[str, str]
     listed: dict[str, str] | None = None  # the stream's claim refs as this runner left them
+    # subject → a ref that stops its group's claim ref from being created (`in_the_way`):
+    # no claim, neither won nor lost; it waits until that ref is deleted
+    blocked: dict[str, str] = field(default_factory=dict)
 
 
 def claim_group(
@@ -127,6 +130,7 @@ def claim_group(
         pending.setdefault(group_of(c), []).append(c)
     lost: dict[str, str] = {}
     won: list[Claim] = []
+    blocked: dict[str, str] = {}
     read: dict[str, frozenset[str] | None] = {}  # claim commit → its subjects (None: unread)
     listed = store.claim_refs(PREFIXES[stream])  # the stream's: the caller may prune them
     if listed is None:
@@ -180,8 +184,13 @@ def claim_group(
                 again.append(ref)
         if again:  # another runner took these attempts first: read what it holds
             refs.update(store.refs_named(again))
+        for ref in again:
+            other = None if ref in refs else in_the_way(store, ref, refs)
+            if other is not None:  # no attempt was taken: no round can create it
+                group, wanted = offered[ref]
+                blocked.update((c.subject, other) for c in pending.pop(group, wanted))
     order = {id(c): i for i, c in enumerate(claims)}
-    return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs)
+    return Grouped(Won(sorted(won, key=lambda c: order[id(c)])), lost, refs, blocked)
 
 
 def first_attempts(
@@ -291,6 +300,21 @@ def who_won(refs: Refs, results: dict[str, str], wanted: dict[str, str | None]) 
             **{ref: WON if remote.get(ref) == wanted[ref] else "lost" for ref in unknown},
         }
     return {ref: result == WON for ref, result in results.items()}
+
+
+def in_the_way(refs: Refs, ref: str, listed: Mapping[str, str] | None = None) -> str | None:
+    """A ref on the remote that stops the absent `ref` from being created, or None: git
+    keeps refs as paths, so none can be both a file and a directory — one where a
+    directory of `ref`'s path goes (`refs/claims/r2` for `refs/claims/r2/1`), or one
+    inside `ref` (`refs/claims/r2/1/x`). `listed`: what the caller listed of the remote's
+    refs around it (the rest is asked for: a lost create is rare)."""
+    parts = ref.split("/")
+    above = ["/".join(parts[:i]) for i in range(2, len(parts))]  # refs/claims, refs/claims/r2
+    known = listed or {}
+    found = [r for r in above if r in known] or sorted(r for r in known if r.startswith(ref + "/"))
+    if not found and listed is None:
+        found = sorted(refs.claim_refs(ref + "/") or {})
+    return found[0] if found else min(refs.refs_named(above), default=None)
 
 
 def parse_claim_ref(ref: str, stream: str = "requests") -> tuple[str, int] | None:

@@ -75,6 +75,8 @@ class TickReport:
     adopted: list[str] = field(default_factory=list)  # fires another runner claimed
     taken: list[str] = field(default_factory=list)  # fires another runner recorded
     waiting: list[str] = field(default_factory=list)  # schedules left for later ticks
+    # fire → a ref in the way of its claim: not fired by anyone (`claims.in_the_way`)
+    blocked: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -87,6 +89,7 @@ class TickReport:
             "fires": [f.as_json() for f in self.fires],
             "adopted": list(self.adopted),
             "taken": list(self.taken),
+            "blocked": dict(self.blocked),
             "more": list(self.waiting),
             "warnings": list(self.warnings),
         }
@@ -121,6 +124,8 @@ class TickReport:
             )
         for subject in report.taken:
             lines.append(f"{subject}: already fired by another runner")
+        for subject, other in sorted(report.blocked.items()):
+            lines.append(f"{subject}: not fired: {other} is in the way (see the warning)")
         for name in report.waiting:
             lines.append(f"{name}: more missed fires to catch up: the next tick runs them")
         if not lines:
@@ -199,8 +204,18 @@ def tick(session: Session, now: datetime | None = None) -> TickReport:
     report.adopted = sorted(s for s in theirs if s in landed.get("__adopted__", set()))
     # fired by another runner: a claim lost to it, or won but found recorded on the branch
     report.taken = sorted(
-        f.subject for f, _ in planned if f.subject not in landed and f.subject not in report.adopted
+        f.subject
+        for f, _ in planned
+        if f.subject not in landed
+        and f.subject not in report.adopted
+        and f.subject not in grouped.blocked
     )
+    report.blocked = dict(grouped.blocked)
+    for subject, other in sorted(grouped.blocked.items()):  # no claim at all: not fired
+        report.warnings.append(
+            f"{subject}: {other} stands where its fire time's claim refs go and is no "
+            f"runner's claim; the fire waits until it is deleted (git push origin :{other})"
+        )
     for fired, _event in planned:
         if fired.subject in landed and fired.subject in ours:
             report.fires.append(fired)

@@ -19,7 +19,7 @@ from remediate.core.model import Request
 from remediate.core.snapshot import AuditSnapshot
 from remediate.errors import UserError
 from remediate.service import audit_log
-from remediate.service.claims import Claim, claim
+from remediate.service.claims import Claim, claim, in_the_way
 from remediate.service.runtime import Runtime, acting_identity, decision_details, load, person
 from remediate.service.session import Session
 
@@ -208,9 +208,15 @@ def cancel(session: Session, request_id: str) -> VerbResult:
     event = draft(request.name, state.status, lc.CANCELLED, actor, rt.now, details, request=request)
     if state.status == lc.QUEUED:  # leaving QUEUED needs the attempt's claim, as a run does
         linked = (replace(event, prev=state.head),)
-        if not claim(
-            rt.store, rt.runner, [Claim("requests", request.name, state.attempt, linked)], "cancel"
-        ):
+        wanted = Claim("requests", request.name, state.attempt, linked)
+        if not claim(rt.store, rt.runner, [wanted], "cancel"):
+            other = None if rt.store.refs_named([wanted.ref]) else in_the_way(rt.store, wanted.ref)
+            if other is not None:
+                raise UserError(
+                    f"{request.name}: {other} stands where its claim ref {wanted.ref} goes and "
+                    f"is no runner's claim; nothing can leave {state.status} until it is "
+                    f"deleted (git push origin :{other})"
+                )
             raise UserError(
                 f"{request.name} was just claimed by a runner; it can no longer be cancelled"
             )

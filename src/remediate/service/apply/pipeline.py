@@ -29,7 +29,7 @@ from remediate.core.drafting import Batch, Chain
 from remediate.core.ratelimit import started
 from remediate.core.schedules import with_fired
 from remediate.core.snapshot import AuditSnapshot, parse_files
-from remediate.core.times import iso
+from remediate.core.times import iso, later
 from remediate.errors import RemediateError
 from remediate.service.apply import locks, starts
 from remediate.service.apply.decide import (
@@ -44,7 +44,16 @@ from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
 from remediate.service.audit_log import checkpoint_update, read, write
-from remediate.service.claims import PREFIXES, Claim, Won, claim, claim_ref, prunable, release
+from remediate.service.claims import (
+    PREFIXES,
+    Claim,
+    Won,
+    claim,
+    claim_ref,
+    in_the_way,
+    prunable,
+    release,
+)
 from remediate.service.runtime import Runtime, load, person
 from remediate.service.session import Session
 
@@ -65,9 +74,9 @@ def apply(
         report.skipped += [(j.request.name, "dry run: would execute") for j in jobs if j.execute]
         return report
     skew = rt.repository.settings.clock_skew
-    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew)
+    won, held = locks.acquire(rt.store, rt.runner, rt.now, _targets(jobs), skew, rt.trust)
     try:
-        jobs = _with_deadlines(rt, _locked(jobs, won, report), concurrency)
+        jobs = _with_deadlines(rt, _locked(jobs, won, held, report), concurrency)
         _claim_and_run(rt, snap, jobs, concurrency, author, report)
         _refill(rt, author, report)
     except BaseException:
@@ -135,14 +144,15 @@ def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
     return targets
 
 
-def _locked(jobs: list[Job], won: set[locks.Target], report: ApplyReport) -> list[Job]:
+def _locked(
+    jobs: list[Job], won: set[locks.Target], held: locks.Held, report: ApplyReport
+) -> list[Job]:
     kept = []
     for job in jobs:
         target = target_of(job.request)
         if job.execute and target not in won:
-            report.skipped.append(
-                (job.request.name, f"another runner holds {locks.lock_ref(target)}")
-            )
+            why = held.stuck.get(target) or f"another runner holds {locks.lock_ref(target)}"
+            report.skipped.append((job.request.name, why))
         else:
             kept.append(job)
     return kept
@@ -196,7 +206,7 @@ def _with_deadlines(rt: Runtime, jobs: list[Job], concurrency: int) -> list[Job]
                 at=iso(claimed) or job.claim.at,
                 details={
                     **job.claim.details,
-                    "deadline": iso(claimed + due[job.request.name] + skew),
+                    "deadline": iso(later(claimed, due[job.request.name] + skew)),
                 },
             ),
         )
@@ -257,10 +267,20 @@ def _claim(
     ]
     won = claim(rt.store, rt.runner, claims, "claims")
     refs = {c.ref for c in won}
+    lost = [c.ref for c in claims if c.ref not in refs]
+    absent = set(lost) - set(rt.store.refs_named(lost)) if lost else set()
     kept = []
     for job, wanted in zip(jobs, claims, strict=True):
+        other = in_the_way(rt.store, wanted.ref) if wanted.ref in absent else None
         if wanted.ref in refs:
             kept.append(job)
+        elif other is not None:  # no claim at all: nothing can create its ref
+            report.skipped.append((job.request.name, f"not claimed: {other} is in the way"))
+            report.warnings.append(
+                f"{job.request.name}: {other} stands where its claim ref {wanted.ref} goes "
+                f"and is no runner's claim; the request waits until it is deleted "
+                f"(git push origin :{other})"
+            )
         else:
             report.skipped.append((job.request.name, "claimed by another runner"))
     return kept, won

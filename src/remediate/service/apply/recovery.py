@@ -43,12 +43,18 @@ def adopt(
     if sha is None:
         return []
     rt.store.fetch_refs([ref])
-    if rt.store.resolve(sha) is None:
+    commit = rt.store.resolve(sha) is not None
+    if not commit and rt.store.refs_named([ref]).get(ref) != sha:
         return []  # not fetched (the ref moved or went meanwhile): nothing to adopt now
-    if not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):  # its events are nobody's to adopt
+    if not commit or not by_runner(rt.store, sha, rt.trust, CLAIM_FILE):  # nobody's to adopt
+        what = (
+            f"a claim commit {sha[:12]} that this runner did not make (not signed by its "
+            "key, or not committed as the runner)"
+            if commit
+            else f"{sha[:12]}, which is no commit"
+        )
         note = (
-            f"{state.request_id}: {ref} holds a claim commit {sha[:12]} that this runner did "
-            f"not make (not signed by its key, or not committed as the runner); attempt "
+            f"{state.request_id}: {ref} holds {what}; attempt "
             f"{state.attempt} waits until someone who knows it never ran deletes the ref "
             f"(git push origin :{ref})"
         )
