@@ -144,12 +144,6 @@ def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path:
 # --- The checkpoint: an unreadable one at the ref --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draft() leases the ref on '' (must not exist) whenever stored() reads nothing "
-    "there, so a v3 checkpoint, or any commit pushed to the ref, is never replaced: every "
-    "later run reads every event",
-)
 @pytest.mark.parametrize("there", ["version-3", "someone-elses-commit"])
 def test_an_unreadable_checkpoint_at_the_ref_is_replaced_by_the_next_run(
     tmp_path: Path, there: str
