@@ -201,12 +201,6 @@ def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_
     assert "does not match the audit" in verified.stdout + verified.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a runner-named checkpoint is decoded unguarded: a request bucket that is not "
-    "JSON (Stored.bucket) or a manifest nested past the recursion limit (stored() catches "
-    "ValueError only) is a traceback, exit 70, in status, stats, audit verify (and apply)",
-)
 @pytest.mark.parametrize("malformed", ["bucket-not-json", "manifest-nested"])
 def test_a_malformed_checkpoint_in_the_runners_name_is_no_traceback(
     tmp_path: Path, malformed: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from remediate.core import checkpoint as cp
@@ -111,7 +112,7 @@ def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> Veri
     folder = Folder()
     _fold(report, folder, store, first())
     folder.flush()  # events held for a retention checkpoint that did not come: irregular
-    mismatches = compare(store, base, folder, report.files) if base is not None else []
+    mismatches = _compared(store, base, folder, report.files, runner)
     _fold(report, folder, store, after)
     folder.flush()
     if folder.irregular:  # read again just those chains' events: judged exactly
@@ -183,6 +184,23 @@ def state_at(store: AuditReader, rev: str, runner: RunnerTrust) -> _Known:
     return _Known(folder.states, folder.streams)
 
 
+def _compared(
+    store: AuditReader,
+    base: checkpoint.Stored | None,
+    folder: Folder,
+    files: int,
+    runner: RunnerTrust,
+) -> list[str]:
+    """`compare`, with a checkpoint in the runner's name that cannot be read a problem."""
+    if base is None:
+        why = checkpoint.undecodable(store, runner)
+        return [why] if why else []
+    try:
+        return compare(store, base, folder, files)
+    except checkpoint.Unreadable as exc:
+        return [str(exc)]
+
+
 def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: int) -> list[str]:
     """Where the runner's checkpoint disagrees with the full fold as of its commit (the
     states of every stream, the executions, the requesters, the manifest); chains the
@@ -191,8 +209,9 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     skip = set(folder.irregular)
     seen: set[str] = set()
     buckets = sorted(p for p in base.blobs if p.startswith("requests/"))
-    for path, _, text in store.texts((base.blobs[p] for p in buckets), MAX_FILE_BYTES * 4):
-        for name, state in cp.read_states(text or "{}").items():
+    texts = store.texts((base.blobs[p] for p in buckets), MAX_FILE_BYTES * 4)
+    for path, (_, _, text) in zip(buckets, texts, strict=False):
+        for name, state in checkpoint.decoded(base.sha, path, cp.read_states, text or "{}").items():
             seen.add(name)
             if ("requests", name) in skip:
                 continue
@@ -210,7 +229,6 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
                         else ""
                     )
                 )
-        del path
     for name in folder.states:
         if name not in seen and ("requests", name) not in skip:
             found.append(f"request {name}: in the audit, not in the checkpoint")
@@ -307,10 +325,13 @@ def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
     for path in paths:
         bucket = "requests/" + path.removeprefix(cp.SUMMARIES)
         blob = base.blobs.get(bucket)
-        rows = cp.read_summaries(store.blob_text(base.blobs[path], keep=False), blob or "")
+        text = store.blob_text(base.blobs[path], keep=False)
+        read = partial(cp.read_summaries, bucket_blob=blob or "")
+        rows = checkpoint.decoded(base.sha, path, read, text)
         if rows is None:
             continue
-        states = cp.read_states(store.blob_text(blob, keep=False) if blob else "{}")
+        text = store.blob_text(blob, keep=False) if blob else "{}"
+        states = checkpoint.decoded(base.sha, bucket, cp.read_states, text)
         if rows != [Summary.of(states[n]).row() for n in sorted(states)]:
             found.append(f"{path}: the summary is not its bucket's states")
     return found
