@@ -184,8 +184,8 @@ class AuditReader(Protocol):
     def resolve(self, ref: str) -> str | None:
         """The commit a local ref names."""
 
-    def refresh(self, prefix: str = "refs/remediate/") -> None:
-        """Fetch the remote's refs under `prefix` (the runner's checkpoint), if it can."""
+    def refresh(self) -> None:
+        """Fetch the remote's `refs/remediate/checkpoint` (the runner's checkpoint), if it can."""
 
     def committer(self, sha: str) -> str | None: ...
 
