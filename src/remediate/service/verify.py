@@ -21,13 +21,13 @@ from remediate.core.audit import AnyEvent, RequestState
 from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge, retention_paths
 from remediate.core.commits import AuditCommit
 from remediate.core.folding import Folder
-from remediate.core.lifecycle import FINAL
+from remediate.core.lifecycle import FINAL, SETTLED
 from remediate.core.model import build_repository
 from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot, parse_text
 from remediate.core.streams import StreamEvent, StreamState
 from remediate.errors import RemediateError, UserError
 from remediate.service import audit_log, checkpoint
-from remediate.service.ports import AuditReader
+from remediate.service.ports import AuditReader, CommitDocuments
 from remediate.service.session import Session
 
 
@@ -62,7 +62,7 @@ def verify(session: Session, since: str | None = None) -> VerifyReport:
     store.refresh()  # the remote's checkpoint, to compare (quietly: offline reads what it has)
     if since is not None:
         return verify_since(store, rev, since, runner)
-    return verify_all(store, rev, runner)
+    return verify_all(store, rev, runner, session.commits)
 
 
 def _guarded(report: VerifyReport, store: AuditReader, span: str) -> set[str]:
@@ -87,7 +87,12 @@ def _fold(
                 folder.add(item)
 
 
-def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> VerifyReport:
+def verify_all(
+    store: AuditReader,
+    rev: str | None,
+    runner: RunnerTrust,
+    commits: CommitDocuments | None = None,
+) -> VerifyReport:
     """Every chain at `rev` and the guard over its whole history, streamed; then the
     runner's checkpoint compared with the full fold (as of the commit it summarises)."""
     report = VerifyReport()
@@ -112,7 +117,7 @@ def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> Veri
     folder = Folder()
     _fold(report, folder, store, first())
     folder.flush()  # events held for a retention checkpoint that did not come: irregular
-    mismatches = _compared(store, base, folder, report.files, runner)
+    mismatches = _compared(store, base, folder, report.files, runner, commits)
     _fold(report, folder, store, after)
     folder.flush()
     if folder.irregular:  # read again just those chains' events: judged exactly
@@ -190,15 +195,88 @@ def _compared(
     folder: Folder,
     files: int,
     runner: RunnerTrust,
+    commits: CommitDocuments | None,
 ) -> list[str]:
-    """`compare`, with a checkpoint in the runner's name that cannot be read a problem."""
+    """`compare`, then what a reader skips on the checkpoint's word (its settled files, its
+    streams index); a checkpoint in the runner's name that cannot be read is a problem."""
     if base is None:
         why = checkpoint.undecodable(store, runner)
         return [why] if why else []
     try:
-        return compare(store, base, folder, files)
+        found = compare(store, base, folder, files)
     except checkpoint.Unreadable as exc:
         return [str(exc)]
+    try:
+        more = _index_differs(base, folder) + _settled_differ(store, commits, base, folder)
+    except checkpoint.Unreadable as exc:
+        return [*found, str(exc)]
+    head = f"checkpoint {base.sha[:12]} (of {base.commit[:12]}) does not match the audit: "
+    shown = [head + text for text in more[:20]]
+    if len(more) > 20:
+        shown.append(head + f"… and {len(more) - 20} more")
+    return found + shown
+
+
+def _settled_differ(
+    store: AuditReader, commits: CommitDocuments | None, base: checkpoint.Stored, folder: Folder
+) -> list[str]:
+    """The request files the checkpoint records settled (a reader then neither parses nor
+    decides them) that are not: the blob it names must be the file's at its commit C, the
+    (name, line)s exactly what that blob declares, each of those requests settled in the
+    full fold. Bucket by bucket: one bucket's files are read at a time, then dropped."""
+    found: list[str] = []
+    paths = sorted(p for p in base.blobs if p.startswith("files/"))
+    for bucket in paths:
+        text = store.blob_text(base.blobs[bucket], keep=False)
+        entries = checkpoint.decoded(base.sha, bucket, cp.read_files, text)
+        settled = sorted((p, e) for p, e in entries.items() if e.blob is not None and e.names)
+        named = (f"{base.commit}:{path}" for path, _ in settled)
+        for (path, entry), (_, _, held) in zip(
+            settled, store.texts(named, MAX_FILE_BYTES), strict=False
+        ):
+            if held is None or cp.blob_id(held) != entry.blob:
+                found.append(f"{path}: recorded settled as a blob the commit does not hold")
+                continue
+            if commits is not None and entry.blob is not None:
+                declared = tuple(
+                    (d.name, d.line("metadata.name"))
+                    for d in commits.documents_of(path, entry.blob)
+                    if d.kind == "RemediationRequest"
+                )
+                if sorted(declared) != sorted(entry.names):
+                    found.append(f"{path}: recorded settled with requests it does not declare")
+                    continue
+            for name, _ in entry.names:
+                state = folder.states.get(name)
+                if ("requests", name) in folder.irregular:
+                    continue
+                if state is None or state.status not in SETTLED:
+                    found.append(f"{path}: recorded settled, but request {name} is not")
+    return found
+
+
+def _index_differs(base: checkpoint.Stored, folder: Folder) -> list[str]:
+    """Each entry of `streams.json` a reader uses (one of the checkpoint's buckets) that is
+    not what the full fold indexes (`core.checkpoint.index_of` of every subject)."""
+
+    def settled(name: str) -> bool:
+        state = folder.states.get(name)
+        return state is not None and state.status in SETTLED
+
+    found = []
+    names = {
+        p[len(cp.STREAMS_DIR) :].partition("/")[0]
+        for p in base.blobs
+        if p.startswith(cp.STREAMS_DIR)
+    }
+    for stream in sorted(names):
+        entry = base.index(stream)
+        if entry is None or any(key[0] == stream for key in folder.irregular):
+            continue
+        states = [state for key, state in folder.streams.items() if key[0] == stream]
+        if cp.index_of(stream, entry.buckets, states, settled) != entry:
+            found.append(f"{cp.INDEX}: its index of stream {stream} is not the audit's")
+    return found
 
 
 def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: int) -> list[str]:
