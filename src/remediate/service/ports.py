@@ -117,6 +117,9 @@ class CommitDocuments(Protocol):
     def documents_of(self, path: str, blob: str) -> list[Document]:
         """The documents of one blob read as `path` (none unless it loads cleanly)."""
 
+    def documents_in(self, path: str, raw: bytes) -> list[Document]:
+        """`documents_of` the bytes of a blob already read (kept by nobody)."""
+
     def blobs(self, rev: str) -> dict[str, str]:
         """path → blob of every file where documents live at `rev`."""
 

@@ -229,29 +229,46 @@ def _settled_differ(
     for bucket in paths:
         text = store.blob_text(base.blobs[bucket], keep=False)
         entries = checkpoint.decoded(base.sha, bucket, cp.read_files, text)
-        settled = sorted((p, e) for p, e in entries.items() if e.blob is not None and e.names)
-        named = (f"{base.commit}:{path}" for path, _ in settled)
-        for (path, entry), (_, _, held) in zip(
-            settled, store.texts(named, MAX_FILE_BYTES), strict=False
-        ):
-            if held is None or cp.blob_id(held) != entry.blob:
-                found.append(f"{path}: recorded settled as a blob the commit does not hold")
-                continue
-            if commits is not None and entry.blob is not None:
-                declared = tuple(
-                    (d.name, d.line("metadata.name"))
-                    for d in commits.documents_of(path, entry.blob)
-                    if d.kind == "RemediationRequest"
-                )
-                if sorted(declared) != sorted(entry.names):
-                    found.append(f"{path}: recorded settled with requests it does not declare")
-                    continue
-            for name, _ in entry.names:
-                state = folder.states.get(name)
-                if ("requests", name) in folder.irregular:
-                    continue
-                if state is None or state.status not in SETTLED:
-                    found.append(f"{path}: recorded settled, but request {name} is not")
+        pending = sorted((p, e) for p, e in entries.items() if e.blob is not None and e.names)
+        while pending:  # an object not a blob, or too large, ends a `texts` stream: go on after it
+            named = (f"{base.commit}:{path}" for path, _ in pending)
+            done = 0
+            for (path, entry), (_, size, held) in zip(
+                pending, store.texts(named, MAX_FILE_BYTES), strict=False
+            ):
+                done += 1
+                found += _settled_entry(commits, folder, path, entry, held)
+                if held is None and size != -1:
+                    break
+            pending = pending[max(done, 1) :]
+    return found
+
+
+def _settled_entry(
+    commits: CommitDocuments | None,
+    folder: Folder,
+    path: str,
+    entry: cp.FileEntry,
+    held: str | None,
+) -> list[str]:
+    """What is wrong with one settled entry, given the text of its file at C (`_settled_differ`)."""
+    if held is None or cp.blob_id(held) != entry.blob:
+        return [f"{path}: recorded settled as a blob the commit does not hold"]
+    if commits is not None:
+        declared = [
+            (d.name, d.line("metadata.name"))
+            for d in commits.documents_in(path, held.encode("utf-8"))
+            if d.kind == "RemediationRequest"
+        ]
+        if sorted(declared) != sorted(entry.names):
+            return [f"{path}: recorded settled with requests it does not declare"]
+    found = []
+    for name, _ in entry.names:
+        state = folder.states.get(name)
+        if ("requests", name) in folder.irregular:
+            continue
+        if state is None or state.status not in SETTLED:
+            found.append(f"{path}: recorded settled, but request {name} is not")
     return found
 
 
