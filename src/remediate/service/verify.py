@@ -274,7 +274,8 @@ def _settled_entry(
 
 def _index_differs(base: checkpoint.Stored, folder: Folder) -> list[str]:
     """Each entry of `streams.json` a reader uses (one of the checkpoint's buckets) that is
-    not what the full fold indexes (`core.checkpoint.index_of` of every subject)."""
+    not what the full fold indexes (`core.checkpoint.index_of` of every subject): each
+    schedule's last fire, and every subject that lists a request not settled."""
 
     def settled(name: str) -> bool:
         state = folder.states.get(name)
@@ -291,7 +292,10 @@ def _index_differs(base: checkpoint.Stored, folder: Folder) -> list[str]:
         if entry is None or any(key[0] == stream for key in folder.irregular):
             continue
         states = [state for key, state in folder.streams.items() if key[0] == stream]
-        if cp.index_of(stream, entry.buckets, states, settled) != entry:
+        full = cp.index_of(stream, entry.buckets, states, settled)
+        # `requesting` may hold more (a subject whose requests settled since stays listed
+        # while its buckets do not change: a reader reads it again); never fewer
+        if full.last != entry.last or not set(full.requesting) <= set(entry.requesting):
             found.append(f"{cp.INDEX}: its index of stream {stream} is not the audit's")
     return found
 
