@@ -113,12 +113,6 @@ def _settled_at_tip(path: str, name: str) -> Callable[[Path, str], dict[str, str
     return files
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fetch takes +refs/remediate/*: a pushed refs/remediate/carrier/x (after deleting "
-    "the carrier) is a D/F conflict with the clone's carrier: the fetch fails and every "
-    "apply of that clone fails 'cannot reach the remote'",
-)
 def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path: Path) -> None:
     # Attack: anyone who may push deletes refs/remediate/carrier and pushes any commit to
     # refs/remediate/carrier/x. A runner clone that holds the carrier (every clone that
@@ -144,12 +138,6 @@ def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path:
 # --- The checkpoint: an unreadable one at the ref --------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="draft() leases the ref on '' (must not exist) whenever stored() reads nothing "
-    "there, so a v3 checkpoint, or any commit pushed to the ref, is never replaced: every "
-    "later run reads every event",
-)
 @pytest.mark.parametrize("there", ["version-3", "someone-elses-commit"])
 def test_an_unreadable_checkpoint_at_the_ref_is_replaced_by_the_next_run(
     tmp_path: Path, there: str
@@ -181,12 +169,6 @@ def test_an_unreadable_checkpoint_at_the_ref_is_replaced_by_the_next_run(
 # --- Rate limits by month (core/ratelimit.py counted_since) -------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify.compare checks the checkpoint's requesters of each file, not its settled "
-    "entries (blob, names) nor streams.json: a checkpoint that records a NEW request's "
-    "file as settled hides it from apply for ever, and `audit verify` says intact",
-)
 def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_settled(
     tmp_path: Path,
 ) -> None:
@@ -207,12 +189,6 @@ def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_
     assert "does not match the audit" in verified.stdout + verified.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a runner-named checkpoint is decoded unguarded: a request bucket that is not "
-    "JSON (Stored.bucket) or a manifest nested past the recursion limit (stored() catches "
-    "ValueError only) is a traceback, exit 70, in status, stats, audit verify (and apply)",
-)
 @pytest.mark.parametrize("malformed", ["bucket-not-json", "manifest-nested"])
 def test_a_malformed_checkpoint_in_the_runners_name_is_no_traceback(
     tmp_path: Path, malformed: str

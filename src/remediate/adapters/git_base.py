@@ -37,6 +37,10 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 
 CLAIMS_PREFIX = "refs/claims/"
 RUNNER_REFS = "refs/remediate/"
+# The one of them a fetch brings, by name: its carrier and anything else pushed under
+# RUNNER_REFS (refs/remediate/carrier/x, a 20 MiB blob at refs/remediate/junk) are never
+# fetched, so none can fail a fetch (a D/F clash with a ref this clone holds) or fill it.
+CHECKPOINT = RUNNER_REFS + "checkpoint"  # `core.checkpoint.REF`
 DEEPEN = (16, 256, 4096)  # commits a shallow clone is deepened by, in turn, to reach one
 
 
@@ -215,14 +219,11 @@ class GitBase:
             return self.head()
         self.remote_branch = self.remote_branch or "main"
         tracking = f"refs/remotes/{self.remote}/{self.remote_branch}"
-        code, _, err = self._run(  # the branch and the runner's refs (its checkpoint) together
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            self.remote,
-            f"+refs/heads/{self.remote_branch}:{tracking}",
-            f"+{RUNNER_REFS}*:{RUNNER_REFS}*",
-        )
+        branch = f"+refs/heads/{self.remote_branch}:{tracking}"
+        fetch = ("fetch", "--quiet", "--no-tags", self.remote, branch)
+        code, _, err = self._run(*fetch, f"+{CHECKPOINT}:{CHECKPOINT}")  # the two together
+        if code != 0:  # no checkpoint there (a first run), or none this clone can take
+            code, _, err = self._run(*fetch)
         if code != 0:
             raise UserError(self.unreachable(err))
         code, out, _ = self._run("rev-parse", "--verify", "--quiet", tracking)
@@ -233,11 +234,11 @@ class GitBase:
         code, out, _ = self._run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         return out if code == 0 else None
 
-    def refresh(self, prefix: str = RUNNER_REFS) -> None:
-        """Fetch the remote's refs under `prefix` into the same local names (quietly: a
-        read command without the network reads what it has)."""
+    def refresh(self) -> None:
+        """Fetch the remote's checkpoint ref into the same local name (quietly: a read
+        command without the network, or a remote without one, reads what it has)."""
         if self.remote is not None:
-            self._run("fetch", "--quiet", "--no-tags", self.remote, f"+{prefix}*:{prefix}*")
+            self._run("fetch", "--quiet", "--no-tags", self.remote, f"+{CHECKPOINT}:{CHECKPOINT}")
 
     def committer(self, sha: str) -> str | None:
         code, out, _ = self._run("show", "-s", "--format=%ce", sha)

@@ -286,6 +286,14 @@ class AtCommit:
         result = parse_blob(path, raw, blob)
         return [] if any(p.severity == "error" for p in result.problems) else result.documents
 
+    def documents_in(self, path: str, raw: bytes) -> list[Document]:
+        """`documents_of` bytes read already (`audit verify` streams 50,000 request files
+        through one `cat-file`): parsed, remembered by nobody."""
+        if len(raw) > MAX_BYTES:
+            return []
+        result = load_bytes(path, raw)
+        return [] if any(p.severity == "error" for p in result.problems) else result.documents
+
     def blobs(self, rev: str) -> dict[str, str]:
         """path → blob of every file where documents live at `rev` (built once per commit:
         a load asks for it several times, 10,000 entries at 10,000 requests)."""

@@ -219,7 +219,7 @@ def at_head(session: Session, every: bool = False) -> AuditSnapshot:
 
 
 def refresh(session: Session) -> None:
-    """The remote's `refs/remediate/*` (the runner's checkpoint), fetched once per command
+    """The remote's `refs/remediate/checkpoint` (the runner's checkpoint), fetched once per command
     (`plan` asks for them twice: the checkpoint ahead of HEAD, then HEAD's audit)."""
     if not session.memo.get(REFRESHED):
         session.memo[REFRESHED] = True

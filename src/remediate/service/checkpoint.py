@@ -11,9 +11,11 @@ and only with a later commit of the branch (losing that race is fine).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
+from typing import TypeVar
 
 from remediate.core import checkpoint as cp
 from remediate.core import streams as st
@@ -41,6 +43,35 @@ from remediate.service.ports import AuditReader, Store
 REQUESTS = "remediations"
 Names = tuple[tuple[str, int], ...]
 ReadFile = tuple[str, Names]  # a request file as read: its blob id, its (name, line)s
+S = TypeVar("S")
+T = TypeVar("T")
+
+# What decoding a checkpoint file of another shape raises (`json.loads`: ValueError, and
+# RecursionError for deep nesting; the decoders: a key missing, a value of another type).
+UNDECODABLE = (ValueError, RecursionError, KeyError, TypeError, AttributeError, IndexError)
+
+
+class Unreadable(UserError):
+    """A checkpoint in the runner's name holds a file this version cannot decode: the
+    command stops with what to do, never a traceback (`audit verify` reports it)."""
+
+    def __init__(self, sha: str, path: str, exc: BaseException) -> None:
+        self.sha, self.path = sha, path
+        super().__init__(
+            f"the runner's checkpoint {sha[:12]} ({cp.REF}) holds a {path} this version "
+            f"cannot read ({type(exc).__name__}); delete that ref "
+            f"(`git push origin :{cp.REF}`): the next run reads every event once and "
+            "writes a new one"
+        )
+
+
+def decoded(sha: str, path: str, decode: Callable[[S], T], data: S) -> T:
+    """`decode(data)`, read of file `path` of checkpoint `sha`; `Unreadable` when it is
+    not what this version writes there."""
+    try:
+        return decode(data)
+    except UNDECODABLE as exc:
+        raise Unreadable(sha, path, exc) from None
 
 
 @dataclass
@@ -78,7 +109,6 @@ class Stored:
         """What `status` prints of every request (status, action type, environment, service,
         updated): from each bucket's summary while it summarises that bucket's blob (a tenth
         of the bucket's JSON to decode), else from the bucket's JSON; no state is decoded."""
-        import json
 
         self.prefetch(cp.SUMMARIES)
         found: dict[str, dict[str, object]] = {}
@@ -94,7 +124,8 @@ class Stored:
                 found.update(summary)
             else:
                 self.prefetch("requests/")  # a checkpoint without summaries: read the buckets
-                found.update(json.loads(self.store.blob_text(self.blobs[path])))
+                text = self.store.blob_text(self.blobs[path])
+                found.update(decoded(self.sha, path, _rows_of, text))
         return found
 
     def _summary_rows(self, path: str) -> dict[str, dict[str, object]] | None:
@@ -113,13 +144,13 @@ class Stored:
                 for row in rows
                 if len(row) == cp.SUMMARY_ROW and isinstance(row[0], str)
             }  # fmt: skip
-        except (ValueError, TypeError, IndexError):
+        except UNDECODABLE:
             return None
 
     def bucket(self, path: str) -> dict[str, RequestState]:
         if path not in self._buckets:
             blob = self.blobs.get(path)
-            self._buckets[path] = cp.read_states(self.store.blob_text(blob)) if blob else {}
+            self._buckets[path] = self._decoded(path, cp.read_states) if blob else {}
         return self._buckets[path]
 
     def state(self, request_id: str) -> RequestState | None:
@@ -135,7 +166,8 @@ class Stored:
     def stream_bucket(self, path: str) -> dict[str, StreamState]:
         if path not in self._streams:
             blob = self.blobs.get(path)
-            self._streams[path] = cp.read_stream(path, self.store.blob_text(blob)) if blob else {}
+            read = partial(cp.read_stream, path)
+            self._streams[path] = self._decoded(path, read) if blob else {}
         return self._streams[path]
 
     def stream_state(self, key: Key) -> StreamState | None:
@@ -164,7 +196,7 @@ class Stored:
             blob = self.blobs.get(cp.INDEX)
             try:
                 self._index = cp.read_index(self.store.blob_text(blob)) if blob else {}
-            except (ValueError, RecursionError):
+            except UNDECODABLE:
                 self._index = {}
         entry = self._index.get(stream)
         if entry is None or entry.buckets != cp.buckets_digest(self.blobs, stream):
@@ -183,7 +215,7 @@ class Stored:
         """The execution starts of one month file (`core.checkpoint.execution_month`)."""
         if path not in self._months:
             blob = self.blobs.get(path)
-            self._months[path] = cp.read_executions(self.month_text(path)) if blob else []
+            self._months[path] = self._decoded(path, cp.read_executions) if blob else []
         return self._months[path]
 
     def month_text(self, path: str) -> str:
@@ -193,7 +225,7 @@ class Stored:
     def files(self, path: str) -> dict[str, cp.FileEntry]:
         if path not in self._files:
             blob = self.blobs.get(path)
-            self._files[path] = cp.read_files(self.store.blob_text(blob)) if blob else {}
+            self._files[path] = self._decoded(path, cp.read_files) if blob else {}
         return self._files[path]
 
     def file(self, path: str) -> cp.FileEntry | None:
@@ -215,7 +247,8 @@ class Stored:
                         if e.blob and e.names
                     )
                 else:
-                    found.update(cp.read_settled(self.store.blob_text(self.blobs[path])))
+                    text = self.store.blob_text(self.blobs[path])
+                    found.update(decoded(self.sha, path, cp.read_settled, text))
             self._settled = found
         return self._settled
 
@@ -239,7 +272,22 @@ class Stored:
             if text is None:  # not a blob this store holds: read as `files` would
                 yield from self.files(path).items()
             else:
-                yield from cp.read_files(text).items()
+                yield from decoded(self.sha, path, cp.read_files, text).items()
+
+    def _decoded(self, path: str, decode: Callable[[str], T]) -> T:
+        """File `path` of this checkpoint, read and decoded (`decoded`)."""
+        return decoded(self.sha, path, decode, self.store.blob_text(self.blobs[path]))
+
+
+def _rows_of(text: str) -> dict[str, dict[str, object]]:
+    """`Stored.rows` of a request bucket's JSON (the fields it prints of each state)."""
+    import json
+
+    data = json.loads(text)
+    return {name: {key: data[name][key] for key in _ROW} for name in data}
+
+
+_ROW = ("status", "action_type", "environment", "service_name", "updated_at")
 
 
 def settled(base: Stored | None, keep: Collection[str] = ()) -> dict[str, tuple[str, Names]]:
@@ -278,13 +326,34 @@ def stored(store: AuditReader, runner: RunnerTrust | str, sha: str | None = None
         try:
             text = store.blob_text(blobs[cp.MANIFEST]) if cp.MANIFEST in blobs else ""
             manifest = cp.Manifest.from_json(json.loads(text)) if text else None
-        except ValueError:
+        except (ValueError, RecursionError):
             manifest = None
         found = Stored(store, sha, manifest, blobs) if manifest else None
     if len(_stored) > 8:
         _stored.clear()
     _stored[key] = found
     return found
+
+
+def undecodable(store: AuditReader, runner: RunnerTrust | str) -> str | None:
+    """Why the checkpoint at the local ref, which the runner made, cannot be read: its
+    `checkpoint.json` is no JSON (a manifest of another version is no problem: the next
+    run replaces it). None when it can, or the runner did not make it."""
+    import json
+
+    sha = store.resolve(cp.REF)
+    if sha is None or stored(store, runner) is not None:
+        return None
+    if not by_runner(store, sha, as_trust(runner), cp.MANIFEST):
+        return None
+    listed = {path: blob for path, blob, _ in store.tree_blobs(sha, cp.MANIFEST)}
+    try:
+        json.loads(store.blob_text(listed[cp.MANIFEST], keep=False))
+    except KeyError:
+        return f"{cp.REF} ({sha[:12]}) is in the runner's name and holds no {cp.MANIFEST}"
+    except UNDECODABLE as exc:
+        return str(Unreadable(sha, cp.MANIFEST, exc))
+    return None
 
 
 # (store, checkpoint commit, trust) → what `stored` made of it (`plan` asks three times);
@@ -585,7 +654,11 @@ def draft(
     tree_from = base.sha if base is not None else None
     sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
     if current is None:
-        return {cp.REF: (sha, "")}
+        # Whatever the ref holds that this version does not read (an older version's
+        # checkpoint, a commit anyone pushed there) is replaced, on a lease of what this
+        # clone fetched: expecting the ref absent, the push was refused for ever and every
+        # later run read the whole history. No carrier on top of a commit not the runner's.
+        return {cp.REF: (sha, store.resolve(cp.REF) or "")}
     # The carrier: the same tree on top of the checkpoint it replaces. Git sends what the
     # other side lacks by walking from the parents of what it sends; the checkpoint has
     # none, so without it the whole tree went on every push (776 objects, 16 MB at

@@ -117,6 +117,9 @@ class CommitDocuments(Protocol):
     def documents_of(self, path: str, blob: str) -> list[Document]:
         """The documents of one blob read as `path` (none unless it loads cleanly)."""
 
+    def documents_in(self, path: str, raw: bytes) -> list[Document]:
+        """`documents_of` the bytes of a blob already read (kept by nobody)."""
+
     def blobs(self, rev: str) -> dict[str, str]:
         """path → blob of every file where documents live at `rev`."""
 
@@ -187,8 +190,8 @@ class AuditReader(Protocol):
     def resolve(self, ref: str) -> str | None:
         """The commit a local ref names."""
 
-    def refresh(self, prefix: str = "refs/remediate/") -> None:
-        """Fetch the remote's refs under `prefix` (the runner's checkpoint), if it can."""
+    def refresh(self) -> None:
+        """Fetch the remote's `refs/remediate/checkpoint` (the runner's checkpoint), if it can."""
 
     def committer(self, sha: str) -> str | None: ...
 

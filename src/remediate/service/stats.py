@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from remediate.core import checkpoint as cp
 from remediate.core.signal import Signal
 from remediate.core.snapshot import Layered
 from remediate.core.stats import (
@@ -33,8 +34,6 @@ Progress = Callable[[int, int], None]  # (steps done, steps in all)
 
 def states(session: Session, progress: Progress | None = None) -> Iterator[Summary]:
     """Every request's current state, streamed (see the module's doc)."""
-    import json
-
     snap = at_head(session)
     base = checkpoint.of(snap)
     if base is None or not isinstance(snap.states, Layered):
@@ -47,14 +46,15 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
     for done, path in enumerate(paths, 1):
         rows = _summaries(base, path)
         if rows is not None:  # the bucket's summary: the fields counted, a fraction to decode
-            for row in rows:
-                if row[0] not in top:
-                    yield Summary.from_row(row)
+            read = checkpoint.decoded(base.sha, cp.summary_path(path), _from_rows, rows)
+            yield from (s for s in read if s.request_id not in top)
         else:
             text = base.store.blob_text(base.blobs[path], keep=False)
-            for name, data in json.loads(text).items():
-                if name not in top:
-                    yield Summary.from_checkpoint(name, data)
+            yield from (
+                s
+                for s in checkpoint.decoded(base.sha, path, _from_bucket, text)
+                if s.request_id not in top
+            )
         if progress:
             progress(done, len(paths) + 1)
     yield from (Summary.of(s) for s in top.values())
@@ -62,17 +62,25 @@ def states(session: Session, progress: Progress | None = None) -> Iterator[Summa
         progress(len(paths) + 1, len(paths) + 1)
 
 
+def _from_rows(rows: list[Any]) -> list[Summary]:
+    return [Summary.from_row(row) for row in rows]
+
+
+def _from_bucket(text: str) -> list[Summary]:
+    import json
+
+    return [Summary.from_checkpoint(name, data) for name, data in json.loads(text).items()]
+
+
 def _summaries(base: checkpoint.Stored, path: str) -> list[Any] | None:
     """The summary rows of request bucket `path`, when the checkpoint has them for the
     bucket it holds (`core.checkpoint.SUMMARIES`); None: read the bucket."""
-    from remediate.core import checkpoint as cp
-
     blob = base.blobs.get(cp.summary_path(path))
     if blob is None:
         return None
     try:
         return cp.read_summaries(base.store.blob_text(blob, keep=False), base.blobs[path])
-    except ValueError:
+    except checkpoint.UNDECODABLE:
         return None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from remediate.core import checkpoint as cp
@@ -20,13 +21,13 @@ from remediate.core.audit import AnyEvent, RequestState
 from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge, retention_paths
 from remediate.core.commits import AuditCommit
 from remediate.core.folding import Folder
-from remediate.core.lifecycle import FINAL
+from remediate.core.lifecycle import FINAL, SETTLED
 from remediate.core.model import build_repository
 from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot, parse_text
 from remediate.core.streams import StreamEvent, StreamState
 from remediate.errors import RemediateError, UserError
 from remediate.service import audit_log, checkpoint
-from remediate.service.ports import AuditReader
+from remediate.service.ports import AuditReader, CommitDocuments
 from remediate.service.session import Session
 
 
@@ -61,7 +62,7 @@ def verify(session: Session, since: str | None = None) -> VerifyReport:
     store.refresh()  # the remote's checkpoint, to compare (quietly: offline reads what it has)
     if since is not None:
         return verify_since(store, rev, since, runner)
-    return verify_all(store, rev, runner)
+    return verify_all(store, rev, runner, session.commits)
 
 
 def _guarded(report: VerifyReport, store: AuditReader, span: str) -> set[str]:
@@ -86,7 +87,12 @@ def _fold(
                 folder.add(item)
 
 
-def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> VerifyReport:
+def verify_all(
+    store: AuditReader,
+    rev: str | None,
+    runner: RunnerTrust,
+    commits: CommitDocuments | None = None,
+) -> VerifyReport:
     """Every chain at `rev` and the guard over its whole history, streamed; then the
     runner's checkpoint compared with the full fold (as of the commit it summarises)."""
     report = VerifyReport()
@@ -111,7 +117,7 @@ def verify_all(store: AuditReader, rev: str | None, runner: RunnerTrust) -> Veri
     folder = Folder()
     _fold(report, folder, store, first())
     folder.flush()  # events held for a retention checkpoint that did not come: irregular
-    mismatches = compare(store, base, folder, report.files) if base is not None else []
+    mismatches = _compared(store, base, folder, report.files, runner, commits)
     _fold(report, folder, store, after)
     folder.flush()
     if folder.irregular:  # read again just those chains' events: judged exactly
@@ -183,6 +189,117 @@ def state_at(store: AuditReader, rev: str, runner: RunnerTrust) -> _Known:
     return _Known(folder.states, folder.streams)
 
 
+def _compared(
+    store: AuditReader,
+    base: checkpoint.Stored | None,
+    folder: Folder,
+    files: int,
+    runner: RunnerTrust,
+    commits: CommitDocuments | None,
+) -> list[str]:
+    """`compare`, then what a reader skips on the checkpoint's word (its settled files, its
+    streams index); a checkpoint in the runner's name that cannot be read is a problem."""
+    if base is None:
+        why = checkpoint.undecodable(store, runner)
+        return [why] if why else []
+    try:
+        found = compare(store, base, folder, files)
+    except checkpoint.Unreadable as exc:
+        return [str(exc)]
+    try:
+        more = _index_differs(base, folder) + _settled_differ(store, commits, base, folder)
+    except checkpoint.Unreadable as exc:
+        return [*found, str(exc)]
+    head = f"checkpoint {base.sha[:12]} (of {base.commit[:12]}) does not match the audit: "
+    shown = [head + text for text in more[:20]]
+    if len(more) > 20:
+        shown.append(head + f"… and {len(more) - 20} more")
+    return found + shown
+
+
+def _settled_differ(
+    store: AuditReader, commits: CommitDocuments | None, base: checkpoint.Stored, folder: Folder
+) -> list[str]:
+    """The request files the checkpoint records settled (a reader then neither parses nor
+    decides them) that are not: the blob it names must be the file's at its commit C, the
+    (name, line)s exactly what that blob declares, each of those requests settled in the
+    full fold. Bucket by bucket: one bucket's files are read at a time, then dropped."""
+    found: list[str] = []
+    paths = sorted(p for p in base.blobs if p.startswith("files/"))
+    for bucket in paths:
+        text = store.blob_text(base.blobs[bucket], keep=False)
+        entries = checkpoint.decoded(base.sha, bucket, cp.read_files, text)
+        pending = sorted((p, e) for p, e in entries.items() if e.blob is not None and e.names)
+        while pending:  # an object not a blob, or too large, ends a `texts` stream: go on after it
+            named = (f"{base.commit}:{path}" for path, _ in pending)
+            done = 0
+            for (path, entry), (_, size, held) in zip(
+                pending, store.texts(named, MAX_FILE_BYTES), strict=False
+            ):
+                done += 1
+                found += _settled_entry(commits, folder, path, entry, held)
+                if held is None and size != -1:
+                    break
+            pending = pending[max(done, 1) :]
+    return found
+
+
+def _settled_entry(
+    commits: CommitDocuments | None,
+    folder: Folder,
+    path: str,
+    entry: cp.FileEntry,
+    held: str | None,
+) -> list[str]:
+    """What is wrong with one settled entry, given the text of its file at C (`_settled_differ`)."""
+    if held is None or cp.blob_id(held) != entry.blob:
+        return [f"{path}: recorded settled as a blob the commit does not hold"]
+    if commits is not None:
+        declared = [
+            (d.name, d.line("metadata.name"))
+            for d in commits.documents_in(path, held.encode("utf-8"))
+            if d.kind == "RemediationRequest"
+        ]
+        if sorted(declared) != sorted(entry.names):
+            return [f"{path}: recorded settled with requests it does not declare"]
+    found = []
+    for name, _ in entry.names:
+        state = folder.states.get(name)
+        if ("requests", name) in folder.irregular:
+            continue
+        if state is None or state.status not in SETTLED:
+            found.append(f"{path}: recorded settled, but request {name} is not")
+    return found
+
+
+def _index_differs(base: checkpoint.Stored, folder: Folder) -> list[str]:
+    """Each entry of `streams.json` a reader uses (one of the checkpoint's buckets) that is
+    not what the full fold indexes (`core.checkpoint.index_of` of every subject): each
+    schedule's last fire, and every subject that lists a request not settled."""
+
+    def settled(name: str) -> bool:
+        state = folder.states.get(name)
+        return state is not None and state.status in SETTLED
+
+    found = []
+    names = {
+        p[len(cp.STREAMS_DIR) :].partition("/")[0]
+        for p in base.blobs
+        if p.startswith(cp.STREAMS_DIR)
+    }
+    for stream in sorted(names):
+        entry = base.index(stream)
+        if entry is None or any(key[0] == stream for key in folder.irregular):
+            continue
+        states = [state for key, state in folder.streams.items() if key[0] == stream]
+        full = cp.index_of(stream, entry.buckets, states, settled)
+        # `requesting` may hold more (a subject whose requests settled since stays listed
+        # while its buckets do not change: a reader reads it again); never fewer
+        if full.last != entry.last or not set(full.requesting) <= set(entry.requesting):
+            found.append(f"{cp.INDEX}: its index of stream {stream} is not the audit's")
+    return found
+
+
 def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: int) -> list[str]:
     """Where the runner's checkpoint disagrees with the full fold as of its commit (the
     states of every stream, the executions, the requesters, the manifest); chains the
@@ -191,8 +308,9 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     skip = set(folder.irregular)
     seen: set[str] = set()
     buckets = sorted(p for p in base.blobs if p.startswith("requests/"))
-    for path, _, text in store.texts((base.blobs[p] for p in buckets), MAX_FILE_BYTES * 4):
-        for name, state in cp.read_states(text or "{}").items():
+    texts = store.texts((base.blobs[p] for p in buckets), MAX_FILE_BYTES * 4)
+    for path, (_, _, text) in zip(buckets, texts, strict=False):
+        for name, state in checkpoint.decoded(base.sha, path, cp.read_states, text or "{}").items():
             seen.add(name)
             if ("requests", name) in skip:
                 continue
@@ -210,7 +328,6 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
                         else ""
                     )
                 )
-        del path
     for name in folder.states:
         if name not in seen and ("requests", name) not in skip:
             found.append(f"request {name}: in the audit, not in the checkpoint")
@@ -307,10 +424,13 @@ def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
     for path in paths:
         bucket = "requests/" + path.removeprefix(cp.SUMMARIES)
         blob = base.blobs.get(bucket)
-        rows = cp.read_summaries(store.blob_text(base.blobs[path], keep=False), blob or "")
+        text = store.blob_text(base.blobs[path], keep=False)
+        read = partial(cp.read_summaries, bucket_blob=blob or "")
+        rows = checkpoint.decoded(base.sha, path, read, text)
         if rows is None:
             continue
-        states = cp.read_states(store.blob_text(blob, keep=False) if blob else "{}")
+        text = store.blob_text(blob, keep=False) if blob else "{}"
+        states = checkpoint.decoded(base.sha, bucket, cp.read_states, text)
         if rows != [Summary.of(states[n]).row() for n in sorted(states)]:
             found.append(f"{path}: the summary is not its bucket's states")
     return found
