@@ -72,7 +72,9 @@ def test_an_honest_checkpoint_with_settled_files_verifies(tmp_path: Path) -> Non
     _add(clone(tmp_path, bare, "person"), "r2")
     assert remediate(runner, "apply").returncode == 0
     assert remediate(runner, "apply").returncode == 0  # records the files read settled
-    settled = list(cp.read_settled(git(runner, "show", f"{cp.REF}:{cp.bucket('files', R2)}")))
+    settled = list(
+        cp.read_settled(git(runner, "show", f"{cp.REF}:{cp.bucket('files', R2)}")).items()
+    )
     assert [path for path, _ in settled if path == R2] == [R2]
     done = remediate(runner, "audit", "verify")
     assert done.returncode == 0, done.stderr
