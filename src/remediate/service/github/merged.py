@@ -2,9 +2,12 @@
 given on the merged pull requests, then each request reported on the pull request that
 added it.
 
-For every pull request merged by the pushed commits (`GET /commits/{sha}/pulls`), the
-reviews that approve its last head commit (`reviews.judge`: latest per reviewer, on the
-head commit, not the author, not a bot, RBAC and write permission read now) approve its
+For every pull request merged by the pushed commits (`git rev-list before..after`, not the
+event's bounded list) or by a commit of the base branch's first-parent line since the
+runner's checkpoint (a push whose run a newer one replaced: `to_look_up`), as
+`GET /commits/{sha}/pulls` names them, the reviews that approve its last head commit
+(`reviews.judge`: latest per reviewer, on the head commit, not the author, not a bot,
+RBAC and write permission read now) approve its
 requests through `service.verbs.approve`, as each reviewer — but only a request whose
 content on the base branch is exactly the head commit's (a merge that changed it voids
 them). Authorization is read from the API when the approval is used, here, not taken
@@ -183,7 +186,7 @@ def to_look_up(
         }
     elif push is not None:
         pushed = dict.fromkeys(push.listed, True)
-    base = checkpoint.stored(github.session.store, trust)
+    base = checkpoint.find(github.session.store, tip, trust)  # the runner's, of tip's history
     if base is not None and tip is not None:
         for c in reversed(github.heads.between(base.commit, tip) or ()):
             if c.first_parent and c.committer.casefold() not in mine:
