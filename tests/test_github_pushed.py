@@ -42,7 +42,7 @@ def history(tmp: Path) -> tuple[Path, list[str], str]:
 def test_the_pushed_commits_are_the_first_parent_line_and_what_its_merge_brought(
     tmp_path: Path,
 ) -> None:
-    bare, made, merge = history(tmp_path)
+    _, made, merge = history(tmp_path)
     heads = GitPullHeads(tmp_path / "make")
     found = heads.between(made[30], merge)
     assert found is not None
