@@ -155,15 +155,15 @@ def test_an_ordinary_push_asks_for_the_pull_requests_of_its_own_commits_only(
     from tests.test_github_automation import pending_staging_request
 
     pending_staging_request(world)  # a run: the checkpoint at main's tip
-    world.open_pr(9, {"docs/readme.md": "hello\n"})
+    head = world.open_pr(9, {"docs/readme.md": "hello\n"})
     sha = merge(world, 9)
     asked = len(world.fake.calls)
     done = push_event(world, sha)
     assert done.code == 0, done.out + done.err
     calls = world.fake.calls[asked:]
     assert [c.path for c in calls if "/commits/" in c.path] == [
-        f"/repos/{world.fake.repository}/commits/{sha}/pulls"
-    ]  # the merge only: not the pull request's own commit, nothing before the push
+        f"/repos/{world.fake.repository}/commits/{s}/pulls" for s in (sha, head)
+    ]  # what GitHub's event lists (the merge, the pull request's commit), nothing before
 
 
 def test_a_schedule_run_that_replaced_a_push_run_handles_its_merge(world: Any) -> None:
