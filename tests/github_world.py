@@ -236,6 +236,9 @@ def merge(world: World, number: int, email: str = "dave@example.com") -> str:
 def push_event(world: World, sha: str, email: str = "dave@example.com") -> Result:
     body = {
         "ref": "refs/heads/main",
+        "before": git(
+            world.tmp, "--git-dir", str(world.bare), "rev-parse", f"{sha}^1", check=False
+        ),
         "after": sha,
         "commits": [{"id": sha, "committer": {"email": email}}],
         "sender": world.fake.user("dave"),

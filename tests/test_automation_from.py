@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from remediate.adapters.git_tree import GitTree
 from remediate.core.automation import AUTOMATION_PATHS, Vouch, Voucher
 from remediate.documents.commit import AtCommit
@@ -63,7 +65,12 @@ def test_it_reads_from_the_oldest_named_commit_to_the_tip(tmp_path: Path) -> Non
         v for v in whole if v.commit == tip
     ]
     assert tree.automation_from([made[0]], tip, AUTOMATION_PATHS) == whole  # the root
-    assert tree.automation_from([made[5]], tip, AUTOMATION_PATHS) is None  # not first-parent
+    # the side branch's commit (a vouch names it when GitHub lists the pull request's own
+    # commits beside the merge) made no version: skipped
+    assert tree.automation_from([made[5]], tip, AUTOMATION_PATHS) == []
+    assert tree.automation_from([made[5], tip], tip, AUTOMATION_PATHS) == [
+        v for v in whole if v.commit == tip
+    ]
     assert tree.automation_from([], tip, AUTOMATION_PATHS) == []
 
 
@@ -99,3 +106,20 @@ def test_revouched_answers_what_the_whole_history_answers(tmp_path: Path) -> Non
     expected = at_commit.trusted(commits, tip, None, [older, merge])
     assert again == expected
     assert sorted(again.use) == ["policies/p0.yaml"]  # the merge's deletion and addition count
+
+
+def test_a_vouch_naming_the_commits_a_merge_brought_is_counted_from_the_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo, made = repository(tmp_path)
+    commits = AtCommit(repo, GitTree(repo))
+    tip = made[-1]
+    whole = GitTree(repo).automation_history(tip, AUTOMATION_PATHS)
+    blob = {(v.commit, v.path): v.blob for v in whole}
+    files = {"policies/p1.yaml": None, "policies/p2.yaml": blob[(tip, "policies/p2.yaml")]}
+    merge = Vouch("v2", 9, made[5], (made[5], tip), files, (Voucher(ADMIN),))
+    before = at_commit.trusted(commits, tip, None, [])
+    assert before.record is not None
+    expected = at_commit.trusted(commits, tip, None, [merge])
+    monkeypatch.setattr(GitTree, "automation_history", lambda *a: pytest.fail("whole history"))
+    assert at_commit.revouched(commits, tip, before.record, [merge]) == expected

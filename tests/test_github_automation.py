@@ -258,6 +258,9 @@ def rebase(world: World, number: int) -> list[str]:
 def push_of(world: World, shas: list[str]) -> Any:
     body = {
         "ref": "refs/heads/main",
+        "before": git(
+            world.tmp, "--git-dir", str(world.bare), "rev-parse", f"{shas[0]}^1", check=False
+        ),
         "after": shas[-1],
         "commits": [{"id": s, "committer": {"email": "noreply@github.com"}} for s in shas],
         "sender": world.fake.user("dave"),

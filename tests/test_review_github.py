@@ -13,12 +13,6 @@ from typing import Any
 import pytest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a vouch names every pushed commit GitHub associates with the pull request, "
-    "its own commits too (not on the first-parent line): automation_from gives None and "
-    "revouched judges the whole history (a shallow clone unshallowed) at every such merge",
-)
 def test_a_merge_commits_vouch_is_counted_without_the_whole_history(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,12 +61,6 @@ def test_a_merge_commits_vouch_is_counted_without_the_whole_history(
 # --- Store.fast_forward's fast path (_add_files) -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on_push keeps the first MAX_COMMITS (20) commits of the push event, so a "
-    "rebase-merge of more commits records a vouch without the replayed commit that "
-    "changed the policy: the admin-approved change is held back",
-)
 def test_a_rebase_merge_of_more_than_twenty_commits_counts_the_approved_change(
     world: Any,
 ) -> None:
@@ -102,12 +90,6 @@ def test_a_rebase_merge_of_more_than_twenty_commits_counts_the_approved_change(
     assert ran(world) == 1 and status(world, "rem-s") == "COMPLETED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="on_push vouches for (and carries approvals of) only the pull requests of its own "
-    "event's commits; GitHub cancels a pending run when a newer one joins the concurrency "
-    "group, so a merge whose push run was replaced never gets its admin's vouch recorded",
-)
 def test_a_merge_whose_push_run_was_replaced_by_a_newer_one_still_counts(world: Any) -> None:
     # Attack (an unlucky queue): the write job's concurrency group keeps one pending run
     # ("a newer one replaces a pending one and does all of its work", says the workflow

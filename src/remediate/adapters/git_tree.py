@@ -190,19 +190,20 @@ class GitTree:
     def automation_from(
         self, commits: Sequence[str], rev: str, paths: Sequence[str]
     ) -> list[Version] | None:
-        """The versions `automation_history` names that the oldest of `commits` and the
-        commits after it made, deepening a shallow clone only that far; None when one of
-        them is not on `rev`'s first-parent line."""
-        if not commits:
-            return []
+        """The versions `automation_history` names that the oldest of `commits` on `rev`'s
+        first-parent line and the commits after it made, deepening a shallow clone only
+        that far. The others are skipped: no version is ever theirs (a vouch names the
+        pull request's own commits a merge brought, as GitHub lists them)."""
         ahead: dict[str, int] = {}  # commit → how many first-parent commits lead to rev
         for commit in dict.fromkeys(commits):
             if not self._on_first_parent_line(commit, rev):
-                return None
+                continue
             count = self._try("rev-list", "--first-parent", "--count", f"{commit}..{rev}")
             if count is None or not count.isdigit():
                 return None
             ahead[commit] = int(count)
+        if not ahead:
+            return []
         oldest = max(ahead, key=lambda c: ahead[c])
         parent = self._try("rev-parse", "--verify", "--quiet", f"{oldest}^1")
         if parent:

@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-from remediate.core.forge import is_automation
+from remediate.core.forge import Commit, is_automation
 from remediate.documents.loader import DOCUMENT_DIRS, ROOT_FILES
 from remediate.documents.repository import WorkTree
 from remediate.documents.yamlstrict import MAX_BYTES
 from remediate.errors import UserError
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+SPAN = 1000  # commits `between` lists at most (newest first)
+DEEPEN = (50, 500)  # how far a shallow clone is deepened, step by step, to reach a commit
 
 
 class GitPullHeads:
@@ -65,6 +70,42 @@ class GitPullHeads:
                 f"commit {sha[:12]} is not on the remote ({ref} moved on): a newer event "
                 "will plan the new head"
             )
+
+    def between(self, since: str, upto: str) -> list[Commit] | None:
+        """The commits `upto` holds and `since` does not (`git rev-list since..upto`: on
+        a force push, those after their merge base), newest first, at most `SPAN`; None
+        when git cannot tell: `since` not a commit id (the zero id of a new branch), or
+        not here even after fetching it by id, or a shallow clone still cut between them
+        after deepening by `DEEPEN`'s steps (never the whole history)."""
+        if not _SHA.fullmatch(since) or not _SHA.fullmatch(upto) or set(since) == {"0"}:
+            return None
+        if not self._reach(since, upto):
+            return None
+        span = (f"--max-count={SPAN}", f"{since}..{upto}")
+        first = set(self._git("rev-list", "--first-parent", *span).stdout.decode().split())
+        found = []
+        for line in self._git("log", "--format=%H %ce", *span).stdout.decode().splitlines():
+            sha, _, email = line.partition(" ")
+            found.append(Commit(sha, sha in first, email))
+        return found
+
+    def _reach(self, since: str, upto: str) -> bool:
+        """Are `since`, `upto` and what lies between them here?"""
+        for depth in (0, *DEEPEN):
+            if depth:
+                self._git(
+                    "fetch", "--quiet", "--no-tags", "--no-recurse-submodules",
+                    f"--deepen={depth}", self.remote, check=False,
+                )  # fmt: skip
+            elif not self._has(since):  # a force push: the old tip was never fetched here
+                self._git("fetch", "--quiet", "--no-tags", self.remote, since, check=False)
+            ancestor = self._git("merge-base", "--is-ancestor", since, upto, check=False)
+            if ancestor.returncode == 0:
+                return True
+            shallow = self._git("rev-parse", "--is-shallow-repository", check=False)
+            if shallow.stdout.strip() != b"true":  # the whole history is here
+                return self._has(since) and self._has(upto)
+        return False
 
     def changed(self, base: str, head: str) -> list[str]:
         return self._diff(base, head, "d")

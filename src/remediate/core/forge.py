@@ -38,6 +38,15 @@ class Review:
 
 
 @dataclass(frozen=True)
+class Commit:
+    """A commit a push brought to the base branch, as git has it."""
+
+    sha: str
+    first_parent: bool  # on the pushed tip's first-parent line (else brought by a merge)
+    committer: str  # e-mail
+
+
+@dataclass(frozen=True)
 class Comment:
     id: int
     login: str

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from remediate.core.automation import Version
 from remediate.core.commits import AuditCommit, Person
-from remediate.core.forge import Comment, PullRequest, Review
+from remediate.core.forge import Comment, Commit, PullRequest, Review
 from remediate.core.processes import ProcessRunner as ProcessRunner
 from remediate.core.provenance import InstalledFrom
 
@@ -150,8 +150,9 @@ class CommitDocuments(Protocol):
     def automation_from(
         self, commits: Sequence[str], rev: str, paths: Sequence[str]
     ) -> list[Version] | None:
-        """Those made by the oldest of `commits` and after it (what a vouch naming them
-        needs); None when one of them is not on `rev`'s first-parent line."""
+        """Those made by the oldest of `commits` on `rev`'s first-parent line and after it
+        (what a vouch naming them needs; the others made no version); None when git
+        cannot tell."""
 
 
 class AuditReader(Protocol):
@@ -375,6 +376,11 @@ class PullHeads(Protocol):
     def fetch(self, ref: str, sha: str) -> None:
         """Make commit `sha` present, fetching `ref` (`refs/pull/<n>/head`, a branch) when
         it is not; UserError when the remote's `ref` no longer leads to it."""
+
+    def between(self, since: str, upto: str) -> list[Commit] | None:
+        """The commits `upto` holds and `since` does not (`git rev-list since..upto`),
+        newest first (at most a bounded number); None when git cannot tell (`since` the
+        zero id or unknown, a shallow clone still cut after a bounded deepening)."""
 
     def changed(self, base: str, head: str) -> list[str]:
         """Files the pull request adds or modifies: from the merge base of `base` and `head`."""

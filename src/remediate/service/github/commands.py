@@ -117,7 +117,10 @@ def _run(github: GitHubRun, command: Command, login: str, number: int, out: Outc
     if not names:
         return ["this pull request adds or changes no request"]
     on_base = build_repository(session.documents.load()).requests
-    who = [login, *_recorded_approvers(session)]  # earlier approvals are judged again too
+    who = [
+        login,
+        *_recorded_approvers(session, session.store.fetch()),
+    ]  # earlier approvals are judged again too
     slugs = authorize.team_slugs(documents)
     acting = replace(
         session,

@@ -2,9 +2,12 @@
 given on the merged pull requests, then each request reported on the pull request that
 added it.
 
-For every pull request merged by the pushed commits (`GET /commits/{sha}/pulls`), the
-reviews that approve its last head commit (`reviews.judge`: latest per reviewer, on the
-head commit, not the author, not a bot, RBAC and write permission read now) approve its
+For every pull request merged by the pushed commits (`git rev-list before..after`, not the
+event's bounded list) or by a commit of the base branch's first-parent line since the
+runner's checkpoint (a push whose run a newer one replaced: `to_look_up`), as
+`GET /commits/{sha}/pulls` names them, the reviews that approve its last head commit
+(`reviews.judge`: latest per reviewer, on the head commit, not the author, not a bot,
+RBAC and write permission read now) approve its
 requests through `service.verbs.approve`, as each reviewer — but only a request whose
 content on the base branch is exactly the head commit's (a merge that changed it voids
 them). Authorization is read from the API when the approval is used, here, not taken
@@ -39,8 +42,6 @@ from remediate.service.github.sticky import upsert
 from remediate.service.markdown import COMMENT_LIMIT, cell
 from remediate.service.session import Session
 
-MAX_COMMITS = 20  # GitHub lists at most 20 commits in a push event
-
 
 @dataclass
 class _Merged:
@@ -68,7 +69,7 @@ def on_push(github: GitHubRun) -> Outcome:
             lines=[f"remediate github: a push to {ref!s}, not the base branch: nothing to do"],
             body={"event": "push", "handled": False},
         )
-    commits = [c for c in event.get("commits") or () if isinstance(c, dict)][:MAX_COMMITS]
+    commits = [c for c in event.get("commits") or () if isinstance(c, dict)]
     runner = settings.runner_email.casefold()
     if commits and all(
         str((c.get("committer") or {}).get("email", "")).casefold() == runner for c in commits
@@ -77,11 +78,20 @@ def on_push(github: GitHubRun) -> Outcome:
             lines=["remediate github: the runner's own push: nothing to do"],
             body={"event": "push", "handled": False},
         )
-    shas = [str(c.get("id")) for c in commits if c.get("id")]
+    listed = [str(c.get("id")) for c in commits if c.get("id")]
     after = str(event.get("after") or "")
-    if after and after not in shas:
-        shas.append(after)
-    return run_apply(github, shas)
+    if after and after not in listed:
+        listed.append(after)
+    return run_apply(github, Push(str(event.get("before") or ""), after, tuple(listed)))
+
+
+@dataclass(frozen=True)
+class Push:
+    """What a push event says was pushed: the old and new tips, the commits it lists."""
+
+    before: str
+    after: str
+    listed: tuple[str, ...]
 
 
 def on_schedule(github: GitHubRun) -> Outcome:
@@ -90,7 +100,7 @@ def on_schedule(github: GitHubRun) -> Outcome:
     from remediate.service.tick import tick
 
     ticked = tick(github.session)
-    out = run_apply(replace(github, session=replace(github.session, memo={})), [])
+    out = run_apply(replace(github, session=replace(github.session, memo={})), None)
     out.lines[:0] = [f"remediate github: {github.event_name}: tick, then apply", *ticked.lines()]
     out.body["tick"] = ticked.as_json()
     if ticked.failed:
@@ -98,19 +108,24 @@ def on_schedule(github: GitHubRun) -> Outcome:
     return out
 
 
-def run_apply(github: GitHubRun, shas: Sequence[str]) -> Outcome:
+def run_apply(github: GitHubRun, push: Push | None) -> Outcome:
+    """Vouch, apply, approve, apply, report, for the pull requests merged by the commits
+    of `push` (None: no push, a schedule or a dispatch) and by every commit of the base
+    branch's first-parent line since the runner's checkpoint (`to_look_up`)."""
     from remediate.service.apply.pipeline import apply
 
     session = github.session
     documents = session.documents.load_paths(())
     settings = build_repository(documents).settings
     slugs = authorize.team_slugs(documents)
+    tip = session.store.fetch()
+    shas, notes = to_look_up(github, settings, push, tip)
     merged = _merged_pulls(github, shas, settings, slugs)
-    approvers = recorded_approvers(session)
+    approvers = recorded_approvers(session, tip)
     who = sorted({*approvers, *(login for m in merged for login in m.counted)})
     session = replace(session, people=authorize.people(github.forge, who, slugs))
     actor = session.env.github_actor()
-    out = Outcome(body={"event": github.event_name})
+    out = Outcome(body={"event": github.event_name}, lines=notes)
     if any(m.automation for m in merged):
         from remediate.service.github.vouch import vouch
 
@@ -142,6 +157,48 @@ def run_apply(github: GitHubRun, shas: Sequence[str]) -> Outcome:
         ],
     )
     return out
+
+
+MAX_LOOKUPS = 100  # commits whose pull requests one run asks for (one REST call each)
+
+
+def to_look_up(
+    github: GitHubRun, settings: Settings, push: Push | None, tip: str | None
+) -> tuple[list[str], list[str]]:
+    """The commits whose merged pull requests this run handles, and what it says of them.
+
+    The pushed ones: `git rev-list before..after` (GitHub's push event lists at most a
+    few; the first-parent line and what its merges brought), else the event's list. Then
+    every commit of the base branch's first-parent line from the runner's checkpoint to
+    the fetched `tip` (GitHub keeps one pending run per concurrency group: a push whose run
+    a newer one replaced, or one that landed while the previous run read the branch, is
+    handled here; the checkpoint is where the previous run read the branch). The runner's
+    own commits merge nothing. At most `MAX_LOOKUPS`, first-parent commits first."""
+    from remediate.service import checkpoint
+
+    trust = settings.runner_trust
+    mine = trust.identities
+    span = github.heads.between(push.before, push.after) if push and push.before else None
+    pushed: dict[str, bool] = {}  # sha → on the first-parent line; oldest first
+    if span is not None:
+        pushed = {
+            c.sha: c.first_parent for c in reversed(span) if c.committer.casefold() not in mine
+        }
+    elif push is not None:
+        pushed = dict.fromkeys(push.listed, True)
+    base = checkpoint.find(github.session.store, tip, trust)  # the runner's, of tip's history
+    if base is not None and tip is not None:
+        for c in reversed(github.heads.between(base.commit, tip) or ()):
+            if c.first_parent and c.committer.casefold() not in mine:
+                pushed.setdefault(c.sha, True)
+    order = sorted(pushed, key=lambda sha: not pushed[sha])  # stable: first-parent first
+    notes = []
+    if len(order) > MAX_LOOKUPS:
+        notes.append(
+            f"remediate github: {len(order)} commits to look up merged pull requests of; "
+            f"only the first {MAX_LOOKUPS} are"
+        )
+    return order[:MAX_LOOKUPS], notes
 
 
 def _merged_pulls(
@@ -192,15 +249,16 @@ def _one(github: GitHubRun, pull: PullRequest, settings: Settings, slugs: Sequen
     return found
 
 
-def recorded_approvers(session: Session) -> list[str]:
-    """The GitHub logins among the approvals on record for requests that have not started:
-    their authorization is read again now, when the approval is used."""
+def recorded_approvers(session: Session, tip: str | None) -> list[str]:
+    """The GitHub logins among the approvals on record (as of the fetched `tip`) for
+    requests that have not started: their authorization is read again now, when the
+    approval is used."""
     from remediate.service.audit_log import read
 
     store = session.store
     try:
         runner = build_repository(session.documents.load_paths(())).settings.runner_email
-        snap = read(store, store.fetch(), runner)
+        snap = read(store, tip, runner)
     except UserError:
         return []
     return authorize.logins(
