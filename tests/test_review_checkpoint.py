@@ -15,36 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.review_support import add_request, logging_remote, ran
 from tests.runner_support import (
     RUNNER,
-    action_yaml,
     clone,
     git,
-    make_remote,
     remediate,
-    request_yaml,
-    write_requests,
 )
-
-
-def _add(work: Path, name: str) -> None:
-    git(work, "pull", "--quiet", "--rebase")
-    write_requests(work, {name: request_yaml(name, service=f"svc-{name}")})
-    git(work, "add", "-A")
-    git(work, "commit", "--quiet", "-m", f"Add {name}")
-    git(work, "push", "--quiet", "origin", "HEAD:main")
-
-
-def _ran(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def _runner_remote(tmp: Path, log: Path) -> Path:
-    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
-    return make_remote(
-        tmp, actions={"noop": action_yaml("noop", argv)}, requests={"r1": request_yaml("r1")}
-    )
-
 
 # --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
 
@@ -119,20 +96,20 @@ def test_a_carrier_replaced_by_a_directory_of_refs_does_not_stop_apply(tmp_path:
     # wrote or fetched a checkpoint twice) can no longer fetch: apply runs nothing, for
     # ever, until someone deletes the ref by hand.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     person = clone(tmp_path, bare, "person")
     assert remediate(runner, "apply").returncode == 0
-    _add(person, "r2")
+    add_request(person, "r2")
     assert remediate(runner, "apply").returncode == 0  # a second checkpoint: the carrier
     assert git(runner, "rev-parse", "--verify", "refs/remediate/carrier")
     attacker = clone(tmp_path, bare, "attacker", email="mallory@example.com")
     git(attacker, "push", "--quiet", "origin", ":refs/remediate/carrier")
     git(attacker, "push", "--quiet", "origin", "HEAD:refs/remediate/carrier/x")
-    _add(person, "r3")
+    add_request(person, "r3")
     done = remediate(runner, "apply")
     assert done.returncode == 0, done.stderr
-    assert _ran(log) == ["r1", "r2", "r3"]
+    assert ran(log) == ["r1", "r2", "r3"]
 
 
 # --- The checkpoint: an unreadable one at the ref --------------------------------------
@@ -149,16 +126,16 @@ def test_an_unreadable_checkpoint_at_the_ref_is_replaced_by_the_next_run(
     # on what it holds, is refused), so each command reads and folds the whole history
     # for ever, and `refuse_rewritten` has no runner checkpoint to compare with.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     person = clone(tmp_path, bare, "person")
     assert remediate(runner, "apply").returncode == 0
     planted = _v3_checkpoint(bare) if there == "version-3" else git(bare, "rev-parse", "main")
     git(bare, "update-ref", "refs/remediate/checkpoint", planted)
     for name in ("r2", "r3"):
-        _add(person, name)
+        add_request(person, name)
         assert remediate(runner, "apply").returncode == 0
-    assert _ran(log) == ["r1", "r2", "r3"]
+    assert ran(log) == ["r1", "r2", "r3"]
     now = git(bare, "rev-parse", "refs/remediate/checkpoint")
     assert now != planted
     manifest = json.loads(git(bare, "show", f"{now}:checkpoint.json"))
@@ -177,13 +154,13 @@ def test_audit_verify_reports_a_checkpoint_that_records_an_unsettled_request_as_
     # the checkpoint. r2 is then never parsed, decided or run, and never shown as NEW.
     # `audit verify` is what the operator runs to catch such a checkpoint.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
-    _add(clone(tmp_path, bare, "person"), "r2")
+    add_request(clone(tmp_path, bare, "person"), "r2")
     _forge(tmp_path, bare, _settled_at_tip("remediations/r2.yaml", "r2"))
     assert remediate(runner, "apply").returncode == 0
-    assert _ran(log) == ["r1"]  # r2 hidden: believed, as documented without signing
+    assert ran(log) == ["r1"]  # r2 hidden: believed, as documented without signing
     verified = remediate(runner, "audit", "verify")
     assert verified.returncode == 1, verified.stdout
     assert "does not match the audit" in verified.stdout + verified.stderr
@@ -199,7 +176,7 @@ def test_a_malformed_checkpoint_in_the_runners_name_is_no_traceback(
     # the operator finds out what is wrong (the nested manifest stops apply too).
     from remediate.core import checkpoint as cp
 
-    bare = _runner_remote(tmp_path, tmp_path / "log")
+    bare = logging_remote(tmp_path, tmp_path / "log")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
     if malformed == "bucket-not-json":

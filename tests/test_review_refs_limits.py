@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Result
+from tests.review_support import add_request, logging_remote, ran
 from tests.runner_support import (
     OPERATOR,
     RUNNER,
@@ -25,28 +26,7 @@ from tests.runner_support import (
     remediate,
     remote_events,
     request_yaml,
-    write_requests,
 )
-
-
-def _add(work: Path, name: str) -> None:
-    git(work, "pull", "--quiet", "--rebase")
-    write_requests(work, {name: request_yaml(name, service=f"svc-{name}")})
-    git(work, "add", "-A")
-    git(work, "commit", "--quiet", "-m", f"Add {name}")
-    git(work, "push", "--quiet", "origin", "HEAD:main")
-
-
-def _ran(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
-
-
-def _runner_remote(tmp: Path, log: Path) -> Path:
-    argv = ["/bin/sh", "-c", f'echo "$1" >> {log}', "sh", "{{ request.name }}"]
-    return make_remote(
-        tmp, actions={"noop": action_yaml("noop", argv)}, requests={"r1": request_yaml("r1")}
-    )
-
 
 # --- refs/remediate/carrier: "nothing trusts it" -------------------------------------------
 
@@ -81,14 +61,14 @@ def test_a_ref_where_a_requests_claim_refs_go_is_named_not_taken_for_a_claim(
     # refs/claims/r2/1 (a D/F conflict on the remote). Unlike a forged refs/claims/r2/1,
     # which apply names with `git push origin :<ref>`, nothing says why r2 never runs.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
-    _add(person, "r2")
+    add_request(person, "r2")
     git(person, "push", "--quiet", "origin", "HEAD:refs/claims/r2")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
     again = remediate(runner, "apply")
-    assert "r2" in _ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
+    assert "r2" in ran(log) or "refs/claims/r2" in again.stderr, (again.stdout, again.stderr)
 
 
 def test_a_ref_where_a_fire_times_group_refs_go_does_not_pass_for_a_fire(tmp_path: Path) -> None:
@@ -168,14 +148,14 @@ def test_a_lock_ref_that_holds_no_runners_lock_is_named_not_taken_for_a_lock(
     # runner" (for refs/locks/staging it names refs/locks/staging/api, which does not
     # exist). A forged claim ref, by contrast, is named with how to delete it.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
     git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     for _ in range(2):
         done = remediate(runner, "apply")
     out = done.stdout + done.stderr
-    assert _ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
+    assert ran(log) == ["r1"] or f"git push origin :{pushed}" in out, out
 
 
 def test_valid_action_timeouts_whose_sum_passes_the_calendar_are_not_a_bug(
@@ -240,13 +220,13 @@ def test_a_lock_ref_holding_what_no_runner_wrote_is_named_with_its_reason(
 ) -> None:
     # Attack (around the fix of the test above): make the pushed commit look like a lock.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
     sha = _root_commit(person, files, email)
     git(person, "push", "--quiet", "origin", f"{sha}:refs/locks/staging/api")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     done = remediate(runner, "apply")
-    assert _ran(log) == []
+    assert ran(log) == []
     assert (
         f"r1: skipped (refs/locks/staging/api holds commit {sha[:12]}, {why}: delete it with "
         "`git push origin :refs/locks/staging/api`)"
@@ -261,13 +241,13 @@ def test_a_ref_in_the_way_of_a_claim_is_named_by_apply_and_by_cancel(
     # stops its creation just as one above it does; and `cancel`, which needs the same
     # claim, blamed "a runner" for it.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
-    _add(person, "r2")
+    add_request(person, "r2")
     git(person, "push", "--quiet", "origin", f"HEAD:{pushed}")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     done = remediate(runner, "apply")
-    assert _ran(log) == ["r1"]
+    assert ran(log) == ["r1"]
     assert f"r2: skipped (not claimed: {pushed} is in the way)" in done.stdout
     assert (
         f"remediate: warning: r2: {pushed} stands where its claim ref refs/claims/r2/1 goes "
@@ -282,7 +262,7 @@ def test_a_ref_in_the_way_of_a_claim_is_named_by_apply_and_by_cancel(
     ) in cancelled.stderr
     git(person, "push", "--quiet", "origin", f":{pushed}")
     assert remediate(runner, "apply").returncode == 0
-    assert _ran(log) == ["r1", "r2"]
+    assert ran(log) == ["r1", "r2"]
 
 
 @pytest.mark.parametrize(
@@ -319,13 +299,13 @@ def test_a_lock_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path, kind
     # Attack (around the fixes above): push a blob or a tree, which no lock check can
     # read as a commit, to a lock ref.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
     found = git(person, "rev-parse", "HEAD^{tree}" if kind == "tree" else "HEAD:remediate.yaml")
     git(person, "push", "--quiet", "origin", f"{found}:refs/locks/staging/api")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     done = remediate(runner, "apply")
-    assert _ran(log) == []
+    assert ran(log) == []
     assert (
         f"r1: skipped (refs/locks/staging/api holds {found[:12]}, which is no commit and no "
         "lock: delete it with `git push origin :refs/locks/staging/api`)"
@@ -336,15 +316,15 @@ def test_a_claim_ref_at_an_object_that_is_no_commit_is_named(tmp_path: Path) -> 
     # Attack (around the fixes above): a blob at refs/claims/r2/1, which recovery cannot
     # read as a claim commit, held the attempt with nothing said.
     log = tmp_path / "log"
-    bare = _runner_remote(tmp_path, log)
+    bare = logging_remote(tmp_path, log)
     person = clone(tmp_path, bare, "person")
-    _add(person, "r2")
+    add_request(person, "r2")
     blob = git(person, "rev-parse", "HEAD:remediate.yaml")
     git(person, "push", "--quiet", "origin", f"{blob}:refs/claims/r2/1")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     remediate(runner, "apply")
     done = remediate(runner, "apply")
-    assert _ran(log) == ["r1"]
+    assert ran(log) == ["r1"]
     assert (
         f"r2: refs/claims/r2/1 holds {blob[:12]}, which is no commit; attempt 1 waits until "
         "someone who knows it never ran deletes the ref (git push origin :refs/claims/r2/1)"

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from remediate.core import checkpoint as cp
+from tests.review_support import add_request, logging_remote
 from tests.runner_support import RUNNER, clone, git, remediate
-from tests.test_review_checkpoint import _add, _forge, _runner_remote
+from tests.test_review_checkpoint import _forge
 
 
 def _entry(path: str, blob: Callable[[Path, str], str], names: list[list[object]]):  # type: ignore[no-untyped-def]
@@ -54,10 +55,10 @@ def test_a_settled_entry_the_commit_does_not_bear_out_is_reported(
     tmp_path: Path, case: str
 ) -> None:
     blob, names, said = CASES[case]
-    bare = _runner_remote(tmp_path, tmp_path / "log")
+    bare = logging_remote(tmp_path, tmp_path / "log")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
-    _add(clone(tmp_path, bare, "person"), "r2")
+    add_request(clone(tmp_path, bare, "person"), "r2")
     _forge(tmp_path, bare, _entry(R2, blob, names))
     git(runner, "pull", "--quiet", "--ff-only")
     done = remediate(runner, "audit", "verify")
@@ -66,10 +67,10 @@ def test_a_settled_entry_the_commit_does_not_bear_out_is_reported(
 
 
 def test_an_honest_checkpoint_with_settled_files_verifies(tmp_path: Path) -> None:
-    bare = _runner_remote(tmp_path, tmp_path / "log")
+    bare = logging_remote(tmp_path, tmp_path / "log")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
-    _add(clone(tmp_path, bare, "person"), "r2")
+    add_request(clone(tmp_path, bare, "person"), "r2")
     assert remediate(runner, "apply").returncode == 0
     assert remediate(runner, "apply").returncode == 0  # records the files read settled
     settled = list(
