@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from remediate.core import checkpoint as cp
+from tests.review_support import logging_remote
 from tests.runner_support import RUNNER, clone, git, remediate
-from tests.test_review_checkpoint import _forge, _runner_remote
+from tests.test_review_checkpoint import _forge
 
 SHAPES = {
     "state-of-another-shape": (
@@ -28,7 +29,7 @@ def test_a_checkpoint_file_of_another_shape_is_named_with_what_to_do(
     tmp_path: Path, shape: str
 ) -> None:
     path, text = SHAPES[shape]
-    bare = _runner_remote(tmp_path, tmp_path / "log")
+    bare = logging_remote(tmp_path, tmp_path / "log")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
     _forge(tmp_path, bare, lambda _f, _t: {path: text})
@@ -48,7 +49,7 @@ def test_a_checkpoint_file_of_another_shape_is_named_with_what_to_do(
 def test_a_manifest_that_is_no_json_is_reported_by_verify_and_replaced_by_apply(
     tmp_path: Path,
 ) -> None:
-    bare = _runner_remote(tmp_path, tmp_path / "log")
+    bare = logging_remote(tmp_path, tmp_path / "log")
     runner = clone(tmp_path, bare, "runner", email=RUNNER)
     assert remediate(runner, "apply").returncode == 0
     _forge(tmp_path, bare, lambda _f, _t: {cp.MANIFEST: "[" * 100_000 + "]" * 100_000})
