@@ -4,14 +4,16 @@ the remote (real git: bare remotes, several clones, the CLI as a real process)."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from remediate.adapters.git_cmd import GitCommandError
 from remediate.core import checkpoint as cp
-from remediate.core.authorship import RunnerTrust, fingerprint, judge
+from remediate.core.authorship import Ledger, RunnerTrust, fingerprint, judge, judged
 from remediate.core.commits import AuditCommit
 from remediate.service import audit_log
 from tests.runner_support import (
@@ -521,3 +523,55 @@ def test_signing_turned_on_later_keeps_earlier_unsigned_runner_commits_valid(
     assert done.returncode == 0, done.stderr
     assert _runs(log) == ["rem-1", "rem-2"]
     assert _verify(runner, signed) == (0, [])
+
+
+def test_judged_reads_the_history_again_only_to_name_a_culprit() -> None:
+    """The full guard streams the history past once into a `Ledger` of digests; the
+    commits are listed again only when something is wrong, and then name the same
+    culprits `judge` names from a list."""
+    runner = _commit("a", RUNNER, ("A", "audit/1.jsonl", "b1"), ("A", "audit/2.jsonl", "b2"))
+    edit = _commit("e", REQUESTER, ("M", "audit/1.jsonl", "x1"))
+    history = [edit, runner]
+    ledger = Ledger.of(iter(history), TRUST)  # an iterator: read once
+    assert ledger.commits == 2
+
+    def never() -> list[AuditCommit]:
+        raise AssertionError("a clean audit lists its commits once")
+
+    clean = iter([("A", "audit/1.jsonl", "b1"), ("A", "audit/2.jsonl", "b2")])
+    assert judged(clean, ledger, None, (), never) == []
+    # at_tip None: the tip is what `changed` lists, so audit/2.jsonl missing is a deletion
+    tampered = [("A", "audit/1.jsonl", "x1")]
+    found = [str(p) for p in judged(iter(tampered), ledger, None, (), lambda: history)]
+    assert found == [str(p) for p in judge(tampered, history, TRUST, {"audit/1.jsonl"})]
+    assert found == [
+        f"audit/1.jsonl: modified by commit {'e' * 12} (committed by {REQUESTER}, not the "
+        f"runner ({RUNNER})); `git revert {'e' * 12}` undoes it",
+        "audit/2.jsonl: deleted; audit files are only ever added",
+    ]
+    # the same path and blob, told apart by where the NUL falls: digests of the pair
+    assert not Ledger.of([_commit("b", RUNNER, ("A", "audit/1", ".jsonl\0b1"))], TRUST).wrote(
+        "audit/1.jsonl", "b1"
+    )
+
+
+def test_the_tree_streamed_is_the_tree_listed(tmp_path: Path) -> None:
+    """`walk_tree` (what the full guard reads) gives what `tree_blobs` gives, paths with
+    a tab, a newline and non-UTF-8 bytes included (`ls-tree -z`)."""
+    work = tmp_path / "w"
+    git(tmp_path, "init", "--quiet", str(work))
+    (work / "audit" / "2026").mkdir(parents=True)
+    for name in ("a.jsonl", "tab\there.jsonl", "line\nbreak.jsonl"):
+        (work / "audit" / "2026" / name).write_text(name + "\n")
+    os.makedirs(work / "audit" / "x")
+    (work / "audit" / "x" / os.fsdecode(b"\xff.jsonl")).write_text("bytes\n")
+    (work / "other.txt").write_text("not audit\n")
+    git(work, "add", "-A")
+    git(work, "commit", "--quiet", "-m", "seed")
+    store = session(work).store
+    head = store.head()
+    assert head is not None
+    listed = store.tree_blobs(head, "audit", keep=False)
+    assert len(listed) == 4 and list(store.walk_tree(head, "audit")) == listed
+    with pytest.raises(GitCommandError):
+        list(store.walk_tree("no-such-rev", "audit"))

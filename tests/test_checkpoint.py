@@ -4,6 +4,7 @@ way around the audit (real git, a bare remote, several clones, real processes)."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from remediate.core import checkpoint as cp
@@ -319,3 +320,35 @@ def test_a_rewound_state_that_does_not_lead_to_the_checkpoints_is_refused(tmp_pa
     assert checkpoint.rewound(store, head, RUNNER) is not None
     missing = _MissesAFile(store)
     assert checkpoint.rewound(missing, head, RUNNER) is None  # type: ignore[arg-type]
+
+
+def test_audit_verify_names_a_settled_state_the_checkpoint_changed(tmp_path: Path) -> None:
+    """`audit verify` keeps a settled request of the full fold as a digest of its state:
+    a checkpoint in the runner's name that changes any field of it (here the detail a
+    reader shows, status and event count kept) is named as a mismatch all the same."""
+    bare = _remote(tmp_path, tmp_path / "log")
+    assert remediate(clone(tmp_path, bare, "runner"), "apply").returncode == 0
+    attacker = clone(tmp_path, bare, "attacker", email=REQUESTER)
+    store = session(attacker).store
+    store.fetch()
+    real = store.resolve(cp.REF)
+    assert real is not None
+    path = cp.bucket("requests", "rem-0")
+    states = cp.read_states(store.show(real, path) or "{}")
+    assert states["rem-0"].status == "COMPLETED"
+    states["rem-0"] = replace(states["rem-0"], detail="Nothing ran.")
+    who = Person("runner", RUNNER)
+    files = {path: cp.states_text(states)}
+    forged = store.make_commit(None, files, "forged\n", who, who, tree_from=real)
+    assert store.push_leases({cp.REF: (forged, real)}) == {cp.REF: "won"}
+    done = remediate(clone(tmp_path, bare, "reader"), "audit", "verify", "--format", "json")
+    assert done.returncode == 1, done.stdout
+    problems = json_out(done)["problems"]
+    events = states["rem-0"].events
+    assert any(
+        p.endswith(
+            f"does not match the audit: request rem-0: the checkpoint says COMPLETED after "
+            f"{events} event(s), the audit folds to COMPLETED after {events} (and more differs)"
+        )
+        for p in problems
+    ), problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from remediate.adapters.git_reading import _parse_history
 from remediate.core.commits import AuditCommit
-from remediate.service.verify import _Lines
+from remediate.core.folding import Lines as _Lines
 
 
 def _rows(lines: list[str]) -> _Lines:
@@ -34,7 +34,7 @@ def test_history_is_parsed_line_by_line_as_it_was_at_once() -> None:
         f"\x00{parent}\t{sha} {blob}\tdev@example.com\tdev@example.com\n",
         f":100644 000000 {blob} {'0' * 40} D\taudit/y.jsonl\n",
     ]
-    assert _parse_history(out) == [
+    assert list(_parse_history(out)) == [
         AuditCommit(
             sha,
             "bot@example.com",
@@ -51,4 +51,4 @@ def test_history_is_parsed_line_by_line_as_it_was_at_once() -> None:
             merge=True,
         ),
     ]
-    assert _parse_history([]) == []
+    assert list(_parse_history([])) == []

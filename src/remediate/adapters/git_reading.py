@@ -46,6 +46,42 @@ class GitReading(GitBase):
             self._listings[rev, prefix] = tuple(found)
         return found
 
+    def walk_tree(self, rev: str, prefix: str) -> Iterator[tuple[str, str, int]]:
+        """`tree_blobs` one file at a time as `git ls-tree` prints it, none kept (150,000
+        audit files are ~40 MB as a list); a revision git cannot list fails at the end."""
+        argv = [
+            "git",
+            "ls-tree",
+            "-r",
+            "-l",
+            "-z",
+            "--full-tree",
+            rev,
+            *(("--", prefix) if prefix else ()),
+        ]
+        with tempfile.TemporaryFile() as errors:
+            with subprocess.Popen(
+                argv,
+                cwd=self.root,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env},
+            ) as proc:
+                assert proc.stdout is not None
+                rest = b""
+                while chunk := proc.stdout.read(1 << 16):
+                    *entries, rest = (rest + chunk).split(b"\0")
+                    for entry in entries:
+                        meta, _, path = entry.decode("utf-8", "surrogateescape").partition("\t")
+                        fields = meta.split()
+                        if len(fields) == 4 and fields[1] == "blob":  # not a submodule
+                            yield path, fields[2], int(fields[3])
+            if proc.returncode != 0:
+                errors.seek(0)
+                err = errors.read().decode("utf-8", "surrogateescape").strip()
+                raise GitCommandError(argv, proc.returncode, err)
+
     @cached_property
     def _listings(self) -> dict[tuple[str, str], tuple[tuple[str, str, int], ...]]:
         return {}
@@ -214,8 +250,15 @@ class GitReading(GitBase):
         newest first, with each file's status and blob (a merge against its first
         parent); with `signers` (allowed SSH public keys), each commit's signature as git
         checks it against just those keys."""
+        return list(self.stream_history(rev, prefix, signers))
+
+    def stream_history(
+        self, rev: str | None, prefix: str = "audit", signers: tuple[str, ...] = ()
+    ) -> Iterator[AuditCommit]:
+        """`audit_history` one commit at a time as git prints it, none kept (50,000 runner
+        commits with their files are ~60 MB as objects)."""
         if rev is None or _empty_range(rev):
-            return []
+            return
         signed = "%x09%G?%x09%GK" if signers else ""
         args = [
             "log",
@@ -229,7 +272,8 @@ class GitReading(GitBase):
             prefix,
         ]
         if not signers:
-            return _parse_history(self._history_lines(args, []))
+            yield from _parse_history(self._history_lines(args, []))
+            return
         with tempfile.TemporaryDirectory(prefix="remediate-signers-") as tmp:
             allowed = os.path.join(tmp, "allowed_signers")
             with open(allowed, "w", encoding="utf-8") as handle:
@@ -240,7 +284,7 @@ class GitReading(GitBase):
                 "-c",
                 "gpg.ssh.revocationFile=",
             ]
-            return _parse_history(self._history_lines(args, config, signed=True))
+            yield from _parse_history(self._history_lines(args, config, signed=True))
 
     def _history_lines(
         self, args: list[str], config: list[str], signed: bool = False
@@ -418,10 +462,9 @@ class GitReading(GitBase):
             writer.join(timeout=5)
 
 
-def _parse_history(lines: Iterable[str]) -> list[AuditCommit]:
+def _parse_history(lines: Iterable[str]) -> Iterator[AuditCommit]:
     """The commits of `git log --format=%x00%H%x09%P%x09%ce%x09%ae[%x09%G?%x09%GK] --raw`,
-    line by line (a commit starts at a line beginning with NUL)."""
-    commits: list[AuditCommit] = []
+    line by line (a commit starts at a line beginning with NUL), each as soon as it ends."""
     header: str | None = None
     changes: list[tuple[str, str, str]] = []
     people: dict[str, str] = {}  # one string per e-mail, not one per commit
@@ -429,7 +472,7 @@ def _parse_history(lines: Iterable[str]) -> list[AuditCommit]:
         line = line.rstrip("\n")
         if line.startswith("\x00"):
             if header is not None:
-                commits.append(_commit(header, changes, people))
+                yield _commit(header, changes, people)
             header, changes = line[1:], []
             continue
         meta, tab, path = line.partition("\t")
@@ -437,8 +480,7 @@ def _parse_history(lines: Iterable[str]) -> list[AuditCommit]:
         if tab and line.startswith(":") and len(fields) >= 5:
             changes.append((fields[4][:1], path, fields[3]))
     if header is not None:
-        commits.append(_commit(header, changes, people))
-    return commits
+        yield _commit(header, changes, people)
 
 
 def _commit(

@@ -19,8 +19,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from remediate.core.commits import AuditCommit
@@ -116,11 +116,47 @@ class Problem:
         return f"{self.path}: {self.what} by commit {short} ({self.why}); `{undo}` undoes it"
 
 
+def _digest(*parts: str) -> bytes:
+    """128 bits of `parts`: what a set of 150,000 paths and blobs needs to hold of each."""
+    joined = "\0".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(joined, digest_size=16).digest()
+
+
+@dataclass
+class Ledger:
+    """What the runner's commits added, read once as they stream past: (path, blob) and
+    path digests (49 bytes a file where the strings and tuples are ~250), and how many
+    commits were looked at."""
+
+    trust: RunnerTrust
+    added: set[bytes] = field(default_factory=set)  # _digest(path, blob)
+    paths: set[bytes] = field(default_factory=set)  # _digest(path)
+    commits: int = 0
+
+    @classmethod
+    def of(cls, commits: Iterable[AuditCommit], trust: RunnerTrust) -> Ledger:
+        ledger = cls(trust)
+        for commit in commits:
+            ledger.add(commit)
+        return ledger
+
+    def add(self, commit: AuditCommit) -> None:
+        self.commits += 1
+        if self.trust.is_runner(commit):
+            for letter, path, blob in commit.changes:
+                if letter == "A":
+                    self.added.add(_digest(path, blob))
+                    self.paths.add(_digest(path))
+
+    def wrote(self, path: str, blob: str) -> bool:
+        return _digest(path, blob) in self.added
+
+
 def judge(
     changed: Iterable[tuple[str, str, str]],
     commits: Iterable[AuditCommit],
     trust: RunnerTrust,
-    at_tip: Collection[str],
+    at_tip: Collection[str] | None = None,
     retired: Collection[str] = (),
 ) -> list[Problem]:
     """Every audit file that is not what a runner commit added, or that a runner commit
@@ -129,34 +165,58 @@ def judge(
     `changed`: (A/M/D, path, blob at the tip) of every audit file that differs between
     the trusted base and the tip (every file at the tip when there is no base);
     `commits`: every commit after the base that touched `audit/`, newest first (a merge
-    shown against its first parent); `at_tip`: the paths under `audit/` at the tip;
-    `retired`: files a retention commit of the runner removed (`retention_paths`): their
-    absence is no problem (its checkpoint events carry their state and hash), their
-    return is.
+    shown against its first parent); `at_tip`: the paths under `audit/` at the tip (None:
+    those of `changed`, every file at the tip); `retired`: files a retention commit of the
+    runner removed (`retention_paths`): their absence is no problem (its checkpoint events
+    carry their state and hash), their return is.
     """
     history = list(commits)
-    added: set[tuple[str, str]] = set()
-    runner_paths: set[str] = set()
-    for commit in history:
-        if trust.is_runner(commit):
-            for letter, path, blob in commit.changes:
-                if letter == "A":
-                    added.add((path, blob))
-                    runner_paths.add(path)
-    problems: list[Problem] = []
+    return judged(changed, Ledger.of(history, trust), at_tip, retired, lambda: history)
+
+
+def judged(
+    changed: Iterable[tuple[str, str, str]],
+    ledger: Ledger,
+    at_tip: Collection[str] | None,
+    retired: Collection[str],
+    history: Callable[[], list[AuditCommit]],
+) -> list[Problem]:
+    """`judge` on a `Ledger` of the commits, reading `changed` once: the commits
+    themselves (`history()`, newest first) are asked for only when something is wrong,
+    to name the commit that did it."""
+    tip: set[bytes] | None = set() if at_tip is None else None
+    wrong: list[tuple[str, str, str]] = []  # (A/M/D, path, blob): a problem, once named
     for letter, path, blob in changed:
+        if tip is not None and letter != "D":
+            tip.add(_digest(path))
         if path in retired and letter == "D":
             continue
+        if path in retired or letter == "D" or not ledger.wrote(path, blob):
+            wrong.append((letter, path, blob))
+    present = tip if tip is not None else {_digest(path) for path in at_tip or ()}
+    gone = ledger.paths - present
+    if gone:
+        gone -= {_digest(path) for path in (*retired, *(path for _, path, _ in wrong))}
+    if not wrong and not gone:
+        return []
+    commits = history()
+    problems: list[Problem] = []
+    for letter, path, blob in wrong:
         if path in retired:  # put back after retention replaced it: not the runner's doing
-            problems.append(_restored(path, blob, history, trust))
-            continue
-        if letter == "D":
-            problems.append(_deleted(path, history))
-        elif (path, blob) not in added:
-            problems.append(_foreign(path, blob, letter, history, trust))
-    named = {p.path for p in problems}
-    for path in sorted(runner_paths - set(at_tip) - set(retired) - named):
-        problems.append(_deleted(path, history))
+            problems.append(_restored(path, blob, commits, ledger.trust))
+        elif letter == "D":
+            problems.append(_deleted(path, commits))
+        else:
+            problems.append(_foreign(path, blob, letter, commits, ledger.trust))
+    lost = {
+        path
+        for commit in commits
+        if ledger.trust.is_runner(commit)
+        for letter, path, _ in commit.changes
+        if letter == "A" and _digest(path) in gone
+    }
+    for path in sorted(lost):
+        problems.append(_deleted(path, commits))
     return problems
 
 

@@ -12,14 +12,22 @@ names it in `irregular`; the caller reads just those subjects' events again and 
 them to `settle`, which judges them exactly as `core.chains.check_chains` does (so the
 problems are the same whichever order files came in). Without a second reading
 (`audit verify --since`), `settle` is not called and `irregular` chains are reported as
-not following their head as of the base. Pure: no I/O.
+not following their head as of the base.
+
+With `compact`, a request that settles (COMPLETED, REJECTED, CANCELLED: left by no verb)
+is kept as a `Settled` record (its status, event count and a digest of its state) and
+its executions as rows of `rows`: a few hundred bytes where its state is ~2 KB, so that
+memory follows the requests still moving, not every request ever made. An event that
+comes for a settled request (no verb may, so it is a problem either way) makes its chain
+irregular: read again, it is judged from all its events as without `compact`. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from remediate.core import streams as st
 from remediate.core.audit import (
@@ -31,14 +39,87 @@ from remediate.core.audit import (
     permitted,
 )
 from remediate.core.chains import _check_chain
+from remediate.core.lifecycle import SETTLED
 from remediate.core.streams import Key, StreamEvent, StreamState
 
 REQUESTS = st.REQUESTS
 
 
-def _short(event_hash: str) -> int:
-    """A 64-bit digest of an event hash: enough to tell two copies of an id apart."""
-    return int.from_bytes(hashlib.blake2b(event_hash.encode(), digest_size=8).digest(), "big")
+def _short(text: str) -> int:
+    """A 64-bit digest of an event id or hash: enough to tell two ids, or two copies of
+    one, apart (a collision could only call one event twice: a false alarm)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+def state_digest(state: RequestState) -> bytes:
+    """What a request state is, in 16 bytes: the digest of the checkpoint's encoding of it
+    (`core.checkpoint.encode`, every field), so two states with the same digest are equal."""
+    from remediate.core import checkpoint as cp
+
+    text = cp.dumps(cp.encode(state))
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class Settled(NamedTuple):
+    """A settled request as `Folder(compact=True)` keeps it."""
+
+    status: str
+    events: int
+    digest: bytes  # `state_digest` of its state
+
+
+class Lines:
+    """A multiset of text lines by its count and the sum of their digests (mod 2**256):
+    what comparing two sorted lists of them tells, without holding either (50,000
+    executions are ~20 MB of rows to sort; two of these are a few bytes)."""
+
+    def __init__(self) -> None:
+        self.count, self.total = 0, 0
+
+    def add(self, line: str) -> None:
+        digest = hashlib.blake2b(line.encode(), digest_size=32).digest()
+        self.count += 1
+        self.total = (self.total + int.from_bytes(digest, "big")) % (1 << 256)
+
+    def merged(self, other: Lines) -> Lines:
+        found = Lines()
+        found.count = self.count + other.count
+        found.total = (self.total + other.total) % (1 << 256)
+        return found
+
+    @classmethod
+    def of(cls, text: str) -> Lines:
+        """The lines of `text` as `str.splitlines(keepends=True)` cuts them."""
+        found = cls()
+        if any(c in text for c in _OTHER_BREAKS):  # cut as splitlines does
+            for line in text.splitlines(keepends=True):
+                found.add(line)
+            return found
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start) + 1 or len(text)
+            found.add(text[start:end])
+            start = end
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Lines) and (self.count, self.total) == (other.count, other.total)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# what `str.splitlines` also breaks lines at, besides "\n"
+_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def execution_rows(state: RequestState, into: dict[str, Lines]) -> None:
+    """`state`'s executions as the checkpoint's month files hold them (a row each)."""
+    from remediate.core import checkpoint as cp
+
+    for execution in state.executions:
+        line = cp.dumps(cp.encode(execution))
+        into.setdefault(cp.execution_month(execution.at), Lines()).add(line)
 
 
 @dataclass
@@ -50,13 +131,18 @@ class Folder:
 
     known_request: Callable[[str], RequestState] = RequestState
     known_stream: Callable[[Key], StreamState] = lambda key: st.start(*key)
+    compact: bool = False
     states: dict[str, RequestState] = field(default_factory=dict)
+    settled: dict[str, Settled] = field(default_factory=dict)  # with `compact`
+    # the executions of the settled, by month file, as they settled (a chain `settle`
+    # reads again stays counted: a comparison with them skips irregular audits)
+    rows: dict[str, Lines] = field(default_factory=dict)
     streams: dict[Key, StreamState] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # duplicate ids (not per chain)
     chain_problems: dict[Key, list[str]] = field(default_factory=dict)
     irregular: dict[Key, str] = field(default_factory=dict)  # key → the first event that broke it
     events: int = 0
-    _ids: dict[str, int] = field(default_factory=dict)  # event id → short hash
+    _ids: dict[int, int] = field(default_factory=dict)  # short id → short hash
     # events of a subject not seen yet that follow an event not seen: after retention, the
     # kept events of a chain come (in commit order) before the checkpoint that stands for
     # their predecessor; they are folded once it comes (`flush`: the rest are irregular)
@@ -64,15 +150,15 @@ class Folder:
 
     def add(self, event: AnyEvent) -> None:
         self.events += 1
-        short = _short(event.hash)
-        other = self._ids.get(event.id)
+        short, named = _short(event.hash), _short(event.id)
+        other = self._ids.get(named)
         if other is not None:
             self.problems.append(
                 f"event {event.id} appears twice"
                 + (" with different content" if other != short else "")
             )
             return
-        self._ids[event.id] = short
+        self._ids[named] = short
         key = event.key
         if key in self.irregular:
             return
@@ -86,6 +172,9 @@ class Folder:
 
     def _request(self, event: Event) -> None:
         name = event.request_id
+        if name in self.settled:  # no verb leaves it: judged from all its events
+            self.irregular[event.key] = event.id
+            return
         state = self.states.get(name) or self.known_request(name)
         if event.prev != state.head:
             if not self._wait(event, state.head is None and not state.ids):
@@ -105,6 +194,29 @@ class Folder:
             )
         self.states[name] = apply_event(state, event)
         self._replay(event)
+        if self.compact:
+            self._settle_one(name)
+
+    def _settle_one(self, name: str) -> None:
+        state = self.states.get(name)
+        if state is None or state.status not in SETTLED or ("requests", name) in self.irregular:
+            return
+        del self.states[name]
+        self.settled[name] = Settled(state.status, state.events, state_digest(state))
+        execution_rows(state, self.rows)
+
+    def status(self, name: str) -> str | None:
+        """The status of request `name` (None: the audit does not hold it)."""
+        state = self.states.get(name)
+        if state is not None:
+            return state.status
+        done = self.settled.get(name)
+        return done.status if done is not None else None
+
+    def requests(self) -> Iterator[str]:
+        """Every request folded so far."""
+        yield from self.states
+        yield from self.settled
 
     def _wait(self, event: AnyEvent, unseen: bool) -> bool:
         """Hold `event` for the checkpoint that may stand for its predecessor (True), when
@@ -164,6 +276,7 @@ class Folder:
                 state = RequestState(key[1])
                 for event in order_chain(requests):
                     state = apply_event(state, event)
+                self.settled.pop(key[1], None)
                 self.states[key[1]] = state
             else:
                 others = [e for e in chain if isinstance(e, StreamEvent)]

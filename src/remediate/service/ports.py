@@ -169,6 +169,9 @@ class AuditReader(Protocol):
         """(path, blob, size) of every file under `prefix` at `rev`, sizes before content;
         `keep=False`: not kept for later calls (a large listing read once)."""
 
+    def walk_tree(self, rev: str, prefix: str) -> Iterator[tuple[str, str, int]]:
+        """`tree_blobs` streamed, nothing kept."""
+
     def blob_text(self, blob: str, keep: bool = True) -> str:
         """A blob's content; `keep=False`: not kept for later reads (a reader streaming
         many large blobs once, like `stats` over the checkpoint's buckets)."""
@@ -216,6 +219,11 @@ class AuditReader(Protocol):
         """Commits of `rev` (or `A..B`) that touched `prefix`, newest first, with each file's
         blob; with `signers` (allowed SSH public keys), each one's signature checked by git
         against just those keys."""
+
+    def stream_history(
+        self, rev: str | None, prefix: str = "audit", signers: tuple[str, ...] = ()
+    ) -> Iterator[AuditCommit]:
+        """`audit_history` streamed, nothing kept."""
 
     def walk_history(self, rev: str | None, prefix: str = "audit") -> Iterator[AuditCommit]:
         """`audit_history` streamed: newest first, each commit after its descendants."""

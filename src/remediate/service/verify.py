@@ -10,7 +10,6 @@ checkpoint when one of REF or an ancestor exists, else a streamed fold of REF).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -18,9 +17,17 @@ from typing import Any
 
 from remediate.core import checkpoint as cp
 from remediate.core.audit import AnyEvent, RequestState
-from remediate.core.authorship import Problem, RunnerTrust, as_trust, judge, retention_paths
+from remediate.core.authorship import (
+    Ledger,
+    Problem,
+    RunnerTrust,
+    as_trust,
+    judge,
+    judged,
+    retention_paths,
+)
 from remediate.core.commits import AuditCommit
-from remediate.core.folding import Folder
+from remediate.core.folding import Folder, Lines, Settled, execution_rows, state_digest
 from remediate.core.lifecycle import FINAL, SETTLED
 from remediate.core.model import build_repository
 from remediate.core.snapshot import AUDIT_DIR, MAX_FILE_BYTES, AuditSnapshot, parse_text
@@ -114,7 +121,7 @@ def verify_all(
             else:
                 yield path, name
 
-    folder = Folder()
+    folder = Folder(compact=True)  # settled requests as digests: memory follows the active
     _fold(report, folder, store, first())
     folder.flush()  # events held for a retention checkpoint that did not come: irregular
     mismatches = _compared(store, base, folder, report.files, runner, commits)
@@ -264,10 +271,9 @@ def _settled_entry(
             return [f"{path}: recorded settled with requests it does not declare"]
     found = []
     for name, _ in entry.names:
-        state = folder.states.get(name)
         if ("requests", name) in folder.irregular:
             continue
-        if state is None or state.status not in SETTLED:
+        if folder.status(name) not in SETTLED:
             found.append(f"{path}: recorded settled, but request {name} is not")
     return found
 
@@ -278,8 +284,7 @@ def _index_differs(base: checkpoint.Stored, folder: Folder) -> list[str]:
     schedule's last fire, and every subject that lists a request not settled."""
 
     def settled(name: str) -> bool:
-        state = folder.states.get(name)
-        return state is not None and state.status in SETTLED
+        return folder.status(name) in SETTLED
 
     found = []
     names = {
@@ -314,10 +319,10 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
             seen.add(name)
             if ("requests", name) in skip:
                 continue
-            full = folder.states.get(name)
+            full = folder.states.get(name) or folder.settled.get(name)
             if full is None:
                 found.append(f"request {name}: in the checkpoint, not in the audit")
-            elif full != state:
+            elif not _same(full, state):
                 found.append(
                     f"request {name}: the checkpoint says {state.status} after "
                     f"{state.events} event(s), the audit folds to {full.status} after "
@@ -328,7 +333,7 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
                         else ""
                     )
                 )
-    for name in folder.states:
+    for name in folder.requests():
         if name not in seen and ("requests", name) not in skip:
             found.append(f"request {name}: in the audit, not in the checkpoint")
     found += _summaries_differ(store, base)
@@ -343,18 +348,19 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
         if key not in seen_keys and key not in skip:
             found.append(f"{key[0]} {key[1]}: in the audit, not in the checkpoint")
     if not skip:
-        rows: dict[str, _Lines] = {}  # month file → the lines the full fold gives it
+        rows = dict(folder.rows)  # month file → the lines the full fold gives it
+        live: dict[str, Lines] = {}
         for state in folder.states.values():
-            for execution in state.executions:
-                line = cp.dumps(cp.encode(execution))
-                rows.setdefault(cp.execution_month(execution.at), _Lines()).add(line)
+            execution_rows(state, live)
+        for month, lines in live.items():
+            rows[month] = rows[month].merged(lines) if month in rows else lines
         held = {
-            path: _Lines.of(store.blob_text(base.blobs[path], keep=False))
+            path: Lines.of(store.blob_text(base.blobs[path], keep=False))
             for path in cp.months_since(base.blobs, None)
         }
         if {path: lines for path, lines in held.items() if lines.count} != rows:
             found.append("the checkpoint's executions are not those the audit records")
-    active = sorted(n for n, s in folder.states.items() if s.status not in FINAL)
+    active = sorted(n for n, s in folder.states.items() if s.status not in FINAL)  # settled: final
     if not skip and tuple(active) != base.manifest.active:
         found.append("the checkpoint's list of requests that are not final is not the audit's")
     if base.manifest.files != files:
@@ -376,42 +382,11 @@ def compare(store: AuditReader, base: checkpoint.Stored, folder: Folder, files: 
     return shown
 
 
-class _Lines:
-    """A multiset of text lines by its count and the sum of their digests (mod 2**256):
-    what comparing two sorted lists of them tells, without holding either (50,000
-    executions are ~20 MB of rows to sort; two of these are a few bytes)."""
-
-    def __init__(self) -> None:
-        self.count, self.total = 0, 0
-
-    def add(self, line: str) -> None:
-        digest = hashlib.blake2b(line.encode(), digest_size=32).digest()
-        self.count += 1
-        self.total = (self.total + int.from_bytes(digest, "big")) % (1 << 256)
-
-    @classmethod
-    def of(cls, text: str) -> _Lines:
-        """The lines of `text` as `str.splitlines(keepends=True)` cuts them."""
-        found = cls()
-        if any(c in text for c in _OTHER_BREAKS):  # cut as splitlines does
-            for line in text.splitlines(keepends=True):
-                found.add(line)
-            return found
-        start = 0
-        while start < len(text):
-            end = text.find("\n", start) + 1 or len(text)
-            found.add(text[start:end])
-            start = end
-        return found
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Lines) and (self.count, self.total) == (other.count, other.total)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-# what `str.splitlines` also breaks lines at, besides "\n"
-_OTHER_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+def _same(full: RequestState | Settled, state: RequestState) -> bool:
+    """Is the full fold's state of a request (a settled one as its digest) `state`?"""
+    if isinstance(full, Settled):
+        return full.digest == state_digest(state)
+    return full == state
 
 
 def _summaries_differ(store: AuditReader, base: checkpoint.Stored) -> list[str]:
@@ -444,28 +419,31 @@ def authorship(
 ) -> tuple[list[Problem], int]:
     """Every audit file at `rev` that is not what a runner commit added (or a runner's file
     that is gone), judged on what changed after `since` (a commit already judged: the
-    runner's checkpoint), else on everything; and how many commits were looked at."""
+    runner's checkpoint), else on everything; and how many commits were looked at. The
+    whole history is streamed past, never held: read again only to name a culprit."""
     trust = before_signing(store, as_trust(trust))
     if rev is None:
         return [], 0
-    if since:
-        changed = [
-            (letter, path, blob) for letter, path, blob, _ in store.added(since, rev, AUDIT_DIR)
-        ]
-        span = f"{since}..{rev}"
-    else:
-        changed = [
-            ("A", path, blob) for path, blob, _ in store.tree_blobs(rev, AUDIT_DIR, keep=False)
-        ]
-        span = rev
+    if not since:
+        ledger, deleting = Ledger(trust), []
+        for commit in store.stream_history(rev, AUDIT_DIR, trust.keys):
+            ledger.add(commit)
+            if any(letter == "D" for letter, _, _ in commit.changes):
+                deleting.append(commit)
+        every = (("A", path, blob) for path, blob, _ in store.walk_tree(rev, AUDIT_DIR))
+        again = partial(store.audit_history, rev, AUDIT_DIR, trust.keys)
+        found = judged(every, ledger, None, retired(store, deleting, trust), again)
+        return found, ledger.commits
+    changed = [(letter, path, blob) for letter, path, blob, _ in store.added(since, rev, AUDIT_DIR)]
+    span = f"{since}..{rev}"
     history = store.audit_history(span, AUDIT_DIR, trust.keys)
     at_tip = {path for letter, path, _ in changed if letter != "D"}
-    if since:  # a runner file added after `since` and not in the diff: is it still there?
-        added = {
-            p for c in history if trust.is_runner(c) for letter, p, _ in c.changes if letter == "A"
-        }
-        for path in sorted(added - at_tip):
-            at_tip.update(found for found, _, _ in store.tree_blobs(rev, path))
+    # a runner file added after `since` and not in the diff: is it still there?
+    added = {
+        p for c in history if trust.is_runner(c) for letter, p, _ in c.changes if letter == "A"
+    }
+    for path in sorted(added - at_tip):
+        at_tip.update(found for found, _, _ in store.tree_blobs(rev, path))
     return judge(changed, history, trust, at_tip, retired(store, history, trust)), len(history)
 
 
