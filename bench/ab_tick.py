@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +32,7 @@ sys.path.insert(0, str(HERE))
 from tests.runner_support import cli_env, clone  # noqa: E402
 
 from bench_tick import NOW, history_remote, remote  # noqa: E402
+from timing import remediate, timed  # noqa: E402
 
 
 def fixture(where: Path, n: int, history: int) -> Path:
@@ -55,22 +55,10 @@ def run(tree: str, pristine: Path, work: Path) -> list[tuple[float, float, int]]
     found = []
     for _ in ("fire", "idle"):
         env = {**cli_env(NOW), "PYTHONPATH": tree}
-        with tempfile.TemporaryFile("w+") as err:
-            start = time.perf_counter()
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "remediate", "tick", "--format", "json", "--repo",
-                 str(runner)],
-                cwd=runner, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
-            )  # fmt: skip
-            assert proc.stdout is not None
-            out = proc.stdout.read()
-            _, status, usage = os.wait4(proc.pid, 0)
-            wall = time.perf_counter() - start
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
-                err.seek(0)
-                raise SystemExit(f"tick failed ({tree}): {err.read()}")
-        found.append((wall, usage.ru_utime + usage.ru_stime, len(json.loads(out)["fires"])))
+        done = timed(remediate(runner, "tick", "--format", "json"), runner, env)
+        if done.code != 0:
+            raise SystemExit(f"tick failed ({tree}): {done.err}")
+        found.append((done.wall, done.cpu, len(json.loads(done.out)["fires"])))
     return found
 
 

@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +40,9 @@ sys.path.insert(0, str(ROOT))
 from tests.runner_support import OPERATOR, cli_env, clone, make_remote  # noqa: E402
 from tests.sessions import session  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from remediate.service.importer import import_sarif  # noqa: E402
+from timing import remediate, timed  # noqa: E402
 
 # The spread rounds: the same three imports, run in this process with the runner's clock
 # at these times (the Clock port), so that the feed's files are hours apart.
@@ -104,23 +105,10 @@ def _result(i: int, line: int) -> dict[str, Any]:
 
 def run_timed(repo: Path, *args: str) -> tuple[float, float, float, str]:
     """(wall seconds, CPU seconds of it and the git it waited for, peak RSS MiB, stdout) of `remediate ARGS --repo repo`."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "remediate", *args, "--repo", str(repo)],
-            cwd=repo,
-            env=cli_env(),
-            stdout=out,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"remediate {' '.join(args)} failed: {err.read().decode()}")
-        cpu = usage.ru_utime + usage.ru_stime
-        return wall, cpu, usage.ru_maxrss / 1024, out.read().decode()
+    done = timed(remediate(repo, *args), repo, cli_env())
+    if done.code != 0:
+        raise SystemExit(f"remediate {' '.join(args)} failed: {done.err}")
+    return done.wall, done.cpu, done.rss, done.out
 
 
 def main() -> None:

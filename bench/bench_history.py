@@ -43,6 +43,7 @@ sys.path.insert(0, str(HERE))
 from tests.runner_support import OPERATOR, REQUESTER, cli_env, git, request_yaml  # noqa: E402
 
 from generate_history import GENERATOR, checkpoint, generate  # noqa: E402
+from timing import remediate, timed  # noqa: E402
 
 Sample = tuple[float, float, int]  # wall seconds, CPU seconds, peak RSS (MB)
 
@@ -51,26 +52,13 @@ def run(cwd: Path, *args: str, expect: tuple[int, ...] = (0,)) -> Sample:
     """Wall seconds, CPU seconds (user + system of the process and of every child it
     waited for: git) and peak RSS (MB) of one `remediate` process; NaN seconds if it
     failed with an exit code in `expect` other than 0 (shown as the failure it is)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "remediate", *args, "--repo", str(cwd)],
-        cwd=cwd,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    cpu = usage.ru_utime + usage.ru_stime  # wait4: the process and its waited-for children
-    code = os.waitstatus_to_exitcode(status)
-    if code not in expect:
-        raise SystemExit(f"remediate {' '.join(args)} exited {code}: {err.decode()[-800:]}")
-    if code != 0:
-        print(f"    remediate {args[0]} exited {code}: {err.decode().splitlines()[0][:160]}")
-        return float("nan"), cpu, usage.ru_maxrss // 1024
-    return wall, cpu, usage.ru_maxrss // 1024
+    done = timed(remediate(cwd, *args), cwd, cli_env(), keep_out=False)
+    if done.code not in expect:
+        raise SystemExit(f"remediate {' '.join(args)} exited {done.code}: {done.err[-800:]}")
+    if done.code != 0:
+        print(f"    remediate {args[0]} exited {done.code}: {done.err.splitlines()[0][:160]}")
+        return float("nan"), done.cpu, int(done.rss)
+    return done.wall, done.cpu, int(done.rss)
 
 
 def fresh_clone(tmp: Path, bare: Path, name: str, depth: int | None = None) -> Path:

@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.runner_support import RUNNER, cli_env, clone, make_remote  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import timed  # noqa: E402
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 STATUSES = ("COMPLETED",) * 6 + ("FAILED", "PENDING_APPROVAL", "QUEUED", "REJECTED")
@@ -108,22 +110,11 @@ SELF = (
 
 def run(cwd: Path, *args: str) -> tuple[float, int, int]:
     """Wall seconds, the command's own peak RSS and that of the whole tree (MB)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SELF, *args, "--repo", str(cwd)],
-        cwd=cwd,
-        env=cli_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"remediate {' '.join(args)} failed: {err.decode()[-800:]}")
-    own = int(err.decode().rsplit("maxrss", 1)[1].split()[0])
-    return wall, own // 1024, usage.ru_maxrss // 1024
+    done = timed([sys.executable, "-c", SELF, *args, "--repo", str(cwd)], cwd, cli_env(), False)
+    if done.code != 0:
+        raise SystemExit(f"remediate {' '.join(args)} failed: {done.err[-800:]}")
+    own = int(done.err.rsplit("maxrss", 1)[1].split()[0])
+    return done.wall, own // 1024, int(done.rss)
 
 
 COMMANDS = {

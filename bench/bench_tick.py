@@ -37,6 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from tests.runner_support import action_yaml, cli_env, clone, git, make_remote  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import remediate, timed  # noqa: E402
+
 SCHEDULE = """\
 apiVersion: remediate/v1
 kind: Schedule
@@ -151,28 +154,13 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def timed(cwd: Path) -> tuple[float, float, float, str]:
+def tick(cwd: Path) -> tuple[float, float, float, str]:
     """Wall seconds, CPU seconds (user + system, the git processes it waited for
     included), peak RSS (MB) and stdout of `remediate tick --format json`."""
-    with tempfile.TemporaryFile("w+") as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "remediate", "tick", "--format", "json", "--repo", str(cwd)],
-            cwd=cwd,
-            env=cli_env(NOW),
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err.seek(0)
-            raise SystemExit(f"tick failed: {err.read()}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    done = timed(remediate(cwd, "tick", "--format", "json"), cwd, cli_env(NOW))
+    if done.code != 0:
+        raise SystemExit(f"tick failed: {done.err}")
+    return done.wall, done.cpu, done.rss, done.out
 
 
 Run = tuple[float, float, float]  # wall, CPU, RSS
@@ -196,11 +184,11 @@ def measure(n: int, due: int, repeat: int, pristine: Path | None = None) -> dict
                 bare = base / "remote.git"
                 shutil.copytree(pristine, bare, symlinks=True)
             runner = clone(base, bare, "runner")
-            wall, cpu, rss, out = timed(runner)
+            wall, cpu, rss, out = tick(runner)
             fired = len(json.loads(out)["fires"])
             assert fired == due, f"expected {due} fires, got {fired}"
             found["fire"].append((wall, cpu, rss))
-            wall, cpu, rss, out = timed(runner)
+            wall, cpu, rss, out = tick(runner)
             assert json.loads(out)["fires"] == []
             found["idle"].append((wall, cpu, rss))
     return found

@@ -59,28 +59,11 @@ class GitReading(GitBase):
             rev,
             *(("--", prefix) if prefix else ()),
         ]
-        with tempfile.TemporaryFile() as errors:
-            with subprocess.Popen(
-                argv,
-                cwd=self.root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=errors,
-                env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env},
-            ) as proc:
-                assert proc.stdout is not None
-                rest = b""
-                while chunk := proc.stdout.read(1 << 16):
-                    *entries, rest = (rest + chunk).split(b"\0")
-                    for entry in entries:
-                        meta, _, path = entry.decode("utf-8", "surrogateescape").partition("\t")
-                        fields = meta.split()
-                        if len(fields) == 4 and fields[1] == "blob":  # not a submodule
-                            yield path, fields[2], int(fields[3])
-            if proc.returncode != 0:
-                errors.seek(0)
-                err = errors.read().decode("utf-8", "surrogateescape").strip()
-                raise GitCommandError(argv, proc.returncode, err)
+        for entry in self._records(argv, b"\0"):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 4 and fields[1] == "blob":  # not a submodule
+                yield path, fields[2], int(fields[3])
 
     @cached_property
     def _listings(self) -> dict[tuple[str, str], tuple[tuple[str, str, int], ...]]:
@@ -292,7 +275,17 @@ class GitReading(GitBase):
         """The lines `git *config *args` prints, streamed (the whole log of 150,000 audit
         commits is ~45 MB of text, held three times over when read at once); a failure is
         raised at the end as reading it at once would (UserError when `signed`)."""
-        argv = ["git", *config, *args]
+        try:
+            yield from self._records(["git", *config, *args], b"\n")
+        except GitCommandError as exc:
+            if signed:
+                raise UserError(f"git log failed: {exc.stderr.strip()}") from None
+            raise
+
+    def _records(self, argv: list[str], end: bytes) -> Iterator[str]:
+        """What `argv` (a git command) prints, one record (ended by `end`, which is cut off)
+        at a time, nothing kept; a failure is raised once the output is read
+        (GitCommandError, with what git said)."""
         with tempfile.TemporaryFile() as errors:
             with subprocess.Popen(
                 argv,
@@ -303,13 +296,16 @@ class GitReading(GitBase):
                 env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env},
             ) as proc:
                 assert proc.stdout is not None
-                for raw in proc.stdout:
-                    yield raw.decode("utf-8", "surrogateescape")
+                rest = b""
+                while chunk := proc.stdout.read(1 << 16):
+                    *records, rest = (rest + chunk).split(end)
+                    for record in records:
+                        yield record.decode("utf-8", "surrogateescape")
+                if rest:
+                    yield rest.decode("utf-8", "surrogateescape")
             if proc.returncode != 0:
                 errors.seek(0)
                 err = errors.read().decode("utf-8", "surrogateescape").removesuffix("\n")
-                if signed:
-                    raise UserError(f"git log failed: {err.strip()}")
                 raise GitCommandError(argv, proc.returncode, err)
 
     def unpublished(self, rev: str | None, prefix: str) -> set[str]:

@@ -2,8 +2,9 @@
 audit file at the tip what a runner commit added (`core.authorship` holds the rules).
 
 A full check streams (`audit_log.stream`): files in commit order, one at a time, folded
-by `core.folding.Folder`, which keeps one state per subject and never the events; it
-then compares the runner's checkpoint with that fold. `--since REF` checks only what
+by `core.folding.Folder`, which keeps one state per subject (a settled request as a
+digest of its state) and never the events; it then compares the runner's checkpoint
+with that fold. The guard streams the history past too (`authorship`). `--since REF` checks only what
 was added after REF, against the state as of REF (`audit_log.read`: on the runner's
 checkpoint when one of REF or an ancestor exists, else a streamed fold of REF).
 """
