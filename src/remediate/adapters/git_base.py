@@ -234,6 +234,11 @@ class GitBase:
         code, out, _ = self._run("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
         return out if code == 0 else None
 
+    def object_at(self, ref: str) -> str | None:
+        """The object a local ref names, whatever it is (`resolve` peels it to a commit)."""
+        code, out, _ = self._run("rev-parse", "--verify", "--quiet", ref)
+        return out if code == 0 else None
+
     def refresh(self) -> None:
         """Fetch the remote's checkpoint ref into the same local name (quietly: a read
         command without the network, or a remote without one, reads what it has)."""

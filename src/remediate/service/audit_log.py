@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -497,7 +497,27 @@ def save_checkpoint(session: Session, runner: Person) -> bool:
     checkpoint, if newer than the remote's, recording the request files this command read
     (`runtime.load`) that are settled."""
     update = checkpoint_update(session, runner)
-    return bool(update) and session.store.push_leases(update).get(CHECKPOINT_REF) == WON
+    return bool(update) and checkpoint_pushed(session, runner, session.store.push_leases(update))
+
+
+def checkpoint_pushed(session: Session, runner: Person, results: Mapping[str, str]) -> bool:
+    """Did the checkpoint of a push (`results`: ref → outcome) land? Losing to another
+    runner's newer checkpoint is fine; losing to anything else (a ref below
+    `refs/remediate/checkpoint/` in the way, a remote that refuses it) would be lost on
+    every run, each reading the whole audit, so it is said (once)."""
+    outcome = results.get(CHECKPOINT_REF)
+    if outcome is None or outcome == WON:
+        return outcome == WON
+    session.store.refresh()
+    if checkpoint.stored(session.store, _trust(session, runner)) is None:
+        session.warn(
+            f"the runner's checkpoint was not pushed ({outcome}): the remote's "
+            f"{CHECKPOINT_REF} is not the runner's and could not be replaced (a ref "
+            f"below {CHECKPOINT_REF}/ is in the way, or the remote refuses it); until it "
+            "can be, every run reads the whole audit (`git ls-remote origin "
+            f"'{CHECKPOINT_REF}*'` shows what is there)"
+        )
+    return False
 
 
 def checkpoint_update(session: Session, runner: Person) -> dict[str, tuple[str | None, str]]:

@@ -655,10 +655,11 @@ def draft(
     sha = store.make_commit(None, files, message, runner, runner, tree_from=tree_from)
     if current is None:
         # Whatever the ref holds that this version does not read (an older version's
-        # checkpoint, a commit anyone pushed there) is replaced, on a lease of what this
-        # clone fetched: expecting the ref absent, the push was refused for ever and every
+        # checkpoint, a commit anyone pushed there, a tag or a blob) is replaced, on a lease
+        # of the object this clone fetched (not peeled: a tag's own id is what the remote
+        # compares): expecting the ref absent, the push was refused for ever and every
         # later run read the whole history. No carrier on top of a commit not the runner's.
-        return {cp.REF: (sha, store.resolve(cp.REF) or "")}
+        return {cp.REF: (sha, store.object_at(cp.REF) or "")}
     # The carrier: the same tree on top of the checkpoint it replaces. Git sends what the
     # other side lacks by walking from the parents of what it sends; the checkpoint has
     # none, so without it the whole tree went on every push (776 objects, 16 MB at

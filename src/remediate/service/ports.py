@@ -194,6 +194,9 @@ class AuditReader(Protocol):
     def resolve(self, ref: str) -> str | None:
         """The commit a local ref names."""
 
+    def object_at(self, ref: str) -> str | None:
+        """The object a local ref names, whatever it is (a commit, a tag, a blob)."""
+
     def refresh(self) -> None:
         """Fetch the remote's `refs/remediate/checkpoint` (the runner's checkpoint), if it can."""
 

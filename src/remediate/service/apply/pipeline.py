@@ -43,7 +43,7 @@ from remediate.service.apply.execute import Job, deadlines, execute, target_of
 from remediate.service.apply.outcomes import Recorder
 from remediate.service.apply.report import ApplyReport, failure
 from remediate.service.apply.select import select
-from remediate.service.audit_log import checkpoint_update, read, write
+from remediate.service.audit_log import checkpoint_pushed, checkpoint_update, read, write
 from remediate.service.claims import (
     PREFIXES,
     Claim,
@@ -131,7 +131,8 @@ def _finish(rt: Runtime, held: locks.Held) -> None:
             unused = starts.unused(found, kept)
             updates.update({ref: (None, sha) for ref, sha in unused.items()})
     finally:
-        rt.store.push_leases(updates)
+        pushed = rt.store.push_leases(updates)
+    checkpoint_pushed(rt.session, rt.runner, pushed)
 
 
 def _targets(jobs: list[Job]) -> dict[locks.Target, timedelta]:
