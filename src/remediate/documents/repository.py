@@ -147,8 +147,8 @@ def validate_source(
     count = len(names)
     if unchanged:
         read.update(unchanged)
-        count += sum(len(n) for _, n in unchanged.values())
-        names = _with_unchanged(names, len(loaded.documents), unchanged)
+        names, settled = _with_unchanged(names, len(loaded.documents), unchanged)
+        count += settled
     problems += duplicate_names(names)
     if hashes and states is not None:
         problems += edited_after_start(states, hashes)
@@ -158,22 +158,24 @@ def validate_source(
     return ValidationReport(files_read, count, problems, kept_documents, read)
 
 
-def _with_unchanged(names: list[NameRecord], whole: int, unchanged: Skip) -> list[NameRecord]:
+def _with_unchanged(
+    names: list[NameRecord], whole: int, unchanged: Skip
+) -> tuple[list[NameRecord], int]:
     """`names` (the `whole` files' first, then the request files') with the names of the
     `unchanged` files, as `duplicate_names` needs them: when no (kind, name) repeats, the
-    order does not matter and only the names read here are returned with the unchanged
-    ones' set; else every record, the request files' in the files' order (the first of
-    two equal names is the one kept), as if they had all been read."""
+    order does not matter and only the names read here are returned; else every record,
+    the request files' in the files' order (the first of two equal names is the one
+    kept), as if they had all been read. And how many names the unchanged files hold."""
     settled = {(REQUEST, name) for _, found in unchanged.values() for name, _ in found}
     read_here = {(kind, name) for kind, name, _, _ in names}
     total = sum(len(found) for _, found in unchanged.values())
     if len(settled) == total and not (settled & read_here):
-        return names  # no name repeats: nothing for `duplicate_names` to find among them
+        return names, total  # no name repeats: nothing for `duplicate_names` to find
     bulk = names[whole:] + [
         (REQUEST, name, rel, line) for rel, (_, found) in unchanged.items() for name, line in found
     ]
     bulk.sort(key=lambda record: record[2])  # stable: a file's own names keep their order
-    return names[:whole] + bulk
+    return names[:whole] + bulk, total
 
 
 def _files(root: Path, paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
