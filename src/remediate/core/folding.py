@@ -19,7 +19,9 @@ is kept as a `Settled` record (its status, event count and a digest of its state
 its executions as rows of `rows`: a few hundred bytes where its state is ~2 KB, so that
 memory follows the requests still moving, not every request ever made. An event that
 comes for a settled request (no verb may, so it is a problem either way) makes its chain
-irregular: read again, it is judged from all its events as without `compact`. Pure: no I/O.
+irregular: read again, it is judged from all its events as without `compact` (the same
+problems; like any irregular chain it also sets aside the checkpoint checks that need
+every chain regular, until it is undone). Pure: no I/O.
 """
 
 from __future__ import annotations
