@@ -4,9 +4,10 @@ audit file at the tip what a runner commit added (`core.authorship` holds the ru
 A full check streams (`audit_log.stream`): files in commit order, one at a time, folded
 by `core.folding.Folder`, which keeps one state per subject (a settled request as a
 digest of its state) and never the events; it then compares the runner's checkpoint
-with that fold. The guard streams the history past too (`authorship`). `--since REF` checks only what
-was added after REF, against the state as of REF (`audit_log.read`: on the runner's
-checkpoint when one of REF or an ancestor exists, else a streamed fold of REF).
+with that fold. The guard streams the history past too (`authorship`). `--since REF`
+checks only what was added after REF, against the state as of REF (`audit_log.read`: on
+the runner's checkpoint when one of REF or an ancestor exists, else a streamed fold of
+REF).
 """
 
 from __future__ import annotations
@@ -420,8 +421,9 @@ def authorship(
 ) -> tuple[list[Problem], int]:
     """Every audit file at `rev` that is not what a runner commit added (or a runner's file
     that is gone), judged on what changed after `since` (a commit already judged: the
-    runner's checkpoint), else on everything; and how many commits were looked at. The
-    whole history is streamed past, never held: read again only to name a culprit."""
+    runner's checkpoint), else on everything; and how many commits were looked at.
+    Without `since`, the whole history streams past, never held: it is read again only
+    to name a culprit."""
     trust = before_signing(store, as_trust(trust))
     if rev is None:
         return [], 0
